@@ -1,0 +1,76 @@
+#include "classifier-svc/classifier_server.h"
+
+#include "common/log.h"
+
+namespace uhc {
+
+absl::StatusOr<std::unique_ptr<ClassifierServer>> ClassifierServer::Start(
+    ClassifierServerOptions options) {
+  std::unique_ptr<ClassifierServer> s(new ClassifierServer());
+  s->options_ = options;
+  absl::StatusOr<RegionRegistry> regions = RegionRegistry::LoadFromDirectory(options.data_dir);
+  if (!regions.ok()) return regions.status();
+  s->regions_ = std::make_unique<RegionRegistry>(*std::move(regions));
+  absl::StatusOr<PolicySet> policies = PolicySet::LoadFromDirectory(options.policy_dir);
+  if (!policies.ok()) return policies.status();
+  s->policies_ = std::make_unique<PolicySet>(*std::move(policies));
+
+  s->metrics_ = std::make_unique<MetricsRegistry>();
+  s->host_ = std::make_unique<ServerHost>(options.server, s->metrics_.get());
+  s->hub_ = std::make_unique<TierChangeHub>();
+  s->refresher_ = std::make_unique<Refresher>(options.redis, s->regions_.get(),
+                                              s->policies_.get(), options.refresh_interval,
+                                              s->hub_.get(), s->metrics_.get());
+  s->executor_ = std::make_unique<RedisExecutor>(options.redis, 1, 64);
+  s->service_ = std::make_unique<ClassifierServiceImpl>(
+      s->regions_.get(), s->policies_.get(), s->refresher_.get(), s->hub_.get(),
+      s->executor_.get());
+  s->host_->AddService(s->service_.get(), "uhc.v1.ClassifierService");
+  if (absl::Status started = s->host_->Start(); !started.ok()) return started;
+  s->refresher_->Start();
+  ClassifierServer* self = s.get();
+  s->keepalive_ = std::thread([self] { self->KeepAliveLoop(); });
+  LogInfo("classifier-svc serving", {{"port", s->host_->port()},
+                                     {"metrics_port", s->host_->metrics_port()}});
+  return s;
+}
+
+ClassifierServer::~ClassifierServer() { Shutdown(); }
+
+void ClassifierServer::KeepAliveLoop() {
+  // Also drives readiness: ready once a snapshot has been read, and while it is fresh. A stale
+  // classifier still answers (marked stale), so liveness never depends on Redis.
+  auto tick = absl::Milliseconds(100);
+  absl::Time next_keepalive = absl::Now() + options_.keepalive_interval;
+  int ready = -1;
+  for (;;) {
+    int now_ready = refresher_->generation() > 0 && !refresher_->stale() ? 1 : 0;
+    if (now_ready != ready) {
+      host_->SetReady(now_ready == 1);
+      ready = now_ready;
+    }
+    if (absl::Now() >= next_keepalive) {
+      hub_->KeepAliveAll();
+      next_keepalive = absl::Now() + options_.keepalive_interval;
+    }
+    std::unique_lock<std::mutex> lock(mu_);
+    if (cv_.wait_for(lock, absl::ToChronoMilliseconds(tick), [this] { return stop_; })) return;
+  }
+}
+
+void ClassifierServer::Shutdown() {
+  if (host_ == nullptr) return;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stop_) return;
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (keepalive_.joinable()) keepalive_.join();
+  TierChangeHub* hub = hub_.get();
+  host_->Shutdown([hub] { hub->CloseAll(); });
+  refresher_->Stop();
+  executor_->Shutdown();
+}
+
+}  // namespace uhc

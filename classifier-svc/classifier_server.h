@@ -1,0 +1,55 @@
+#pragma once
+
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "absl/status/statusor.h"
+#include "classifier-svc/classifier_service.h"
+#include "common/server.h"
+
+namespace uhc {
+
+struct ClassifierServerOptions {
+  ServerConfig server;
+  RedisOptions redis;
+  std::string data_dir = "data";
+  std::string policy_dir = "config/policies";
+  absl::Duration refresh_interval = absl::Milliseconds(200);
+  absl::Duration keepalive_interval = absl::Seconds(10);
+};
+
+// The whole classifier-svc (used by main and by in-process tests).
+class ClassifierServer {
+ public:
+  static absl::StatusOr<std::unique_ptr<ClassifierServer>> Start(ClassifierServerOptions options);
+  ~ClassifierServer();
+
+  int port() const { return host_->port(); }
+  Refresher& refresher() { return *refresher_; }
+  // The SIGTERM sequence. Idempotent.
+  void Shutdown();
+
+ private:
+  ClassifierServer() = default;
+  void KeepAliveLoop();
+
+  ClassifierServerOptions options_;
+  std::unique_ptr<RegionRegistry> regions_;
+  std::unique_ptr<PolicySet> policies_;
+  std::unique_ptr<MetricsRegistry> metrics_;
+  std::unique_ptr<ServerHost> host_;
+  std::unique_ptr<TierChangeHub> hub_;
+  std::unique_ptr<Refresher> refresher_;
+  std::unique_ptr<RedisExecutor> executor_;
+  std::unique_ptr<ClassifierServiceImpl> service_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::thread keepalive_;
+  std::thread readiness_;
+};
+
+}  // namespace uhc

@@ -1,0 +1,366 @@
+#include "classifier-svc/classifier_service.h"
+
+#include <deque>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "common/grpc_status.h"
+#include "common/plan.h"
+#include "common/policy.h"
+#include "google/protobuf/util/time_util.h"
+
+namespace uhc {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+
+constexpr int kDefaultPageSize = 100;
+constexpr int kMaxPageSize = 1000;
+
+grpc::ServerUnaryReactor* Finish(grpc::CallbackServerContext* context, grpc::Status status) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(status);
+  return reactor;
+}
+
+std::string Fingerprint(const v1::ListRegionTiersRequest& r, const std::string& policy) {
+  return absl::StrCat(policy, "|", r.province_code(), "|", r.level(), "|", r.tier());
+}
+
+std::string TierIds(const v1::PolicyConfig& policy) {
+  std::string ids;
+  for (const v1::TierRule& t : policy.tiers()) absl::StrAppend(&ids, ids.empty() ? "" : ", ", t.id());
+  return ids;
+}
+
+// One WatchTierChanges stream: queues what the hub delivers and writes one message at a time.
+class WatchStream final : public grpc::ServerWriteReactor<v1::WatchTierChangesResponse>,
+                          public TierChangeSubscriber {
+ public:
+  WatchStream(TierChangeHub* hub, const RegionRegistry* regions,
+              const v1::WatchTierChangesRequest& request)
+      : hub_(hub), regions_(regions), request_(request) {
+    hub_->Subscribe(this);
+  }
+
+  void Deliver(const v1::TierChange& change) override {
+    if (!Matches(change)) return;
+    v1::WatchTierChangesResponse message;
+    *message.mutable_change() = change;
+    Enqueue(std::move(message));
+  }
+
+  void KeepAlive() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (wrote_since_tick_ || writing_) {
+      wrote_since_tick_ = false;
+      return;
+    }
+    v1::WatchTierChangesResponse message;
+    *message.mutable_keepalive() = TimeUtil::GetCurrentTime();
+    queue_.push_back(std::move(message));
+    WriteNextLocked();
+  }
+
+  void Close() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    closing_ = true;
+    if (!writing_) FinishLocked(grpc::Status(grpc::StatusCode::UNAVAILABLE, "server shutting down"));
+  }
+
+  void OnWriteDone(bool ok) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    writing_ = false;
+    queue_.pop_front();
+    if (!ok) {
+      FinishLocked(grpc::Status(grpc::StatusCode::CANCELLED, "write failed"));
+      return;
+    }
+    if (closing_) {
+      FinishLocked(grpc::Status(grpc::StatusCode::UNAVAILABLE, "server shutting down"));
+      return;
+    }
+    WriteNextLocked();
+  }
+
+  void OnCancel() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    closing_ = true;
+    if (!writing_) FinishLocked(grpc::Status::CANCELLED);
+  }
+
+  void OnDone() override {
+    hub_->Unsubscribe(this);
+    delete this;
+  }
+
+ private:
+  bool Matches(const v1::TierChange& c) const {
+    if (!request_.policy_id().empty() && c.policy_id() != request_.policy_id()) return false;
+    if (!request_.region_code().empty() && c.region_code() != request_.region_code()) {
+      return false;
+    }
+    if (!request_.province_code().empty()) {
+      const Region* r = regions_->Find(c.region_code());
+      if (r == nullptr) return false;
+      if (r->code != request_.province_code() && r->parent_code != request_.province_code()) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  void Enqueue(v1::WatchTierChangesResponse message) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (finished_ || closing_) return;
+    queue_.push_back(std::move(message));
+    wrote_since_tick_ = true;
+    WriteNextLocked();
+  }
+
+  void WriteNextLocked() {
+    if (writing_ || finished_ || queue_.empty()) return;
+    writing_ = true;
+    StartWrite(&queue_.front());
+  }
+
+  void FinishLocked(grpc::Status status) {
+    if (finished_) return;
+    finished_ = true;
+    Finish(status);
+  }
+
+  TierChangeHub* hub_;
+  const RegionRegistry* regions_;
+  v1::WatchTierChangesRequest request_;
+  std::mutex mu_;
+  std::deque<v1::WatchTierChangesResponse> queue_;  // front is being written while writing_
+  bool writing_ = false;
+  bool closing_ = false;
+  bool finished_ = false;
+  bool wrote_since_tick_ = false;
+};
+
+}  // namespace
+
+ClassifierServiceImpl::ClassifierServiceImpl(const RegionRegistry* regions,
+                                             const PolicySet* policies, Refresher* refresher,
+                                             TierChangeHub* hub, RedisExecutor* executor)
+    : regions_(regions),
+      policies_(policies),
+      refresher_(refresher),
+      hub_(hub),
+      executor_(executor) {}
+
+grpc::Status ClassifierServiceImpl::Resolve(const std::string& region_code,
+                                            const std::string& policy_id,
+                                            std::shared_ptr<const Snapshot>* snapshot,
+                                            const SnapshotEntry** entry,
+                                            const v1::PolicyConfig** policy) const {
+  *policy = policies_->Find(policy_id);
+  if (*policy == nullptr) {
+    std::string known;
+    for (const auto& [id, p] : policies_->all()) absl::StrAppend(&known, known.empty() ? "" : ", ", id);
+    return InvalidArgument({{"policy_id", absl::StrCat("unknown policy '", policy_id,
+                                                       "' (known: ", known, ")")}});
+  }
+  if (region_code.empty()) return InvalidArgument({{"region_code", "is required"}});
+  *snapshot = refresher_->snapshot();
+  *entry = (*snapshot)->Find(region_code);
+  if (*entry == nullptr) {
+    return grpc::Status(grpc::StatusCode::NOT_FOUND,
+                        absl::StrCat("unknown region '", region_code, "' (did you mean '",
+                                     regions_->Suggest(region_code), "'?)"));
+  }
+  return grpc::Status::OK;
+}
+
+void ClassifierServiceImpl::Stamp(const Snapshot& snapshot, v1::RegionTier* tier) const {
+  if (snapshot.read_at() != absl::InfinitePast()) {
+    *tier->mutable_as_of() = TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(snapshot.read_at()));
+  }
+  tier->set_stale(refresher_->stale());
+}
+
+grpc::ServerUnaryReactor* ClassifierServiceImpl::GetRegionTier(
+    grpc::CallbackServerContext* context, const v1::GetRegionTierRequest* request,
+    v1::RegionTier* response) {
+  std::shared_ptr<const Snapshot> snapshot;
+  const SnapshotEntry* entry = nullptr;
+  const v1::PolicyConfig* policy = nullptr;
+  grpc::Status status =
+      Resolve(request->region_code(), request->policy_id(), &snapshot, &entry, &policy);
+  if (status.ok()) {
+    *response = entry->tiers.at(policy->id());
+    Stamp(*snapshot, response);
+  }
+  return Finish(context, status);
+}
+
+grpc::ServerUnaryReactor* ClassifierServiceImpl::ListRegionTiers(
+    grpc::CallbackServerContext* context, const v1::ListRegionTiersRequest* request,
+    v1::ListRegionTiersResponse* response) {
+  const v1::PolicyConfig* policy = policies_->Find(request->policy_id());
+  if (policy == nullptr) {
+    return Finish(context, InvalidArgument({{"policy_id", absl::StrCat("unknown policy '",
+                                                                       request->policy_id(), "'")}}));
+  }
+  if (!request->province_code().empty()) {
+    const Region* p = regions_->Find(request->province_code());
+    if (p == nullptr || p->level != RegionLevel::kProvince) {
+      return Finish(context, InvalidArgument({{"province_code",
+                                               absl::StrCat("unknown province '",
+                                                            request->province_code(),
+                                                            "' (did you mean '",
+                                                            regions_->Suggest(request->province_code()),
+                                                            "'?)")}}));
+    }
+  }
+  if (!request->tier().empty() && request->tier() != kNoTier &&
+      TierIndex(*policy, request->tier()) < 0) {
+    return Finish(context, InvalidArgument({{"tier", absl::StrCat("unknown tier '", request->tier(),
+                                                                  "' (", policy->id(), " has ",
+                                                                  TierIds(*policy), ", none)")}}));
+  }
+  if (request->page_size() < 0) {
+    return Finish(context, InvalidArgument({{"page_size", "must be >= 0"}}));
+  }
+  int page_size = request->page_size() == 0 ? kDefaultPageSize
+                                            : std::min(request->page_size(), kMaxPageSize);
+  std::string fingerprint = Fingerprint(*request, policy->id());
+  std::string after;
+  if (!request->page_token().empty()) {
+    std::string decoded;
+    std::vector<std::string> parts;
+    if (absl::WebSafeBase64Unescape(request->page_token(), &decoded)) {
+      parts = absl::StrSplit(decoded, absl::MaxSplits('#', 1));
+    }
+    if (parts.size() != 2 || parts[0] != fingerprint || regions_->Find(parts[1]) == nullptr) {
+      return Finish(context, InvalidArgument({{"page_token",
+                                               "is not a token of this listing (the filter must "
+                                               "not change between pages)"}}));
+    }
+    after = parts[1];
+  }
+  std::shared_ptr<const Snapshot> snapshot = refresher_->snapshot();
+  auto matches = [&](const SnapshotEntry& entry) {
+    const v1::RegionTier& tier = entry.tiers.at(policy->id());
+    const std::string& province = request->province_code();
+    return (request->level() == v1::REGION_LEVEL_UNSPECIFIED || tier.level() == request->level()) &&
+           (province.empty() || entry.region->code == province ||
+            entry.region->parent_code == province) &&
+           (request->tier().empty() || tier.tier() == request->tier());
+  };
+  // Entries are in code order; the page starts after the token's region.
+  int total = 0;
+  bool started = after.empty();
+  std::string last;
+  for (const auto& entry : snapshot->entries()) {
+    if (!matches(*entry)) {
+      if (entry->region->code == after) started = true;
+      continue;
+    }
+    ++total;
+    if (!started) {
+      started = entry->region->code == after;
+      continue;
+    }
+    if (response->regions_size() == page_size) {
+      if (response->next_page_token().empty()) {
+        response->set_next_page_token(
+            absl::WebSafeBase64Escape(absl::StrCat(fingerprint, "#", last)));
+      }
+      continue;  // keep counting total_size
+    }
+    v1::RegionTier* out = response->add_regions();
+    *out = entry->tiers.at(policy->id());
+    Stamp(*snapshot, out);
+    last = entry->region->code;
+  }
+  response->set_total_size(total);
+  return Finish(context, grpc::Status::OK);
+}
+
+grpc::ServerUnaryReactor* ClassifierServiceImpl::PlanTier(grpc::CallbackServerContext* context,
+                                                          const v1::PlanTierRequest* request,
+                                                          v1::TierPlan* response) {
+  std::shared_ptr<const Snapshot> snapshot;
+  const SnapshotEntry* entry = nullptr;
+  const v1::PolicyConfig* policy = nullptr;
+  grpc::Status status =
+      Resolve(request->region_code(), request->policy_id(), &snapshot, &entry, &policy);
+  if (!status.ok()) return Finish(context, status);
+  int target = TierIndex(*policy, request->target_tier());
+  if (target < 0) {
+    return Finish(context, InvalidArgument({{"target_tier",
+                                             absl::StrCat("unknown tier '", request->target_tier(),
+                                                          "' (", policy->id(), " has ",
+                                                          TierIds(*policy), ")")}}));
+  }
+  *response = uhc::PlanTier(*policy, entry->counts, target);
+  response->set_region_code(entry->region->code);
+  return Finish(context, grpc::Status::OK);
+}
+
+grpc::ServerWriteReactor<v1::WatchTierChangesResponse>* ClassifierServiceImpl::WatchTierChanges(
+    grpc::CallbackServerContext*, const v1::WatchTierChangesRequest* request) {
+  return new WatchStream(hub_, regions_, *request);
+}
+
+grpc::ServerUnaryReactor* ClassifierServiceImpl::ListPolicies(grpc::CallbackServerContext* context,
+                                                              const v1::ListPoliciesRequest*,
+                                                              v1::ListPoliciesResponse* response) {
+  for (const auto& [id, policy] : policies_->all()) {
+    v1::PolicySummary* s = response->add_policies();
+    s->set_id(id);
+    s->set_name(policy.name());
+    s->set_description(policy.description());
+    s->set_activity_denominator(policy.activity_denominator() == v1::PARTICIPANTS ? "participants"
+                                                                                  : "population");
+    s->set_pemda_monthly_cost_idr(policy.pemda_monthly_cost_idr());
+    for (const v1::TierRule& tier : policy.tiers()) {
+      v1::TierSummary* t = s->add_tiers();
+      t->set_id(tier.id());
+      t->set_name(tier.name());
+      t->set_rule(DescribeTier(tier));
+    }
+    for (const v1::Requirement& req : policy.requirements()) {
+      s->add_requirements(DescribeRequirement(req));
+    }
+  }
+  response->set_default_policy_id(policies_->default_id());
+  return Finish(context, grpc::Status::OK);
+}
+
+grpc::ServerUnaryReactor* ClassifierServiceImpl::ListTierChanges(
+    grpc::CallbackServerContext* context, const v1::ListTierChangesRequest* request,
+    v1::ListTierChangesResponse* response) {
+  if (regions_->Find(request->region_code()) == nullptr) {
+    return Finish(context, grpc::Status(grpc::StatusCode::NOT_FOUND,
+                                        absl::StrCat("unknown region '", request->region_code(),
+                                                     "' (did you mean '",
+                                                     regions_->Suggest(request->region_code()),
+                                                     "'?)")));
+  }
+  int limit = request->limit() <= 0 ? 100 : std::min(request->limit(), 1000);
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  bool queued = executor_->Submit([reactor, request, response, limit](ReconnectingConnection& c) {
+    absl::StatusOr<RedisConnection*> redis = c.Get();
+    absl::StatusOr<std::vector<v1::TierChange>> history =
+        redis.ok() ? ReadTierHistory(**redis, request->region_code(), request->policy_id(), limit)
+                   : absl::StatusOr<std::vector<v1::TierChange>>(redis.status());
+    if (!history.ok()) {
+      reactor->Finish(ToGrpcStatus(history.status()));
+      return;
+    }
+    for (v1::TierChange& change : *history) *response->add_changes() = std::move(change);
+    reactor->Finish(grpc::Status::OK);
+  });
+  if (!queued) {
+    reactor->Finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "server overloaded"));
+  }
+  return reactor;
+}
+
+}  // namespace uhc

@@ -1,0 +1,50 @@
+#pragma once
+
+#include "classifier-svc/change_hub.h"
+#include "classifier-svc/refresher.h"
+#include "common/redis_executor.h"
+#include "uhc/v1/classifier.grpc.pb.h"
+
+namespace uhc {
+
+// ClassifierService: every tier query is answered from the current snapshot, in memory, on the
+// callback thread (no I/O). Only ListTierChanges reads Redis, through the executor.
+class ClassifierServiceImpl final : public v1::ClassifierService::CallbackService {
+ public:
+  // Pointers are not owned and must outlive the service.
+  ClassifierServiceImpl(const RegionRegistry* regions, const PolicySet* policies,
+                        Refresher* refresher, TierChangeHub* hub, RedisExecutor* executor);
+
+  grpc::ServerUnaryReactor* GetRegionTier(grpc::CallbackServerContext* context,
+                                          const v1::GetRegionTierRequest* request,
+                                          v1::RegionTier* response) override;
+  grpc::ServerUnaryReactor* ListRegionTiers(grpc::CallbackServerContext* context,
+                                            const v1::ListRegionTiersRequest* request,
+                                            v1::ListRegionTiersResponse* response) override;
+  grpc::ServerUnaryReactor* PlanTier(grpc::CallbackServerContext* context,
+                                     const v1::PlanTierRequest* request,
+                                     v1::TierPlan* response) override;
+  grpc::ServerWriteReactor<v1::WatchTierChangesResponse>* WatchTierChanges(
+      grpc::CallbackServerContext* context, const v1::WatchTierChangesRequest* request) override;
+  grpc::ServerUnaryReactor* ListPolicies(grpc::CallbackServerContext* context,
+                                         const v1::ListPoliciesRequest* request,
+                                         v1::ListPoliciesResponse* response) override;
+  grpc::ServerUnaryReactor* ListTierChanges(grpc::CallbackServerContext* context,
+                                            const v1::ListTierChangesRequest* request,
+                                            v1::ListTierChangesResponse* response) override;
+
+ private:
+  // The entry and policy of a request, or the error to answer.
+  grpc::Status Resolve(const std::string& region_code, const std::string& policy_id,
+                       std::shared_ptr<const Snapshot>* snapshot, const SnapshotEntry** entry,
+                       const v1::PolicyConfig** policy) const;
+  void Stamp(const Snapshot& snapshot, v1::RegionTier* tier) const;
+
+  const RegionRegistry* regions_;
+  const PolicySet* policies_;
+  Refresher* refresher_;
+  TierChangeHub* hub_;
+  RedisExecutor* executor_;
+};
+
+}  // namespace uhc

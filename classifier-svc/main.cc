@@ -1,0 +1,58 @@
+// classifier-svc: UHC tiers of every region from the live aggregates. See --help.
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "classifier-svc/classifier_server.h"
+#include "common/log.h"
+
+ABSL_FLAG(std::string, listen, "127.0.0.1:50052", "gRPC listen address (env UHC_LISTEN)");
+ABSL_FLAG(int, metrics_port, 9102, "Prometheus /metrics port on --metrics_host; -1 disables "
+          "(env UHC_METRICS_PORT)");
+ABSL_FLAG(std::string, metrics_host, "127.0.0.1", "address of the /metrics endpoint "
+          "(env UHC_METRICS_HOST)");
+ABSL_FLAG(std::string, redis_host, "127.0.0.1", "Redis host (env UHC_REDIS_HOST)");
+ABSL_FLAG(int, redis_port, 6379, "Redis port (env UHC_REDIS_PORT)");
+ABSL_FLAG(std::string, redis_user, "", "Redis ACL user (env UHC_REDIS_USER)");
+ABSL_FLAG(std::string, redis_password, "", "Redis password; prefer the environment variable "
+          "UHC_REDIS_PASSWORD");
+ABSL_FLAG(std::string, data_dir, "data", "directory with provinces.csv and regencies.csv "
+          "(env UHC_DATA_DIR)");
+ABSL_FLAG(std::string, policy_dir, "config/policies", "directory of *.textproto tier policies "
+          "(env UHC_POLICY_DIR)");
+ABSL_FLAG(int, refresh_ms, 200, "snapshot refresh period, ms (env UHC_REFRESH_MS)");
+ABSL_FLAG(int, keepalive_seconds, 10, "WatchTierChanges keep-alive period "
+          "(env UHC_KEEPALIVE_SECONDS)");
+ABSL_FLAG(int, drain_seconds, 10, "on SIGTERM, time for in-flight calls (env UHC_DRAIN_SECONDS)");
+
+int main(int argc, char** argv) {
+  uhc::BlockTerminationSignals();
+  absl::SetProgramUsageMessage(
+      "classifier-svc: answers uhc.v1.ClassifierService (tiers, reasons, plans, changes) from an\n"
+      "in-memory snapshot of every region's aggregates, refreshed from Redis.\n"
+      "Every flag can also be set by the environment variable UHC_<FLAG> (upper case);\n"
+      "the command line wins.");
+  uhc::ApplyEnvironmentToFlags();
+  absl::ParseCommandLine(argc, argv);
+  uhc::ClassifierServerOptions options;
+  options.server.listen_address = absl::GetFlag(FLAGS_listen);
+  options.server.metrics_host = absl::GetFlag(FLAGS_metrics_host);
+  options.server.metrics_port = absl::GetFlag(FLAGS_metrics_port);
+  options.server.drain_timeout = absl::Seconds(absl::GetFlag(FLAGS_drain_seconds));
+  options.redis.host = absl::GetFlag(FLAGS_redis_host);
+  options.redis.port = absl::GetFlag(FLAGS_redis_port);
+  options.redis.user = absl::GetFlag(FLAGS_redis_user);
+  options.redis.password = absl::GetFlag(FLAGS_redis_password);
+  options.data_dir = absl::GetFlag(FLAGS_data_dir);
+  options.policy_dir = absl::GetFlag(FLAGS_policy_dir);
+  options.refresh_interval = absl::Milliseconds(absl::GetFlag(FLAGS_refresh_ms));
+  options.keepalive_interval = absl::Seconds(absl::GetFlag(FLAGS_keepalive_seconds));
+  auto server = uhc::ClassifierServer::Start(options);
+  if (!server.ok()) {
+    uhc::LogError("cannot start classifier-svc", {{"error", server.status().message()}});
+    return 1;
+  }
+  uhc::ServerHost::WaitForTermination();
+  (*server)->Shutdown();
+  uhc::LogInfo("classifier-svc stopped");
+  return 0;
+}

@@ -1,0 +1,234 @@
+#include "absl/strings/string_view.h"
+#include "classifier-svc/refresher.h"
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "common/log.h"
+#include "common/participant_key.h"
+#include "common/policy.h"
+#include "google/protobuf/util/time_util.h"
+
+namespace uhc {
+
+// The Lua library of tier_functions.lua, embedded at build time.
+extern const char kTierFunctionsLua[];
+
+namespace {
+
+constexpr int kHistoryLength = 1000;
+constexpr char kHistoryLengthText[] = "1000";
+
+std::string TierKey(absl::string_view code) { return absl::StrCat("uhc:{", code, "}:tier"); }
+std::string HistoryKey(absl::string_view code) { return absl::StrCat("uhc:{", code, "}:history"); }
+
+RegionAggregate ParseAggregate(const redisReply* reply) {
+  RegionAggregate a;
+  if (reply->type != REDIS_REPLY_ARRAY) return a;
+  for (size_t i = 0; i + 1 < reply->elements; i += 2) {
+    absl::string_view name(reply->element[i]->str, reply->element[i]->len);
+    absl::string_view text(reply->element[i + 1]->str, reply->element[i + 1]->len);
+    int64_t value = 0;
+    (void)absl::SimpleAtoi(text, &value);
+    if (name == "pop") {
+      a.counts.population = value;
+    } else if (name == "ver") {
+      a.version = value;
+    } else if (name == "prio") {
+      a.counts.uhc_prioritas = value == 1;
+    } else if (name == "dues") {
+      a.counts.dues_paid_through = ParseYearMonth(std::string(text));
+    } else if (name.size() == 2 && (name[0] == 'n' || name[0] == 'a') && name[1] >= '1' &&
+               name[1] <= '5') {
+      (name[0] == 'n' ? a.counts.participants : a.counts.active)[name[1] - '0'] = value;
+    }
+  }
+  return a;
+}
+
+}  // namespace
+
+Refresher::Refresher(RedisOptions redis, const RegionRegistry* regions, const PolicySet* policies,
+                     absl::Duration interval, TierChangeHub* hub, MetricsRegistry* metrics)
+    : redis_(std::move(redis)),
+      regions_(regions),
+      policies_(policies),
+      interval_(interval),
+      hub_(hub),
+      refreshes_(metrics->AddCounter("uhc_snapshot_refreshes_total", "Snapshots built.")),
+      refresh_errors_(metrics->AddCounter("uhc_redis_errors_total", "Failed Redis round trips.")),
+      changes_recorded_(metrics->AddCounter("uhc_tier_changes_recorded_total",
+                                            "Tier changes this replica recorded in Redis.")),
+      snapshot_age_(metrics->AddGauge("uhc_snapshot_age_seconds",
+                                      "Age of the snapshot queries are answered from.")) {
+  std::map<std::string, RegionAggregate, std::less<>> none;
+  snapshot_ = Snapshot::Build(*regions_, *policies_, none, absl::InfinitePast(), nullptr);
+}
+
+Refresher::~Refresher() { Stop(); }
+
+void Refresher::Start() { thread_ = std::thread([this] { Run(); }); }
+
+void Refresher::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void Refresher::Run() {
+  ReconnectingConnection connection(redis_);
+  RedisConnection* loaded_on = nullptr;  // the connection the function library was loaded on
+  for (;;) {
+    absl::Status status;
+    absl::StatusOr<RedisConnection*> redis = connection.Get();
+    if (redis.ok() && *redis != loaded_on) {
+      absl::StatusOr<ReplyPtr> reply =
+          (*redis)->Command({"FUNCTION", "LOAD", "REPLACE", kTierFunctionsLua});
+      status = reply.ok() ? ReplyStatus(reply->get()) : reply.status();
+      if (status.ok()) loaded_on = *redis;
+    }
+    if (!redis.ok()) status = redis.status();
+    if (status.ok()) status = RefreshOnce(**redis);
+    if (!status.ok()) {
+      if (!stale_.exchange(true)) {
+        LogWarning("snapshot refresh failed; serving the last good snapshot",
+                   {{"error", status.message()}});
+      }
+      refresh_errors_->Increment();
+      loaded_on = nullptr;
+    } else if (stale_.exchange(false)) {
+      LogInfo("snapshot refreshed from redis", {{"generation", generation_.load()}});
+    }
+    snapshot_age_->Set(absl::ToDoubleSeconds(absl::Now() - snapshot()->read_at()));
+    std::unique_lock<std::mutex> lock(mu_);
+    if (cv_.wait_for(lock, absl::ToChronoMilliseconds(interval_), [this] { return stop_; })) {
+      return;
+    }
+  }
+}
+
+absl::Status Refresher::LoadRecordedTiers(RedisConnection& redis) {
+  std::vector<std::string> keys;
+  for (const Region* r : regions_->all()) keys.push_back(TierKey(r->code));
+  std::vector<std::vector<absl::string_view>> commands;
+  for (const std::string& k : keys) commands.push_back({"HGETALL", k});
+  absl::StatusOr<std::vector<ReplyPtr>> replies = redis.Pipeline(commands);
+  if (!replies.ok()) return replies.status();
+  for (size_t i = 0; i < keys.size(); ++i) {
+    const redisReply* reply = (*replies)[i].get();
+    if (reply->type != REDIS_REPLY_ARRAY) continue;
+    auto& by_policy = recorded_[regions_->all()[i]->code];
+    for (size_t j = 0; j + 1 < reply->elements; j += 2) {
+      by_policy[std::string(reply->element[j]->str, reply->element[j]->len)] =
+          std::string(reply->element[j + 1]->str, reply->element[j + 1]->len);
+    }
+  }
+  recorded_loaded_ = true;
+  return absl::OkStatus();
+}
+
+absl::Status Refresher::RefreshOnce(RedisConnection& redis) {
+  if (!recorded_loaded_) {
+    if (absl::Status s = LoadRecordedTiers(redis); !s.ok()) return s;
+  }
+  std::vector<const Region*> read;
+  for (const Region* r : regions_->all()) {
+    if (r->level != RegionLevel::kNation) read.push_back(r);
+  }
+  std::vector<std::string> keys;
+  keys.reserve(read.size());
+  for (const Region* r : read) keys.push_back(AggregateKey(r->code));
+  std::vector<std::vector<absl::string_view>> commands;
+  commands.reserve(keys.size());
+  for (const std::string& k : keys) commands.push_back({"HGETALL", k});
+  absl::Time read_at = absl::Now();
+  absl::StatusOr<std::vector<ReplyPtr>> replies = redis.Pipeline(commands);
+  if (!replies.ok()) return replies.status();
+  std::map<std::string, RegionAggregate, std::less<>> aggregates;
+  for (size_t i = 0; i < read.size(); ++i) {
+    if (absl::Status s = ReplyStatus((*replies)[i].get()); !s.ok()) return s;
+    aggregates[read[i]->code] = ParseAggregate((*replies)[i].get());
+  }
+  std::shared_ptr<const Snapshot> previous = snapshot();
+  std::shared_ptr<const Snapshot> next =
+      Snapshot::Build(*regions_, *policies_, aggregates, read_at, previous.get());
+
+  // Tier changes against what this replica believes is recorded.
+  std::vector<v1::TierChange> changes;
+  for (const auto& entry : next->entries()) {
+    auto& recorded = recorded_[entry->region->code];
+    for (const auto& [policy, tier] : entry->tiers) {
+      auto it = recorded.find(policy);
+      std::string before = it == recorded.end() ? "" : it->second;
+      if (before == tier.tier() || (before.empty() && tier.tier() == kNoTier)) continue;
+      v1::TierChange change;
+      change.set_region_code(entry->region->code);
+      change.set_policy_id(policy);
+      change.set_from_tier(before.empty() ? kNoTier : before);
+      change.set_to_tier(tier.tier());
+      *change.mutable_changed_at() =
+          google::protobuf::util::TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(read_at));
+      change.set_data_version(entry->data_version);
+      changes.push_back(std::move(change));
+    }
+  }
+  std::atomic_store(&snapshot_, next);
+  generation_.fetch_add(1);
+  refreshes_->Increment();
+  if (!changes.empty()) {
+    hub_->Publish(changes);
+    RecordChanges(redis, changes);
+  }
+  return absl::OkStatus();
+}
+
+void Refresher::RecordChanges(RedisConnection& redis, const std::vector<v1::TierChange>& changes) {
+  std::vector<std::string> storage;
+  storage.reserve(changes.size() * 5);
+  std::vector<std::vector<absl::string_view>> commands;
+  for (const v1::TierChange& c : changes) {
+    auto& recorded = recorded_[c.region_code()];
+    std::string before = recorded.count(c.policy_id()) ? recorded[c.policy_id()] : "";
+    storage.push_back(TierKey(c.region_code()));
+    storage.push_back(HistoryKey(c.region_code()));
+    storage.push_back(before);
+    storage.push_back(c.SerializeAsString());
+    size_t n = storage.size();
+    commands.push_back({"FCALL", "uhc_record_tier_v1", "2", storage[n - 4], storage[n - 3],
+                        c.policy_id(), storage[n - 2], c.to_tier(), storage[n - 1],
+                        kHistoryLengthText});
+    recorded[c.policy_id()] = c.to_tier();
+  }
+  absl::StatusOr<std::vector<ReplyPtr>> replies = redis.Pipeline(commands);
+  if (!replies.ok()) {
+    LogWarning("tier changes not recorded", {{"error", replies.status().message()}});
+    recorded_loaded_ = false;  // re-read the recorded state next time
+    return;
+  }
+  for (const ReplyPtr& r : *replies) {
+    if (r->type == REDIS_REPLY_INTEGER && r->integer == 1) changes_recorded_->Increment();
+  }
+}
+
+absl::StatusOr<std::vector<v1::TierChange>> ReadTierHistory(RedisConnection& redis,
+                                                           const std::string& region,
+                                                           const std::string& policy, int limit) {
+  absl::StatusOr<ReplyPtr> reply =
+      redis.Command({"LRANGE", HistoryKey(region), "0", std::to_string(kHistoryLength - 1)});
+  if (!reply.ok()) return reply.status();
+  if (absl::Status s = ReplyStatus(reply->get()); !s.ok()) return s;
+  std::vector<v1::TierChange> out;
+  for (size_t i = 0; i < (*reply)->elements && static_cast<int>(out.size()) < limit; ++i) {
+    v1::TierChange change;
+    if (!change.ParseFromArray((*reply)->element[i]->str,
+                               static_cast<int>((*reply)->element[i]->len))) {
+      continue;
+    }
+    if (policy.empty() || change.policy_id() == policy) out.push_back(std::move(change));
+  }
+  return out;
+}
+
+}  // namespace uhc

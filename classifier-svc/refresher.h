@@ -1,0 +1,75 @@
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "absl/time/time.h"
+#include "classifier-svc/change_hub.h"
+#include "classifier-svc/snapshot.h"
+#include "common/metrics.h"
+#include "common/redis_client.h"
+
+namespace uhc {
+
+// The classifier's only Redis reader and writer. Every `interval` it reads every region's
+// aggregate in one pipeline, builds a new Snapshot and swaps it in; readers take the current
+// snapshot without waiting (an atomic shared_ptr load). Tier changes between snapshots are
+// published to the hub and recorded in Redis with compare-and-set, once across replicas.
+// When Redis cannot be read, the last good snapshot stays and stale() turns true.
+class Refresher {
+ public:
+  // Pointers are not owned and must outlive the refresher. `on_health` is called on changes of
+  // Redis reachability (readiness).
+  Refresher(RedisOptions redis, const RegionRegistry* regions, const PolicySet* policies,
+            absl::Duration interval, TierChangeHub* hub, MetricsRegistry* metrics);
+  ~Refresher();
+
+  void Start();
+  void Stop();
+
+  // Never null after the first refresh attempt (an empty snapshot until Redis answers).
+  std::shared_ptr<const Snapshot> snapshot() const { return std::atomic_load(&snapshot_); }
+  // True when the last refresh failed (the snapshot is the last good one).
+  bool stale() const { return stale_.load(); }
+  // Count of successful refreshes, for tests that wait for the next one.
+  int64_t generation() const { return generation_.load(); }
+
+ private:
+  void Run();
+  absl::Status RefreshOnce(RedisConnection& redis);
+  absl::Status LoadRecordedTiers(RedisConnection& redis);
+  void RecordChanges(RedisConnection& redis, const std::vector<v1::TierChange>& changes);
+
+  RedisOptions redis_;
+  const RegionRegistry* regions_;
+  const PolicySet* policies_;
+  absl::Duration interval_;
+  TierChangeHub* hub_;
+  Counter* refreshes_;
+  Counter* refresh_errors_;
+  Counter* changes_recorded_;
+  Gauge* snapshot_age_;
+
+  std::shared_ptr<const Snapshot> snapshot_;
+  std::atomic<bool> stale_{true};
+  std::atomic<int64_t> generation_{0};
+  // What this replica believes is recorded in Redis: region -> policy -> tier.
+  std::map<std::string, std::map<std::string, std::string>> recorded_;
+  bool recorded_loaded_ = false;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+// Reads the recorded tier history of a region, newest first, at most `limit` changes of `policy`
+// (all policies when empty).
+absl::StatusOr<std::vector<v1::TierChange>> ReadTierHistory(RedisConnection& redis,
+                                                           const std::string& region,
+                                                           const std::string& policy, int limit);
+
+}  // namespace uhc

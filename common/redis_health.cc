@@ -1,0 +1,73 @@
+#include "common/redis_health.h"
+
+#include "common/log.h"
+
+namespace uhc {
+
+RedisHealth::RedisHealth(RedisOptions options, absl::Duration interval,
+                         std::function<void(bool)> on_change)
+    : options_(std::move(options)), interval_(interval), on_change_(std::move(on_change)) {}
+
+RedisHealth::~RedisHealth() { Stop(); }
+
+void RedisHealth::Start() { thread_ = std::thread([this] { Run(); }); }
+
+void RedisHealth::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void RedisHealth::ReportFailure() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    wake_ = true;
+  }
+  cv_.notify_all();
+}
+
+void RedisHealth::Set(bool healthy) {
+  healthy_.store(healthy, std::memory_order_release);
+  int value = healthy ? 1 : 0;
+  if (reported_.exchange(value) != value) {
+    if (healthy) {
+      LogInfo("redis reachable", {{"host", options_.host}, {"port", options_.port}});
+    } else {
+      LogWarning("redis unreachable", {{"host", options_.host}, {"port", options_.port}});
+    }
+    on_change_(healthy);
+  }
+}
+
+void RedisHealth::Run() {
+  // A fresh connection per probe after a failure, so a restarted Redis is noticed at once.
+  std::unique_ptr<RedisConnection> connection;
+  for (;;) {
+    bool ok = false;
+    if (connection == nullptr || connection->broken()) {
+      connection.reset();
+      absl::StatusOr<std::unique_ptr<RedisConnection>> fresh = RedisConnection::Connect(options_);
+      if (fresh.ok()) {
+        connection = *std::move(fresh);
+        if (on_up_ && !on_up_(*connection)) connection.reset();
+      }
+    }
+    if (connection != nullptr) {
+      absl::StatusOr<ReplyPtr> pong = connection->Command({"PING"});
+      ok = pong.ok() && ReplyStatus(pong->get()).ok();
+      if (!ok) connection.reset();
+    }
+    Set(ok);
+    std::unique_lock<std::mutex> lock(mu_);
+    // Probe faster while down so serving resumes quickly after Redis returns.
+    absl::Duration wait = ok ? interval_ : std::min(interval_, absl::Milliseconds(100));
+    cv_.wait_for(lock, absl::ToChronoMilliseconds(wait), [this] { return stop_ || wake_; });
+    if (stop_) return;
+    wake_ = false;
+  }
+}
+
+}  // namespace uhc

@@ -1,0 +1,120 @@
+#include "common/server.h"
+
+#include <signal.h>
+
+#include <cctype>
+#include <cstdlib>
+
+#include "absl/flags/reflection.h"
+#include "absl/strings/str_cat.h"
+#include "common/log.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/security/server_credentials.h"
+#include "grpcpp/server_builder.h"
+
+namespace uhc {
+namespace {
+
+sigset_t TerminationSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  return set;
+}
+
+constexpr char kLiveness[] = "liveness";
+
+}  // namespace
+
+void BlockTerminationSignals() {
+  sigset_t set = TerminationSignals();
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
+void ApplyEnvironmentToFlags() {
+  for (const auto& [name, flag] : absl::GetAllFlags()) {
+    std::string env = "UHC_";
+    for (char c : name) env.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+    if (const char* value = std::getenv(env.c_str()); value != nullptr) {
+      std::string error;
+      if (!flag->ParseFrom(value, &error)) {
+        LogError("bad environment variable", {{"variable", env}, {"error", error}});
+        std::exit(2);
+      }
+    }
+  }
+}
+
+ServerHost::ServerHost(ServerConfig config, const MetricsRegistry* metrics)
+    : config_(std::move(config)), metrics_(metrics) {}
+
+ServerHost::~ServerHost() {
+  Shutdown([] {});
+}
+
+void ServerHost::AddService(grpc::Service* service, std::string name) {
+  services_.emplace_back(service, std::move(name));
+}
+
+absl::Status ServerHost::Start() {
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(config_.listen_address, grpc::InsecureServerCredentials(), &port_);
+  builder.SetMaxReceiveMessageSize(config_.max_message_bytes);
+  builder.SetMaxSendMessageSize(config_.max_message_bytes);
+  // Clients re-resolve (and rebalance over new pods) when a connection ages out.
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS,
+                             static_cast<int>(absl::ToInt64Milliseconds(config_.max_connection_age)));
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS,
+                             static_cast<int>(absl::ToInt64Milliseconds(config_.drain_timeout)));
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 30000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  for (auto& [service, name] : services_) builder.RegisterService(service);
+  server_ = builder.BuildAndStart();
+  if (server_ == nullptr || port_ == 0) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", config_.listen_address));
+  }
+  server_->GetHealthCheckService()->SetServingStatus(kLiveness, true);
+  SetReady(false);
+  if (config_.metrics_port >= 0 && metrics_ != nullptr) {
+    metrics_http_ = std::make_unique<MetricsHttpServer>(metrics_);
+    if (absl::Status s = metrics_http_->Start(config_.metrics_host, config_.metrics_port);
+        !s.ok()) {
+      return s;
+    }
+  }
+  return absl::OkStatus();
+}
+
+int ServerHost::metrics_port() const { return metrics_http_ ? metrics_http_->port() : -1; }
+
+void ServerHost::SetReady(bool ready) {
+  if (server_ == nullptr) return;
+  auto* health = server_->GetHealthCheckService();
+  health->SetServingStatus("", ready);
+  for (const auto& [service, name] : services_) health->SetServingStatus(name, ready);
+}
+
+void ServerHost::Shutdown(const std::function<void()>& drain) {
+  if (shut_down_ || server_ == nullptr) return;
+  shut_down_ = true;
+  SetReady(false);
+  drain();
+  server_->Shutdown(std::chrono::system_clock::now() +
+                    absl::ToChronoMilliseconds(config_.drain_timeout));
+  if (metrics_http_) metrics_http_->Stop();
+}
+
+void ServerHost::WaitForTermination() {
+  sigset_t set = TerminationSignals();
+  int signal = 0;
+  sigwait(&set, &signal);
+  LogInfo("termination signal received", {{"signal", signal}});
+}
+
+}  // namespace uhc

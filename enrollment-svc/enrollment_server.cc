@@ -1,0 +1,85 @@
+#include "enrollment-svc/enrollment_server.h"
+
+#include "common/log.h"
+#include "enrollment-svc/event_applier.h"
+
+namespace uhc {
+namespace {
+
+// Records the bucket layout on first use; false (with a log line) if the data was written with
+// another one, since every participant would then be looked up in the wrong bucket.
+bool CheckBucketBits(RedisConnection& redis, int bits) {
+  std::string value = std::to_string(bits);
+  absl::StatusOr<std::vector<ReplyPtr>> replies = redis.Pipeline(
+      {{"HSETNX", "uhc:meta", "bucket_bits", value}, {"HGET", "uhc:meta", "bucket_bits"}});
+  if (!replies.ok() || (*replies)[1]->type != REDIS_REPLY_STRING) return false;
+  std::string stored((*replies)[1]->str, (*replies)[1]->len);
+  if (stored != value) {
+    LogError("bucket_bits differs from the value the data was written with",
+             {{"configured", bits}, {"stored", stored}});
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<EnrollmentServer>> EnrollmentServer::Start(
+    EnrollmentServerOptions options) {
+  std::unique_ptr<EnrollmentServer> s(new EnrollmentServer());
+  s->options_ = options;
+  absl::StatusOr<RegionRegistry> regions = RegionRegistry::LoadFromDirectory(options.data_dir);
+  if (!regions.ok()) return regions.status();
+  s->regions_ = std::make_unique<RegionRegistry>(*std::move(regions));
+  absl::StatusOr<NikKeyer> keyer = NikKeyer::Create(options.hmac_secret, options.bucket_bits);
+  if (!keyer.ok()) return keyer.status();
+  s->keyer_ = std::make_unique<NikKeyer>(*std::move(keyer));
+
+  // Check the bucket layout once before serving: a mismatch must stop the service.
+  if (absl::StatusOr<std::unique_ptr<RedisConnection>> c = RedisConnection::Connect(options.redis);
+      c.ok()) {
+    if (!CheckBucketBits(**c, options.bucket_bits)) {
+      return absl::FailedPreconditionError(
+          "bucket_bits differs from the value stored in Redis (uhc:meta)");
+    }
+  }
+
+  s->metrics_ = std::make_unique<MetricsRegistry>();
+  s->enrollment_metrics_ = std::make_unique<EnrollmentMetrics>(s->metrics_.get());
+  s->host_ = std::make_unique<ServerHost>(options.server, s->metrics_.get());
+  ServerHost* host = s->host_.get();
+  s->health_ = std::make_unique<RedisHealth>(options.redis, absl::Seconds(1),
+                                             [host](bool up) { host->SetReady(up); });
+  int bits = options.bucket_bits;
+  // Each time Redis (re)appears: load the functions (a restarted Redis may have lost them).
+  s->health_->set_on_up([bits](RedisConnection& c) {
+    absl::Status loaded = LoadFunctions(c);
+    if (!loaded.ok()) LogError("cannot load Redis functions", {{"error", loaded.message()}});
+    return loaded.ok() && CheckBucketBits(c, bits);
+  });
+  s->executor_ = std::make_unique<RedisExecutor>(options.redis, options.redis_threads,
+                                                 options.queue_limit);
+  s->validator_ = std::make_unique<EventValidator>(s->regions_.get(), s->keyer_.get());
+  s->enrollment_ = std::make_unique<EnrollmentServiceImpl>(
+      options.limits, s->regions_.get(), s->validator_.get(), s->executor_.get(),
+      s->health_.get(), s->enrollment_metrics_.get());
+  s->admin_ = std::make_unique<RegionAdminServiceImpl>(s->regions_.get(), s->enrollment_.get());
+  host->AddService(s->enrollment_.get(), "uhc.v1.EnrollmentService");
+  host->AddService(s->admin_.get(), "uhc.v1.RegionAdminService");
+  if (absl::Status started = host->Start(); !started.ok()) return started;
+  s->health_->Start();
+  LogInfo("enrollment-svc serving", {{"port", host->port()}, {"metrics_port", host->metrics_port()}});
+  return s;
+}
+
+EnrollmentServer::~EnrollmentServer() { Shutdown(); }
+
+void EnrollmentServer::Shutdown() {
+  if (host_ == nullptr) return;
+  EnrollmentServiceImpl* enrollment = enrollment_.get();
+  host_->Shutdown([enrollment] { enrollment->StartDraining(); });
+  executor_->Shutdown();
+  health_->Stop();
+}
+
+}  // namespace uhc

@@ -1,0 +1,53 @@
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "common/redis_client.h"
+#include "common/server.h"
+#include "enrollment-svc/enrollment_service.h"
+
+namespace uhc {
+
+struct EnrollmentServerOptions {
+  ServerConfig server;
+  RedisOptions redis;
+  std::string data_dir = "data";
+  std::string hmac_secret;  // >= 16 bytes
+  int bucket_bits = 8;
+  EnrollmentLimits limits;
+  int redis_threads = 4;
+  size_t queue_limit = 256;
+};
+
+// The whole enrollment-svc: regions, pseudonymisation, Redis executor and health, both services
+// on one gRPC server. Used by main and by tests (which run it in-process on a free port).
+class EnrollmentServer {
+ public:
+  static absl::StatusOr<std::unique_ptr<EnrollmentServer>> Start(EnrollmentServerOptions options);
+  ~EnrollmentServer();
+
+  int port() const { return host_->port(); }
+  int metrics_port() const { return host_->metrics_port(); }
+  bool redis_healthy() const { return health_->healthy(); }
+  // The SIGTERM sequence: not ready, streams finish after their in-flight batch, in-flight calls
+  // drain, workers join. Idempotent.
+  void Shutdown();
+
+ private:
+  EnrollmentServer() = default;
+  EnrollmentServerOptions options_;
+  std::unique_ptr<RegionRegistry> regions_;
+  std::unique_ptr<NikKeyer> keyer_;
+  std::unique_ptr<MetricsRegistry> metrics_;
+  std::unique_ptr<EnrollmentMetrics> enrollment_metrics_;
+  std::unique_ptr<ServerHost> host_;
+  std::unique_ptr<RedisHealth> health_;
+  std::unique_ptr<RedisExecutor> executor_;
+  std::unique_ptr<EventValidator> validator_;
+  std::unique_ptr<EnrollmentServiceImpl> enrollment_;
+  std::unique_ptr<RegionAdminServiceImpl> admin_;
+};
+
+}  // namespace uhc

@@ -1,0 +1,88 @@
+#pragma once
+
+#include <atomic>
+
+#include "common/metrics.h"
+#include "common/redis_executor.h"
+#include "common/redis_health.h"
+#include "common/regions.h"
+#include "enrollment-svc/event_validator.h"
+#include "uhc/v1/enrollment.grpc.pb.h"
+
+namespace uhc {
+
+struct EnrollmentLimits {
+  int max_events_per_batch = 10000;
+  int events_per_redis_call = 1000;
+};
+
+// Counters and histograms of enrollment-svc (created once, in the constructor).
+struct EnrollmentMetrics {
+  explicit EnrollmentMetrics(MetricsRegistry* registry);
+  Counter* events[5];  // by v1::EventOutcome (index 0 unused)
+  Histogram* batch_seconds;
+  Counter* redis_errors;
+  Counter* overloaded;
+};
+
+// EnrollmentService and RegionAdminService over one executor. Every Redis call runs on the
+// executor; callback threads only parse, queue and finish. Not owned: everything passed in.
+class EnrollmentServiceImpl final : public v1::EnrollmentService::CallbackService {
+ public:
+  EnrollmentServiceImpl(EnrollmentLimits limits, const RegionRegistry* regions,
+                        const EventValidator* validator, RedisExecutor* executor,
+                        RedisHealth* health, EnrollmentMetrics* metrics);
+
+  grpc::ServerUnaryReactor* Enroll(grpc::CallbackServerContext* context,
+                                   const v1::EnrollRequest* request,
+                                   v1::EnrollResponse* response) override;
+  grpc::ServerBidiReactor<v1::IngestEventsRequest, v1::IngestEventsResponse>* IngestEvents(
+      grpc::CallbackServerContext* context) override;
+  grpc::ServerUnaryReactor* IngestBatch(grpc::CallbackServerContext* context,
+                                        const v1::IngestEventsRequest* request,
+                                        v1::IngestEventsResponse* response) override;
+  grpc::ServerUnaryReactor* GetParticipant(grpc::CallbackServerContext* context,
+                                           const v1::GetParticipantRequest* request,
+                                           v1::Participant* response) override;
+
+  // After this, streams finish (UNAVAILABLE) once their in-flight batch is acked.
+  void StartDraining() { draining_.store(true); }
+  bool draining() const { return draining_.load(); }
+
+  // Validates and applies one batch on `connection`; the shared core of both ingest RPCs.
+  grpc::Status ProcessBatch(ReconnectingConnection& connection,
+                            const v1::IngestEventsRequest& request,
+                            v1::IngestEventsResponse* response);
+  bool Submit(RedisExecutor::Task task);
+
+ private:
+  EnrollmentLimits limits_;
+  const RegionRegistry* regions_;
+  const EventValidator* validator_;
+  RedisExecutor* executor_;
+  RedisHealth* health_;
+  EnrollmentMetrics* metrics_;
+  std::atomic<bool> draining_{false};
+};
+
+class RegionAdminServiceImpl final : public v1::RegionAdminService::CallbackService {
+ public:
+  RegionAdminServiceImpl(const RegionRegistry* regions, EnrollmentServiceImpl* enrollment)
+      : regions_(regions), enrollment_(enrollment) {}
+
+  grpc::ServerUnaryReactor* SetPopulation(grpc::CallbackServerContext* context,
+                                          const v1::SetPopulationRequest* request,
+                                          v1::RegionSettings* response) override;
+  grpc::ServerUnaryReactor* SetRegionStatus(grpc::CallbackServerContext* context,
+                                            const v1::SetRegionStatusRequest* request,
+                                            v1::RegionSettings* response) override;
+
+ private:
+  grpc::ServerUnaryReactor* Call(grpc::CallbackServerContext* context,
+                                 const std::string& region_code,
+                                 std::vector<std::string> command, v1::RegionSettings* response);
+  const RegionRegistry* regions_;
+  EnrollmentServiceImpl* enrollment_;
+};
+
+}  // namespace uhc

@@ -1,0 +1,63 @@
+#pragma once
+
+#include "absl/strings/string_view.h"
+#include <cstdint>
+#include <string>
+
+#include "absl/time/time.h"
+#include "common/participant_key.h"
+#include "common/regions.h"
+#include "uhc/v1/common.pb.h"
+
+namespace uhc {
+
+// Operation codes of the uhc_apply_v1 Redis function (see uhc_functions.lua).
+enum class ApplyOp : uint8_t {
+  kEnroll = 1,
+  kStatus = 2,
+  kSegment = 3,
+  kLeave = 4,
+  kEnter = 5,
+  kTerminate = 6,
+};
+
+// One validated event, ready for Redis; or the reason it was rejected. Holds no NIK: only its
+// keyed hash.
+struct PreparedEvent {
+  int index = 0;  // position in the request
+  bool rejected = false;
+  std::string field;   // for rejections: "events[3].nik"
+  std::string reason;  // for rejections; never contains the NIK
+  ApplyOp op = ApplyOp::kEnroll;
+  const Region* region = nullptr;
+  const Region* to_region = nullptr;  // relocations only
+  ParticipantKey key;
+  uint64_t occurred_at_ms = 0;
+  uint32_t event_id_hash = 0;
+  uint8_t arg = 0;  // segment | active << 3, the new segment, or the new status
+};
+
+// Validates events against the region registry and turns them into PreparedEvents.
+// Thread-safe; pure apart from the keyed hash.
+class EventValidator {
+ public:
+  // Neither pointer is owned; both must outlive the validator.
+  EventValidator(const RegionRegistry* regions, const NikKeyer* keyer)
+      : regions_(regions), keyer_(keyer) {}
+
+  // `prefix` is prepended to field names ("events[3]." inside a batch, "" for Enroll).
+  // `now` bounds occurred_at: at most 24 hours ahead.
+  PreparedEvent Prepare(const v1::ParticipantEvent& event, int index, const std::string& prefix,
+                        absl::Time now) const;
+
+  ParticipantKey Key(absl::string_view nik) const { return keyer_->Key(nik); }
+
+  // The kab/kota for `code`, or a reason why it is not one (unknown, a province, ...).
+  const Region* Regency(const std::string& code, std::string* reason) const;
+
+ private:
+  const RegionRegistry* regions_;
+  const NikKeyer* keyer_;
+};
+
+}  // namespace uhc

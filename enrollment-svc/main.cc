@@ -1,0 +1,88 @@
+// enrollment-svc: applies participant events to Redis. See --help.
+#include <cstdlib>
+#include <memory>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "common/log.h"
+#include "enrollment-svc/enrollment_server.h"
+
+ABSL_FLAG(std::string, listen, "127.0.0.1:50051", "gRPC listen address (env UHC_LISTEN)");
+ABSL_FLAG(int, metrics_port, 9101, "Prometheus /metrics port on --metrics_host; -1 disables "
+          "(env UHC_METRICS_PORT)");
+ABSL_FLAG(std::string, metrics_host, "127.0.0.1", "address of the /metrics endpoint "
+          "(env UHC_METRICS_HOST)");
+ABSL_FLAG(std::string, redis_host, "127.0.0.1", "Redis host (env UHC_REDIS_HOST)");
+ABSL_FLAG(int, redis_port, 6379, "Redis port (env UHC_REDIS_PORT)");
+ABSL_FLAG(std::string, redis_user, "", "Redis ACL user (env UHC_REDIS_USER)");
+ABSL_FLAG(std::string, redis_password, "", "Redis password; prefer the environment variable "
+          "UHC_REDIS_PASSWORD");
+ABSL_FLAG(std::string, data_dir, "data", "directory with provinces.csv and regencies.csv "
+          "(env UHC_DATA_DIR)");
+ABSL_FLAG(std::string, hmac_secret_file, "", "file holding the NIK HMAC secret (>= 16 bytes); "
+          "when empty the secret comes from env UHC_NIK_HMAC_SECRET (env UHC_HMAC_SECRET_FILE)");
+ABSL_FLAG(int, bucket_bits, 8, "participant buckets per region = 2^bits; fixed for the life of "
+          "the data: Redis remembers it and a different value is refused (env UHC_BUCKET_BITS)");
+ABSL_FLAG(int, max_batch_events, 10000, "events per batch limit (env UHC_MAX_BATCH_EVENTS)");
+ABSL_FLAG(int, events_per_call, 1000, "events per Redis function call (env UHC_EVENTS_PER_CALL)");
+ABSL_FLAG(int, redis_threads, 4, "Redis worker threads, one connection each "
+          "(env UHC_REDIS_THREADS)");
+ABSL_FLAG(int, queue_limit, 256, "queued Redis tasks before RESOURCE_EXHAUSTED "
+          "(env UHC_QUEUE_LIMIT)");
+ABSL_FLAG(int, max_message_mb, 64, "largest request, MiB (env UHC_MAX_MESSAGE_MB)");
+ABSL_FLAG(int, drain_seconds, 10, "on SIGTERM, time for in-flight batches (env UHC_DRAIN_SECONDS)");
+
+namespace uhc {
+namespace {
+
+int Run() {
+  EnrollmentServerOptions options;
+  options.server.listen_address = absl::GetFlag(FLAGS_listen);
+  options.server.metrics_host = absl::GetFlag(FLAGS_metrics_host);
+  options.server.metrics_port = absl::GetFlag(FLAGS_metrics_port);
+  options.server.max_message_bytes = absl::GetFlag(FLAGS_max_message_mb) << 20;
+  options.server.drain_timeout = absl::Seconds(absl::GetFlag(FLAGS_drain_seconds));
+  options.redis.host = absl::GetFlag(FLAGS_redis_host);
+  options.redis.port = absl::GetFlag(FLAGS_redis_port);
+  options.redis.user = absl::GetFlag(FLAGS_redis_user);
+  options.redis.password = absl::GetFlag(FLAGS_redis_password);
+  options.data_dir = absl::GetFlag(FLAGS_data_dir);
+  options.bucket_bits = absl::GetFlag(FLAGS_bucket_bits);
+  options.limits.max_events_per_batch = absl::GetFlag(FLAGS_max_batch_events);
+  options.limits.events_per_redis_call = absl::GetFlag(FLAGS_events_per_call);
+  options.redis_threads = absl::GetFlag(FLAGS_redis_threads);
+  options.queue_limit = static_cast<size_t>(absl::GetFlag(FLAGS_queue_limit));
+  absl::StatusOr<std::string> secret =
+      NikKeyer::LoadSecret(absl::GetFlag(FLAGS_hmac_secret_file), "UHC_NIK_HMAC_SECRET");
+  if (!secret.ok()) {
+    LogError("cannot read the NIK HMAC secret", {{"error", secret.status().message()}});
+    return 2;
+  }
+  options.hmac_secret = *secret;
+  absl::StatusOr<std::unique_ptr<EnrollmentServer>> server =
+      EnrollmentServer::Start(std::move(options));
+  if (!server.ok()) {
+    LogError("cannot start enrollment-svc", {{"error", server.status().message()}});
+    return 1;
+  }
+  ServerHost::WaitForTermination();
+  (*server)->Shutdown();
+  LogInfo("enrollment-svc stopped");
+  return 0;
+}
+
+}  // namespace
+}  // namespace uhc
+
+int main(int argc, char** argv) {
+  uhc::BlockTerminationSignals();
+  absl::SetProgramUsageMessage(
+      "enrollment-svc: applies JKN participant events (uhc.v1.EnrollmentService) and region\n"
+      "settings (uhc.v1.RegionAdminService) to Redis, atomically per region and idempotently.\n"
+      "Every flag can also be set by the environment variable UHC_<FLAG> (upper case);\n"
+      "the command line wins. The NIK HMAC secret: --hmac_secret_file or UHC_NIK_HMAC_SECRET.");
+  uhc::ApplyEnvironmentToFlags();
+  absl::ParseCommandLine(argc, argv);
+  return uhc::Run();
+}

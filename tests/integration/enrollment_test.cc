@@ -1,0 +1,294 @@
+// enrollment-svc against a real redis-server: every event kind and outcome, relocation healing,
+// restarts, Redis outages and pseudonymisation.
+#include "absl/strings/string_view.h"
+#include <map>
+
+#include "common/log.h"
+#include "enrollment-svc/event_applier.h"
+#include "gmock/gmock.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "tests/integration/enrollment_fixture.h"
+#include "tests/support/events.h"
+
+namespace uhc::testing {
+namespace {
+
+using ::testing::HasSubstr;
+
+constexpr char kBatuBara[] = "12.19";
+constexpr char kBinjai[] = "12.75";
+
+class EnrollmentTest : public EnrollmentFixture {};
+
+TEST_F(EnrollmentTest, EveryEventKindAndOutcomeWithParticipantAfterEach) {
+  const std::string nik = TestNik(7);
+  v1::Participant p;
+
+  // Status change before any enrolment: REJECTED naming the NIK field, nothing stored.
+  v1::IngestEventsResponse r = Ingest({StatusChanged("e0", nik, kBatuBara, kBaseTime, true)});
+  EXPECT_EQ(r.results(0).outcome(), v1::REJECTED);
+  EXPECT_EQ(r.results(0).field(), "nik");
+  EXPECT_EQ(GetParticipant(nik, &p).error_code(), grpc::StatusCode::NOT_FOUND);
+
+  // Enrolled.
+  EXPECT_EQ(IngestOne(Enrolled("e1", nik, kBatuBara, kBaseTime + 1, v1::SEGMENT_PBPU_MANDIRI,
+                               false)),
+            v1::APPLIED);
+  ASSERT_TRUE(GetParticipant(nik, &p).ok());
+  EXPECT_EQ(p.region_code(), kBatuBara);
+  EXPECT_EQ(p.segment(), v1::SEGMENT_PBPU_MANDIRI);
+  EXPECT_FALSE(p.active());
+  EXPECT_EQ(p.last_event_kind(), v1::EVENT_KIND_ENROLLED);
+  EXPECT_EQ(p.last_event_time().seconds(), kBaseTime + 1);
+  auto agg = Aggregate(kBatuBara);
+  EXPECT_EQ(agg["part"], 1);
+  EXPECT_EQ(agg["n4"], 1);
+  EXPECT_EQ(agg["act"], 0);
+
+  // The same event again: DUPLICATE; an older one: STALE.
+  EXPECT_EQ(IngestOne(Enrolled("e1", nik, kBatuBara, kBaseTime + 1, v1::SEGMENT_PBPU_MANDIRI,
+                               false)),
+            v1::DUPLICATE);
+  EXPECT_EQ(IngestOne(StatusChanged("e-old", nik, kBatuBara, kBaseTime, true)), v1::STALE);
+  EXPECT_EQ(Aggregate(kBatuBara)["act"], 0);
+
+  // Status changed.
+  EXPECT_EQ(IngestOne(StatusChanged("e2", nik, kBatuBara, kBaseTime + 2, true)), v1::APPLIED);
+  ASSERT_TRUE(GetParticipant(nik, &p).ok());
+  EXPECT_TRUE(p.active());
+  EXPECT_EQ(p.last_event_kind(), v1::EVENT_KIND_STATUS_CHANGED);
+  EXPECT_EQ(Aggregate(kBatuBara)["a4"], 1);
+
+  // Segment changed (taken over by the pemda).
+  EXPECT_EQ(IngestOne(SegmentChanged("e3", nik, kBatuBara, kBaseTime + 3, v1::SEGMENT_PBPU_PEMDA)),
+            v1::APPLIED);
+  ASSERT_TRUE(GetParticipant(nik, &p).ok());
+  EXPECT_EQ(p.segment(), v1::SEGMENT_PBPU_PEMDA);
+  agg = Aggregate(kBatuBara);
+  EXPECT_EQ(agg["n4"], 0);
+  EXPECT_EQ(agg["a4"], 0);
+  EXPECT_EQ(agg["n2"], 1);
+  EXPECT_EQ(agg["a2"], 1);
+
+  // Relocated to Binjai: leaves Batu Bara's counts, enters Binjai's with segment and status.
+  EXPECT_EQ(IngestOne(Relocated("e4", nik, kBatuBara, kBaseTime + 4, kBinjai)), v1::APPLIED);
+  ASSERT_TRUE(GetParticipant(nik, &p).ok());
+  EXPECT_EQ(p.region_code(), kBinjai);
+  EXPECT_EQ(p.segment(), v1::SEGMENT_PBPU_PEMDA);
+  EXPECT_TRUE(p.active());
+  EXPECT_EQ(p.last_event_kind(), v1::EVENT_KIND_RELOCATED);
+  EXPECT_EQ(Aggregate(kBatuBara)["part"], 0);
+  EXPECT_EQ(Aggregate(kBinjai)["a2"], 1);
+  EXPECT_EQ(IngestOne(Relocated("e4", nik, kBatuBara, kBaseTime + 4, kBinjai)), v1::DUPLICATE);
+  // An event for the region it left is REJECTED.
+  r = Ingest({StatusChanged("e5", nik, kBatuBara, kBaseTime + 5, false)});
+  EXPECT_EQ(r.results(0).outcome(), v1::REJECTED);
+  EXPECT_THAT(r.results(0).reason(), HasSubstr("left region"));
+
+  // Terminated: leaves all counts; the record says so.
+  EXPECT_EQ(IngestOne(Terminated("e6", nik, kBinjai, kBaseTime + 6)), v1::APPLIED);
+  ASSERT_TRUE(GetParticipant(nik, &p).ok());
+  EXPECT_EQ(p.state(), v1::PARTICIPANT_STATE_TERMINATED);
+  EXPECT_EQ(p.last_event_kind(), v1::EVENT_KIND_TERMINATED);
+  agg = Aggregate(kBinjai);
+  EXPECT_EQ(agg["part"], 0);
+  EXPECT_EQ(agg["act"], 0);
+  EXPECT_EQ(IngestOne(Terminated("e6", nik, kBinjai, kBaseTime + 6)), v1::DUPLICATE);
+  EXPECT_EQ(Aggregate(kBinjai)["ver"], 2);  // one relocation in, one termination
+}
+
+TEST_F(EnrollmentTest, BadEventsAreRejectedOneByOneAndGoodOnesApplied) {
+  std::vector<v1::ParticipantEvent> batch = {
+      Enrolled("ok-1", TestNik(1), kBatuBara, kBaseTime, v1::SEGMENT_PPU, true),
+      Enrolled("bad-nik", "123", kBatuBara, kBaseTime, v1::SEGMENT_PPU, true),
+      Enrolled("bad-region", TestNik(2), "12", kBaseTime, v1::SEGMENT_PPU, true),
+      Enrolled("bad-seg", TestNik(3), kBatuBara, kBaseTime, static_cast<v1::Segment>(9), true),
+      Enrolled("ok-2", TestNik(4), kBatuBara, kBaseTime, v1::SEGMENT_BP, false),
+  };
+  v1::IngestEventsResponse r = Ingest(batch);
+  ASSERT_EQ(r.results_size(), 5);
+  EXPECT_EQ(r.results(0).outcome(), v1::APPLIED);
+  EXPECT_EQ(r.results(1).field(), "events[1].nik");
+  EXPECT_EQ(r.results(2).field(), "events[2].region_code");
+  EXPECT_EQ(r.results(3).field(), "events[3].enrolled.segment");
+  EXPECT_EQ(r.results(4).outcome(), v1::APPLIED);
+  EXPECT_EQ(r.applied(), 2);
+  EXPECT_EQ(r.rejected(), 3);
+  EXPECT_EQ(Aggregate(kBatuBara)["part"], 2);
+}
+
+TEST_F(EnrollmentTest, BatchLimitsAreInvalidArgument) {
+  v1::IngestEventsRequest empty;
+  v1::IngestEventsResponse response;
+  grpc::ClientContext c1;
+  EXPECT_EQ(enrollment_->IngestBatch(&c1, empty, &response).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  v1::IngestEventsRequest huge;
+  for (int i = 0; i < 10001; ++i) {
+    *huge.add_events() = Enrolled("h" + std::to_string(i), TestNik(i), kBatuBara, kBaseTime,
+                                  v1::SEGMENT_PPU, true);
+  }
+  grpc::ClientContext c2;
+  grpc::Status status = enrollment_->IngestBatch(&c2, huge, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("10000"));
+  EXPECT_EQ(Aggregate(kBatuBara)["part"], 0);
+}
+
+TEST_F(EnrollmentTest, InterruptedRelocationIsHealedByTheRetry) {
+  const std::string nik = TestNik(11);
+  ASSERT_EQ(IngestOne(Enrolled("a", nik, kBatuBara, kBaseTime, v1::SEGMENT_PBI_APBN, true)),
+            v1::APPLIED);
+  // Apply only the leave half, as if the service died between the two halves.
+  RegionRegistry regions = *RegionRegistry::LoadFromDirectory(UHC_SOURCE_DIR "/data");
+  NikKeyer keyer = *NikKeyer::Create(kTestSecret, 4);
+  EventValidator validator(&regions, &keyer);
+  v1::ParticipantEvent move = Relocated("move", nik, kBatuBara, kBaseTime + 10, kBinjai);
+  PreparedEvent leave = validator.Prepare(move, 0, "", absl::Now());
+  ASSERT_FALSE(leave.rejected);
+  auto redis = redis_->Connect();
+  std::string field(leave.key.field.begin(), leave.key.field.end());
+  std::string arg = EncodeApplyArg(ApplyOp::kLeave, 1, 2, leave, 0);
+  auto reply = redis->Command({"FCALL", "uhc_apply_v1", "2", AggregateKey(kBatuBara),
+                               BucketKey(kBatuBara, leave.key.bucket), arg});
+  ASSERT_TRUE(reply.ok());
+  ASSERT_TRUE(ReplyStatus(reply->get()).ok());
+  EXPECT_EQ(Aggregate(kBatuBara)["part"], 0);
+  EXPECT_EQ(Aggregate(kBinjai)["part"], 0);  // the participant is counted nowhere: the gap
+
+  // The client retries the whole event: the leave is a duplicate, the enter applies.
+  EXPECT_EQ(IngestOne(move), v1::APPLIED);
+  EXPECT_EQ(Aggregate(kBatuBara)["part"], 0);
+  EXPECT_EQ(Aggregate(kBinjai)["part"], 1);
+  EXPECT_EQ(Aggregate(kBinjai)["a1"], 1);
+  EXPECT_EQ(IngestOne(move), v1::DUPLICATE);
+  EXPECT_EQ(Aggregate(kBinjai)["part"], 1);
+}
+
+std::vector<v1::ParticipantEvent> SmallHistory() {
+  std::vector<v1::ParticipantEvent> events;
+  for (int i = 0; i < 300; ++i) {
+    std::string nik = TestNik(1000 + i);
+    std::string id = "p" + std::to_string(i);
+    events.push_back(Enrolled(id + "-e", nik, kBatuBara, kBaseTime + i, v1::SEGMENT_PBPU_MANDIRI,
+                              i % 2 == 0));
+    if (i % 3 == 0) events.push_back(StatusChanged(id + "-s", nik, kBatuBara, kBaseTime + i + 1000,
+                                                   i % 2 != 0));
+    if (i % 10 == 0) {
+      events.push_back(Relocated(id + "-r", nik, kBatuBara, kBaseTime + i + 2000, kBinjai));
+    }
+  }
+  return events;
+}
+
+TEST_F(EnrollmentTest, RestartBetweenBatchesAndFullReplayChangesNothing) {
+  std::vector<v1::ParticipantEvent> events = SmallHistory();
+  std::vector<v1::ParticipantEvent> first(events.begin(), events.begin() + 200);
+  std::vector<v1::ParticipantEvent> second(events.begin() + 200, events.end());
+  Ingest(first);
+  StopService();
+  StartService();
+  Ingest(second);
+  auto batu_bara = Aggregate(kBatuBara);
+  auto binjai = Aggregate(kBinjai);
+  // Replay everything after another restart: all DUPLICATE or STALE, counts unchanged.
+  StopService();
+  StartService();
+  v1::IngestEventsResponse replay = Ingest(events);
+  EXPECT_EQ(replay.applied(), 0);
+  EXPECT_EQ(replay.rejected(), 0);
+  EXPECT_EQ(Aggregate(kBatuBara), batu_bara);
+  EXPECT_EQ(Aggregate(kBinjai), binjai);
+  EXPECT_EQ(batu_bara["part"] + binjai["part"], 300);
+  EXPECT_EQ(binjai["part"], 30);
+}
+
+TEST_F(EnrollmentTest, RedisOutageFailsFastFlipsHealthAndLosesNothingAcked) {
+  auto health = grpc::health::v1::Health::NewStub(channel_);
+  auto serving = [&] {
+    grpc::health::v1::HealthCheckRequest request;
+    grpc::health::v1::HealthCheckResponse response;
+    grpc::ClientContext context;
+    return health->Check(&context, request, &response).ok() &&
+           response.status() == grpc::health::v1::HealthCheckResponse::SERVING;
+  };
+  ASSERT_TRUE(serving());
+  std::vector<v1::ParticipantEvent> events = SmallHistory();
+  v1::IngestEventsResponse before = Ingest(std::vector<v1::ParticipantEvent>(
+      events.begin(), events.begin() + 100));
+  ASSERT_EQ(before.rejected(), 0);
+
+  redis_->Stop(false);  // SHUTDOWN SAVE: acked writes are in the dump
+  v1::IngestEventsRequest request;
+  *request.add_events() = Enrolled("down", TestNik(9999), kBatuBara, kBaseTime, v1::SEGMENT_PPU, true);
+  v1::IngestEventsResponse response;
+  bool unavailable = WaitFor(
+      [&] {
+        grpc::ClientContext context;
+        context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
+        return enrollment_->IngestBatch(&context, request, &response).error_code() ==
+               grpc::StatusCode::UNAVAILABLE;
+      },
+      5000);
+  EXPECT_TRUE(unavailable);
+  EXPECT_TRUE(WaitFor([&] { return !serving(); }, 5000));
+
+  redis_->Restart();
+  EXPECT_TRUE(WaitFor([&] { return serving(); }, 5000));
+  v1::IngestEventsResponse after = Ingest(std::vector<v1::ParticipantEvent>(
+      events.begin() + 100, events.end()));
+  EXPECT_EQ(after.rejected(), 0);
+  // Replaying the first part: every acked event is still there.
+  v1::IngestEventsResponse replay = Ingest(std::vector<v1::ParticipantEvent>(
+      events.begin(), events.begin() + 100));
+  EXPECT_EQ(replay.applied(), 0);
+  EXPECT_EQ(Aggregate(kBatuBara)["part"] + Aggregate(kBinjai)["part"], 300);
+}
+
+TEST_F(EnrollmentTest, NikAppearsNowhereInRedisOrLogs) {
+  std::string logs;
+  SetLogSinkForTest([&logs](absl::string_view line) { logs.append(line.data(), line.size()); });
+  std::vector<std::string> niks = {TestNik(424242), TestNik(77)};
+  Ingest({Enrolled("x1", niks[0], kBatuBara, kBaseTime, v1::SEGMENT_PPU, true),
+          Enrolled("x2", niks[1], kBatuBara, kBaseTime, v1::SEGMENT_PPU, true),
+          StatusChanged("x3", TestNik(5555), kBinjai, kBaseTime, true),  // rejected: unknown
+          Relocated("x4", niks[1], kBatuBara, kBaseTime + 1, kBinjai)});
+  v1::Participant p;
+  ASSERT_TRUE(GetParticipant(niks[0], &p).ok());
+  // Force a logged failure path too: Redis down for one batch.
+  redis_->Stop(false);
+  v1::IngestEventsRequest request;
+  *request.add_events() = Enrolled("x5", niks[0], kBatuBara, kBaseTime + 9, v1::SEGMENT_PPU, true);
+  v1::IngestEventsResponse response;
+  grpc::ClientContext context;
+  (void)enrollment_->IngestBatch(&context, request, &response);
+  redis_->Restart();
+  ASSERT_TRUE(WaitFor([this] { return server_->redis_healthy(); }, 5000));
+  SetLogSinkForTest(nullptr);
+
+  auto redis = redis_->Connect();
+  std::string dump;
+  auto keys = redis->Command({"KEYS", "*"});
+  ASSERT_TRUE(keys.ok());
+  EXPECT_GT((*keys)->elements, 2u);
+  for (size_t i = 0; i < (*keys)->elements; ++i) {
+    std::string key((*keys)->element[i]->str, (*keys)->element[i]->len);
+    dump += key;
+    auto type = redis->Command({"TYPE", key});
+    if (std::string((*type)->str) != "hash") continue;
+    auto all = redis->Command({"HGETALL", key});
+    for (size_t j = 0; j < (*all)->elements; ++j) {
+      dump.append((*all)->element[j]->str, (*all)->element[j]->len);
+    }
+  }
+  ASSERT_FALSE(logs.empty());
+  for (const std::string& nik : niks) {
+    EXPECT_EQ(dump.find(nik), std::string::npos);
+    EXPECT_EQ(logs.find(nik), std::string::npos);
+    // Not even the personal middle part (district + birth date) appears.
+    EXPECT_EQ(dump.find(nik.substr(4, 8)), std::string::npos);
+  }
+}
+
+}  // namespace
+}  // namespace uhc::testing

@@ -1,0 +1,117 @@
+#include "tests/support/redis_server.h"
+
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <functional>
+#include <thread>
+
+#include "gtest/gtest.h"
+
+namespace uhc::testing {
+
+int FreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  socklen_t len = sizeof(addr);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  int port = ntohs(addr.sin_port);
+  close(fd);
+  return port;
+}
+
+bool WaitFor(const std::function<bool()>& condition, int timeout_ms) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() > deadline) return condition();
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return true;
+}
+
+RedisServer::RedisServer(std::vector<std::string> extra) : extra_(std::move(extra)) {
+  char pattern[] = "/tmp/uhc-redis-XXXXXX";
+  dir_ = mkdtemp(pattern);
+  port_ = FreePort();
+  Launch();
+}
+
+RedisServer::~RedisServer() {
+  Stop(true);
+  std::error_code ec;
+  std::filesystem::remove_all(dir_, ec);
+}
+
+RedisOptions RedisServer::options() const {
+  RedisOptions o;
+  o.host = "127.0.0.1";
+  o.port = port_;
+  return o;
+}
+
+std::unique_ptr<RedisConnection> RedisServer::Connect() const {
+  auto c = RedisConnection::Connect(options());
+  EXPECT_TRUE(c.ok()) << c.status();
+  return c.ok() ? *std::move(c) : nullptr;
+}
+
+void RedisServer::Launch() {
+  std::vector<std::string> args = {"redis-server",
+                                   "--bind", "127.0.0.1",
+                                   "--port", std::to_string(port_),
+                                   "--dir", dir_,
+                                   "--save", "",
+                                   "--appendonly", "no",
+                                   "--hash-max-listpack-entries", "1024",
+                                   "--hash-max-listpack-value", "64",
+                                   "--logfile", dir_ + "/redis.log"};
+  args.insert(args.end(), extra_.begin(), extra_.end());
+  pid_ = fork();
+  if (pid_ == 0) {
+    std::vector<char*> argv;
+    for (std::string& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execvp("redis-server", argv.data());
+    _exit(127);
+  }
+  ASSERT_GT(pid_, 0);
+  bool up = WaitFor(
+      [this] {
+        auto c = RedisConnection::Connect(options());
+        if (!c.ok()) return false;
+        auto pong = (*c)->Command({"PING"});
+        return pong.ok() && ReplyStatus(pong->get()).ok();
+      },
+      10000);
+  ASSERT_TRUE(up) << "redis-server did not start on port " << port_;
+}
+
+void RedisServer::Stop(bool kill) {
+  if (pid_ <= 0) return;
+  if (kill) {
+    ::kill(pid_, SIGKILL);
+  } else {
+    auto c = RedisConnection::Connect(options());
+    if (c.ok()) (void)(*c)->Command({"SHUTDOWN", "SAVE"});
+  }
+  int status = 0;
+  waitpid(pid_, &status, 0);
+  pid_ = -1;
+}
+
+void RedisServer::Restart() {
+  Stop(false);
+  Launch();
+}
+
+}  // namespace uhc::testing

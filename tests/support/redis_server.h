@@ -1,0 +1,49 @@
+#pragma once
+
+#include <sys/types.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/redis_client.h"
+
+namespace uhc::testing {
+
+// A real redis-server for one test, on a free loopback port, with its own directory. The
+// constructor waits until it answers PING; the destructor kills it and removes the directory.
+class RedisServer {
+ public:
+  // extra: more "--name value" arguments (e.g. {"--appendonly", "yes"}).
+  explicit RedisServer(std::vector<std::string> extra = {});
+  ~RedisServer();
+  RedisServer(const RedisServer&) = delete;
+  RedisServer& operator=(const RedisServer&) = delete;
+
+  int port() const { return port_; }
+  RedisOptions options() const;
+  // A fresh connection (asserts on failure).
+  std::unique_ptr<RedisConnection> Connect() const;
+
+  // Stops the server (SIGKILL when `kill`, else SHUTDOWN SAVE, so a restart keeps the data) and
+  // waits for the process.
+  void Stop(bool kill = false);
+  // Starts it again on the same port and directory and waits for PING.
+  void Restart();
+
+ private:
+  void Launch();
+  std::vector<std::string> extra_;
+  std::string dir_;
+  int port_ = 0;
+  pid_t pid_ = -1;
+};
+
+// A free TCP port on 127.0.0.1 (bound then released).
+int FreePort();
+
+// Polls `condition` every 10 ms until it holds or `timeout_ms` passes; returns its last value.
+bool WaitFor(const std::function<bool()>& condition, int timeout_ms);
+
+}  // namespace uhc::testing

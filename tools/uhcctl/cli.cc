@@ -1,0 +1,117 @@
+#include "tools/uhcctl/cli.h"
+
+#include <cstdio>
+#include <iostream>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+namespace uhc::cli {
+
+Command::Command(std::string name, std::string summary, std::string usage,
+                 std::vector<Option> options)
+    : name_(std::move(name)),
+      summary_(std::move(summary)),
+      usage_(std::move(usage)),
+      options_(std::move(options)) {
+  options_.push_back({"help", "", "show this help", ""});
+}
+
+bool Command::Parse(const std::vector<std::string>& args, int* exit_code) {
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    if (arg.size() < 2 || arg.compare(0, 2, "--") != 0) {
+      positional_.push_back(arg);
+      continue;
+    }
+    std::string name = arg.substr(2), value;
+    bool inline_value = false;
+    if (size_t eq = name.find('='); eq != std::string::npos) {
+      value = name.substr(eq + 1);
+      name = name.substr(0, eq);
+      inline_value = true;
+    }
+    const Option* option = nullptr;
+    for (const Option& o : options_) {
+      if (o.name == name) option = &o;
+    }
+    if (option == nullptr) {
+      *exit_code = UsageError(absl::StrCat("unknown flag --", name, " (see uhcctl ", name_,
+                                           " --help)"));
+      return false;
+    }
+    if (name == "help") {
+      std::cout << Help();
+      *exit_code = kExitOk;
+      return false;
+    }
+    if (!option->value.empty() && !inline_value) {
+      if (i + 1 >= args.size()) {
+        *exit_code = UsageError(absl::StrCat("--", name, " needs a value (", option->value, ")"));
+        return false;
+      }
+      value = args[++i];
+    }
+    given_[name] = value;
+  }
+  return true;
+}
+
+std::string Command::Help() const {
+  std::string text = absl::StrCat(summary_, "\n\nUsage: uhcctl ", name_, " ", usage_, "\n");
+  if (!options_.empty()) absl::StrAppend(&text, "\nOptions:\n");
+  for (const Option& o : options_) {
+    std::string left = absl::StrCat("  --", o.name, o.value.empty() ? "" : " " + o.value);
+    absl::StrAppend(&text, absl::StrFormat("%-28s %s", left, o.help));
+    if (!o.default_value.empty()) absl::StrAppend(&text, " (default ", o.default_value, ")");
+    absl::StrAppend(&text, "\n");
+  }
+  return text;
+}
+
+bool Command::Has(const std::string& name) const { return given_.count(name) > 0; }
+
+std::string Command::Get(const std::string& name) const {
+  if (auto it = given_.find(name); it != given_.end()) return it->second;
+  for (const Option& o : options_) {
+    if (o.name == name) return o.default_value;
+  }
+  return "";
+}
+
+std::optional<long long> Command::GetInt(const std::string& name, long long min,
+                                         long long max) const {
+  std::string text = Get(name);
+  long long value = 0;
+  if (text.empty()) {
+    UsageError(absl::StrCat("--", name, " is required"));
+    return std::nullopt;
+  }
+  if (!absl::SimpleAtoi(text, &value) || value < min || value > max) {
+    UsageError(absl::StrCat("--", name, ": '", text, "' is not an integer in ", min, "..", max));
+    return std::nullopt;
+  }
+  return value;
+}
+
+int Command::UsageError(const std::string& message) const {
+  std::cerr << "uhcctl " << name_ << ": " << message << "\n";
+  return kExitUsage;
+}
+
+std::string Thousands(long long n) {
+  std::string digits = std::to_string(n < 0 ? -n : n);
+  std::string out;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out.push_back('.');
+    out.push_back(digits[i]);
+  }
+  return n < 0 ? "-" + out : out;
+}
+
+std::string Rupiah(long long amount) { return "Rp" + Thousands(amount); }
+
+std::string Percent(long long bp) { return absl::StrFormat("%d.%02d%%", bp / 100, bp % 100); }
+
+}  // namespace uhc::cli

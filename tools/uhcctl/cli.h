@@ -1,0 +1,61 @@
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace uhc::cli {
+
+// Exit codes of uhcctl.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailure = 1;  // the operation ran and failed (e.g. rejected events)
+inline constexpr int kExitUsage = 2;    // bad or missing input
+
+// One option of a subcommand.
+struct Option {
+  std::string name;   // without dashes
+  std::string value;  // placeholder for help ("N"), empty for a boolean switch
+  std::string help;
+  std::string default_value;
+};
+
+// A subcommand's declared options and positional arguments, parsed from argv. Accepts
+// "--name value", "--name=value" and "--switch"; anything undeclared is a usage error.
+class Command {
+ public:
+  Command(std::string name, std::string summary, std::string usage, std::vector<Option> options);
+
+  // Parses args (after the subcommand name). On --help prints help and returns false with
+  // exit code 0 in *exit_code; on error prints a one-line message naming the flag and returns
+  // false with exit code 2.
+  bool Parse(const std::vector<std::string>& args, int* exit_code);
+
+  std::string Help() const;
+  bool Has(const std::string& name) const;
+  // The value given or the declared default.
+  std::string Get(const std::string& name) const;
+  bool Flag(const std::string& name) const { return Has(name); }
+  // Parses an integer option; on failure prints "uhcctl <cmd>: --name: ..." and returns nullopt.
+  std::optional<long long> GetInt(const std::string& name, long long min, long long max) const;
+  const std::vector<std::string>& positional() const { return positional_; }
+  const std::string& name() const { return name_; }
+
+  // Prints "uhcctl <cmd>: <message>" to stderr; returns kExitUsage.
+  int UsageError(const std::string& message) const;
+
+ private:
+  std::string name_, summary_, usage_;
+  std::vector<Option> options_;
+  std::map<std::string, std::string> given_;
+  std::vector<std::string> positional_;
+};
+
+// Rupiah the Indonesian way: 21295159200 -> "Rp21.295.159.200".
+std::string Rupiah(long long amount);
+// Basis points as a percentage: 8676 -> "86.76%".
+std::string Percent(long long bp);
+// Thousands with dots: 1234567 -> "1.234.567".
+std::string Thousands(long long n);
+
+}  // namespace uhc::cli

@@ -1,0 +1,73 @@
+#include "tools/uhcctl/client.h"
+
+#include <cstdlib>
+#include <iostream>
+
+#include "google/protobuf/util/json_util.h"
+#include "google/rpc/error_details.pb.h"
+#include "google/rpc/status.pb.h"
+
+namespace uhc::cli {
+namespace {
+
+std::string EnvOr(const char* name, const char* fallback) {
+  const char* value = std::getenv(name);
+  return value != nullptr ? value : fallback;
+}
+
+}  // namespace
+
+Option EnrollmentAddressOption() {
+  return {"enrollment", "HOST:PORT", "enrollment-svc address (env UHC_ENROLLMENT_ADDR)",
+          EnvOr("UHC_ENROLLMENT_ADDR", "127.0.0.1:50051")};
+}
+
+Option ClassifierAddressOption() {
+  return {"classifier", "HOST:PORT", "classifier-svc address (env UHC_CLASSIFIER_ADDR)",
+          EnvOr("UHC_CLASSIFIER_ADDR", "127.0.0.1:50052")};
+}
+
+std::shared_ptr<grpc::Channel> Connect(const std::string& address) {
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(64 << 20);
+  args.SetMaxSendMessageSize(64 << 20);
+  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+}
+
+int ReportRpcError(const Command& cmd, const grpc::Status& status) {
+  std::string message = status.error_message();
+  google::rpc::Status details;
+  if (!status.error_details().empty() && details.ParseFromString(status.error_details())) {
+    for (const auto& any : details.details()) {
+      google::rpc::BadRequest bad;
+      if (any.UnpackTo(&bad) && bad.field_violations_size() > 0) {
+        message.clear();
+        for (const auto& v : bad.field_violations()) {
+          message += (message.empty() ? "" : "; ") + v.field() + ": " + v.description();
+        }
+      }
+    }
+  }
+  bool bad_input = status.error_code() == grpc::StatusCode::INVALID_ARGUMENT ||
+                   status.error_code() == grpc::StatusCode::NOT_FOUND;
+  if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
+    message += " (is the service running? see --enrollment / --classifier)";
+  }
+  cmd.UsageError(message);
+  return bad_input ? kExitUsage : kExitFailure;
+}
+
+std::chrono::system_clock::time_point Deadline(int seconds) {
+  return std::chrono::system_clock::now() + std::chrono::seconds(seconds);
+}
+
+std::string ToJson(const google::protobuf::Message& message) {
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  options.always_print_primitive_fields = true;
+  std::string out;
+  (void)google::protobuf::util::MessageToJsonString(message, &out, options);
+  return out;
+}
+
+}  // namespace uhc::cli

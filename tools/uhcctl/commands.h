@@ -1,0 +1,24 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "tools/uhcctl/cli.h"
+
+namespace uhc::cli {
+
+// $UHC_POLICY_DIR or "config/policies".
+std::string PolicyDirDefault();
+
+// Each subcommand: args after its name; returns the process exit code.
+int RunEvaluate(const std::vector<std::string>& args);
+int RunIngest(const std::vector<std::string>& args);
+int RunPopulation(const std::vector<std::string>& args);
+int RunRegionStatus(const std::vector<std::string>& args);
+int RunTier(const std::vector<std::string>& args);
+int RunTiers(const std::vector<std::string>& args);
+int RunPlan(const std::vector<std::string>& args);
+int RunWatch(const std::vector<std::string>& args);
+int RunHistory(const std::vector<std::string>& args);
+
+}  // namespace uhc::cli
