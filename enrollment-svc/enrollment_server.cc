@@ -1,25 +1,28 @@
 #include "enrollment-svc/enrollment_server.h"
 
+#include "absl/strings/str_cat.h"
 #include "common/log.h"
 #include "enrollment-svc/event_applier.h"
 
 namespace uhc {
 namespace {
 
-// Records the bucket layout on first use; false (with a log line) if the data was written with
-// another one, since every participant would then be looked up in the wrong bucket.
-bool CheckBucketBits(RedisConnection& redis, int bits) {
+// Records the bucket layout on first use. FailedPrecondition if the data was written with another
+// one (every participant would be looked up in the wrong bucket); Unavailable if Redis cannot say.
+absl::Status CheckBucketBits(RedisConnection& redis, int bits) {
   std::string value = std::to_string(bits);
   absl::StatusOr<std::vector<ReplyPtr>> replies = redis.Pipeline(
       {{"HSETNX", "uhc:meta", "bucket_bits", value}, {"HGET", "uhc:meta", "bucket_bits"}});
-  if (!replies.ok() || (*replies)[1]->type != REDIS_REPLY_STRING) return false;
+  if (!replies.ok()) return replies.status();
+  if (absl::Status s = ReplyStatus((*replies)[1].get()); !s.ok()) return s;
+  if ((*replies)[1]->type != REDIS_REPLY_STRING) return absl::UnavailableError("uhc:meta unreadable");
   std::string stored((*replies)[1]->str, (*replies)[1]->len);
   if (stored != value) {
-    LogError("bucket_bits differs from the value the data was written with",
-             {{"configured", bits}, {"stored", stored}});
-    return false;
+    return absl::FailedPreconditionError(absl::StrCat(
+        "--bucket_bits ", bits, " differs from ", stored, ", the value the data in Redis was "
+        "written with (uhc:meta)"));
   }
-  return true;
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -38,10 +41,8 @@ absl::StatusOr<std::unique_ptr<EnrollmentServer>> EnrollmentServer::Start(
   // Check the bucket layout once before serving: a mismatch must stop the service.
   if (absl::StatusOr<std::unique_ptr<RedisConnection>> c = RedisConnection::Connect(options.redis);
       c.ok()) {
-    if (!CheckBucketBits(**c, options.bucket_bits)) {
-      return absl::FailedPreconditionError(
-          "bucket_bits differs from the value stored in Redis (uhc:meta)");
-    }
+    absl::Status layout = CheckBucketBits(**c, options.bucket_bits);
+    if (absl::IsFailedPrecondition(layout)) return layout;
   }
 
   s->metrics_ = std::make_unique<MetricsRegistry>();
@@ -55,7 +56,9 @@ absl::StatusOr<std::unique_ptr<EnrollmentServer>> EnrollmentServer::Start(
   s->health_->set_on_up([bits](RedisConnection& c) {
     absl::Status loaded = LoadFunctions(c);
     if (!loaded.ok()) LogError("cannot load Redis functions", {{"error", loaded.message()}});
-    return loaded.ok() && CheckBucketBits(c, bits);
+    absl::Status layout = loaded.ok() ? CheckBucketBits(c, bits) : loaded;
+    if (absl::IsFailedPrecondition(layout)) LogError("refusing to serve", {{"error", layout.message()}});
+    return layout.ok();
   });
   s->executor_ = std::make_unique<RedisExecutor>(options.redis, options.redis_threads,
                                                  options.queue_limit);

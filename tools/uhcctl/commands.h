@@ -20,5 +20,9 @@ int RunTiers(const std::vector<std::string>& args);
 int RunPlan(const std::vector<std::string>& args);
 int RunWatch(const std::vector<std::string>& args);
 int RunHistory(const std::vector<std::string>& args);
+int RunGen(const std::vector<std::string>& args);
+int RunSummary(const std::vector<std::string>& args);
+int RunReport(const std::vector<std::string>& args);
+int RunHealth(const std::vector<std::string>& args);
 
 }  // namespace uhc::cli

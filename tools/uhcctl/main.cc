@@ -33,6 +33,10 @@ const std::vector<Subcommand>& Subcommands() {
       {"plan", "people and rupiah to reach a tier", RunPlan},
       {"watch", "stream tier changes", RunWatch},
       {"history", "recorded tier changes of a region", RunHistory},
+      {"summary", "the national picture and the closest regions' plans", RunSummary},
+      {"report", "write a self-contained HTML page of the national picture", RunReport},
+      {"gen", "write a synthetic national dataset (seeded)", RunGen},
+      {"health", "readiness and liveness of both services", RunHealth},
   };
   return commands;
 }

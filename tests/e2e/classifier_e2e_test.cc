@@ -1,0 +1,470 @@
+// End to end through real processes: redis-server, enrollment-svc and classifier-svc binaries.
+#include <signal.h>
+
+#include <filesystem>
+#include <thread>
+
+#include "common/plan.h"
+#include "common/policy.h"
+#include "common/policy_loader.h"
+#include "google/protobuf/util/message_differencer.h"
+#include "gtest/gtest.h"
+#include "grpcpp/grpcpp.h"
+#include "tests/support/events.h"
+#include "tests/support/process.h"
+#include "tests/support/redis_server.h"
+#include "tests/support/reference_model.h"
+#include "uhc/v1/classifier.grpc.pb.h"
+#include "uhc/v1/enrollment.grpc.pb.h"
+
+namespace uhc::testing {
+namespace {
+
+constexpr char kSecret[] = "e2e-secret-0123456789abcdef";
+
+class ClassifierE2eTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    redis_ = std::make_unique<RedisServer>();
+    char pattern[] = "/tmp/uhc-e2e-XXXXXX";
+    dir_ = mkdtemp(pattern);
+    enrollment_port_ = FreePort();
+    enrollment_ = StartEnrollment();
+    classifiers_.push_back(StartClassifier());
+    channel_ = grpc::CreateChannel(Address(enrollment_port_), grpc::InsecureChannelCredentials());
+    ingest_ = v1::EnrollmentService::NewStub(channel_);
+    admin_ = v1::RegionAdminService::NewStub(channel_);
+    classifier_ = v1::ClassifierService::NewStub(
+        grpc::CreateChannel(Address(classifier_ports_[0]), grpc::InsecureChannelCredentials()));
+    policies_ = std::make_unique<PolicySet>(
+        *PolicySet::LoadFromDirectory(UHC_SOURCE_DIR "/config/policies"));
+  }
+
+  void TearDown() override {
+    classifiers_.clear();
+    enrollment_.reset();
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+
+  static std::string Address(int port) { return "127.0.0.1:" + std::to_string(port); }
+
+  std::unique_ptr<Process> StartEnrollment() {
+    auto p = std::make_unique<Process>(
+        std::vector<std::string>{UHC_ENROLLMENT_SVC, "--listen", Address(enrollment_port_),
+                                 "--metrics_port", "-1", "--redis_port",
+                                 std::to_string(redis_->port()), "--data_dir",
+                                 UHC_SOURCE_DIR "/data", "--bucket_bits", "4"},
+        std::vector<std::string>{std::string("UHC_NIK_HMAC_SECRET=") + kSecret},
+        dir_ + "/enrollment.log");
+    EXPECT_TRUE(WaitServing(Address(enrollment_port_), 15000));
+    return p;
+  }
+
+  std::unique_ptr<Process> StartClassifier() {
+    int port = FreePort();
+    classifier_ports_.push_back(port);
+    auto p = std::make_unique<Process>(
+        std::vector<std::string>{UHC_CLASSIFIER_SVC, "--listen", Address(port), "--metrics_port",
+                                 "-1", "--redis_port", std::to_string(redis_->port()),
+                                 "--data_dir", UHC_SOURCE_DIR "/data", "--policy_dir",
+                                 UHC_SOURCE_DIR "/config/policies", "--keepalive_seconds", "1"},
+        std::vector<std::string>{}, dir_ + "/classifier" + std::to_string(port) + ".log");
+    EXPECT_TRUE(WaitServing(Address(port), 15000));
+    return p;
+  }
+
+  void SetRegion(const std::string& code, int64_t population, bool prioritas = true,
+                 const std::string& dues = "2025-09") {
+    v1::SetPopulationRequest pop;
+    pop.set_region_code(code);
+    pop.set_population(population);
+    pop.set_as_of("2025-12-31");
+    v1::RegionSettings out;
+    grpc::ClientContext c1;
+    ASSERT_TRUE(admin_->SetPopulation(&c1, pop, &out).ok());
+    v1::SetRegionStatusRequest status;
+    status.set_region_code(code);
+    status.set_uhc_prioritas(prioritas);
+    status.set_dues_paid_through(dues);
+    grpc::ClientContext c2;
+    ASSERT_TRUE(admin_->SetRegionStatus(&c2, status, &out).ok());
+  }
+
+  // Ingests and applies to the model; asserts the outcomes agree. Returns when acked.
+  void Ingest(const std::vector<v1::ParticipantEvent>& events) {
+    for (size_t start = 0; start < events.size(); start += 5000) {
+      v1::IngestEventsRequest request;
+      for (size_t i = start; i < std::min(events.size(), start + 5000); ++i) {
+        *request.add_events() = events[i];
+      }
+      v1::IngestEventsResponse response;
+      grpc::ClientContext context;
+      ASSERT_TRUE(ingest_->IngestBatch(&context, request, &response).ok());
+      for (const auto& r : response.results()) {
+        ASSERT_EQ(r.outcome(), model_.Apply(events[start + r.index()])) << r.reason();
+      }
+    }
+  }
+
+  v1::RegionTier Tier(const std::string& code, const std::string& policy = "",
+                      v1::ClassifierService::Stub* stub = nullptr) {
+    v1::GetRegionTierRequest request;
+    request.set_region_code(code);
+    request.set_policy_id(policy);
+    v1::RegionTier tier;
+    grpc::ClientContext context;
+    grpc::Status s = (stub ? stub : classifier_.get())->GetRegionTier(&context, request, &tier);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return tier;
+  }
+
+  // Waits until the classifier's view of `code` has at least `participants` participants and the
+  // aggregate version the enrollment side produced.
+  bool WaitParticipants(const std::string& code, int64_t participants) {
+    return WaitFor([&] { return Tier(code).metrics().participants() == participants; }, 5000);
+  }
+
+  RegionCounts ModelCounts(const std::string& code, int64_t population, bool prioritas = true,
+                           int dues = 202509) {
+    RegionCounts c;
+    auto it = model_.regions().find(code);
+    if (it != model_.regions().end()) c = it->second;
+    c.population = population;
+    c.uhc_prioritas = prioritas;
+    c.dues_paid_through = dues;
+    return c;
+  }
+
+  // `n` participants in `region` numbered from `first`: the first `active` active, `pemda` of
+  // them PBPU Pemda, the inactive ones PBPU mandiri.
+  std::vector<v1::ParticipantEvent> People(
+      const std::string& region, int64_t first, int64_t n, int64_t active, int64_t pemda,
+      v1::Segment inactive_segment = v1::SEGMENT_PBPU_MANDIRI) {
+    std::vector<v1::ParticipantEvent> events;
+    for (int64_t i = 0; i < n; ++i) {
+      v1::Segment seg = i < pemda ? v1::SEGMENT_PBPU_PEMDA
+                        : i < active ? v1::SEGMENT_PBI_APBN : inactive_segment;
+      events.push_back(Enrolled(region + "-" + std::to_string(first + i), TestNik(first + i),
+                                region, kBaseTime + i, seg, i < active));
+    }
+    return events;
+  }
+
+  std::unique_ptr<RedisServer> redis_;
+  std::string dir_;
+  int enrollment_port_ = 0;
+  std::vector<int> classifier_ports_;
+  std::unique_ptr<Process> enrollment_;
+  std::vector<std::unique_ptr<Process>> classifiers_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::EnrollmentService::Stub> ingest_;
+  std::unique_ptr<v1::RegionAdminService::Stub> admin_;
+  std::unique_ptr<v1::ClassifierService::Stub> classifier_;
+  std::unique_ptr<PolicySet> policies_;
+  ReferenceModel model_;
+};
+
+TEST_F(ClassifierE2eTest, TiersMetricsAndCriteriaEqualTheReferenceAndRollUpsAreSums) {
+  // Three kab/kota of Sumatera Utara and one of Sumatera Selatan, aimed at different tiers.
+  struct Setup {
+    std::string code;
+    int64_t population, participants, active, pemda;
+  } setups[] = {{"12.19", 1000, 995, 960, 200},  // utama
+                {"12.75", 1000, 985, 860, 120},  // madya
+                {"12.01", 1000, 981, 805, 30},   // pratama
+                {"16.07", 1000, 979, 900, 150}};  // none: coverage 97.9%
+  int64_t next = 0;
+  std::vector<v1::ParticipantEvent> events;
+  for (const Setup& s : setups) {
+    SetRegion(s.code, s.population);
+    auto people = People(s.code, next, s.participants, s.active, s.pemda);
+    events.insert(events.end(), people.begin(), people.end());
+    next += s.participants;
+  }
+  // Some churn on top: status flips and a relocation between two of them.
+  events.push_back(StatusChanged("flip", TestNik(0), "12.19", kBaseTime + 5000, false));
+  events.push_back(Relocated("move", TestNik(1), "12.19", kBaseTime + 5001, "12.75"));
+  Ingest(events);
+  ASSERT_TRUE(WaitParticipants("16.07", 979));
+  ASSERT_TRUE(WaitParticipants("12.19", 994));
+
+  const char* expected_tiers[] = {"utama", "madya", "pratama", "none"};
+  for (size_t i = 0; i < 4; ++i) {
+    for (const auto& [id, policy] : policies_->all()) {
+      v1::RegionTier want;
+      EvaluatePolicy(policy, ModelCounts(setups[i].code, setups[i].population), &want);
+      v1::RegionTier got = Tier(setups[i].code, id);
+      EXPECT_EQ(got.tier(), want.tier()) << setups[i].code << " " << id;
+      EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(got.metrics(), want.metrics()))
+          << setups[i].code << " " << id << "\n" << got.metrics().DebugString() << "\nvs\n"
+          << want.metrics().DebugString();
+      ASSERT_EQ(got.criteria_size(), want.criteria_size());
+      for (int c = 0; c < want.criteria_size(); ++c) {
+        EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(got.criteria(c),
+                                                                       want.criteria(c)));
+      }
+      EXPECT_EQ(got.next_tier(), want.next_tier());
+    }
+    EXPECT_EQ(Tier(setups[i].code).tier(), expected_tiers[i]) << setups[i].code;
+  }
+
+  // Province and nation roll-ups are the sums of their kab/kota.
+  v1::ListRegionTiersRequest list;
+  list.set_page_size(1000);
+  v1::ListRegionTiersResponse all;
+  grpc::ClientContext context;
+  ASSERT_TRUE(classifier_->ListRegionTiers(&context, list, &all).ok());
+  ASSERT_EQ(all.regions_size(), 553);
+  std::map<std::string, v1::RegionMetrics> sums;
+  for (const auto& t : all.regions()) {
+    if (t.level() != v1::REGION_LEVEL_REGENCY) continue;
+    for (const std::string& parent : {t.parent_code(), std::string("ID")}) {
+      v1::RegionMetrics& s = sums[parent];
+      s.set_population(s.population() + t.metrics().population());
+      s.set_participants(s.participants() + t.metrics().participants());
+      s.set_active(s.active() + t.metrics().active());
+      s.set_pemda_registered(s.pemda_registered() + t.metrics().pemda_registered());
+    }
+  }
+  int checked = 0;
+  for (const auto& t : all.regions()) {
+    if (t.level() == v1::REGION_LEVEL_REGENCY) continue;
+    const v1::RegionMetrics& s = sums[t.region_code()];
+    EXPECT_EQ(t.metrics().population(), s.population()) << t.region_code();
+    EXPECT_EQ(t.metrics().participants(), s.participants()) << t.region_code();
+    EXPECT_EQ(t.metrics().active(), s.active()) << t.region_code();
+    EXPECT_EQ(t.metrics().pemda_registered(), s.pemda_registered()) << t.region_code();
+    ++checked;
+  }
+  EXPECT_EQ(checked, 39);
+  EXPECT_EQ(Tier("12").metrics().participants(), 995 + 985 + 981);
+  EXPECT_EQ(Tier("ID").metrics().participants(), 995 + 985 + 981 + 979);
+}
+
+TEST_F(ClassifierE2eTest, PagingReturnsEveryRegionOnceFiltersWorkAndBadTokensAreRefused) {
+  SetRegion("12.19", 100);
+  Ingest(People("12.19", 0, 99, 99, 20));
+  ASSERT_TRUE(WaitParticipants("12.19", 99));
+  std::vector<std::string> codes;
+  v1::ListRegionTiersRequest request;
+  request.set_page_size(7);
+  int pages = 0;
+  do {
+    v1::ListRegionTiersResponse page;
+    grpc::ClientContext context;
+    ASSERT_TRUE(classifier_->ListRegionTiers(&context, request, &page).ok());
+    EXPECT_EQ(page.total_size(), 553);
+    EXPECT_LE(page.regions_size(), 7);
+    for (const auto& t : page.regions()) codes.push_back(t.region_code());
+    request.set_page_token(page.next_page_token());
+    ++pages;
+  } while (!request.page_token().empty());
+  EXPECT_EQ(pages, 79);
+  ASSERT_EQ(codes.size(), 553u);
+  EXPECT_EQ(std::set<std::string>(codes.begin(), codes.end()).size(), 553u);
+  EXPECT_EQ(codes[0], "ID");
+  EXPECT_TRUE(std::is_sorted(codes.begin() + 1, codes.end()));
+
+  auto list = [&](v1::ListRegionTiersRequest r) {
+    r.set_page_size(1000);
+    v1::ListRegionTiersResponse page;
+    grpc::ClientContext context;
+    EXPECT_TRUE(classifier_->ListRegionTiers(&context, r, &page).ok());
+    return page;
+  };
+  v1::ListRegionTiersRequest by_province;
+  by_province.set_province_code("12");
+  by_province.set_level(v1::REGION_LEVEL_REGENCY);
+  v1::ListRegionTiersResponse sumut = list(by_province);
+  EXPECT_EQ(sumut.regions_size(), 33);  // Sumatera Utara's kab/kota
+  for (const auto& t : sumut.regions()) EXPECT_EQ(t.parent_code(), "12");
+  v1::ListRegionTiersRequest utama;
+  utama.set_tier("utama");
+  v1::ListRegionTiersResponse u = list(utama);
+  ASSERT_EQ(u.regions_size(), 1);
+  EXPECT_EQ(u.regions(0).region_code(), "12.19");
+  v1::ListRegionTiersRequest provinces;
+  provinces.set_level(v1::REGION_LEVEL_PROVINCE);
+  EXPECT_EQ(list(provinces).regions_size(), 38);
+
+  for (const std::string& token : {std::string("garbage!"), std::string("aGVsbG8"),
+                                   request.page_token() + "x"}) {
+    v1::ListRegionTiersRequest bad;
+    bad.set_page_token(token);
+    v1::ListRegionTiersResponse page;
+    grpc::ClientContext context;
+    EXPECT_EQ(classifier_->ListRegionTiers(&context, bad, &page).error_code(),
+              grpc::StatusCode::INVALID_ARGUMENT) << token;
+  }
+  // A token from one filter is refused under another.
+  v1::ListRegionTiersRequest first;
+  first.set_page_size(2);
+  v1::ListRegionTiersResponse page;
+  grpc::ClientContext c1;
+  ASSERT_TRUE(classifier_->ListRegionTiers(&c1, first, &page).ok());
+  v1::ListRegionTiersRequest other;
+  other.set_page_token(page.next_page_token());
+  other.set_province_code("12");
+  grpc::ClientContext c2;
+  EXPECT_EQ(classifier_->ListRegionTiers(&c2, other, &page).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(ClassifierE2eTest, PlanTierIsExactWhenIngested) {
+  struct Case {
+    std::string code, target;
+    int64_t population, participants, active, pemda;
+    v1::Segment inactive;
+  } cases[] = {{"12.19", "pratama", 2000, 1900, 1500, 100, v1::SEGMENT_PBPU_MANDIRI},
+               {"12.75", "madya", 3000, 2950, 2300, 200, v1::SEGMENT_BP},
+               {"16.07", "utama", 1500, 1400, 1200, 150, v1::SEGMENT_PBPU_MANDIRI},
+               {"12.01", "madya", 2500, 2490, 2000, 100, v1::SEGMENT_PBPU_MANDIRI},
+               // Everyone insured and the inactive are wage earners: nothing to take over.
+               {"12.02", "pratama", 2500, 2500, 1900, 100, v1::SEGMENT_PPU}};
+  int unreachable = 0;
+  const v1::PolicyConfig& policy = *policies_->Find("uhc-awards-2026");
+  int64_t next = 0;
+  for (const Case& c : cases) {
+    SetRegion(c.code, c.population);
+    Ingest(People(c.code, next, c.participants, c.active, c.pemda, c.inactive));
+    next += c.participants;
+    ASSERT_TRUE(WaitParticipants(c.code, c.participants));
+    v1::PlanTierRequest request;
+    request.set_region_code(c.code);
+    request.set_target_tier(c.target);
+    v1::TierPlan plan;
+    grpc::ClientContext context;
+    ASSERT_TRUE(classifier_->PlanTier(&context, request, &plan).ok());
+    // The plan is what the pure planner says on the model's counts.
+    v1::TierPlan want = PlanTier(policy, ModelCounts(c.code, c.population),
+                                 TierIndex(policy, c.target));
+    EXPECT_EQ(plan.total_people(), want.total_people()) << c.code;
+    EXPECT_EQ(plan.reachable(), want.reachable()) << c.code;
+    if (!plan.reachable()) {
+      EXPECT_FALSE(plan.reason().empty());
+      EXPECT_EQ(plan.take_over_pool(), 0);
+      ++unreachable;
+      continue;
+    }
+    ASSERT_GT(plan.total_people(), 0) << c.code;
+    EXPECT_EQ(plan.yearly_cost_idr(), plan.total_people() * 37800 * 12);
+    // Ingest all but one registration: not yet the target; then the last one: the target.
+    std::vector<v1::ParticipantEvent> registrations;
+    for (int64_t i = 0; i < plan.enroll_uninsured(); ++i) {
+      registrations.push_back(Enrolled(c.code + "-plan-" + std::to_string(i), TestNik(next + i),
+                                       c.code, kBaseTime + 10000 + i, v1::SEGMENT_PBPU_PEMDA,
+                                       true));
+    }
+    next += plan.enroll_uninsured();
+    // Take-overs: the inactive PBPU mandiri participants, the last ones of People().
+    int64_t first_inactive = next - plan.enroll_uninsured() - c.participants + c.active;
+    for (int64_t i = 0; i < plan.take_over_inactive(); ++i) {
+      std::string nik = TestNik(first_inactive + i);
+      registrations.push_back(SegmentChanged(c.code + "-to-" + std::to_string(i), nik, c.code,
+                                             kBaseTime + 20000 + i, v1::SEGMENT_PBPU_PEMDA));
+      registrations.push_back(StatusChanged(c.code + "-ta-" + std::to_string(i), nik, c.code,
+                                            kBaseTime + 30000 + i, true));
+    }
+    // Hold back the last registration (both events of a take-over).
+    size_t hold = plan.take_over_inactive() > 0 ? 2 : 1;
+    std::vector<v1::ParticipantEvent> all_but_one(registrations.begin(),
+                                                  registrations.end() - hold);
+    Ingest(all_but_one);
+    int64_t expected_participants = c.participants + plan.enroll_uninsured() -
+                                     (plan.take_over_inactive() > 0 ? 0 : 1);
+    ASSERT_TRUE(WaitParticipants(c.code, expected_participants));
+    ASSERT_TRUE(WaitFor([&] {
+      return Tier(c.code).metrics().pemda_registered() == c.pemda + plan.total_people() - 1;
+    }, 5000));
+    EXPECT_NE(Tier(c.code).tier(), c.target) << c.code << ": one fewer must not reach it";
+    Ingest(std::vector<v1::ParticipantEvent>(registrations.end() - hold, registrations.end()));
+    ASSERT_TRUE(WaitFor([&] { return Tier(c.code).tier() == c.target; }, 5000))
+        << c.code << " got " << Tier(c.code).tier();
+  }
+  EXPECT_EQ(unreachable, 1);
+}
+
+TEST_F(ClassifierE2eTest, TierChangeReachesWatchersWithinASecondAndIsRecordedOnce) {
+  classifiers_.push_back(StartClassifier());  // a second replica
+  auto replica2 = v1::ClassifierService::NewStub(
+      grpc::CreateChannel(Address(classifier_ports_[1]), grpc::InsecureChannelCredentials()));
+  SetRegion("12.19", 100);
+  Ingest(People("12.19", 0, 97, 90, 20));  // 97%: no tier
+  ASSERT_TRUE(WaitParticipants("12.19", 97));
+  ASSERT_TRUE(WaitFor([&] {
+    return Tier("12.19", "", replica2.get()).metrics().participants() == 97;
+  }, 5000));
+  EXPECT_EQ(Tier("12.19").tier(), "none");
+
+  grpc::ClientContext watch_context;
+  v1::WatchTierChangesRequest watch;
+  watch.set_region_code("12.19");
+  watch.set_policy_id("uhc-awards-2026");
+  auto reader = classifier_->WatchTierChanges(&watch_context, watch);
+  // The keep-alive (1 s here) proves the stream is established before the change.
+  v1::WatchTierChangesResponse message;
+  ASSERT_TRUE(reader->Read(&message));
+  EXPECT_TRUE(message.has_keepalive());
+
+  auto acked = std::chrono::steady_clock::now();
+  Ingest(People("12.19", 97, 1, 1, 1));  // 98%: pratama
+  acked = std::chrono::steady_clock::now();
+  v1::TierChange change;
+  while (reader->Read(&message)) {
+    if (message.has_change()) {
+      change = message.change();
+      break;
+    }
+  }
+  auto latency = std::chrono::steady_clock::now() - acked;
+  EXPECT_LT(latency, std::chrono::seconds(1));
+  EXPECT_EQ(change.region_code(), "12.19");
+  EXPECT_EQ(change.from_tier(), "none");
+  EXPECT_EQ(change.to_tier(), "madya");
+  watch_context.TryCancel();
+
+  // Both replicas saw it; the history holds it once. Wait until both snapshots have it.
+  ASSERT_TRUE(WaitFor([&] { return Tier("12.19", "", replica2.get()).tier() == "madya"; }, 5000));
+  for (auto* stub : {classifier_.get(), replica2.get()}) {
+    v1::ListTierChangesRequest request;
+    request.set_region_code("12.19");
+    request.set_policy_id("uhc-awards-2026");
+    v1::ListTierChangesResponse history;
+    grpc::ClientContext context;
+    ASSERT_TRUE(stub->ListTierChanges(&context, request, &history).ok());
+    ASSERT_EQ(history.changes_size(), 1);
+    EXPECT_EQ(history.changes(0).to_tier(), "madya");
+  }
+  // A restarted replica does not record it again.
+  classifiers_[1]->Stop(SIGTERM);
+  classifiers_.push_back(StartClassifier());
+  auto replica3 = v1::ClassifierService::NewStub(
+      grpc::CreateChannel(Address(classifier_ports_[2]), grpc::InsecureChannelCredentials()));
+  ASSERT_TRUE(WaitFor([&] { return Tier("12.19", "", replica3.get()).tier() == "madya"; }, 5000));
+  v1::ListTierChangesRequest request;
+  request.set_region_code("12.19");
+  request.set_policy_id("uhc-awards-2026");
+  v1::ListTierChangesResponse history;
+  grpc::ClientContext context;
+  ASSERT_TRUE(replica3->ListTierChanges(&context, request, &history).ok());
+  EXPECT_EQ(history.changes_size(), 1);
+}
+
+TEST_F(ClassifierE2eTest, RedisDownServesTheLastSnapshotMarkedStaleThenRecovers) {
+  SetRegion("12.19", 100);
+  Ingest(People("12.19", 0, 99, 99, 20));
+  ASSERT_TRUE(WaitParticipants("12.19", 99));
+  EXPECT_FALSE(Tier("12.19").stale());
+  redis_->Stop(false);
+  ASSERT_TRUE(WaitFor([&] { return Tier("12.19").stale(); }, 5000));
+  v1::RegionTier stale = Tier("12.19");
+  EXPECT_EQ(stale.metrics().participants(), 99);
+  EXPECT_EQ(stale.tier(), "utama");
+  redis_->Restart();
+  EXPECT_TRUE(WaitFor([&] { return !Tier("12.19").stale(); }, 5000));
+  EXPECT_EQ(Tier("12.19").metrics().participants(), 99);
+}
+
+}  // namespace
+}  // namespace uhc::testing
