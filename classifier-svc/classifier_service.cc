@@ -4,7 +4,9 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "common/regions.h"
 #include "common/grpc_status.h"
 #include "common/plan.h"
 #include "common/policy.h"
@@ -28,10 +30,13 @@ std::string Fingerprint(const v1::ListRegionTiersRequest& r, const std::string& 
   return absl::StrCat(policy, "|", r.province_code(), "|", r.level(), "|", r.tier());
 }
 
-std::string TierIds(const v1::PolicyConfig& policy) {
-  std::string ids;
-  for (const v1::TierRule& t : policy.tiers()) absl::StrAppend(&ids, ids.empty() ? "" : ", ", t.id());
-  return ids;
+// "unknown tier 'madia' (did you mean 'madya'? uhc-awards-2026 has utama, madya, pratama)".
+std::string UnknownTier(const std::string& tier, const v1::PolicyConfig& policy, bool allow_none) {
+  std::vector<std::string> ids;
+  for (const v1::TierRule& t : policy.tiers()) ids.push_back(t.id());
+  if (allow_none) ids.push_back(kNoTier);
+  return absl::StrCat("unknown tier '", tier, "' (did you mean '", Closest(tier, ids), "'? ",
+                      policy.id(), " has ", absl::StrJoin(ids, ", "), ")");
 }
 
 // One WatchTierChanges stream: queues what the hub delivers and writes one message at a time.
@@ -219,9 +224,7 @@ grpc::ServerUnaryReactor* ClassifierServiceImpl::ListRegionTiers(
   }
   if (!request->tier().empty() && request->tier() != kNoTier &&
       TierIndex(*policy, request->tier()) < 0) {
-    return Finish(context, InvalidArgument({{"tier", absl::StrCat("unknown tier '", request->tier(),
-                                                                  "' (", policy->id(), " has ",
-                                                                  TierIds(*policy), ", none)")}}));
+    return Finish(context, InvalidArgument({{"tier", UnknownTier(request->tier(), *policy, true)}}));
   }
   if (request->page_size() < 0) {
     return Finish(context, InvalidArgument({{"page_size", "must be >= 0"}}));
@@ -293,10 +296,8 @@ grpc::ServerUnaryReactor* ClassifierServiceImpl::PlanTier(grpc::CallbackServerCo
   if (!status.ok()) return Finish(context, status);
   int target = TierIndex(*policy, request->target_tier());
   if (target < 0) {
-    return Finish(context, InvalidArgument({{"target_tier",
-                                             absl::StrCat("unknown tier '", request->target_tier(),
-                                                          "' (", policy->id(), " has ",
-                                                          TierIds(*policy), ")")}}));
+    return Finish(context, InvalidArgument(
+                               {{"target_tier", UnknownTier(request->target_tier(), *policy, false)}}));
   }
   *response = uhc::PlanTier(*policy, entry->counts, target);
   response->set_region_code(entry->region->code);

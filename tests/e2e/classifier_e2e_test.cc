@@ -1,7 +1,11 @@
 // End to end through real processes: redis-server, enrollment-svc and classifier-svc binaries.
 #include <signal.h>
 
+#include <sys/wait.h>
+
+#include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "common/plan.h"
@@ -464,6 +468,72 @@ TEST_F(ClassifierE2eTest, RedisDownServesTheLastSnapshotMarkedStaleThenRecovers)
   redis_->Restart();
   EXPECT_TRUE(WaitFor([&] { return !Tier("12.19").stale(); }, 5000));
   EXPECT_EQ(Tier("12.19").metrics().participants(), 99);
+}
+
+// Runs uhcctl against the test's services; returns the exit code, output in *out (stdout and
+// stderr together).
+int Uhcctl(const std::string& args, int enrollment_port, int classifier_port, std::string* out) {
+  std::string command = "UHC_ENROLLMENT_ADDR=127.0.0.1:" + std::to_string(enrollment_port) +
+                        " UHC_CLASSIFIER_ADDR=127.0.0.1:" + std::to_string(classifier_port) +
+                        " UHC_POLICY_DIR=" UHC_SOURCE_DIR "/config/policies " UHC_UHCCTL " " +
+                        args + " 2>&1";
+  FILE* pipe = popen(command.c_str(), "r");
+  out->clear();
+  char buffer[4096];
+  size_t n;
+  while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) out->append(buffer, n);
+  int status = pclose(pipe);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+TEST_F(ClassifierE2eTest, UhcctlForPeople) {
+  std::string out;
+  auto run = [&](const std::string& args) {
+    return Uhcctl(args, enrollment_port_, classifier_ports_[0], &out);
+  };
+  std::ofstream(dir_ + "/population.csv") << "region_code,population\n12.19,100\n12.75,50\n";
+  ASSERT_EQ(run("population import " + dir_ + "/population.csv --as-of 2025-12-31"), 0) << out;
+  ASSERT_EQ(run("region-status 12.19 --uhc-prioritas --dues-paid-through 2025-09"), 0) << out;
+  EXPECT_EQ(run("region-status 12.19"), 2);  // neither --uhc-prioritas nor --no-uhc-prioritas
+
+  std::ofstream events(dir_ + "/events.jsonl");
+  for (int i = 0; i < 97; ++i) {
+    events << "{\"event_id\":\"u" << i << "\",\"nik\":\"" << TestNik(i)
+           << "\",\"region_code\":\"12.19\",\"occurred_at\":\"2025-03-01T00:00:00Z\","
+           << "\"enrolled\":{\"segment\":\"SEGMENT_PBPU_PEMDA\",\"active\":true}}\n";
+    if (i == 1) events << "{\"event_id\":\"bad\",\"nik\":\"123\",\"region_code\":\"12.19\","
+                          "\"occurred_at\":\"2025-03-01T00:00:00Z\",\"terminated\":{}}\n";
+    if (i == 2) events << "this is not json\n";
+  }
+  events.close();
+  EXPECT_EQ(run("ingest " + dir_ + "/events.jsonl --batch-size 10"), 1) << out;
+  EXPECT_NE(out.find("applied 97"), std::string::npos) << out;
+  EXPECT_NE(out.find("rejected 2"), std::string::npos) << out;
+  EXPECT_NE(out.find("line 3: nik: must be 16 digits, got 3"), std::string::npos) << out;
+  EXPECT_NE(out.find("line 5: not a ParticipantEvent"), std::string::npos) << out;
+  ASSERT_TRUE(WaitParticipants("12.19", 97));
+
+  EXPECT_EQ(run("tier 12.19"), 0) << out;
+  EXPECT_NE(out.find("Kabupaten Batu Bara (12.19): No tier"), std::string::npos) << out;
+  EXPECT_NE(out.find("short by 1 people"), std::string::npos) << out;
+  EXPECT_EQ(run("plan 12.19 --target pratama"), 0) << out;
+  EXPECT_NE(out.find("enrol 1 uninsured"), std::string::npos) << out;
+  EXPECT_NE(out.find("Rp453.600 a year"), std::string::npos) << out;
+  EXPECT_EQ(run("plan 12.19 --target madia"), 2) << out;
+  EXPECT_NE(out.find("did you mean 'madya'"), std::string::npos) << out;
+  EXPECT_EQ(run("tier 12.91"), 2) << out;
+  EXPECT_NE(out.find("did you mean '12."), std::string::npos) << out;
+  EXPECT_EQ(run("tiers --province 12 --format csv"), 0) << out;
+  EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1 + 1 + 33) << out;  // header, 12, kab/kota
+  EXPECT_EQ(run("tiers --format yaml"), 2);
+  EXPECT_EQ(run("history 12.19"), 0) << out;
+  EXPECT_EQ(run("report --html " + dir_ + "/report.html"), 0) << out;
+  std::ifstream html(dir_ + "/report.html");
+  std::string page((std::istreambuf_iterator<char>(html)), std::istreambuf_iterator<char>());
+  EXPECT_NE(page.find("<html"), std::string::npos);
+  EXPECT_NE(page.find("Kabupaten Batu Bara"), std::string::npos);
+  EXPECT_EQ(page.find("http"), std::string::npos) << "self-contained: no external assets";
+  EXPECT_EQ(run("health"), 0) << out;
 }
 
 }  // namespace

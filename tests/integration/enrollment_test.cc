@@ -1,6 +1,8 @@
 // enrollment-svc against a real redis-server: every event kind and outcome, relocation healing,
 // restarts, Redis outages and pseudonymisation.
 #include "absl/strings/string_view.h"
+#include <httplib.h>
+
 #include <map>
 
 #include "common/log.h"
@@ -288,6 +290,91 @@ TEST_F(EnrollmentTest, NikAppearsNowhereInRedisOrLogs) {
     // Not even the personal middle part (district + birth date) appears.
     EXPECT_EQ(dump.find(nik.substr(4, 8)), std::string::npos);
   }
+}
+
+TEST_F(EnrollmentTest, EnrollCoversTodayUnderPrioritasElseNextMonth) {
+  v1::SetRegionStatusRequest status;
+  status.set_region_code(kBinjai);
+  status.set_uhc_prioritas(true);
+  v1::RegionSettings settings;
+  grpc::ClientContext c0;
+  ASSERT_TRUE(admin_->SetRegionStatus(&c0, status, &settings).ok());
+
+  auto enroll = [&](const std::string& id, const std::string& nik, const std::string& region,
+                    v1::EnrollResponse* out) {
+    v1::EnrollRequest request;
+    request.set_request_id(id);
+    request.set_nik(nik);
+    request.set_region_code(region);
+    request.set_segment(v1::SEGMENT_PBPU_PEMDA);
+    request.mutable_occurred_at()->set_seconds(1768971600);  // 2026-01-21 05:00 UTC (12:00 WIB)
+    grpc::ClientContext context;
+    return enrollment_->Enroll(&context, request, out);
+  };
+  v1::EnrollResponse today, later, again;
+  ASSERT_TRUE(enroll("r1", TestNik(1), kBinjai, &today).ok());
+  EXPECT_EQ(today.outcome(), v1::APPLIED);
+  EXPECT_TRUE(today.participant().active());
+  EXPECT_EQ(today.cover_starts(), "2026-01-21");
+  ASSERT_TRUE(enroll("r2", TestNik(2), kBatuBara, &later).ok());
+  EXPECT_FALSE(later.participant().active());
+  EXPECT_EQ(later.cover_starts(), "2026-02-01");
+  ASSERT_TRUE(enroll("r1", TestNik(1), kBinjai, &again).ok());
+  EXPECT_EQ(again.outcome(), v1::DUPLICATE);
+  EXPECT_EQ(Aggregate(kBinjai)["a2"], 1);
+  EXPECT_EQ(Aggregate(kBatuBara)["a2"], 0);
+  EXPECT_EQ(Aggregate(kBatuBara)["n2"], 1);
+
+  v1::EnrollResponse bad;
+  grpc::Status status_bad = enroll("r3", "1234", kBinjai, &bad);
+  EXPECT_EQ(status_bad.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status_bad.error_message(), HasSubstr("nik"));
+  EXPECT_FALSE(status_bad.error_details().empty());  // google.rpc.BadRequest
+}
+
+TEST_F(EnrollmentTest, AdminCallsAreIdempotentAndValidated) {
+  v1::SetPopulationRequest population;
+  population.set_region_code(kBatuBara);
+  population.set_population(417000);
+  population.set_as_of("2025-06-30");
+  v1::RegionSettings first, second;
+  grpc::ClientContext c1, c2;
+  ASSERT_TRUE(admin_->SetPopulation(&c1, population, &first).ok());
+  ASSERT_TRUE(admin_->SetPopulation(&c2, population, &second).ok());
+  EXPECT_EQ(first.population(), 417000);
+  EXPECT_EQ(first.version(), second.version());
+  v1::SetRegionStatusRequest status;
+  status.set_region_code(kBatuBara);
+  status.set_uhc_prioritas(true);
+  status.set_dues_paid_through("2025-09");
+  grpc::ClientContext c3, c4;
+  ASSERT_TRUE(admin_->SetRegionStatus(&c3, status, &first).ok());
+  ASSERT_TRUE(admin_->SetRegionStatus(&c4, status, &second).ok());
+  EXPECT_EQ(first.version(), second.version());
+  EXPECT_EQ(second.dues_paid_through(), "2025-09");
+  EXPECT_TRUE(second.uhc_prioritas());
+
+  population.set_region_code("99.99");
+  population.set_population(-1);
+  population.set_as_of("yesterday");
+  grpc::ClientContext c5;
+  grpc::Status bad = admin_->SetPopulation(&c5, population, &first);
+  EXPECT_EQ(bad.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(bad.error_message(), HasSubstr("region_code"));
+  EXPECT_THAT(bad.error_message(), HasSubstr("population"));
+  EXPECT_THAT(bad.error_message(), HasSubstr("as_of"));
+}
+
+TEST_F(EnrollmentTest, MetricsCountEventsByOutcome) {
+  Ingest({Enrolled("m1", TestNik(1), kBatuBara, kBaseTime, v1::SEGMENT_PPU, true),
+          Enrolled("m1", TestNik(1), kBatuBara, kBaseTime, v1::SEGMENT_PPU, true)});
+  httplib::Client client("127.0.0.1", server_->metrics_port());
+  auto response = client.Get("/metrics");
+  ASSERT_TRUE(response);
+  EXPECT_THAT(response->body, HasSubstr("uhc_events_total{outcome=\"applied\"} 1"));
+  EXPECT_THAT(response->body, HasSubstr("uhc_events_total{outcome=\"duplicate\"} 1"));
+  EXPECT_THAT(response->body, HasSubstr("uhc_batch_seconds_count 1"));
+  EXPECT_THAT(response->body, HasSubstr("uhc_redis_errors_total 0"));
 }
 
 }  // namespace
