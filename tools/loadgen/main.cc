@@ -1,0 +1,378 @@
+// uhc-loadgen: drives the services the way callers do and reports throughput and latency.
+//   ingest     N IngestEvents streams, each with a window of batches in flight (events/s)
+//   unary      C concurrent callers of one unary RPC (GetRegionTier, ListRegionTiers, or the
+//              health Check as the empty-RPC baseline): calls/s and p50/p99/p99.9 latency
+//   freshness  time from an IngestBatch ack to the change being visible in GetRegionTier
+// Every mode prints one JSON object on stdout. Callers use blocking stubs on their own threads;
+// the streams pipeline `--window` batches, so no caller waits on one round trip at a time.
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "common/redis_client.h"
+#include "common/regions.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "grpcpp/grpcpp.h"
+#include "uhc/v1/classifier.grpc.pb.h"
+#include "uhc/v1/enrollment.grpc.pb.h"
+
+ABSL_FLAG(std::string, mode, "unary", "ingest, unary, freshness or verify");
+ABSL_FLAG(std::string, target, "127.0.0.1:50051", "server address");
+ABSL_FLAG(std::string, classifier, "127.0.0.1:50052", "classifier address (freshness)");
+ABSL_FLAG(std::string, rpc, "GetRegionTier", "unary: GetRegionTier, ListRegionTiers or Health");
+ABSL_FLAG(int, concurrency, 16, "unary: concurrent callers; ingest: streams");
+ABSL_FLAG(double, seconds, 10, "unary: duration");
+ABSL_FLAG(int64_t, events, 2000000, "ingest: events to send (realistic mix)");
+ABSL_FLAG(int, batch, 2000, "ingest: events per batch");
+ABSL_FLAG(int, window, 4, "ingest: batches in flight per stream");
+ABSL_FLAG(int64_t, participants, 0, "ingest: distinct participants (0: events * 0.6)");
+ABSL_FLAG(bool, enroll_only, false, "ingest: only enrolments (memory measurement)");
+ABSL_FLAG(int64_t, nik_offset, 0, "ingest: first participant number");
+ABSL_FLAG(int, samples, 50, "freshness: measurements");
+ABSL_FLAG(std::string, data_dir, "data", "region CSVs");
+ABSL_FLAG(int, connections, 4, "gRPC channels to spread callers over");
+ABSL_FLAG(int, redis_port, 6379, "verify: Redis port on 127.0.0.1");
+
+namespace uhc {
+namespace {
+
+std::shared_ptr<grpc::Channel> Channel(const std::string& target, int index) {
+  grpc::ChannelArguments args;
+  args.SetInt("grpc.channel_id", index);  // distinct channels, distinct connections
+  args.SetMaxReceiveMessageSize(64 << 20);
+  return grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
+}
+
+std::string Nik(const std::string& region, int64_t i) {
+  int serial = static_cast<int>(i % 9999) + 1;
+  int64_t rest = i / 9999;
+  return absl::StrFormat("%s%s%02d%02d%02d%02d%04d", region.substr(0, 2), region.substr(3, 2),
+                         static_cast<int>(rest % 99) + 1, static_cast<int>(rest / 99 % 28) + 1,
+                         static_cast<int>(rest / 2772 % 12) + 1,
+                         static_cast<int>(60 + rest / 33264 % 40), serial);
+}
+
+double Percentile(std::vector<double>& v, double p) {
+  if (v.empty()) return 0;
+  size_t k = std::min(v.size() - 1, static_cast<size_t>(p * (v.size() - 1) + 0.5));
+  std::nth_element(v.begin(), v.begin() + k, v.end());
+  return v[k];
+}
+
+// The realistic mix: 60% enrolments, 25% status changes, 8% segment changes, 4% relocations,
+// 3% terminations; participants spread over all 514 kab/kota.
+std::vector<v1::IngestEventsRequest> MakeBatches(const RegionRegistry& regions) {
+  int64_t total = absl::GetFlag(FLAGS_events);
+  int batch = absl::GetFlag(FLAGS_batch);
+  bool enroll_only = absl::GetFlag(FLAGS_enroll_only);
+  int64_t people = absl::GetFlag(FLAGS_participants);
+  if (people == 0) people = enroll_only ? total : std::max<int64_t>(1, total * 6 / 10);
+  int64_t offset = absl::GetFlag(FLAGS_nik_offset);
+  const auto& kabs = regions.regencies();
+  struct Person {
+    uint16_t region = 0;
+    bool enrolled = false, gone = false;
+  };
+  std::vector<Person> state(people);
+  std::mt19937_64 rng(7);
+  std::vector<v1::IngestEventsRequest> batches;
+  int64_t ts = 1735689600;
+  int64_t next_new = 0;
+  for (int64_t n = 0; n < total; ++n) {
+    if (batches.empty() || batches.back().events_size() == batch) batches.emplace_back();
+    v1::ParticipantEvent* e = batches.back().add_events();
+    e->set_event_id(absl::StrFormat("b%d", offset * 10 + n));
+    e->mutable_occurred_at()->set_seconds(++ts);
+    int r = static_cast<int>(rng() % 100);
+    int64_t i;
+    if (enroll_only || r < 60 || next_new < 1000) {
+      i = next_new < people ? next_new++ : static_cast<int64_t>(rng() % people);
+      state[i].region = static_cast<uint16_t>((i * 7919) % kabs.size());
+      state[i].enrolled = true;
+      state[i].gone = false;
+      e->mutable_enrolled()->set_segment(static_cast<v1::Segment>(1 + rng() % 5));
+      e->mutable_enrolled()->set_active(rng() % 10 < 8);
+    } else {
+      i = static_cast<int64_t>(rng() % next_new);
+      if (state[i].gone) {
+        state[i].gone = false;
+        e->mutable_enrolled()->set_segment(v1::SEGMENT_PBI_APBN);
+      } else if (r < 85) {
+        e->mutable_status_changed()->set_active(rng() % 2 == 0);
+      } else if (r < 93) {
+        e->mutable_segment_changed()->set_segment(static_cast<v1::Segment>(1 + rng() % 5));
+      } else if (r < 97) {
+        uint16_t to = static_cast<uint16_t>((state[i].region + 1 + rng() % 100) % kabs.size());
+        e->mutable_relocated()->set_to_region_code(kabs[to]->code);
+        e->set_region_code(kabs[state[i].region]->code);
+        state[i].region = to;
+      } else {
+        e->mutable_terminated()->set_reason("death");
+        state[i].gone = true;
+      }
+    }
+    if (e->region_code().empty()) e->set_region_code(kabs[state[i].region]->code);
+    // The NIK is issued where the participant first enrolled: region (i * 7919) % 514.
+    e->set_nik(Nik(kabs[(i * 7919) % kabs.size()]->code, offset + i));
+  }
+  return batches;
+}
+
+int Ingest() {
+  absl::StatusOr<RegionRegistry> regions =
+      RegionRegistry::LoadFromDirectory(absl::GetFlag(FLAGS_data_dir));
+  if (!regions.ok()) {
+    std::cerr << regions.status() << "\n";
+    return 2;
+  }
+  std::vector<v1::IngestEventsRequest> batches = MakeBatches(*regions);
+  int streams = absl::GetFlag(FLAGS_concurrency);
+  int window = absl::GetFlag(FLAGS_window);
+  std::atomic<size_t> next{0};
+  std::atomic<int64_t> applied{0}, other{0}, failed{0};
+  absl::Time start = absl::Now();
+  std::vector<std::thread> threads;
+  for (int s = 0; s < streams; ++s) {
+    threads.emplace_back([&, s] {
+      auto stub = v1::EnrollmentService::NewStub(Channel(absl::GetFlag(FLAGS_target), s));
+      grpc::ClientContext context;
+      auto stream = stub->IngestEvents(&context);
+      std::mutex mu;
+      std::condition_variable cv;
+      int in_flight = 0;
+      bool done_writing = false;
+      std::thread writer([&] {
+        for (;;) {
+          {
+            std::unique_lock<std::mutex> lock(mu);
+            cv.wait(lock, [&] { return in_flight < window; });
+          }
+          size_t b = next.fetch_add(1);
+          if (b >= batches.size()) break;
+          {
+            std::lock_guard<std::mutex> lock(mu);
+            ++in_flight;
+          }
+          if (!stream->Write(batches[b])) break;
+        }
+        std::lock_guard<std::mutex> lock(mu);
+        done_writing = true;
+        stream->WritesDone();
+      });
+      v1::IngestEventsResponse response;
+      for (;;) {
+        {
+          std::lock_guard<std::mutex> lock(mu);
+          if (done_writing && in_flight == 0) break;
+        }
+        if (!stream->Read(&response)) break;
+        applied += response.applied();
+        other += response.duplicate() + response.stale() + response.rejected();
+        {
+          std::lock_guard<std::mutex> lock(mu);
+          --in_flight;
+        }
+        cv.notify_all();
+      }
+      writer.join();
+      grpc::Status status = stream->Finish();
+      if (!status.ok()) {
+        ++failed;
+        std::cerr << "stream " << s << ": " << status.error_message() << "\n";
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  double seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  int64_t events = applied + other;
+  std::cout << absl::StrFormat(
+      "{\"mode\":\"ingest\",\"events\":%d,\"applied\":%d,\"other\":%d,\"seconds\":%.3f,"
+      "\"events_per_second\":%.0f,\"streams\":%d,\"batch\":%d,\"failed_streams\":%d}\n",
+      events, applied.load(), other.load(), seconds, events / seconds, streams,
+      absl::GetFlag(FLAGS_batch), failed.load());
+  return failed > 0 ? 1 : 0;
+}
+
+int Unary() {
+  std::string rpc = absl::GetFlag(FLAGS_rpc);
+  int callers = absl::GetFlag(FLAGS_concurrency);
+  int connections = absl::GetFlag(FLAGS_connections);
+  std::vector<std::shared_ptr<grpc::Channel>> channels;
+  for (int c = 0; c < connections; ++c) channels.push_back(Channel(absl::GetFlag(FLAGS_target), c));
+  absl::Time end = absl::Now() + absl::Seconds(absl::GetFlag(FLAGS_seconds));
+  std::vector<std::vector<double>> latencies(callers);
+  std::atomic<int64_t> errors{0};
+  std::vector<std::thread> threads;
+  const char* codes[] = {"12.19", "16.07", "36", "ID", "12.75", "31.71", "94.01", "11.01"};
+  absl::Time start = absl::Now();
+  for (int t = 0; t < callers; ++t) {
+    threads.emplace_back([&, t] {
+      auto channel = channels[t % connections];
+      auto classifier = v1::ClassifierService::NewStub(channel);
+      auto health = grpc::health::v1::Health::NewStub(channel);
+      int i = t;
+      while (absl::Now() < end) {
+        grpc::ClientContext context;
+        absl::Time begin = absl::Now();
+        grpc::Status status;
+        if (rpc == "Health") {
+          grpc::health::v1::HealthCheckRequest request;
+          grpc::health::v1::HealthCheckResponse response;
+          status = health->Check(&context, request, &response);
+        } else if (rpc == "ListRegionTiers") {
+          v1::ListRegionTiersRequest request;
+          request.set_page_size(1000);
+          v1::ListRegionTiersResponse response;
+          status = classifier->ListRegionTiers(&context, request, &response);
+        } else {
+          v1::GetRegionTierRequest request;
+          request.set_region_code(codes[i++ % 8]);
+          v1::RegionTier response;
+          status = classifier->GetRegionTier(&context, request, &response);
+        }
+        latencies[t].push_back(absl::ToDoubleMilliseconds(absl::Now() - begin));
+        if (!status.ok()) ++errors;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  double seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  std::vector<double> all;
+  for (auto& v : latencies) all.insert(all.end(), v.begin(), v.end());
+  size_t calls = all.size();
+  std::cout << absl::StrFormat(
+      "{\"mode\":\"unary\",\"rpc\":\"%s\",\"calls\":%d,\"errors\":%d,\"seconds\":%.3f,"
+      "\"calls_per_second\":%.0f,\"concurrency\":%d,\"p50_ms\":%.3f,\"p99_ms\":%.3f,"
+      "\"p999_ms\":%.3f}\n",
+      rpc, calls, errors.load(), seconds, calls / seconds, callers, Percentile(all, 0.5),
+      Percentile(all, 0.99), Percentile(all, 0.999));
+  return errors > 0 ? 1 : 0;
+}
+
+int Freshness() {
+  auto enrollment = v1::EnrollmentService::NewStub(Channel(absl::GetFlag(FLAGS_target), 0));
+  auto classifier = v1::ClassifierService::NewStub(Channel(absl::GetFlag(FLAGS_classifier), 1));
+  std::vector<double> ms;
+  const std::string region = "12.19";
+  for (int s = 0; s < absl::GetFlag(FLAGS_samples); ++s) {
+    v1::GetRegionTierRequest get;
+    get.set_region_code(region);
+    v1::RegionTier before;
+    grpc::ClientContext c0;
+    if (!classifier->GetRegionTier(&c0, get, &before).ok()) return 1;
+    v1::IngestEventsRequest request;
+    v1::ParticipantEvent* e = request.add_events();
+    e->set_event_id(absl::StrFormat("fresh-%d-%d", absl::ToUnixMicros(absl::Now()), s));
+    e->set_nik(Nik(region, 9000000 + absl::ToUnixMicros(absl::Now()) % 1000000 * 10 + s));
+    e->set_region_code(region);
+    e->mutable_occurred_at()->set_seconds(absl::ToUnixSeconds(absl::Now()));
+    e->mutable_enrolled()->set_segment(v1::SEGMENT_PPU);
+    v1::IngestEventsResponse response;
+    grpc::ClientContext c1;
+    if (!enrollment->IngestBatch(&c1, request, &response).ok()) return 1;
+    absl::Time acked = absl::Now();
+    for (;;) {
+      v1::RegionTier now;
+      grpc::ClientContext c2;
+      if (!classifier->GetRegionTier(&c2, get, &now).ok()) return 1;
+      if (now.metrics().participants() != before.metrics().participants()) break;
+      if (absl::Now() - acked > absl::Seconds(10)) return 1;
+    }
+    ms.push_back(absl::ToDoubleMilliseconds(absl::Now() - acked));
+  }
+  std::cout << absl::StrFormat(
+      "{\"mode\":\"freshness\",\"samples\":%d,\"p50_ms\":%.1f,\"p99_ms\":%.1f,\"max_ms\":%.1f}\n",
+      ms.size(), Percentile(ms, 0.5), Percentile(ms, 0.99), *std::max_element(ms.begin(), ms.end()));
+  return 0;
+}
+
+// Recounts every region from its participant records and compares with its aggregate hash:
+// counts must never drift from state, whatever the interleaving of streams was.
+int Verify() {
+  RedisOptions options;
+  options.port = absl::GetFlag(FLAGS_redis_port);
+  options.command_timeout = absl::Seconds(30);
+  auto redis = RedisConnection::Connect(options);
+  if (!redis.ok()) {
+    std::cerr << redis.status() << "\n";
+    return 2;
+  }
+  std::map<std::string, std::map<std::string, int64_t>> recount;  // region -> field -> n
+  std::string cursor = "0";
+  int64_t records = 0;
+  do {
+    auto page = (*redis)->Command({"SCAN", cursor, "MATCH", "uhc:{*}:p:*", "COUNT", "1000"});
+    if (!page.ok()) return 2;
+    cursor.assign((*page)->element[0]->str, (*page)->element[0]->len);
+    const redisReply* keys = (*page)->element[1];
+    std::vector<std::string> names;
+    for (size_t k = 0; k < keys->elements; ++k) names.emplace_back(keys->element[k]->str, keys->element[k]->len);
+    std::vector<std::vector<absl::string_view>> commands;
+    for (const auto& name : names) commands.push_back({"HVALS", name});
+    auto values = (*redis)->Pipeline(commands);
+    if (!values.ok()) return 2;
+    for (size_t k = 0; k < names.size(); ++k) {
+      std::string region = names[k].substr(5, names[k].find('}') - 5);
+      auto& counts = recount[region];
+      for (size_t v = 0; v < (*values)[k]->elements; ++v) {
+        const redisReply* r = (*values)[k]->element[v];
+        auto flags = static_cast<uint8_t>(r->str[0]);
+        int kind = (flags >> 4) & 7;
+        ++records;
+        if (kind == 5 || kind == 6) continue;
+        int seg = flags & 7;
+        ++counts["n" + std::to_string(seg)];
+        ++counts["part"];
+        if (flags & 8) {
+          ++counts["a" + std::to_string(seg)];
+          ++counts["act"];
+        }
+      }
+    }
+  } while (cursor != "0");
+  int64_t mismatches = 0, participants = 0;
+  for (auto& [region, want] : recount) {
+    auto agg = (*redis)->Command({"HGETALL", "uhc:{" + region + "}:agg"});
+    if (!agg.ok()) return 2;
+    std::map<std::string, int64_t> have;
+    for (size_t i = 0; i + 1 < (*agg)->elements; i += 2) {
+      have[std::string((*agg)->element[i]->str, (*agg)->element[i]->len)] =
+          std::atoll(std::string((*agg)->element[i + 1]->str, (*agg)->element[i + 1]->len).c_str());
+    }
+    for (const char* f : {"part", "act", "n1", "n2", "n3", "n4", "n5", "a1", "a2", "a3", "a4", "a5"}) {
+      if (have[f] != want[f]) ++mismatches;
+    }
+    participants += want["part"];
+  }
+  std::cout << absl::StrFormat(
+      "{\"mode\":\"verify\",\"regions\":%d,\"records\":%d,\"live_participants\":%d,"
+      "\"mismatched_fields\":%d}\n", recount.size(), records, participants, mismatches);
+  return mismatches == 0 ? 0 : 1;
+}
+
+}  // namespace
+}  // namespace uhc
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "uhc-loadgen: load generator for the UHC tier services (see the comment at the top of\n"
+      "tools/loadgen/main.cc and docs/BENCHMARKS.md). Prints one JSON object per run.");
+  absl::ParseCommandLine(argc, argv);
+  std::string mode = absl::GetFlag(FLAGS_mode);
+  if (mode == "ingest") return uhc::Ingest();
+  if (mode == "unary") return uhc::Unary();
+  if (mode == "freshness") return uhc::Freshness();
+  if (mode == "verify") return uhc::Verify();
+  std::cerr << "uhc-loadgen: --mode must be ingest, unary or freshness\n";
+  return 2;
+}
