@@ -250,12 +250,12 @@ int Unary() {
   std::vector<double> all;
   for (auto& v : latencies) all.insert(all.end(), v.begin(), v.end());
   size_t calls = all.size();
+  double p50 = Percentile(all, 0.5), p99 = Percentile(all, 0.99), p999 = Percentile(all, 0.999);
   std::cout << absl::StrFormat(
       "{\"mode\":\"unary\",\"rpc\":\"%s\",\"calls\":%d,\"errors\":%d,\"seconds\":%.3f,"
       "\"calls_per_second\":%.0f,\"concurrency\":%d,\"p50_ms\":%.3f,\"p99_ms\":%.3f,"
       "\"p999_ms\":%.3f}\n",
-      rpc, calls, errors.load(), seconds, calls / seconds, callers, Percentile(all, 0.5),
-      Percentile(all, 0.99), Percentile(all, 0.999));
+      rpc, calls, errors.load(), seconds, calls / seconds, callers, p50, p99, p999);
   return errors > 0 ? 1 : 0;
 }
 
@@ -290,9 +290,13 @@ int Freshness() {
     }
     ms.push_back(absl::ToDoubleMilliseconds(absl::Now() - acked));
   }
+  // Values first: StrFormat binds references, and Percentile reorders the vector.
+  double max = *std::max_element(ms.begin(), ms.end());
+  double p50 = Percentile(ms, 0.5);
+  double p99 = Percentile(ms, 0.99);
   std::cout << absl::StrFormat(
       "{\"mode\":\"freshness\",\"samples\":%d,\"p50_ms\":%.1f,\"p99_ms\":%.1f,\"max_ms\":%.1f}\n",
-      ms.size(), Percentile(ms, 0.5), Percentile(ms, 0.99), *std::max_element(ms.begin(), ms.end()));
+      ms.size(), p50, p99, max);
   return 0;
 }
 

@@ -1,0 +1,98 @@
+#!/usr/bin/env python3
+"""Renders every kustomize overlay with `kubectl kustomize` and checks the invariants of
+deploy/k8s on the output: native gRPC probes, requests and limits, hardened securityContext,
+pinned images, a preStop pause within the grace period, and every referenced Secret and ConfigMap
+present. Exits 77 (skipped) when kubectl is not installed."""
+import filecmp, glob, os, shutil, subprocess, sys
+import yaml
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+failures = []
+
+def fail(overlay, message):
+    failures.append(f"{overlay}: {message}")
+
+def check(overlay, docs):
+    names = {(d["kind"], d["metadata"]["name"]) for d in docs}
+    workloads = [d for d in docs if d["kind"] in ("Deployment", "StatefulSet")]
+    if not any(d["kind"] == "Deployment" for d in workloads):
+        fail(overlay, "no Deployment rendered")
+    for w in workloads:
+        name = w["metadata"]["name"]
+        spec = w["spec"]["template"]["spec"]
+        pod_sc = spec.get("securityContext", {})
+        if not pod_sc.get("runAsNonRoot"):
+            fail(overlay, f"{name}: pod not runAsNonRoot")
+        grace = spec.get("terminationGracePeriodSeconds", 30)
+        for c in spec["containers"]:
+            image = c.get("image", "")
+            if ":" not in image or image.endswith(":latest"):
+                fail(overlay, f"{name}: image {image!r} is not pinned")
+            res = c.get("resources", {})
+            for kind in ("requests", "limits"):
+                if not {"cpu", "memory"} <= set(res.get(kind, {})):
+                    fail(overlay, f"{name}: {kind} lack cpu or memory")
+            sc = c.get("securityContext", {})
+            if sc.get("allowPrivilegeEscalation") is not False:
+                fail(overlay, f"{name}: allowPrivilegeEscalation not false")
+            if sc.get("readOnlyRootFilesystem") is not True:
+                fail(overlay, f"{name}: root filesystem writable")
+            if w["kind"] == "Deployment":
+                for probe in ("readinessProbe", "livenessProbe"):
+                    if "grpc" not in c.get(probe, {}):
+                        fail(overlay, f"{name}: {probe} is not a native gRPC probe")
+                pause = c.get("lifecycle", {}).get("preStop", {}).get("exec", {}).get("command", [])
+                if not pause or not pause[-1].isdigit():
+                    fail(overlay, f"{name}: no preStop pause")
+                else:
+                    drain = [a for a in c.get("args", []) if a.startswith("--drain_seconds=")]
+                    total = int(pause[-1]) + (int(drain[0].split("=")[1]) if drain else 10)
+                    if total >= grace:
+                        fail(overlay, f"{name}: preStop {pause[-1]}s + drain exceed grace {grace}s")
+            refs = []
+            for e in c.get("env", []):
+                ref = e.get("valueFrom", {})
+                if "secretKeyRef" in ref:
+                    refs.append(("Secret", ref["secretKeyRef"]["name"]))
+                if "configMapKeyRef" in ref:
+                    refs.append(("ConfigMap", ref["configMapKeyRef"]["name"]))
+            for v in spec.get("volumes", []):
+                if "secret" in v:
+                    refs.append(("Secret", v["secret"]["secretName"]))
+                if "configMap" in v:
+                    refs.append(("ConfigMap", v["configMap"]["name"]))
+            for ref in refs:
+                if ref not in names:
+                    fail(overlay, f"{name}: references missing {ref[0]} {ref[1]}")
+    kinds = {d["kind"] for d in docs}
+    for needed in ("Service", "HorizontalPodAutoscaler", "PodDisruptionBudget", "NetworkPolicy",
+                   "ConfigMap"):
+        if needed not in kinds:
+            fail(overlay, f"no {needed}")
+    if not any(d["kind"] == "Service" and d["spec"].get("clusterIP") == "None" for d in docs):
+        fail(overlay, "no headless Service")
+
+def main():
+    kubectl = shutil.which("kubectl")
+    if not kubectl:
+        print("kubectl not installed: skipped")
+        return 77
+    for path in glob.glob(os.path.join(ROOT, "config/policies/*.textproto")):
+        copy = os.path.join(ROOT, "deploy/k8s/base/policies", os.path.basename(path))
+        if not os.path.exists(copy) or not filecmp.cmp(path, copy, shallow=False):
+            failures.append(f"deploy/k8s/base/policies differs from config/policies: {copy}")
+    overlays = sorted(glob.glob(os.path.join(ROOT, "deploy/k8s/overlays/*")))
+    for overlay in overlays:
+        out = subprocess.run([kubectl, "kustomize", overlay], capture_output=True, text=True)
+        name = os.path.basename(overlay)
+        if out.returncode != 0:
+            fail(name, "kustomize failed: " + out.stderr.strip())
+            continue
+        check(name, [d for d in yaml.safe_load_all(out.stdout) if d])
+        print(f"rendered {name}")
+    for f in failures:
+        print("FAIL", f)
+    return 1 if failures or len(overlays) < 2 else 0
+
+if __name__ == "__main__":
+    sys.exit(main())
