@@ -30,9 +30,10 @@ class NikKeyer {
   int bucket_bits() const { return bucket_bits_; }
 
  private:
-  NikKeyer(std::string secret, int bucket_bits)
-      : secret_(std::move(secret)), bucket_bits_(bucket_bits) {}
-  std::string secret_;
+  explicit NikKeyer(int bucket_bits) : bucket_bits_(bucket_bits) {}
+  // SHA-256 states after absorbing the key xor ipad / opad (opaque SHA256_CTX storage).
+  alignas(8) unsigned char inner_[128];
+  alignas(8) unsigned char outer_[128];
   int bucket_bits_;
 };
 

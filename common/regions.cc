@@ -136,6 +136,7 @@ absl::StatusOr<RegionRegistry> RegionRegistry::FromCsv(absl::string_view provinc
   for (const auto& [code, region] : r.by_code_) {
     if (code != "ID") r.all_.push_back(region);
   }
+  std::sort(r.all_.begin(), r.all_.end(), by_code);
   r.all_.insert(r.all_.begin(), r.by_code_.at("ID"));
   return r;
 }

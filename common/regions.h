@@ -6,6 +6,7 @@
 #include "absl/strings/string_view.h"
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 
 namespace uhc {
@@ -49,7 +50,7 @@ class RegionRegistry {
  private:
   RegionRegistry() = default;
   std::vector<std::unique_ptr<Region>> storage_;
-  std::map<std::string, const Region*, std::less<>> by_code_;
+  absl::flat_hash_map<std::string, const Region*> by_code_;
   std::vector<const Region*> provinces_, regencies_, all_;
 };
 

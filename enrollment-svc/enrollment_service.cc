@@ -144,7 +144,7 @@ grpc::Status EnrollmentServiceImpl::ProcessBatch(ReconnectingConnection& connect
   prepared.reserve(request.events_size());
   for (int i = 0; i < request.events_size(); ++i) {
     prepared.push_back(
-        validator_->Prepare(request.events(i), i, absl::StrCat("events[", i, "]."), start));
+        validator_->Prepare(request.events(i), i, /*in_batch=*/true, start));
   }
   RejectConflictingIds(request, &prepared);
 
@@ -209,7 +209,7 @@ grpc::ServerUnaryReactor* EnrollmentServiceImpl::Enroll(grpc::CallbackServerCont
     }
     event.mutable_enrolled()->set_segment(request->segment());
     // Validate first (nothing is read for a bad request), then read the region's status.
-    PreparedEvent check = validator_->Prepare(event, 0, "", now);
+    PreparedEvent check = validator_->Prepare(event, 0, /*in_batch=*/false, now);
     if (check.rejected) {
       std::string field = check.field == "event_id" ? "request_id"
                           : check.field == "enrolled.segment" ? "segment"

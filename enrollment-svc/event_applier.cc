@@ -24,19 +24,27 @@ constexpr uint8_t kEnterFromLeave = 255;
 // One FCALL under construction: its keys (deduplicated) and 24-byte event arguments.
 struct Call {
   std::vector<std::string> keys;
-  absl::flat_hash_map<std::string, uint16_t> key_index;
+  // (region, bucket) -> 1-based KEYS index; the aggregate is bucket kAggregate. Key strings are
+  // built once per call, not per event.
+  absl::flat_hash_map<std::pair<const Region*, uint32_t>, uint16_t> key_index;
   std::vector<std::string> args;
   std::vector<int> event_of_arg;  // index into `events` for each arg
 
-  uint16_t KeyIndex(std::string key) {
-    auto [it, inserted] = key_index.emplace(key, static_cast<uint16_t>(keys.size() + 1));
-    if (inserted) keys.push_back(std::move(key));
+  static constexpr uint32_t kAggregate = 0xffffffff;
+
+  uint16_t KeyIndex(const Region& region, uint32_t bucket) {
+    auto [it, inserted] =
+        key_index.emplace(std::make_pair(&region, bucket), static_cast<uint16_t>(keys.size() + 1));
+    if (inserted) {
+      keys.push_back(bucket == kAggregate ? AggregateKey(region.code)
+                                          : BucketKey(region.code, bucket));
+    }
     return it->second;
   }
 
   void Add(int event, ApplyOp op, const Region& region, const PreparedEvent& e, uint8_t arg) {
-    uint16_t agg = KeyIndex(AggregateKey(region.code));
-    uint16_t bucket = KeyIndex(BucketKey(region.code, e.key.bucket));
+    uint16_t agg = KeyIndex(region, kAggregate);
+    uint16_t bucket = KeyIndex(region, e.key.bucket);
     std::string a = EncodeApplyArg(op, agg, bucket, e, arg);
     args.push_back(std::move(a));
     event_of_arg.push_back(event);

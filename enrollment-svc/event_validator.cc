@@ -43,13 +43,13 @@ const Region* EventValidator::Regency(const std::string& code, std::string* reas
   return region;
 }
 
-PreparedEvent EventValidator::Prepare(const v1::ParticipantEvent& event, int index,
-                                      const std::string& prefix, absl::Time now) const {
+PreparedEvent EventValidator::Prepare(const v1::ParticipantEvent& event, int index, bool in_batch,
+                                      absl::Time now) const {
   PreparedEvent out;
   out.index = index;
   auto reject = [&](const std::string& field, std::string reason) {
     out.rejected = true;
-    out.field = prefix + field;
+    out.field = in_batch ? absl::StrCat("events[", index, "].", field) : field;
     out.reason = std::move(reason);
     return out;
   };

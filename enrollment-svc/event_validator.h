@@ -45,9 +45,9 @@ class EventValidator {
   EventValidator(const RegionRegistry* regions, const NikKeyer* keyer)
       : regions_(regions), keyer_(keyer) {}
 
-  // `prefix` is prepended to field names ("events[3]." inside a batch, "" for Enroll).
-  // `now` bounds occurred_at: at most 24 hours ahead.
-  PreparedEvent Prepare(const v1::ParticipantEvent& event, int index, const std::string& prefix,
+  // Field names of rejections are prefixed "events[<index>]." when `in_batch` (bare for
+  // Enroll). `now` bounds occurred_at: at most 24 hours ahead.
+  PreparedEvent Prepare(const v1::ParticipantEvent& event, int index, bool in_batch,
                         absl::Time now) const;
 
   ParticipantKey Key(absl::string_view nik) const { return keyer_->Key(nik); }

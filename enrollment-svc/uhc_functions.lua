@@ -19,6 +19,14 @@ local K_ENROLLED, K_STATUS, K_SEGMENT, K_RELOCATED, K_MOVED_OUT, K_TERMINATED = 
 local APPLIED, DUPLICATE, STALE, NOT_FOUND, GONE, SKIPPED = 1, 2, 3, 4, 5, 6
 local FROM_LEAVE = 255
 
+-- Aggregate field names by segment, built once: concatenating a number into a string would
+-- format it with printf on every event.
+local N, A = {}, {}
+for seg = 0, 7 do
+  N[seg] = 'n' .. seg
+  A[seg] = 'a' .. seg
+end
+
 local function is_live(kind)
   return kind ~= K_MOVED_OUT and kind ~= K_TERMINATED
 end
@@ -42,11 +50,11 @@ local function apply(keys, args)
       d = {}
       deltas[ai] = d
     end
-    local n = 'n' .. seg
+    local n = N[seg]
     d[n] = (d[n] or 0) + sign
     d.part = (d.part or 0) + sign
     if active == 1 then
-      local a = 'a' .. seg
+      local a = A[seg]
       d[a] = (d[a] or 0) + sign
       d.act = (d.act or 0) + sign
     end

@@ -146,7 +146,7 @@ TEST_F(EnrollmentTest, InterruptedRelocationIsHealedByTheRetry) {
   NikKeyer keyer = *NikKeyer::Create(kTestSecret, 4);
   EventValidator validator(&regions, &keyer);
   v1::ParticipantEvent move = Relocated("move", nik, kBatuBara, kBaseTime + 10, kBinjai);
-  PreparedEvent leave = validator.Prepare(move, 0, "", absl::Now());
+  PreparedEvent leave = validator.Prepare(move, 0, /*in_batch=*/false, absl::Now());
   ASSERT_FALSE(leave.rejected);
   auto redis = redis_->Connect();
   std::string field(leave.key.field.begin(), leave.key.field.end());
