@@ -13,7 +13,7 @@ namespace uhc {
 
 struct EnrollmentLimits {
   int max_events_per_batch = 10000;
-  int events_per_redis_call = 1000;
+  int events_per_redis_call = 2000;
 };
 
 // Counters and histograms of enrollment-svc (created once, in the constructor).

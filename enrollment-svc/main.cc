@@ -25,7 +25,7 @@ ABSL_FLAG(std::string, hmac_secret_file, "", "file holding the NIK HMAC secret (
 ABSL_FLAG(int, bucket_bits, 8, "participant buckets per region = 2^bits; fixed for the life of "
           "the data: Redis remembers it and a different value is refused (env UHC_BUCKET_BITS)");
 ABSL_FLAG(int, max_batch_events, 10000, "events per batch limit (env UHC_MAX_BATCH_EVENTS)");
-ABSL_FLAG(int, events_per_call, 1000, "events per Redis function call (env UHC_EVENTS_PER_CALL)");
+ABSL_FLAG(int, events_per_call, 2000, "events per Redis function call (env UHC_EVENTS_PER_CALL)");
 ABSL_FLAG(int, redis_threads, 4, "Redis worker threads, one connection each "
           "(env UHC_REDIS_THREADS)");
 ABSL_FLAG(int, queue_limit, 256, "queued Redis tasks before RESOURCE_EXHAUSTED "

@@ -126,17 +126,25 @@ local function apply(keys, args)
     out[i] = string.char(code)
   end
 
+  -- Each touched aggregate: one read and one write, whatever the number of fields changed.
   for ai, n in pairs(applied) do
     local agg = keys[ai]
-    local d = deltas[ai]
-    if d then
-      for f, v in pairs(d) do
-        if v ~= 0 then redis.call('HINCRBY', agg, f, v) end
-      end
+    local fields = {'ver', 'last'}
+    local d = deltas[ai] or {}
+    for f, v in pairs(d) do
+      if v ~= 0 then fields[#fields + 1] = f end
     end
-    redis.call('HINCRBY', agg, 'ver', n)
-    local last = tonumber(redis.call('HGET', agg, 'last') or '0')
-    if newest[ai] > last then redis.call('HSET', agg, 'last', string.format('%d', newest[ai])) end
+    local current = redis.call('HMGET', agg, unpack(fields))
+    local update = {'ver', (tonumber(current[1]) or 0) + n}
+    local last = tonumber(current[2]) or 0
+    if newest[ai] > last then last = newest[ai] end
+    update[3] = 'last'
+    update[4] = string.format('%d', last)
+    for i = 3, #fields do
+      update[#update + 1] = fields[i]
+      update[#update + 1] = (tonumber(current[i]) or 0) + d[fields[i]]
+    end
+    redis.call('HSET', agg, unpack(update))
   end
   return table.concat(out)
 end

@@ -184,6 +184,12 @@ int Ingest() {
         }
         cv.notify_all();
       }
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        in_flight = -window;  // a broken stream must not leave the writer waiting for acks
+      }
+      cv.notify_all();
+      context.TryCancel();
       writer.join();
       grpc::Status status = stream->Finish();
       if (!status.ok()) {
