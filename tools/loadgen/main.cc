@@ -170,12 +170,16 @@ int Ingest() {
         stream->WritesDone();
       });
       v1::IngestEventsResponse response;
+      bool broken = false;
       for (;;) {
         {
           std::lock_guard<std::mutex> lock(mu);
           if (done_writing && in_flight == 0) break;
         }
-        if (!stream->Read(&response)) break;
+        if (!stream->Read(&response)) {
+          broken = true;
+          break;
+        }
         applied += response.applied();
         other += response.duplicate() + response.stale() + response.rejected();
         {
@@ -189,7 +193,7 @@ int Ingest() {
         in_flight = -window;  // a broken stream must not leave the writer waiting for acks
       }
       cv.notify_all();
-      context.TryCancel();
+      if (broken) context.TryCancel();
       writer.join();
       grpc::Status status = stream->Finish();
       if (!status.ok()) {
