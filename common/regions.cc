@@ -1,60 +1,124 @@
-#include "absl/strings/string_view.h"
 #include "common/regions.h"
 
 #include <algorithm>
-#include <cctype>
 #include <fstream>
+#include <iterator>
 #include <sstream>
+#include <utility>
 
+#include "absl/status/status.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 
 namespace uhc {
 namespace {
 
-// Splits one CSV line; fields may be double-quoted (with "" for a quote).
-std::vector<std::string> SplitCsv(absl::string_view line) {
-  std::vector<std::string> fields(1);
-  bool quoted = false;
-  for (size_t i = 0; i < line.size(); ++i) {
-    char c = line[i];
-    if (quoted) {
-      if (c == '"' && i + 1 < line.size() && line[i + 1] == '"') {
-        fields.back().push_back('"');
-        ++i;
-      } else if (c == '"') {
-        quoted = false;
-      } else {
-        fields.back().push_back(c);
-      }
-    } else if (c == '"') {
-      quoted = true;
-    } else if (c == ',') {
-      fields.emplace_back();
-    } else if (c != '\r') {
-      fields.back().push_back(c);
-    }
-  }
-  return fields;
-}
-
-bool IsTwoDigits(absl::string_view s) {
-  return s.size() == 2 && std::isdigit(static_cast<unsigned char>(s[0])) &&
-         std::isdigit(static_cast<unsigned char>(s[1]));
-}
+struct CsvRow {
+  int line = 0;  // 1-based, for messages
+  std::vector<std::string> fields;
+};
 
 absl::Status LineError(absl::string_view file, int line, absl::string_view what) {
   return absl::InvalidArgumentError(absl::StrCat(file, ":", line, ": ", what));
 }
 
-std::string ReadFile(const std::string& path, bool* ok) {
-  std::ifstream in(path);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  *ok = static_cast<bool>(in);
-  return buffer.str();
+// Splits one CSV line (RFC 4180: a field may be double-quoted, with "" for a quote inside).
+// Returns false with `problem` set on a stray or unterminated quote.
+bool SplitCsvLine(absl::string_view line, std::vector<std::string>* fields, std::string* problem) {
+  fields->assign(1, std::string());
+  size_t i = 0;
+  while (true) {
+    std::string& field = fields->back();
+    if (i < line.size() && line[i] == '"') {
+      ++i;
+      while (true) {
+        if (i >= line.size()) {
+          *problem = "unterminated quoted field";
+          return false;
+        }
+        if (line[i] == '"' && i + 1 < line.size() && line[i + 1] == '"') {
+          field.push_back('"');
+          i += 2;
+        } else if (line[i] == '"') {
+          ++i;
+          break;
+        } else {
+          field.push_back(line[i++]);
+        }
+      }
+      if (i < line.size() && line[i] != ',') {
+        *problem = "text after a closing quote";
+        return false;
+      }
+    } else {
+      while (i < line.size() && line[i] != ',') {
+        if (line[i] == '"') {
+          *problem = "quote inside an unquoted field";
+          return false;
+        }
+        field.push_back(line[i++]);
+      }
+    }
+    if (i >= line.size()) return true;
+    ++i;  // the comma
+    fields->emplace_back();
+  }
+}
+
+// The data rows of a CSV file whose first line must be `header`. Blank lines are skipped.
+absl::StatusOr<std::vector<CsvRow>> ReadCsv(absl::string_view file, absl::string_view text,
+                                            const std::vector<std::string>& header) {
+  absl::ConsumePrefix(&text, "\xEF\xBB\xBF");  // UTF-8 byte order mark
+  std::vector<CsvRow> rows;
+  int line_number = 0;
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    ++line_number;
+    absl::ConsumeSuffix(&line, "\r");
+    if (line_number > 1 && absl::StripAsciiWhitespace(line).empty()) continue;
+    CsvRow row;
+    row.line = line_number;
+    std::string problem;
+    if (!SplitCsvLine(line, &row.fields, &problem)) return LineError(file, line_number, problem);
+    if (line_number == 1) {
+      if (row.fields != header) {
+        return LineError(file, 1, absl::StrCat("header must be ", absl::StrJoin(header, ",")));
+      }
+      continue;
+    }
+    if (row.fields.size() != header.size()) {
+      return LineError(file, line_number,
+                       absl::StrCat("expected ", header.size(), " fields (",
+                                    absl::StrJoin(header, ","), "), got ", row.fields.size()));
+    }
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+bool IsDigits(absl::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), absl::ascii_isdigit);
+}
+
+bool IsProvinceCode(absl::string_view code) { return code.size() == 2 && IsDigits(code); }
+
+bool IsRegencyCode(absl::string_view code) {
+  return code.size() == 5 && code[2] == '.' && IsDigits(code.substr(0, 2)) &&
+         IsDigits(code.substr(3));
+}
+
+bool ByCode(const Region* a, const Region* b) { return a->code < b->code; }
+
+absl::StatusOr<std::string> ReadWholeFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in.is_open()) return absl::NotFoundError(absl::StrCat("cannot open ", path));
+  std::ostringstream contents;
+  contents << in.rdbuf();
+  if (in.bad()) return absl::DataLossError(absl::StrCat("cannot read ", path));
+  return contents.str();
 }
 
 }  // namespace
@@ -75,81 +139,101 @@ int EditDistance(absl::string_view a, absl::string_view b) {
 }
 
 std::string Closest(absl::string_view query, const std::vector<std::string>& options) {
-  std::string best;
-  int best_distance = 1 << 30;
+  const std::string* best = nullptr;
+  int best_distance = 0;
   for (const std::string& option : options) {
     int d = EditDistance(query, option);
-    if (d < best_distance) {
+    if (best == nullptr || d < best_distance) {
+      best = &option;
       best_distance = d;
-      best = option;
     }
   }
-  return best;
+  return best == nullptr ? "" : *best;
 }
 
 absl::StatusOr<RegionRegistry> RegionRegistry::FromCsv(absl::string_view provinces_csv,
                                                        absl::string_view regencies_csv) {
-  RegionRegistry r;
-  auto add = [&r](std::string code, std::string name, RegionLevel level, std::string parent) {
-    auto region = std::make_unique<Region>(Region{code, std::move(name), level, std::move(parent)});
-    const Region* ptr = region.get();
-    r.storage_.push_back(std::move(region));
-    return r.by_code_.emplace(std::move(code), ptr).second ? ptr : nullptr;
-  };
-  add("ID", "Indonesia", RegionLevel::kNation, "");
+  constexpr absl::string_view kProvincesFile = "provinces.csv";
+  constexpr absl::string_view kRegenciesFile = "regencies.csv";
+  absl::StatusOr<std::vector<CsvRow>> province_rows =
+      ReadCsv(kProvincesFile, provinces_csv, {"code", "name"});
+  if (!province_rows.ok()) return province_rows.status();
+  absl::StatusOr<std::vector<CsvRow>> regency_rows =
+      ReadCsv(kRegenciesFile, regencies_csv, {"code", "province_code", "name"});
+  if (!regency_rows.ok()) return regency_rows.status();
 
-  int n = 0;
-  for (absl::string_view line : absl::StrSplit(provinces_csv, '\n')) {
-    ++n;
-    if (absl::StripAsciiWhitespace(line).empty() || n == 1) continue;  // header
-    std::vector<std::string> f = SplitCsv(line);
-    if (f.size() != 2 || !IsTwoDigits(f[0]) || f[1].empty()) {
-      return LineError("provinces.csv", n, "expected code (2 digits),name");
+  RegionRegistry r;
+  // nullptr when the code is already taken.
+  auto add = [&r](std::string code, absl::string_view name, RegionLevel level,
+                  std::string parent) -> const Region* {
+    if (r.by_code_.contains(code)) return nullptr;
+    r.storage_.push_back(std::make_unique<Region>(
+        Region{code, std::string(absl::StripAsciiWhitespace(name)), level, std::move(parent)}));
+    const Region* region = r.storage_.back().get();
+    r.by_code_.emplace(std::move(code), region);
+    return region;
+  };
+  r.storage_.reserve(1 + province_rows->size() + regency_rows->size());
+  const Region* nation = add("ID", "Indonesia", RegionLevel::kNation, "");
+
+  for (const CsvRow& row : *province_rows) {
+    const std::string& code = row.fields[0];
+    if (!IsProvinceCode(code)) {
+      return LineError(kProvincesFile, row.line,
+                       absl::StrCat("province code '", code, "' is not 2 digits"));
     }
-    const Region* p = add(f[0], f[1], RegionLevel::kProvince, "ID");
-    if (p == nullptr) return LineError("provinces.csv", n, "duplicate code " + f[0]);
-    r.provinces_.push_back(p);
+    if (absl::StripAsciiWhitespace(row.fields[1]).empty()) {
+      return LineError(kProvincesFile, row.line, absl::StrCat("province ", code, " has no name"));
+    }
+    const Region* province = add(code, row.fields[1], RegionLevel::kProvince, nation->code);
+    if (province == nullptr) {
+      return LineError(kProvincesFile, row.line, absl::StrCat("duplicate code ", code));
+    }
+    r.provinces_.push_back(province);
   }
-  n = 0;
-  for (absl::string_view line : absl::StrSplit(regencies_csv, '\n')) {
-    ++n;
-    if (absl::StripAsciiWhitespace(line).empty() || n == 1) continue;
-    std::vector<std::string> f = SplitCsv(line);
-    if (f.size() != 3 || f[0].size() != 5 || f[0][2] != '.' || !IsTwoDigits(f[0].substr(0, 2)) ||
-        !IsTwoDigits(f[0].substr(3)) || f[2].empty()) {
-      return LineError("regencies.csv", n, "expected code (NN.NN),province_code,name");
+
+  for (const CsvRow& row : *regency_rows) {
+    const std::string& code = row.fields[0];
+    const std::string& province_code = row.fields[1];
+    if (!IsRegencyCode(code)) {
+      return LineError(kRegenciesFile, row.line,
+                       absl::StrCat("regency code '", code, "' is not NN.NN"));
     }
-    if (f[0].substr(0, 2) != f[1]) {
-      return LineError("regencies.csv", n, "code " + f[0] + " is not in province " + f[1]);
+    const Region* province = r.Find(province_code);
+    if (province == nullptr || province->level != RegionLevel::kProvince) {
+      return LineError(kRegenciesFile, row.line,
+                       absl::StrCat("unknown province '", province_code, "'"));
     }
-    auto province = r.by_code_.find(f[1]);
-    if (province == r.by_code_.end()) {
-      return LineError("regencies.csv", n, "unknown province " + f[1]);
+    if (code.compare(0, 2, province_code) != 0) {
+      return LineError(kRegenciesFile, row.line,
+                       absl::StrCat("code ", code, " is not in province ", province_code));
     }
-    const Region* k = add(f[0], f[2], RegionLevel::kRegency, f[1]);
-    if (k == nullptr) return LineError("regencies.csv", n, "duplicate code " + f[0]);
-    r.regencies_.push_back(k);
+    if (absl::StripAsciiWhitespace(row.fields[2]).empty()) {
+      return LineError(kRegenciesFile, row.line, absl::StrCat("regency ", code, " has no name"));
+    }
+    const Region* regency = add(code, row.fields[2], RegionLevel::kRegency, province_code);
+    if (regency == nullptr) {
+      return LineError(kRegenciesFile, row.line, absl::StrCat("duplicate code ", code));
+    }
+    r.regencies_.push_back(regency);
   }
-  auto by_code = [](const Region* a, const Region* b) { return a->code < b->code; };
-  std::sort(r.provinces_.begin(), r.provinces_.end(), by_code);
-  std::sort(r.regencies_.begin(), r.regencies_.end(), by_code);
-  for (const auto& [code, region] : r.by_code_) {
-    if (code != "ID") r.all_.push_back(region);
-  }
-  std::sort(r.all_.begin(), r.all_.end(), by_code);
-  r.all_.insert(r.all_.begin(), r.by_code_.at("ID"));
+
+  std::sort(r.provinces_.begin(), r.provinces_.end(), ByCode);
+  std::sort(r.regencies_.begin(), r.regencies_.end(), ByCode);
+  r.children_[nation->code] = r.provinces_;
+  for (const Region* regency : r.regencies_) r.children_[regency->parent_code].push_back(regency);
+  r.all_.push_back(nation);
+  std::merge(r.provinces_.begin(), r.provinces_.end(), r.regencies_.begin(), r.regencies_.end(),
+             std::back_inserter(r.all_), ByCode);
   return r;
 }
 
 absl::StatusOr<RegionRegistry> RegionRegistry::LoadFromDirectory(const std::string& dir) {
-  bool ok_p = false, ok_r = false;
-  std::string provinces = ReadFile(dir + "/provinces.csv", &ok_p);
-  std::string regencies = ReadFile(dir + "/regencies.csv", &ok_r);
-  if (!ok_p || !ok_r) {
-    return absl::NotFoundError(
-        absl::StrCat("cannot read ", dir, "/provinces.csv and ", dir, "/regencies.csv"));
-  }
-  return FromCsv(provinces, regencies);
+  absl::StatusOr<std::string> provinces = ReadWholeFile(dir + "/provinces.csv");
+  if (!provinces.ok()) return provinces.status();
+  absl::StatusOr<std::string> regencies = ReadWholeFile(dir + "/regencies.csv");
+  if (!regencies.ok()) return regencies.status();
+  return FromCsv(*provinces, *regencies);
 }
 
 const Region* RegionRegistry::Find(absl::string_view code) const {
@@ -158,38 +242,39 @@ const Region* RegionRegistry::Find(absl::string_view code) const {
 }
 
 std::vector<const Region*> RegionRegistry::Children(absl::string_view code) const {
-  if (code == "ID") return provinces_;
-  std::vector<const Region*> out;
-  for (const Region* r : regencies_) {
-    if (r->parent_code == code) out.push_back(r);
-  }
-  return out;
+  auto it = children_.find(code);
+  return it == children_.end() ? std::vector<const Region*>() : it->second;
 }
 
 std::string RegionRegistry::Suggest(absl::string_view query) const {
-  bool code_like = !query.empty() && (std::isdigit(static_cast<unsigned char>(query[0])) ||
-                                      absl::AsciiStrToUpper(query) == "ID");
-  std::string lowered = absl::AsciiStrToLower(query);
-  std::string best;
-  int best_distance = 1 << 30;
-  for (const Region* r : all_) {
-    int d;
+  query = absl::StripAsciiWhitespace(query);
+  const bool code_like = query.empty() || absl::ascii_isdigit(query[0]) ||
+                         absl::EqualsIgnoreCase(query, nation().code);
+  const std::string lowered = absl::AsciiStrToLower(query);
+  const Region* best = nullptr;
+  int best_score = 0;
+  for (const Region* region : all_) {
+    int score;
     if (code_like) {
-      d = EditDistance(query, r->code);
+      score = EditDistance(query, region->code);
     } else {
-      std::string name = absl::AsciiStrToLower(r->name);
-      // Names containing the query win, the shortest first ("Banyuasin" is Kabupaten
-      // Banyuasin, not Kabupaten Musi Banyuasin); otherwise the edit distance, after them.
-      d = name.find(lowered) != std::string::npos
-              ? static_cast<int>(name.size() - lowered.size())
-              : 1000 + EditDistance(lowered, name);
+      const std::string name = absl::AsciiStrToLower(region->name);
+      if (absl::StrContains(name, lowered)) {
+        // "Banyuasin" is Kabupaten Banyuasin, not Kabupaten Musi Banyuasin: shortest wins.
+        score = static_cast<int>(name.size() - lowered.size());
+      } else {
+        absl::string_view bare = name;
+        if (!absl::ConsumePrefix(&bare, "kabupaten ")) absl::ConsumePrefix(&bare, "kota ");
+        // Below every substring match, whose scores are at most a name's length.
+        score = 1000 + std::min(EditDistance(lowered, name), EditDistance(lowered, bare));
+      }
     }
-    if (d < best_distance) {
-      best_distance = d;
-      best = r->code;
+    if (best == nullptr || score < best_score) {
+      best = region;
+      best_score = score;
     }
   }
-  return best;
+  return best == nullptr ? "" : best->code;
 }
 
 }  // namespace uhc
