@@ -85,6 +85,17 @@ class IngestStream final
   v1::IngestEventsResponse response_;
 };
 
+// Admin calls take a kab/kota or a province (not the nation).
+void CheckAdminRegion(const RegionRegistry& regions, const std::string& code,
+                      std::vector<std::pair<std::string, std::string>>* violations) {
+  const Region* region = regions.Find(code);
+  if (region == nullptr || region->level == RegionLevel::kNation) {
+    violations->emplace_back("region_code",
+                             absl::StrCat("unknown region code '", code, "' (did you mean '",
+                                          regions.Suggest(code), "'?)"));
+  }
+}
+
 bool DeadlinePassed(grpc::CallbackServerContext* context) {
   return context->deadline() < std::chrono::system_clock::now();
 }
@@ -370,13 +381,7 @@ grpc::ServerUnaryReactor* RegionAdminServiceImpl::SetPopulation(
     grpc::CallbackServerContext* context, const v1::SetPopulationRequest* request,
     v1::RegionSettings* response) {
   std::vector<std::pair<std::string, std::string>> violations;
-  if (regions_->Find(request->region_code()) == nullptr ||
-      regions_->Find(request->region_code())->level == RegionLevel::kNation) {
-    violations.emplace_back("region_code",
-                            absl::StrCat("unknown region code '", request->region_code(),
-                                         "' (did you mean '",
-                                         regions_->Suggest(request->region_code()), "'?)"));
-  }
+  CheckAdminRegion(*regions_, request->region_code(), &violations);
   if (request->population() < 0) violations.emplace_back("population", "must be >= 0");
   absl::CivilDay day;
   if (!absl::ParseCivilTime(request->as_of(), &day)) {
@@ -397,13 +402,7 @@ grpc::ServerUnaryReactor* RegionAdminServiceImpl::SetRegionStatus(
     grpc::CallbackServerContext* context, const v1::SetRegionStatusRequest* request,
     v1::RegionSettings* response) {
   std::vector<std::pair<std::string, std::string>> violations;
-  if (regions_->Find(request->region_code()) == nullptr ||
-      regions_->Find(request->region_code())->level == RegionLevel::kNation) {
-    violations.emplace_back("region_code",
-                            absl::StrCat("unknown region code '", request->region_code(),
-                                         "' (did you mean '",
-                                         regions_->Suggest(request->region_code()), "'?)"));
-  }
+  CheckAdminRegion(*regions_, request->region_code(), &violations);
   if (!request->dues_paid_through().empty() && ParseYearMonth(request->dues_paid_through()) == 0) {
     violations.emplace_back("dues_paid_through", "must be a month YYYY-MM");
   }
