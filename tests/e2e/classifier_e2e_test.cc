@@ -11,6 +11,7 @@
 #include "common/plan.h"
 #include "common/policy.h"
 #include "common/policy_loader.h"
+#include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 #include "grpcpp/grpcpp.h"
@@ -534,6 +535,74 @@ TEST_F(ClassifierE2eTest, UhcctlForPeople) {
   EXPECT_NE(page.find("Kabupaten Batu Bara"), std::string::npos);
   EXPECT_EQ(page.find("http"), std::string::npos) << "self-contained: no external assets";
   EXPECT_EQ(run("health"), 0) << out;
+}
+
+TEST_F(ClassifierE2eTest, KillNineDuringStreamingIngestLosesAndDoublesNothing) {
+  // 60,000 events over three regions: enrolments, then status and segment changes.
+  std::vector<v1::ParticipantEvent> events;
+  const char* regions[] = {"12.19", "12.75", "16.07"};
+  for (int i = 0; i < 30000; ++i) {
+    events.push_back(Enrolled("k" + std::to_string(i), TestNik(i), regions[i % 3], kBaseTime + i,
+                              v1::SEGMENT_PBPU_MANDIRI, i % 4 != 0));
+  }
+  for (int i = 0; i < 30000; ++i) {
+    if (i % 2 == 0) {
+      events.push_back(StatusChanged("s" + std::to_string(i), TestNik(i), regions[i % 3],
+                                     kBaseTime + 100000 + i, i % 3 == 0));
+    } else {
+      events.push_back(SegmentChanged("g" + std::to_string(i), TestNik(i), regions[i % 3],
+                                      kBaseTime + 100000 + i, v1::SEGMENT_PBPU_PEMDA));
+    }
+  }
+  {
+    std::ofstream jsonl(dir_ + "/kill.jsonl");
+    for (const auto& e : events) {
+      std::string line;
+      ASSERT_TRUE(google::protobuf::util::MessageToJsonString(e, &line).ok());
+      jsonl << line << "\n";
+      model_.Apply(e);
+    }
+  }
+  std::string command = "UHC_ENROLLMENT_ADDR=127.0.0.1:" + std::to_string(enrollment_port_) +
+                        " " UHC_UHCCTL " ingest --batch-size 500 --retries 50 " + dir_ +
+                        "/kill.jsonl 2>&1";
+  FILE* ingest = popen(command.c_str(), "r");
+  // Kill the service once part of the stream is in, then start a new one on the same port.
+  auto redis = redis_->Connect();
+  auto participants = [&] {
+    int64_t sum = 0;
+    for (const char* r : regions) {
+      auto v = redis->Command({"HGET", std::string("uhc:{") + r + "}:agg", "part"});
+      if (v.ok() && (*v)->type == REDIS_REPLY_STRING) sum += std::atoll((*v)->str);
+    }
+    return sum;
+  };
+  ASSERT_TRUE(WaitFor([&] { return participants() > 5000; }, 20000));
+  enrollment_->Stop(SIGKILL);
+  int64_t at_kill = participants();
+  enrollment_ = StartEnrollment();
+  std::string out;
+  char buffer[4096];
+  size_t n;
+  while ((n = fread(buffer, 1, sizeof(buffer), ingest)) > 0) out.append(buffer, n);
+  int status = pclose(ingest);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << out;
+  EXPECT_NE(out.find("resending from batch"), std::string::npos) << out;
+  EXPECT_LT(at_kill, 30000) << "the kill came after the whole stream";
+  for (const char* r : regions) {
+    auto agg = redis->Command({"HGETALL", std::string("uhc:{") + r + "}:agg"});
+    std::map<std::string, int64_t> have;
+    for (size_t i = 0; i + 1 < (*agg)->elements; i += 2) {
+      have[(*agg)->element[i]->str] = std::atoll((*agg)->element[i + 1]->str);
+    }
+    const RegionCounts& want = model_.regions().at(r);
+    EXPECT_EQ(have["part"], want.Participants()) << r;
+    EXPECT_EQ(have["act"], want.Active()) << r;
+    for (int s = 1; s <= 5; ++s) {
+      EXPECT_EQ(have["n" + std::to_string(s)], want.participants[s]) << r << " " << s;
+      EXPECT_EQ(have["a" + std::to_string(s)], want.active[s]) << r << " " << s;
+    }
+  }
 }
 
 }  // namespace
