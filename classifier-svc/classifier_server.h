@@ -19,6 +19,7 @@ struct ClassifierServerOptions {
   std::string policy_dir = "config/policies";
   absl::Duration refresh_interval = absl::Milliseconds(200);
   absl::Duration keepalive_interval = absl::Seconds(10);
+  std::string token_file;  // empty: no per-call tokens (local run)
 };
 
 // The whole classifier-svc (used by main and by in-process tests).
@@ -44,6 +45,7 @@ class ClassifierServer {
   std::unique_ptr<TierChangeHub> hub_;
   std::unique_ptr<Refresher> refresher_;
   std::unique_ptr<RedisExecutor> executor_;
+  std::unique_ptr<TokenAuthorizer> auth_;
   std::unique_ptr<ClassifierServiceImpl> service_;
   std::mutex mu_;
   std::condition_variable cv_;

@@ -44,9 +44,10 @@ class WatchStream final : public grpc::ServerWriteReactor<v1::WatchTierChangesRe
                           public TierChangeSubscriber {
  public:
   WatchStream(TierChangeHub* hub, const RegionRegistry* regions,
-              const v1::WatchTierChangesRequest& request)
+              const v1::WatchTierChangesRequest& request, const grpc::Status& authorized)
       : hub_(hub), regions_(regions), request_(request) {
     hub_->Subscribe(this);
+    if (!authorized.ok()) Close(authorized);
   }
 
   void Deliver(const v1::TierChange& change) override {
@@ -69,9 +70,13 @@ class WatchStream final : public grpc::ServerWriteReactor<v1::WatchTierChangesRe
   }
 
   void Close() override {
+    Close(grpc::Status(grpc::StatusCode::UNAVAILABLE, "server shutting down"));
+  }
+
+  void Close(const grpc::Status& status) {
     std::lock_guard<std::mutex> lock(mu_);
     closing_ = true;
-    if (!writing_) FinishLocked(grpc::Status(grpc::StatusCode::UNAVAILABLE, "server shutting down"));
+    if (!writing_) FinishLocked(status);
   }
 
   void OnWriteDone(bool ok) override {
@@ -151,12 +156,14 @@ class WatchStream final : public grpc::ServerWriteReactor<v1::WatchTierChangesRe
 
 ClassifierServiceImpl::ClassifierServiceImpl(const RegionRegistry* regions,
                                              const PolicySet* policies, Refresher* refresher,
-                                             TierChangeHub* hub, RedisExecutor* executor)
+                                             TierChangeHub* hub, RedisExecutor* executor,
+                                             const TokenAuthorizer* auth)
     : regions_(regions),
       policies_(policies),
       refresher_(refresher),
       hub_(hub),
-      executor_(executor) {}
+      executor_(executor),
+      auth_(auth) {}
 
 grpc::Status ClassifierServiceImpl::Resolve(const std::string& region_code,
                                             const std::string& policy_id,
@@ -191,6 +198,11 @@ void ClassifierServiceImpl::Stamp(const Snapshot& snapshot, v1::RegionTier* tier
 grpc::ServerUnaryReactor* ClassifierServiceImpl::GetRegionTier(
     grpc::CallbackServerContext* context, const v1::GetRegionTierRequest* request,
     v1::RegionTier* response) {
+  if (auth_ != nullptr) {
+    if (grpc::Status denied = auth_->Check(*context, Role::kRead); !denied.ok()) {
+      return Finish(context, denied);
+    }
+  }
   std::shared_ptr<const Snapshot> snapshot;
   const SnapshotEntry* entry = nullptr;
   const v1::PolicyConfig* policy = nullptr;
@@ -206,6 +218,11 @@ grpc::ServerUnaryReactor* ClassifierServiceImpl::GetRegionTier(
 grpc::ServerUnaryReactor* ClassifierServiceImpl::ListRegionTiers(
     grpc::CallbackServerContext* context, const v1::ListRegionTiersRequest* request,
     v1::ListRegionTiersResponse* response) {
+  if (auth_ != nullptr) {
+    if (grpc::Status denied = auth_->Check(*context, Role::kRead); !denied.ok()) {
+      return Finish(context, denied);
+    }
+  }
   const v1::PolicyConfig* policy = policies_->Find(request->policy_id());
   if (policy == nullptr) {
     return Finish(context, InvalidArgument({{"policy_id", absl::StrCat("unknown policy '",
@@ -288,6 +305,11 @@ grpc::ServerUnaryReactor* ClassifierServiceImpl::ListRegionTiers(
 grpc::ServerUnaryReactor* ClassifierServiceImpl::PlanTier(grpc::CallbackServerContext* context,
                                                           const v1::PlanTierRequest* request,
                                                           v1::TierPlan* response) {
+  if (auth_ != nullptr) {
+    if (grpc::Status denied = auth_->Check(*context, Role::kRead); !denied.ok()) {
+      return Finish(context, denied);
+    }
+  }
   std::shared_ptr<const Snapshot> snapshot;
   const SnapshotEntry* entry = nullptr;
   const v1::PolicyConfig* policy = nullptr;
@@ -305,13 +327,19 @@ grpc::ServerUnaryReactor* ClassifierServiceImpl::PlanTier(grpc::CallbackServerCo
 }
 
 grpc::ServerWriteReactor<v1::WatchTierChangesResponse>* ClassifierServiceImpl::WatchTierChanges(
-    grpc::CallbackServerContext*, const v1::WatchTierChangesRequest* request) {
-  return new WatchStream(hub_, regions_, *request);
+    grpc::CallbackServerContext* context, const v1::WatchTierChangesRequest* request) {
+  return new WatchStream(hub_, regions_, *request,
+                         auth_ == nullptr ? grpc::Status::OK : auth_->Check(*context, Role::kRead));
 }
 
 grpc::ServerUnaryReactor* ClassifierServiceImpl::ListPolicies(grpc::CallbackServerContext* context,
                                                               const v1::ListPoliciesRequest*,
                                                               v1::ListPoliciesResponse* response) {
+  if (auth_ != nullptr) {
+    if (grpc::Status denied = auth_->Check(*context, Role::kRead); !denied.ok()) {
+      return Finish(context, denied);
+    }
+  }
   for (const auto& [id, policy] : policies_->all()) {
     v1::PolicySummary* s = response->add_policies();
     s->set_id(id);
@@ -337,6 +365,11 @@ grpc::ServerUnaryReactor* ClassifierServiceImpl::ListPolicies(grpc::CallbackServ
 grpc::ServerUnaryReactor* ClassifierServiceImpl::ListTierChanges(
     grpc::CallbackServerContext* context, const v1::ListTierChangesRequest* request,
     v1::ListTierChangesResponse* response) {
+  if (auth_ != nullptr) {
+    if (grpc::Status denied = auth_->Check(*context, Role::kRead); !denied.ok()) {
+      return Finish(context, denied);
+    }
+  }
   if (regions_->Find(request->region_code()) == nullptr) {
     return Finish(context, grpc::Status(grpc::StatusCode::NOT_FOUND,
                                         absl::StrCat("unknown region '", request->region_code(),

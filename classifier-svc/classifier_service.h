@@ -2,6 +2,7 @@
 
 #include "classifier-svc/change_hub.h"
 #include "classifier-svc/refresher.h"
+#include "common/auth.h"
 #include "common/redis_executor.h"
 #include "uhc/v1/classifier.grpc.pb.h"
 
@@ -13,7 +14,8 @@ class ClassifierServiceImpl final : public v1::ClassifierService::CallbackServic
  public:
   // Pointers are not owned and must outlive the service.
   ClassifierServiceImpl(const RegionRegistry* regions, const PolicySet* policies,
-                        Refresher* refresher, TierChangeHub* hub, RedisExecutor* executor);
+                        Refresher* refresher, TierChangeHub* hub, RedisExecutor* executor,
+                        const TokenAuthorizer* auth);
 
   grpc::ServerUnaryReactor* GetRegionTier(grpc::CallbackServerContext* context,
                                           const v1::GetRegionTierRequest* request,
@@ -45,6 +47,7 @@ class ClassifierServiceImpl final : public v1::ClassifierService::CallbackServic
   Refresher* refresher_;
   TierChangeHub* hub_;
   RedisExecutor* executor_;
+  const TokenAuthorizer* auth_;  // null: tokens off
 };
 
 }  // namespace uhc

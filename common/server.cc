@@ -4,8 +4,11 @@
 
 #include <cctype>
 #include <cstdlib>
+#include <fstream>
+#include <sstream>
 
 #include "absl/flags/reflection.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
@@ -58,11 +61,50 @@ void ServerHost::AddService(grpc::Service* service, std::string name) {
   services_.emplace_back(service, std::move(name));
 }
 
+namespace {
+
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(const ServerConfig& config) {
+  if (config.tls_cert_file.empty()) {
+    if (!config.plaintext) {
+      return absl::FailedPreconditionError(
+          "no TLS certificate: pass --tls_cert and --tls_key, or --plaintext explicitly");
+    }
+    return grpc::InsecureServerCredentials();
+  }
+  auto read = [](const std::string& path, std::string* out) {
+    std::ifstream in(path);
+    std::stringstream text;
+    text << in.rdbuf();
+    *out = text.str();
+    return static_cast<bool>(in) && !out->empty();
+  };
+  grpc::SslServerCredentialsOptions options;
+  grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
+  if (!read(config.tls_cert_file, &pair.cert_chain) ||
+      !read(config.tls_key_file, &pair.private_key)) {
+    return absl::NotFoundError("cannot read the TLS certificate or key file");
+  }
+  options.pem_key_cert_pairs.push_back(pair);
+  if (!config.tls_client_ca_file.empty()) {
+    if (!read(config.tls_client_ca_file, &options.pem_root_certs)) {
+      return absl::NotFoundError("cannot read the TLS client CA file");
+    }
+    options.client_certificate_request =
+        GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+  }
+  return grpc::SslServerCredentials(options);
+}
+
+}  // namespace
+
 absl::Status ServerHost::Start() {
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
+      Credentials(config_);
+  if (!credentials.ok()) return credentials.status();
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(config_.listen_address, grpc::InsecureServerCredentials(), &port_);
+  builder.AddListeningPort(config_.listen_address, *credentials, &port_);
   builder.SetMaxReceiveMessageSize(config_.max_message_bytes);
   builder.SetMaxSendMessageSize(config_.max_message_bytes);
   // Clients re-resolve (and rebalance over new pods) when a connection ages out.

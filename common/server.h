@@ -20,6 +20,13 @@ struct ServerConfig {
   int max_message_bytes = 64 << 20;
   absl::Duration max_connection_age = absl::Minutes(5);
   absl::Duration drain_timeout = absl::Seconds(10);
+  // TLS: certificate chain and key (PEM); with a client CA, clients must present a certificate
+  // it signed (mutual TLS). Without a certificate the server refuses to start unless
+  // `plaintext` is set explicitly (the local run and tests on loopback).
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  std::string tls_client_ca_file;
+  bool plaintext = false;
 };
 
 // Blocks SIGTERM and SIGINT in the calling thread and every thread it later creates, so that

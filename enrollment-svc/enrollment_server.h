@@ -19,6 +19,7 @@ struct EnrollmentServerOptions {
   EnrollmentLimits limits;
   int redis_threads = 4;
   size_t queue_limit = 256;
+  std::string token_file;  // empty: no per-call tokens (local run)
 };
 
 // The whole enrollment-svc: regions, pseudonymisation, Redis executor and health, both services
@@ -46,6 +47,7 @@ class EnrollmentServer {
   std::unique_ptr<RedisHealth> health_;
   std::unique_ptr<RedisExecutor> executor_;
   std::unique_ptr<EventValidator> validator_;
+  std::unique_ptr<TokenAuthorizer> auth_;
   std::unique_ptr<EnrollmentServiceImpl> enrollment_;
   std::unique_ptr<RegionAdminServiceImpl> admin_;
 };

@@ -45,7 +45,13 @@ void RejectConflictingIds(const v1::IngestEventsRequest& request,
 class IngestStream final
     : public grpc::ServerBidiReactor<v1::IngestEventsRequest, v1::IngestEventsResponse> {
  public:
-  explicit IngestStream(EnrollmentServiceImpl* service) : service_(service) { StartRead(&request_); }
+  IngestStream(EnrollmentServiceImpl* service, const grpc::Status& authorized) : service_(service) {
+    if (!authorized.ok()) {
+      Finish(authorized);
+      return;
+    }
+    StartRead(&request_);
+  }
 
   void OnReadDone(bool ok) override {
     if (!ok) {
@@ -122,13 +128,15 @@ EnrollmentServiceImpl::EnrollmentServiceImpl(EnrollmentLimits limits,
                                              const RegionRegistry* regions,
                                              const EventValidator* validator,
                                              RedisExecutor* executor, RedisHealth* health,
-                                             EnrollmentMetrics* metrics)
+                                             EnrollmentMetrics* metrics,
+                                             const TokenAuthorizer* auth)
     : limits_(limits),
       regions_(regions),
       validator_(validator),
       executor_(executor),
       health_(health),
-      metrics_(metrics) {}
+      metrics_(metrics),
+      auth_(auth) {}
 
 bool EnrollmentServiceImpl::Submit(RedisExecutor::Task task) {
   if (executor_->Submit(std::move(task))) return true;
@@ -180,14 +188,18 @@ grpc::Status EnrollmentServiceImpl::ProcessBatch(ReconnectingConnection& connect
 }
 
 grpc::ServerBidiReactor<v1::IngestEventsRequest, v1::IngestEventsResponse>*
-EnrollmentServiceImpl::IngestEvents(grpc::CallbackServerContext*) {
-  return new IngestStream(this);
+EnrollmentServiceImpl::IngestEvents(grpc::CallbackServerContext* context) {
+  return new IngestStream(this, Authorize(*context, Role::kIngest));
 }
 
 grpc::ServerUnaryReactor* EnrollmentServiceImpl::IngestBatch(
     grpc::CallbackServerContext* context, const v1::IngestEventsRequest* request,
     v1::IngestEventsResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (grpc::Status denied = Authorize(*context, Role::kIngest); !denied.ok()) {
+    reactor->Finish(denied);
+    return reactor;
+  }
   bool queued = Submit([this, context, reactor, request, response](ReconnectingConnection& c) {
     if (DeadlinePassed(context)) {
       reactor->Finish(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "deadline passed in queue"));
@@ -203,6 +215,10 @@ grpc::ServerUnaryReactor* EnrollmentServiceImpl::Enroll(grpc::CallbackServerCont
                                                         const v1::EnrollRequest* request,
                                                         v1::EnrollResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (grpc::Status denied = Authorize(*context, Role::kIngest); !denied.ok()) {
+    reactor->Finish(denied);
+    return reactor;
+  }
   bool queued = Submit([this, context, reactor, request, response](ReconnectingConnection& c) {
     if (DeadlinePassed(context)) {
       reactor->Finish(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "deadline passed in queue"));
@@ -270,6 +286,10 @@ grpc::ServerUnaryReactor* EnrollmentServiceImpl::GetParticipant(
     grpc::CallbackServerContext* context, const v1::GetParticipantRequest* request,
     v1::Participant* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (grpc::Status denied = Authorize(*context, Role::kRead); !denied.ok()) {
+    reactor->Finish(denied);
+    return reactor;
+  }
   absl::StatusOr<Nik> nik = ParseNik(request->nik());
   if (!nik.ok()) {
     reactor->Finish(InvalidArgument({{"nik", std::string(nik.status().message())}}));
@@ -380,6 +400,11 @@ grpc::ServerUnaryReactor* RegionAdminServiceImpl::Call(grpc::CallbackServerConte
 grpc::ServerUnaryReactor* RegionAdminServiceImpl::SetPopulation(
     grpc::CallbackServerContext* context, const v1::SetPopulationRequest* request,
     v1::RegionSettings* response) {
+  if (grpc::Status denied = enrollment_->Authorize(*context, Role::kAdmin); !denied.ok()) {
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    reactor->Finish(denied);
+    return reactor;
+  }
   std::vector<std::pair<std::string, std::string>> violations;
   CheckAdminRegion(*regions_, request->region_code(), &violations);
   if (request->population() < 0) violations.emplace_back("population", "must be >= 0");
@@ -401,6 +426,11 @@ grpc::ServerUnaryReactor* RegionAdminServiceImpl::SetPopulation(
 grpc::ServerUnaryReactor* RegionAdminServiceImpl::SetRegionStatus(
     grpc::CallbackServerContext* context, const v1::SetRegionStatusRequest* request,
     v1::RegionSettings* response) {
+  if (grpc::Status denied = enrollment_->Authorize(*context, Role::kAdmin); !denied.ok()) {
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    reactor->Finish(denied);
+    return reactor;
+  }
   std::vector<std::pair<std::string, std::string>> violations;
   CheckAdminRegion(*regions_, request->region_code(), &violations);
   if (!request->dues_paid_through().empty() && ParseYearMonth(request->dues_paid_through()) == 0) {

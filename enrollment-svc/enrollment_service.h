@@ -2,6 +2,7 @@
 
 #include <atomic>
 
+#include "common/auth.h"
 #include "common/metrics.h"
 #include "common/redis_executor.h"
 #include "common/redis_health.h"
@@ -31,7 +32,8 @@ class EnrollmentServiceImpl final : public v1::EnrollmentService::CallbackServic
  public:
   EnrollmentServiceImpl(EnrollmentLimits limits, const RegionRegistry* regions,
                         const EventValidator* validator, RedisExecutor* executor,
-                        RedisHealth* health, EnrollmentMetrics* metrics);
+                        RedisHealth* health, EnrollmentMetrics* metrics,
+                        const TokenAuthorizer* auth);
 
   grpc::ServerUnaryReactor* Enroll(grpc::CallbackServerContext* context,
                                    const v1::EnrollRequest* request,
@@ -54,6 +56,10 @@ class EnrollmentServiceImpl final : public v1::EnrollmentService::CallbackServic
                             const v1::IngestEventsRequest& request,
                             v1::IngestEventsResponse* response);
   bool Submit(RedisExecutor::Task task);
+  // OK when tokens are off (no token file) or the call's token has `role`.
+  grpc::Status Authorize(const grpc::CallbackServerContext& context, Role role) const {
+    return auth_ == nullptr ? grpc::Status::OK : auth_->Check(context, role);
+  }
 
  private:
   EnrollmentLimits limits_;
@@ -62,6 +68,7 @@ class EnrollmentServiceImpl final : public v1::EnrollmentService::CallbackServic
   RedisExecutor* executor_;
   RedisHealth* health_;
   EnrollmentMetrics* metrics_;
+  const TokenAuthorizer* auth_;
   std::atomic<bool> draining_{false};
 };
 

@@ -31,6 +31,14 @@ ABSL_FLAG(int, redis_threads, 4, "Redis worker threads, one connection each "
 ABSL_FLAG(int, queue_limit, 256, "queued Redis tasks before RESOURCE_EXHAUSTED "
           "(env UHC_QUEUE_LIMIT)");
 ABSL_FLAG(int, max_message_mb, 64, "largest request, MiB (env UHC_MAX_MESSAGE_MB)");
+ABSL_FLAG(std::string, tls_cert, "", "TLS certificate chain, PEM (env UHC_TLS_CERT)");
+ABSL_FLAG(std::string, tls_key, "", "TLS private key, PEM (env UHC_TLS_KEY)");
+ABSL_FLAG(std::string, tls_client_ca, "", "CA for client certificates: mutual TLS "
+          "(env UHC_TLS_CLIENT_CA)");
+ABSL_FLAG(bool, plaintext, false, "serve without TLS; required when no --tls_cert is given "
+          "(env UHC_PLAINTEXT)");
+ABSL_FLAG(std::string, token_file, "", "bearer tokens with roles, lines '<roles> <token>' (roles "
+          "ingest,admin,read); empty disables per-call tokens (env UHC_TOKEN_FILE)");
 ABSL_FLAG(int, drain_seconds, 10, "on SIGTERM, time for in-flight batches (env UHC_DRAIN_SECONDS)");
 
 namespace uhc {
@@ -43,6 +51,11 @@ int Run() {
   options.server.metrics_port = absl::GetFlag(FLAGS_metrics_port);
   options.server.max_message_bytes = absl::GetFlag(FLAGS_max_message_mb) << 20;
   options.server.drain_timeout = absl::Seconds(absl::GetFlag(FLAGS_drain_seconds));
+  options.server.tls_cert_file = absl::GetFlag(FLAGS_tls_cert);
+  options.server.tls_key_file = absl::GetFlag(FLAGS_tls_key);
+  options.server.tls_client_ca_file = absl::GetFlag(FLAGS_tls_client_ca);
+  options.server.plaintext = absl::GetFlag(FLAGS_plaintext);
+  options.token_file = absl::GetFlag(FLAGS_token_file);
   options.redis.host = absl::GetFlag(FLAGS_redis_host);
   options.redis.port = absl::GetFlag(FLAGS_redis_port);
   options.redis.user = absl::GetFlag(FLAGS_redis_user);

@@ -36,10 +36,10 @@ chmod 600 "$RUN/nik-hmac.secret"
 
 export UHC_REDIS_PORT=$REDIS_PORT
 echo "==> starting enrollment-svc (127.0.0.1:50051) and classifier-svc (127.0.0.1:50052)"
-"$BIN/enrollment-svc/enrollment-svc" --listen 127.0.0.1:50051 --metrics_port 9101 \
+"$BIN/enrollment-svc/enrollment-svc" --listen 127.0.0.1:50051 --plaintext --metrics_port 9101 \
   --hmac_secret_file "$RUN/nik-hmac.secret" >/dev/null 2>"$RUN/enrollment-svc.log" </dev/null &
 echo $! > "$RUN/enrollment-svc.pid"
-"$BIN/classifier-svc/classifier-svc" --listen 127.0.0.1:50052 --metrics_port 9102 \
+"$BIN/classifier-svc/classifier-svc" --listen 127.0.0.1:50052 --plaintext --metrics_port 9102 \
   >/dev/null 2>"$RUN/classifier-svc.log" </dev/null &
 echo $! > "$RUN/classifier-svc.pid"
 UHCCTL="$BIN/tools/uhcctl"

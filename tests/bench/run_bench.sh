@@ -43,10 +43,10 @@ until [ "$(redis-cli -p "$REDIS_PORT" ping 2>/dev/null)" = PONG ]; do sleep 0.05
 
 start_services() {
   UHC_NIK_HMAC_SECRET=bench-secret-0123456789abcdef "$BUILD/enrollment-svc/enrollment-svc" \
-    --listen "127.0.0.1:$ENROLL_PORT" --metrics_port -1 --redis_port "$REDIS_PORT" \
+    --listen "127.0.0.1:$ENROLL_PORT" --plaintext --metrics_port -1 --redis_port "$REDIS_PORT" \
     --bucket_bits 5 --redis_threads 4 >/dev/null 2>"$WORK/enrollment.log" </dev/null &
   PIDS+=($!)
-  "$BUILD/classifier-svc/classifier-svc" --listen "127.0.0.1:$CLASSIFY_PORT" --metrics_port -1 \
+  "$BUILD/classifier-svc/classifier-svc" --listen "127.0.0.1:$CLASSIFY_PORT" --plaintext --metrics_port -1 \
     --redis_port "$REDIS_PORT" >/dev/null 2>"$WORK/classifier.log" </dev/null &
   PIDS+=($!)
   UHC_ENROLLMENT_ADDR=127.0.0.1:$ENROLL_PORT UHC_CLASSIFIER_ADDR=127.0.0.1:$CLASSIFY_PORT \

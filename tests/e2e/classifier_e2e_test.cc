@@ -57,7 +57,7 @@ class ClassifierE2eTest : public ::testing::Test {
   std::unique_ptr<Process> StartEnrollment() {
     auto p = std::make_unique<Process>(
         std::vector<std::string>{UHC_ENROLLMENT_SVC, "--listen", Address(enrollment_port_),
-                                 "--metrics_port", "-1", "--redis_port",
+                                 "--plaintext", "--metrics_port", "-1", "--redis_port",
                                  std::to_string(redis_->port()), "--data_dir",
                                  UHC_SOURCE_DIR "/data", "--bucket_bits", "4"},
         std::vector<std::string>{std::string("UHC_NIK_HMAC_SECRET=") + kSecret},
@@ -70,7 +70,7 @@ class ClassifierE2eTest : public ::testing::Test {
     int port = FreePort();
     classifier_ports_.push_back(port);
     auto p = std::make_unique<Process>(
-        std::vector<std::string>{UHC_CLASSIFIER_SVC, "--listen", Address(port), "--metrics_port",
+        std::vector<std::string>{UHC_CLASSIFIER_SVC, "--listen", Address(port), "--plaintext", "--metrics_port",
                                  "-1", "--redis_port", std::to_string(redis_->port()),
                                  "--data_dir", UHC_SOURCE_DIR "/data", "--policy_dir",
                                  UHC_SOURCE_DIR "/config/policies", "--keepalive_seconds", "1"},

@@ -114,11 +114,11 @@ TEST(ReflectionTest, EveryMethodOfOurServicesIsFullyDescribed) {
   int enrollment_port = FreePort(), classifier_port = FreePort();
   std::string redis_port = std::to_string(redis.port());
   Process enrollment({UHC_ENROLLMENT_SVC, "--listen", "127.0.0.1:" + std::to_string(enrollment_port),
-                      "--metrics_port", "-1", "--redis_port", redis_port, "--data_dir",
+                      "--plaintext", "--metrics_port", "-1", "--redis_port", redis_port, "--data_dir",
                       UHC_SOURCE_DIR "/data"},
                      {"UHC_NIK_HMAC_SECRET=reflection-test-secret-0123"}, dir + "/e.log");
   Process classifier({UHC_CLASSIFIER_SVC, "--listen", "127.0.0.1:" + std::to_string(classifier_port),
-                      "--metrics_port", "-1", "--redis_port", redis_port, "--data_dir",
+                      "--plaintext", "--metrics_port", "-1", "--redis_port", redis_port, "--data_dir",
                       UHC_SOURCE_DIR "/data", "--policy_dir", UHC_SOURCE_DIR "/config/policies"},
                      {}, dir + "/c.log");
   struct Expect {

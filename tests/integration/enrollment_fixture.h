@@ -28,6 +28,7 @@ class EnrollmentFixture : public ::testing::Test {
     options.server.listen_address = "127.0.0.1:0";
     options.server.metrics_port = 0;
     options.server.drain_timeout = absl::Seconds(2);
+    options.server.plaintext = true;
     options.redis = redis_->options();
     options.data_dir = UHC_SOURCE_DIR "/data";
     options.hmac_secret = kTestSecret;

@@ -1,0 +1,173 @@
+// TLS, mutual TLS and per-call bearer tokens with roles, on a real enrollment-svc and Redis.
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "tests/integration/enrollment_fixture.h"
+#include "tests/support/events.h"
+
+namespace uhc::testing {
+namespace {
+
+std::string Read(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// A CA, a server certificate for 127.0.0.1 and a client certificate, made with the openssl CLI.
+class Certificates {
+ public:
+  Certificates() {
+    char pattern[] = "/tmp/uhc-certs-XXXXXX";
+    dir = mkdtemp(pattern);
+    std::string d = dir;
+    std::string script =
+        "set -e; cd " + d + "; exec >/dev/null 2>&1;"
+        "openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 2 -subj /CN=uhc-test-ca;"
+        "openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj /CN=127.0.0.1;"
+        "printf 'subjectAltName=IP:127.0.0.1,DNS:localhost' > san.ext;"
+        "openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out server.crt -days 2 -extfile san.ext;"
+        "openssl req -newkey rsa:2048 -nodes -keyout client.key -out client.csr -subj /CN=bpjs-backend;"
+        "openssl x509 -req -in client.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out client.crt -days 2";
+    ok = std::system(script.c_str()) == 0;
+  }
+  ~Certificates() {
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+  }
+  std::string dir;
+  bool ok = false;
+};
+
+constexpr char kIngestToken[] = "ingest-token-0123456789";
+constexpr char kReadToken[] = "read-token-0123456789ab";
+constexpr char kAdminToken[] = "admin-token-0123456789a";
+
+class SecurityTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    redis_ = std::make_unique<RedisServer>();
+    ASSERT_TRUE(certs_.ok);
+    std::ofstream(certs_.dir + "/tokens")
+        << "# roles token\ningest " << kIngestToken << "\nread " << kReadToken << "\nadmin,read "
+        << kAdminToken << "\n";
+  }
+
+  absl::StatusOr<std::unique_ptr<EnrollmentServer>> Start(bool tls, bool mutual, bool tokens) {
+    EnrollmentServerOptions options;
+    options.server.listen_address = "127.0.0.1:0";
+    options.server.metrics_port = -1;
+    options.server.plaintext = !tls;
+    if (tls) {
+      options.server.tls_cert_file = certs_.dir + "/server.crt";
+      options.server.tls_key_file = certs_.dir + "/server.key";
+    }
+    if (mutual) options.server.tls_client_ca_file = certs_.dir + "/ca.crt";
+    if (tokens) options.token_file = certs_.dir + "/tokens";
+    options.redis = redis_->options();
+    options.data_dir = UHC_SOURCE_DIR "/data";
+    options.hmac_secret = kTestSecret;
+    return EnrollmentServer::Start(options);
+  }
+
+  std::shared_ptr<grpc::Channel> Channel(int port, bool tls, bool client_cert) {
+    std::string target = "127.0.0.1:" + std::to_string(port);
+    if (!tls) return grpc::CreateChannel(target, grpc::InsecureChannelCredentials());
+    grpc::SslCredentialsOptions ssl;
+    ssl.pem_root_certs = Read(certs_.dir + "/ca.crt");
+    if (client_cert) {
+      ssl.pem_private_key = Read(certs_.dir + "/client.key");
+      ssl.pem_cert_chain = Read(certs_.dir + "/client.crt");
+    }
+    return grpc::CreateChannel(target, grpc::SslCredentials(ssl));
+  }
+
+  static grpc::Status Ingest(grpc::Channel* channel, const std::string& token) {
+    auto stub = v1::EnrollmentService::NewStub(std::shared_ptr<grpc::Channel>(channel, [](auto*) {}));
+    v1::IngestEventsRequest request;
+    *request.add_events() =
+        Enrolled("s1", TestNik(1), "12.19", kBaseTime, v1::SEGMENT_PPU, true);
+    v1::IngestEventsResponse response;
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    if (!token.empty()) context.AddMetadata("authorization", "Bearer " + token);
+    return stub->IngestBatch(&context, request, &response);
+  }
+
+  std::unique_ptr<RedisServer> redis_;
+  Certificates certs_;
+};
+
+TEST_F(SecurityTest, RefusesToServePlaintextUnlessAskedTo) {
+  EnrollmentServerOptions options;
+  options.server.listen_address = "127.0.0.1:0";
+  options.server.metrics_port = -1;
+  options.redis = redis_->options();
+  options.data_dir = UHC_SOURCE_DIR "/data";
+  options.hmac_secret = kTestSecret;
+  auto server = EnrollmentServer::Start(options);
+  ASSERT_FALSE(server.ok());
+  EXPECT_NE(server.status().message().find("--plaintext"), absl::string_view::npos);
+}
+
+TEST_F(SecurityTest, TokensAndRoles) {
+  auto server = Start(false, false, true);
+  ASSERT_TRUE(server.ok()) << server.status();
+  auto channel = Channel((*server)->port(), false, false);
+  EXPECT_EQ(Ingest(channel.get(), "").error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(Ingest(channel.get(), "wrong-token-0123456789").error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(Ingest(channel.get(), kReadToken).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_TRUE(Ingest(channel.get(), kIngestToken).ok());
+
+  auto admin = v1::RegionAdminService::NewStub(channel);
+  v1::SetPopulationRequest population;
+  population.set_region_code("12.19");
+  population.set_population(100);
+  population.set_as_of("2025-12-31");
+  v1::RegionSettings settings;
+  grpc::ClientContext c1, c2;
+  c1.AddMetadata("authorization", std::string("Bearer ") + kIngestToken);
+  EXPECT_EQ(admin->SetPopulation(&c1, population, &settings).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  c2.AddMetadata("authorization", std::string("Bearer ") + kAdminToken);
+  EXPECT_TRUE(admin->SetPopulation(&c2, population, &settings).ok());
+
+  // The stream is checked when it opens.
+  auto enrollment = v1::EnrollmentService::NewStub(channel);
+  grpc::ClientContext c3;
+  auto stream = enrollment->IngestEvents(&c3);
+  v1::IngestEventsResponse ack;
+  EXPECT_FALSE(stream->Read(&ack));
+  EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::UNAUTHENTICATED);
+
+  // Health stays open.
+  auto health = grpc::health::v1::Health::NewStub(channel);
+  grpc::health::v1::HealthCheckRequest request;
+  request.set_service("liveness");
+  grpc::health::v1::HealthCheckResponse response;
+  grpc::ClientContext c4;
+  EXPECT_TRUE(health->Check(&c4, request, &response).ok());
+}
+
+TEST_F(SecurityTest, TlsAndMutualTls) {
+  auto tls = Start(true, false, false);
+  ASSERT_TRUE(tls.ok()) << tls.status();
+  EXPECT_TRUE(Ingest(Channel((*tls)->port(), true, false).get(), "").ok());
+  EXPECT_EQ(Ingest(Channel((*tls)->port(), false, false).get(), "").error_code(),
+            grpc::StatusCode::UNAVAILABLE);
+  tls->reset();
+
+  auto mutual = Start(true, true, false);
+  ASSERT_TRUE(mutual.ok()) << mutual.status();
+  EXPECT_NE(Ingest(Channel((*mutual)->port(), true, false).get(), "").error_code(),
+            grpc::StatusCode::OK);
+  EXPECT_TRUE(Ingest(Channel((*mutual)->port(), true, true).get(), "").ok());
+}
+
+}  // namespace
+}  // namespace uhc::testing
