@@ -40,6 +40,9 @@ bool WaitFor(const std::function<bool()>& condition, int timeout_ms) {
 }
 
 RedisServer::RedisServer(std::vector<std::string> extra) : extra_(std::move(extra)) {
+  for (size_t i = 0; i + 1 < extra_.size(); ++i) {
+    if (extra_[i] == "--requirepass") password_ = extra_[i + 1];
+  }
   char pattern[] = "/tmp/uhc-redis-XXXXXX";
   dir_ = mkdtemp(pattern);
   port_ = FreePort();
@@ -56,6 +59,7 @@ RedisOptions RedisServer::options() const {
   RedisOptions o;
   o.host = "127.0.0.1";
   o.port = port_;
+  o.password = password_;
   return o;
 }
 

@@ -36,6 +36,7 @@ class RedisServer {
   void Launch();
   std::vector<std::string> extra_;
   std::string dir_;
+  std::string password_;  // from "--requirepass" in extra
   int port_ = 0;
   pid_t pid_ = -1;
 };

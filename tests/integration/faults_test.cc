@@ -1,0 +1,171 @@
+// Faults with exact aggregates afterwards: redis-server killed with AOF on, several
+// enrollment-svc replicas on the same regions, and Redis behind a password.
+#include <atomic>
+#include <thread>
+
+#include "tests/integration/enrollment_fixture.h"
+#include "tests/support/events.h"
+#include "tests/support/reference_model.h"
+
+namespace uhc::testing {
+namespace {
+
+constexpr const char* kRegions[] = {"12.19", "12.75", "16.07"};
+
+std::vector<v1::ParticipantEvent> History(int people, int first) {
+  std::vector<v1::ParticipantEvent> events;
+  for (int i = 0; i < people; ++i) {
+    events.push_back(Enrolled("e" + std::to_string(first + i), TestNik(first + i), kRegions[i % 3],
+                              kBaseTime + i, v1::SEGMENT_PBPU_MANDIRI, i % 2 == 0));
+  }
+  for (int i = 0; i < people; ++i) {
+    events.push_back(StatusChanged("s" + std::to_string(first + i), TestNik(first + i),
+                                   kRegions[i % 3], kBaseTime + 100000 + i, i % 3 != 0));
+    if (i % 5 == 0) {
+      events.push_back(Relocated("r" + std::to_string(first + i), TestNik(first + i),
+                                 kRegions[i % 3], kBaseTime + 200000 + i, kRegions[(i + 1) % 3]));
+    }
+  }
+  return events;
+}
+
+std::map<std::string, int64_t> Aggregate(RedisConnection& redis, const std::string& region) {
+  std::map<std::string, int64_t> out;
+  auto reply = redis.Command({"HGETALL", "uhc:{" + region + "}:agg"});
+  if (!reply.ok() || (*reply)->type != REDIS_REPLY_ARRAY) return out;
+  for (size_t i = 0; i + 1 < (*reply)->elements; i += 2) {
+    out[(*reply)->element[i]->str] = std::atoll((*reply)->element[i + 1]->str);
+  }
+  return out;
+}
+
+void ExpectExact(RedisConnection& redis, const ReferenceModel& model) {
+  for (const char* r : kRegions) {
+    auto have = Aggregate(redis, r);
+    const RegionCounts& want = model.regions().at(r);
+    EXPECT_EQ(have["part"], want.Participants()) << r;
+    EXPECT_EQ(have["act"], want.Active()) << r;
+    for (int s = 1; s <= 5; ++s) {
+      EXPECT_EQ(have["n" + std::to_string(s)], want.participants[s]) << r << " " << s;
+      EXPECT_EQ(have["a" + std::to_string(s)], want.active[s]) << r << " " << s;
+    }
+  }
+}
+
+class FaultsTest : public EnrollmentFixture {
+ protected:
+  void SetUp() override {}  // each test starts its own Redis
+
+  // IngestBatch in batches of `size`, resending a batch until it is acked.
+  void IngestAll(v1::EnrollmentService::Stub* stub, const std::vector<v1::ParticipantEvent>& events,
+                 size_t size, std::atomic<int>* acked_batches = nullptr) {
+    for (size_t start = 0; start < events.size(); start += size) {
+      v1::IngestEventsRequest request;
+      for (size_t i = start; i < std::min(events.size(), start + size); ++i) {
+        *request.add_events() = events[i];
+      }
+      bool acked = WaitFor(
+          [&] {
+            v1::IngestEventsResponse response;
+            grpc::ClientContext context;
+            context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+            return stub->IngestBatch(&context, request, &response).ok();
+          },
+          30000);
+      ASSERT_TRUE(acked) << "batch at " << start << " never acked";
+      if (acked_batches) ++*acked_batches;
+    }
+  }
+};
+
+TEST_F(FaultsTest, RedisKilledWithAofKeepsEveryAckedEvent) {
+  redis_ = std::make_unique<RedisServer>(
+      std::vector<std::string>{"--appendonly", "yes", "--appendfsync", "everysec"});
+  StartService();
+  std::vector<v1::ParticipantEvent> events = History(6000, 0);
+  ReferenceModel model;
+  for (const auto& e : events) model.Apply(e);
+  std::atomic<int> acked{0};
+  int acked_at_kill = 0;
+  std::thread killer([&] {
+    WaitFor([&] { return acked.load() >= 10; }, 30000);
+    redis_->Stop(/*kill=*/true);  // kill -9 while batches are flowing
+    acked_at_kill = acked.load();
+    redis_->Restart();
+  });
+  IngestAll(enrollment_.get(), events, 200, &acked);
+  killer.join();
+  EXPECT_LT(acked_at_kill, static_cast<int>(events.size() / 200)) << "killed after the stream";
+  auto redis = redis_->Connect();
+  ExpectExact(*redis, model);
+  // Every acked event is there: resending everything applies nothing.
+  int applied = 0;
+  for (size_t start = 0; start < events.size(); start += 5000) {
+    v1::IngestEventsRequest again;
+    for (size_t i = start; i < std::min(events.size(), start + 5000); ++i) {
+      *again.add_events() = events[i];
+    }
+    v1::IngestEventsResponse response;
+    grpc::ClientContext context;
+    ASSERT_TRUE(enrollment_->IngestBatch(&context, again, &response).ok());
+    applied += response.applied();
+  }
+  EXPECT_EQ(applied, 0);
+  ExpectExact(*redis, model);
+}
+
+TEST_F(FaultsTest, SeveralReplicasWritingTheSameRegionsStayExact) {
+  redis_ = std::make_unique<RedisServer>();
+  StartService();
+  EnrollmentServerOptions options;
+  options.server.listen_address = "127.0.0.1:0";
+  options.server.metrics_port = -1;
+  options.server.plaintext = true;
+  options.redis = redis_->options();
+  options.data_dir = UHC_SOURCE_DIR "/data";
+  options.hmac_secret = kTestSecret;
+  options.bucket_bits = 4;
+  auto second = EnrollmentServer::Start(options);
+  ASSERT_TRUE(second.ok()) << second.status();
+  auto stub2 = v1::EnrollmentService::NewStub(grpc::CreateChannel(
+      "127.0.0.1:" + std::to_string((*second)->port()), grpc::InsecureChannelCredentials()));
+  ASSERT_TRUE(WaitFor([&] { return (*second)->redis_healthy(); }, 5000));
+  // Both replicas get every event (as if callers retried on another pod), in batches of
+  // different sizes, at the same time.
+  std::vector<v1::ParticipantEvent> events = History(4000, 0);
+  ReferenceModel model;
+  for (const auto& e : events) model.Apply(e);
+  std::thread a([&] { IngestAll(enrollment_.get(), events, 150); });
+  std::thread b([&] { IngestAll(stub2.get(), events, 401); });
+  a.join();
+  b.join();
+  auto redis = redis_->Connect();
+  ExpectExact(*redis, model);
+}
+
+TEST_F(FaultsTest, RedisWithAPassword) {
+  redis_ = std::make_unique<RedisServer>(std::vector<std::string>{"--requirepass", "uhc-test-pw"});
+  StartService();  // options() carries the password
+  std::vector<v1::ParticipantEvent> events = History(300, 0);
+  ReferenceModel model;
+  for (const auto& e : events) model.Apply(e);
+  IngestAll(enrollment_.get(), events, 100);
+  auto redis = redis_->Connect();
+  ExpectExact(*redis, model);
+  // A wrong password: the service never becomes ready.
+  EnrollmentServerOptions options;
+  options.server.listen_address = "127.0.0.1:0";
+  options.server.metrics_port = -1;
+  options.server.plaintext = true;
+  options.redis = redis_->options();
+  options.redis.password = "wrong";
+  options.data_dir = UHC_SOURCE_DIR "/data";
+  options.hmac_secret = kTestSecret;
+  options.bucket_bits = 4;
+  auto wrong = EnrollmentServer::Start(options);
+  ASSERT_TRUE(wrong.ok());
+  EXPECT_FALSE(WaitFor([&] { return (*wrong)->redis_healthy(); }, 1500));
+}
+
+}  // namespace
+}  // namespace uhc::testing
