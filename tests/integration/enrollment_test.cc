@@ -284,9 +284,14 @@ TEST_F(EnrollmentTest, NikAppearsNowhereInRedisOrLogs) {
     }
   }
   ASSERT_FALSE(logs.empty());
+  httplib::Client metrics_client("127.0.0.1", server_->metrics_port());
+  auto metrics = metrics_client.Get("/metrics");
+  ASSERT_TRUE(metrics);
+  ASSERT_FALSE(metrics->body.empty());
   for (const std::string& nik : niks) {
     EXPECT_EQ(dump.find(nik), std::string::npos);
     EXPECT_EQ(logs.find(nik), std::string::npos);
+    EXPECT_EQ(metrics->body.find(nik), std::string::npos);
     // Not even the personal middle part (district + birth date) appears.
     EXPECT_EQ(dump.find(nik.substr(4, 8)), std::string::npos);
   }

@@ -167,5 +167,83 @@ TEST_F(FaultsTest, RedisWithAPassword) {
   EXPECT_FALSE(WaitFor([&] { return (*wrong)->redis_healthy(); }, 1500));
 }
 
+TEST_F(FaultsTest, RedisAwayUnderLoadFailsFastAndServesWithinTwoSecondsOfItsReturn) {
+  redis_ = std::make_unique<RedisServer>();
+  StartService();
+  std::atomic<bool> stop{false};
+  std::atomic<int> ok{0}, unavailable{0}, other{0};
+  std::atomic<int64_t> slowest_failure_ms{0};
+  std::vector<std::thread> load;
+  for (int t = 0; t < 4; ++t) {
+    load.emplace_back([&, t] {
+      for (int n = 0; !stop; ++n) {
+        v1::IngestEventsRequest request;
+        for (int i = 0; i < 50; ++i) {
+          int id = t * 1000000 + n * 50 + i;
+          *request.add_events() = Enrolled("l" + std::to_string(id), TestNik(id), kRegions[i % 3],
+                                           kBaseTime, v1::SEGMENT_PPU, true);
+        }
+        v1::IngestEventsResponse response;
+        grpc::ClientContext context;
+        context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
+        auto begin = std::chrono::steady_clock::now();
+        grpc::Status status = enrollment_->IngestBatch(&context, request, &response);
+        int64_t ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::steady_clock::now() - begin).count();
+        if (status.ok()) {
+          ++ok;
+        } else if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
+          ++unavailable;
+          if (ms > slowest_failure_ms) slowest_failure_ms = ms;
+        } else {
+          ++other;
+        }
+      }
+    });
+  }
+  ASSERT_TRUE(WaitFor([&] { return ok.load() > 20; }, 10000));
+  redis_->Stop(false);
+  ASSERT_TRUE(WaitFor([&] { return unavailable.load() > 20; }, 10000));
+  EXPECT_FALSE(server_->redis_healthy());
+  redis_->Restart();
+  auto back = std::chrono::steady_clock::now();
+  ASSERT_TRUE(WaitFor([&] { return server_->redis_healthy(); }, 5000));
+  EXPECT_LT(std::chrono::steady_clock::now() - back, std::chrono::seconds(2));
+  int ok_before = ok.load();
+  EXPECT_TRUE(WaitFor([&] { return ok.load() > ok_before + 10; }, 5000));
+  stop = true;
+  for (auto& t : load) t.join();
+  EXPECT_EQ(other.load(), 0);
+  EXPECT_LT(slowest_failure_ms.load(), 2000) << "UNAVAILABLE within the deadline";
+}
+
+TEST_F(FaultsTest, RedisAclUser) {
+  redis_ = std::make_unique<RedisServer>(std::vector<std::string>{"--requirepass", "admin-pw"});
+  auto admin = redis_->Connect();
+  auto created = admin->Command({"ACL", "SETUSER", "uhc", "on", ">uhc-user-pw", "~uhc:*",
+                                 "+@all"});
+  ASSERT_TRUE(created.ok() && ReplyStatus(created->get()).ok());
+  EnrollmentServerOptions options;
+  options.server.listen_address = "127.0.0.1:0";
+  options.server.metrics_port = -1;
+  options.server.plaintext = true;
+  options.redis = redis_->options();
+  options.redis.user = "uhc";
+  options.redis.password = "uhc-user-pw";
+  options.data_dir = UHC_SOURCE_DIR "/data";
+  options.hmac_secret = kTestSecret;
+  options.bucket_bits = 4;
+  auto server = EnrollmentServer::Start(options);
+  ASSERT_TRUE(server.ok()) << server.status();
+  ASSERT_TRUE(WaitFor([&] { return (*server)->redis_healthy(); }, 5000));
+  auto stub = v1::EnrollmentService::NewStub(grpc::CreateChannel(
+      "127.0.0.1:" + std::to_string((*server)->port()), grpc::InsecureChannelCredentials()));
+  std::vector<v1::ParticipantEvent> events = History(150, 0);
+  ReferenceModel model;
+  for (const auto& e : events) model.Apply(e);
+  IngestAll(stub.get(), events, 100);
+  ExpectExact(*admin, model);
+}
+
 }  // namespace
 }  // namespace uhc::testing
