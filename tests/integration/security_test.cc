@@ -1,4 +1,6 @@
 // TLS, mutual TLS and per-call bearer tokens with roles, on a real enrollment-svc and Redis.
+#include <sys/wait.h>
+
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -167,6 +169,22 @@ TEST_F(SecurityTest, TlsAndMutualTls) {
   EXPECT_NE(Ingest(Channel((*mutual)->port(), true, false).get(), "").error_code(),
             grpc::StatusCode::OK);
   EXPECT_TRUE(Ingest(Channel((*mutual)->port(), true, true).get(), "").ok());
+}
+
+TEST_F(SecurityTest, UhcctlSpeaksTlsAndSendsTheToken) {
+  auto server = Start(true, true, true);
+  ASSERT_TRUE(server.ok()) << server.status();
+  auto run = [&](const std::string& token) {
+    std::string command = "UHC_ENROLLMENT_ADDR=127.0.0.1:" + std::to_string((*server)->port()) +
+                          " UHC_TLS_CA=" + certs_.dir + "/ca.crt UHC_TLS_CERT=" + certs_.dir +
+                          "/client.crt UHC_TLS_KEY=" + certs_.dir + "/client.key UHC_TOKEN=" +
+                          token + " " UHC_UHCCTL " region-status 12.19 --uhc-prioritas >/dev/null 2>&1";
+    int status = std::system(command.c_str());
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  };
+  EXPECT_EQ(run(kAdminToken), 0);
+  EXPECT_EQ(run(kReadToken), 1);  // PERMISSION_DENIED
+  EXPECT_EQ(run(""), 1);          // UNAUTHENTICATED
 }
 
 }  // namespace

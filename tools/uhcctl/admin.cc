@@ -73,6 +73,7 @@ int RunPopulation(const std::vector<std::string>& args) {
     request.set_as_of(as_of);
     v1::RegionSettings response;
     grpc::ClientContext context;
+    Authenticate(&context);
     context.set_deadline(Deadline(10));
     grpc::Status status = stub->SetPopulation(&context, request, &response);
     if (!status.ok()) {
@@ -111,6 +112,7 @@ int RunRegionStatus(const std::vector<std::string>& args) {
     request.set_dues_paid_through(dues);
     v1::RegionSettings response;
     grpc::ClientContext context;
+    Authenticate(&context);
     context.set_deadline(Deadline(10));
     return stub->SetRegionStatus(&context, request, &response);
   };

@@ -1,6 +1,8 @@
 #include "tools/uhcctl/client.h"
 
 #include <cstdlib>
+#include <fstream>
+#include <sstream>
 #include <iostream>
 
 #include "google/protobuf/util/json_util.h"
@@ -27,11 +29,34 @@ Option ClassifierAddressOption() {
           EnvOr("UHC_CLASSIFIER_ADDR", "127.0.0.1:50052")};
 }
 
+std::string ReadFileOrEmpty(const char* env) {
+  const char* path = std::getenv(env);
+  if (path == nullptr) return "";
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
 std::shared_ptr<grpc::Channel> Connect(const std::string& address) {
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(64 << 20);
   args.SetMaxSendMessageSize(64 << 20);
-  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+  std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
+  if (std::getenv("UHC_TLS_CA") != nullptr) {
+    grpc::SslCredentialsOptions ssl;
+    ssl.pem_root_certs = ReadFileOrEmpty("UHC_TLS_CA");
+    ssl.pem_cert_chain = ReadFileOrEmpty("UHC_TLS_CERT");
+    ssl.pem_private_key = ReadFileOrEmpty("UHC_TLS_KEY");
+    credentials = grpc::SslCredentials(ssl);
+  }
+  return grpc::CreateCustomChannel(address, credentials, args);
+}
+
+void Authenticate(grpc::ClientContext* context) {
+  if (const char* token = std::getenv("UHC_TOKEN"); token != nullptr && *token != '\0') {
+    context->AddMetadata("authorization", std::string("Bearer ") + token);
+  }
 }
 
 int ReportRpcError(const Command& cmd, const grpc::Status& status) {

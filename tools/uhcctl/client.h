@@ -14,7 +14,12 @@ namespace uhc::cli {
 Option EnrollmentAddressOption();
 Option ClassifierAddressOption();
 
+// A channel to `address`: TLS when UHC_TLS_CA names a CA file (mutual TLS when UHC_TLS_CERT and
+// UHC_TLS_KEY name a client certificate and key), plaintext otherwise.
 std::shared_ptr<grpc::Channel> Connect(const std::string& address);
+
+// Adds "authorization: Bearer $UHC_TOKEN" to a call when UHC_TOKEN is set.
+void Authenticate(grpc::ClientContext* context);
 
 // Prints "uhcctl <cmd>: <message>" for a failed call (with BadRequest field violations when
 // present) and returns the exit code: 2 for bad input (INVALID_ARGUMENT, NOT_FOUND), else 1.

@@ -33,6 +33,7 @@ grpc::Status StreamFrom(v1::EnrollmentService::Stub* stub, const std::vector<Bat
                         size_t* acked, int window, Totals* totals, bool progress,
                         int64_t total_events, absl::Time start) {
   grpc::ClientContext context;
+  Authenticate(&context);
   auto stream = stub->IngestEvents(&context);
   std::mutex mu;
   std::condition_variable cv;

@@ -52,7 +52,8 @@ int Help(std::ostream& out) {
   }
   out << "\nExit codes: 0 success, 1 the operation failed (e.g. events rejected), 2 bad input.\n"
          "Environment: UHC_POLICY_DIR (policy directory), UHC_ENROLLMENT_ADDR and\n"
-         "UHC_CLASSIFIER_ADDR (service addresses).\n";
+         "UHC_CLASSIFIER_ADDR (service addresses), UHC_TOKEN (bearer token sent with every\n"
+         "call), UHC_TLS_CA (CA file: use TLS) with UHC_TLS_CERT and UHC_TLS_KEY (mutual TLS).\n";
   return kExitOk;
 }
 

@@ -75,6 +75,7 @@ int RunTier(const std::vector<std::string>& args) {
   request.set_policy_id(PolicyOf(cmd));
   v1::RegionTier tier;
   grpc::ClientContext context;
+  Authenticate(&context);
   context.set_deadline(Deadline(10));
   grpc::Status status = stub->GetRegionTier(&context, request, &tier);
   if (!status.ok()) return ReportRpcError(cmd, status);
@@ -102,6 +103,7 @@ absl::StatusOr<std::vector<v1::RegionTier>> ListAll(v1::ClassifierService::Stub*
   do {
     v1::ListRegionTiersResponse response;
     grpc::ClientContext context;
+    Authenticate(&context);
     context.set_deadline(Deadline(30));
     *error = stub->ListRegionTiers(&context, request, &response);
     if (!error->ok()) return absl::UnknownError(error->error_message());
@@ -217,6 +219,7 @@ int RunPlan(const std::vector<std::string>& args) {
   request.set_policy_id(PolicyOf(cmd));
   v1::TierPlan plan;
   grpc::ClientContext context;
+  Authenticate(&context);
   context.set_deadline(Deadline(10));
   grpc::Status status = stub->PlanTier(&context, request, &plan);
   if (!status.ok()) return ReportRpcError(cmd, status);
@@ -243,6 +246,7 @@ int RunWatch(const std::vector<std::string>& args) {
   request.set_province_code(cmd.Get("province"));
   request.set_policy_id(PolicyOf(cmd));
   grpc::ClientContext context;
+  Authenticate(&context);
   auto reader = stub->WatchTierChanges(&context, request);
   v1::WatchTierChangesResponse message;
   while (reader->Read(&message)) {
@@ -277,6 +281,7 @@ int RunHistory(const std::vector<std::string>& args) {
   request.set_limit(static_cast<int>(*limit));
   v1::ListTierChangesResponse response;
   grpc::ClientContext context;
+  Authenticate(&context);
   context.set_deadline(Deadline(10));
   grpc::Status status = stub->ListTierChanges(&context, request, &response);
   if (!status.ok()) return ReportRpcError(cmd, status);

@@ -26,6 +26,7 @@ bool FetchAll(const Command& cmd, v1::ClassifierService::Stub* stub, const std::
     request.set_page_size(1000);
     v1::ListRegionTiersResponse response;
     grpc::ClientContext context;
+    Authenticate(&context);
     context.set_deadline(Deadline(30));
     grpc::Status status = stub->ListRegionTiers(&context, request, &response);
     if (!status.ok()) {
@@ -47,6 +48,7 @@ bool FetchAll(const Command& cmd, v1::ClassifierService::Stub* stub, const std::
 std::vector<std::string> TierOrder(v1::ClassifierService::Stub* stub, const std::string& policy) {
   v1::ListPoliciesResponse response;
   grpc::ClientContext context;
+  Authenticate(&context);
   context.set_deadline(Deadline(10));
   std::vector<std::string> tiers;
   if (stub->ListPolicies(&context, v1::ListPoliciesRequest(), &response).ok()) {
@@ -159,6 +161,7 @@ int RunSummary(const std::vector<std::string>& args) {
     request.set_policy_id(policy);
     v1::TierPlan plan;
     grpc::ClientContext context;
+    Authenticate(&context);
     context.set_deadline(Deadline(10));
     std::cout << absl::StrFormat("- %s %s: %s -> %s\n", t->region_code(), t->region_name(),
                                  t->tier(), t->next_tier());
@@ -267,6 +270,7 @@ int RunHealth(const std::vector<std::string>& args) {
       request.set_service(service);
       grpc::health::v1::HealthCheckResponse response;
       grpc::ClientContext context;
+      Authenticate(&context);
       context.set_deadline(Deadline(3));
       grpc::Status status = stub->Check(&context, request, &response);
       std::string state = status.ok() ? grpc::health::v1::HealthCheckResponse::ServingStatus_Name(
