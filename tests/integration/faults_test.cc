@@ -1,10 +1,16 @@
 // Faults with exact aggregates afterwards: redis-server killed with AOF on, several
 // enrollment-svc replicas on the same regions, and Redis behind a password.
+#include <signal.h>
+
 #include <atomic>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "tests/integration/enrollment_fixture.h"
 #include "tests/support/events.h"
+#include "tests/support/process.h"
 #include "tests/support/reference_model.h"
 
 namespace uhc::testing {
@@ -243,6 +249,70 @@ TEST_F(FaultsTest, RedisAclUser) {
   for (const auto& e : events) model.Apply(e);
   IngestAll(stub.get(), events, 100);
   ExpectExact(*admin, model);
+}
+
+// Debian 12's hiredis (0.14) cannot speak TLS, so TLS to Redis goes through a local TLS tunnel
+// (stunnel in client mode, as a sidecar would): the services talk plaintext on loopback, the
+// tunnel verifies Redis' certificate and encrypts to its tls-port; Redis' plain port is off.
+TEST_F(FaultsTest, RedisOverTlsThroughATunnel) {
+  char pattern[] = "/tmp/uhc-redis-tls-XXXXXX";
+  std::string dir = mkdtemp(pattern);
+  std::string make =
+      "cd " + dir + " && openssl req -x509 -newkey rsa:2048 -nodes -keyout redis.key "
+      "-out redis.crt -days 1 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 "
+      ">/dev/null 2>&1";
+  ASSERT_EQ(std::system(make.c_str()), 0);
+  int tls_port = FreePort();
+  redis_ = std::make_unique<RedisServer>(std::vector<std::string>{
+      "--tls-port", std::to_string(tls_port), "--tls-cert-file", dir + "/redis.crt",
+      "--tls-key-file", dir + "/redis.key", "--tls-ca-cert-file", dir + "/redis.crt",
+      "--tls-auth-clients", "no"});
+  // The plaintext port stays on for the test's own checks; the service only uses the tunnel.
+  int tunnel_port = FreePort();
+  std::ofstream(dir + "/stunnel.conf")
+      << "foreground = yes\npid =\n[redis]\nclient = yes\naccept = 127.0.0.1:" << tunnel_port
+      << "\nconnect = 127.0.0.1:" << tls_port << "\nverifyPeer = yes\nCAfile = " << dir
+      << "/redis.crt\n";
+  Process tunnel({"/usr/bin/stunnel4", dir + "/stunnel.conf"}, {}, dir + "/stunnel.log");
+  ASSERT_TRUE(WaitFor([&] {
+    RedisOptions o;
+    o.port = tunnel_port;
+    auto c = RedisConnection::Connect(o);
+    if (!c.ok()) return false;
+    auto pong = (*c)->Command({"PING"});
+    return pong.ok() && ReplyStatus(pong->get()).ok();
+  }, 10000)) << "stunnel did not come up";
+
+  EnrollmentServerOptions options;
+  options.server.listen_address = "127.0.0.1:0";
+  options.server.metrics_port = -1;
+  options.server.plaintext = true;
+  options.redis.port = tunnel_port;
+  options.data_dir = UHC_SOURCE_DIR "/data";
+  options.hmac_secret = kTestSecret;
+  options.bucket_bits = 4;
+  auto server = EnrollmentServer::Start(options);
+  ASSERT_TRUE(server.ok()) << server.status();
+  ASSERT_TRUE(WaitFor([&] { return (*server)->redis_healthy(); }, 5000));
+  auto stub = v1::EnrollmentService::NewStub(grpc::CreateChannel(
+      "127.0.0.1:" + std::to_string((*server)->port()), grpc::InsecureChannelCredentials()));
+  std::vector<v1::ParticipantEvent> events = History(300, 0);
+  ReferenceModel model;
+  for (const auto& e : events) model.Apply(e);
+  IngestAll(stub.get(), events, 100);
+  auto redis = redis_->Connect();
+  ExpectExact(*redis, model);
+  // The TLS port refuses a plaintext client.
+  RedisOptions plain;
+  plain.port = tls_port;
+  plain.command_timeout = absl::Seconds(1);
+  auto raw = RedisConnection::Connect(plain);
+  bool refused = !raw.ok() || !(*raw)->Command({"PING"}).ok();
+  EXPECT_TRUE(refused);
+  server->reset();
+  tunnel.Stop(SIGTERM);
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
 }
 
 }  // namespace

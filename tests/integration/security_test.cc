@@ -6,6 +6,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "classifier-svc/classifier_server.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "tests/integration/enrollment_fixture.h"
 #include "tests/support/events.h"
@@ -169,6 +170,39 @@ TEST_F(SecurityTest, TlsAndMutualTls) {
   EXPECT_NE(Ingest(Channel((*mutual)->port(), true, false).get(), "").error_code(),
             grpc::StatusCode::OK);
   EXPECT_TRUE(Ingest(Channel((*mutual)->port(), true, true).get(), "").ok());
+}
+
+TEST_F(SecurityTest, ClassifierNeedsTheReadRole) {
+  ClassifierServerOptions options;
+  options.server.listen_address = "127.0.0.1:0";
+  options.server.metrics_port = -1;
+  options.server.tls_cert_file = certs_.dir + "/server.crt";
+  options.server.tls_key_file = certs_.dir + "/server.key";
+  options.redis = redis_->options();
+  options.data_dir = UHC_SOURCE_DIR "/data";
+  options.policy_dir = UHC_SOURCE_DIR "/config/policies";
+  options.token_file = certs_.dir + "/tokens";
+  auto server = ClassifierServer::Start(options);
+  ASSERT_TRUE(server.ok()) << server.status();
+  auto stub = v1::ClassifierService::NewStub(Channel((*server)->port(), true, false));
+  auto get = [&](const std::string& token) {
+    v1::GetRegionTierRequest request;
+    request.set_region_code("12.19");
+    v1::RegionTier tier;
+    grpc::ClientContext context;
+    if (!token.empty()) context.AddMetadata("authorization", "Bearer " + token);
+    return stub->GetRegionTier(&context, request, &tier).error_code();
+  };
+  EXPECT_EQ(get(""), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(get(kIngestToken), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(get(kReadToken), grpc::StatusCode::OK);
+  EXPECT_EQ(get(kAdminToken), grpc::StatusCode::OK);  // "admin,read"
+  grpc::ClientContext context;
+  v1::WatchTierChangesRequest watch;
+  auto reader = stub->WatchTierChanges(&context, watch);
+  v1::WatchTierChangesResponse message;
+  EXPECT_FALSE(reader->Read(&message));
+  EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::UNAUTHENTICATED);
 }
 
 TEST_F(SecurityTest, UhcctlSpeaksTlsAndSendsTheToken) {
