@@ -11,6 +11,8 @@
 #include "common/plan.h"
 #include "common/policy.h"
 #include "google/protobuf/util/time_util.h"
+#include "grpcpp/support/byte_buffer.h"
+#include "grpcpp/support/proto_buffer_reader.h"
 
 namespace uhc {
 namespace {
@@ -196,21 +198,30 @@ void ClassifierServiceImpl::Stamp(const Snapshot& snapshot, v1::RegionTier* tier
 }
 
 grpc::ServerUnaryReactor* ClassifierServiceImpl::GetRegionTier(
-    grpc::CallbackServerContext* context, const v1::GetRegionTierRequest* request,
-    v1::RegionTier* response) {
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
   if (auth_ != nullptr) {
     if (grpc::Status denied = auth_->Check(*context, Role::kRead); !denied.ok()) {
       return Finish(context, denied);
     }
   }
+  v1::GetRegionTierRequest parsed;
+  grpc::ByteBuffer copy(*request);  // Deserialize consumes its buffer
+  if (!grpc::SerializationTraits<v1::GetRegionTierRequest>::Deserialize(&copy, &parsed).ok()) {
+    return Finish(context, grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "malformed request"));
+  }
   std::shared_ptr<const Snapshot> snapshot;
   const SnapshotEntry* entry = nullptr;
   const v1::PolicyConfig* policy = nullptr;
   grpc::Status status =
-      Resolve(request->region_code(), request->policy_id(), &snapshot, &entry, &policy);
+      Resolve(parsed.region_code(), parsed.policy_id(), &snapshot, &entry, &policy);
   if (status.ok()) {
-    *response = entry->tiers.at(policy->id());
-    Stamp(*snapshot, response);
+    // Fields appended to a serialized message merge into it: as_of, then stale (field 12).
+    std::string bytes = entry->serialized.find(policy->id())->second;
+    bytes += snapshot->as_of_field();
+    if (refresher_->stale()) bytes += std::string("\x60\x01", 2);
+    grpc::Slice slice(bytes);
+    *response = grpc::ByteBuffer(&slice, 1);
   }
   return Finish(context, status);
 }

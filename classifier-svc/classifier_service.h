@@ -10,7 +10,11 @@ namespace uhc {
 
 // ClassifierService: every tier query is answered from the current snapshot, in memory, on the
 // callback thread (no I/O). Only ListTierChanges reads Redis, through the executor.
-class ClassifierServiceImpl final : public v1::ClassifierService::CallbackService {
+// GetRegionTier, the hot query, is a raw method: it answers with the snapshot's pre-serialized
+// bytes plus as_of and stale, instead of copying and serializing a RegionTier per call.
+class ClassifierServiceImpl final
+    : public v1::ClassifierService::WithRawCallbackMethod_GetRegionTier<
+          v1::ClassifierService::CallbackService> {
  public:
   // Pointers are not owned and must outlive the service.
   ClassifierServiceImpl(const RegionRegistry* regions, const PolicySet* policies,
@@ -18,8 +22,8 @@ class ClassifierServiceImpl final : public v1::ClassifierService::CallbackServic
                         const TokenAuthorizer* auth);
 
   grpc::ServerUnaryReactor* GetRegionTier(grpc::CallbackServerContext* context,
-                                          const v1::GetRegionTierRequest* request,
-                                          v1::RegionTier* response) override;
+                                          const grpc::ByteBuffer* request,
+                                          grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* ListRegionTiers(grpc::CallbackServerContext* context,
                                             const v1::ListRegionTiersRequest* request,
                                             v1::ListRegionTiersResponse* response) override;

@@ -2,6 +2,7 @@
 #include "classifier-svc/snapshot.h"
 
 #include "common/policy.h"
+#include "google/protobuf/util/time_util.h"
 
 namespace uhc {
 namespace {
@@ -45,6 +46,7 @@ std::shared_ptr<const SnapshotEntry> Evaluate(const Region* region, const Region
     tier.set_parent_code(region->parent_code);
     tier.set_data_version(version);
     EvaluatePolicy(policy, counts, &tier);
+    entry->serialized[id] = tier.SerializeAsString();
   }
   return entry;
 }
@@ -57,6 +59,12 @@ std::shared_ptr<const Snapshot> Snapshot::Build(
     const Snapshot* previous) {
   auto snapshot = std::make_shared<Snapshot>();
   snapshot->read_at_ = read_at;
+  if (read_at != absl::InfinitePast()) {
+    v1::RegionTier stamp;
+    *stamp.mutable_as_of() =
+        google::protobuf::util::TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(read_at));
+    snapshot->as_of_field_ = stamp.SerializeAsString();
+  }
   static const RegionAggregate kEmpty;
   auto aggregate = [&](const std::string& code) -> const RegionAggregate& {
     auto it = aggregates.find(code);

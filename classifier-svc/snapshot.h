@@ -27,6 +27,8 @@ struct SnapshotEntry {
   RegionCounts counts;
   int64_t data_version = 0;
   std::map<std::string, v1::RegionTier, std::less<>> tiers;  // by policy id
+  // The same, serialized without as_of and stale (appended per answer): GetRegionTier sends bytes.
+  std::map<std::string, std::string, std::less<>> serialized;
 };
 
 // An immutable picture of every region. Shared by readers through shared_ptr<const Snapshot>;
@@ -48,11 +50,14 @@ class Snapshot {
   // Every region in code order ("ID" first).
   const std::vector<std::shared_ptr<const SnapshotEntry>>& entries() const { return entries_; }
   absl::Time read_at() const { return read_at_; }
+  // RegionTier.as_of (field 11) encoded: appended to a serialized entry, protobuf merges it in.
+  const std::string& as_of_field() const { return as_of_field_; }
 
  private:
   std::vector<std::shared_ptr<const SnapshotEntry>> entries_;
   std::map<std::string, size_t, std::less<>> index_;
   absl::Time read_at_;
+  std::string as_of_field_;
 };
 
 }  // namespace uhc
