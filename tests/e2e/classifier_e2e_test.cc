@@ -535,6 +535,10 @@ TEST_F(ClassifierE2eTest, UhcctlForPeople) {
   EXPECT_NE(page.find("Kabupaten Batu Bara"), std::string::npos);
   EXPECT_EQ(page.find("http"), std::string::npos) << "self-contained: no external assets";
   EXPECT_EQ(run("health"), 0) << out;
+  EXPECT_EQ(run("summary --closest 3"), 0) << out;
+  EXPECT_NE(out.find("kab/kota (514)"), std::string::npos) << out;
+  EXPECT_NE(out.find("closest to their next tier"), std::string::npos) << out;
+  EXPECT_NE(out.find("12.19 Kabupaten Batu Bara: none -> pratama"), std::string::npos) << out;
 }
 
 TEST_F(ClassifierE2eTest, KillNineDuringStreamingIngestLosesAndDoublesNothing) {
