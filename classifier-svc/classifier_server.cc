@@ -1,6 +1,7 @@
 #include "classifier-svc/classifier_server.h"
 
 #include "common/log.h"
+#include "common/server_flags.h"
 
 namespace uhc {
 
@@ -22,14 +23,10 @@ absl::StatusOr<std::unique_ptr<ClassifierServer>> ClassifierServer::Start(
                                               s->policies_.get(), options.refresh_interval,
                                               s->hub_.get(), s->metrics_.get());
   s->executor_ = std::make_unique<RedisExecutor>(options.redis, 1, 64);
-  if (!options.token_file.empty()) {
-    absl::StatusOr<std::unique_ptr<TokenAuthorizer>> auth =
-        TokenAuthorizer::LoadFromFile(options.token_file);
-    if (!auth.ok()) return auth.status();
-    s->auth_ = *std::move(auth);
-  } else {
-    LogWarning("no --token_file: calls are not authenticated (local use only)");
-  }
+  absl::StatusOr<std::unique_ptr<TokenAuthorizer>> auth =
+      LoadTokensIfConfigured(options.token_file);
+  if (!auth.ok()) return auth.status();
+  s->auth_ = *std::move(auth);
   s->service_ = std::make_unique<ClassifierServiceImpl>(
       s->regions_.get(), s->policies_.get(), s->refresher_.get(), s->hub_.get(),
       s->executor_.get(), s->auth_.get());

@@ -2,14 +2,13 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "common/server_flags.h"
 #include "classifier-svc/classifier_server.h"
 #include "common/log.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:50052", "gRPC listen address (env UHC_LISTEN)");
 ABSL_FLAG(int, metrics_port, 9102, "Prometheus /metrics port on --metrics_host; -1 disables "
           "(env UHC_METRICS_PORT)");
-ABSL_FLAG(std::string, metrics_host, "127.0.0.1", "address of the /metrics endpoint "
-          "(env UHC_METRICS_HOST)");
 ABSL_FLAG(std::string, redis_host, "127.0.0.1", "Redis host (env UHC_REDIS_HOST)");
 ABSL_FLAG(int, redis_port, 6379, "Redis port (env UHC_REDIS_PORT)");
 ABSL_FLAG(std::string, redis_user, "", "Redis ACL user (env UHC_REDIS_USER)");
@@ -22,15 +21,6 @@ ABSL_FLAG(std::string, policy_dir, "config/policies", "directory of *.textproto 
 ABSL_FLAG(int, refresh_ms, 200, "snapshot refresh period, ms (env UHC_REFRESH_MS)");
 ABSL_FLAG(int, keepalive_seconds, 10, "WatchTierChanges keep-alive period "
           "(env UHC_KEEPALIVE_SECONDS)");
-ABSL_FLAG(std::string, tls_cert, "", "TLS certificate chain, PEM (env UHC_TLS_CERT)");
-ABSL_FLAG(std::string, tls_key, "", "TLS private key, PEM (env UHC_TLS_KEY)");
-ABSL_FLAG(std::string, tls_client_ca, "", "CA for client certificates: mutual TLS "
-          "(env UHC_TLS_CLIENT_CA)");
-ABSL_FLAG(bool, plaintext, false, "serve without TLS; required when no --tls_cert is given "
-          "(env UHC_PLAINTEXT)");
-ABSL_FLAG(std::string, token_file, "", "bearer tokens with roles, lines '<roles> <token>' (the "
-          "classifier needs 'read'); empty disables per-call tokens (env UHC_TOKEN_FILE)");
-ABSL_FLAG(int, drain_seconds, 10, "on SIGTERM, time for in-flight calls (env UHC_DRAIN_SECONDS)");
 
 int main(int argc, char** argv) {
   uhc::BlockTerminationSignals();
@@ -39,18 +29,13 @@ int main(int argc, char** argv) {
       "in-memory snapshot of every region's aggregates, refreshed from Redis.\n"
       "Every flag can also be set by the environment variable UHC_<FLAG> (upper case);\n"
       "the command line wins.");
+  uhc::SetProjectFlagsUsage();
   uhc::ApplyEnvironmentToFlags();
   absl::ParseCommandLine(argc, argv);
   uhc::ClassifierServerOptions options;
   options.server.listen_address = absl::GetFlag(FLAGS_listen);
-  options.server.metrics_host = absl::GetFlag(FLAGS_metrics_host);
   options.server.metrics_port = absl::GetFlag(FLAGS_metrics_port);
-  options.server.drain_timeout = absl::Seconds(absl::GetFlag(FLAGS_drain_seconds));
-  options.server.tls_cert_file = absl::GetFlag(FLAGS_tls_cert);
-  options.server.tls_key_file = absl::GetFlag(FLAGS_tls_key);
-  options.server.tls_client_ca_file = absl::GetFlag(FLAGS_tls_client_ca);
-  options.server.plaintext = absl::GetFlag(FLAGS_plaintext);
-  options.token_file = absl::GetFlag(FLAGS_token_file);
+  ApplySharedServerFlags(&options.server, &options.token_file);
   options.redis.host = absl::GetFlag(FLAGS_redis_host);
   options.redis.port = absl::GetFlag(FLAGS_redis_port);
   options.redis.user = absl::GetFlag(FLAGS_redis_user);

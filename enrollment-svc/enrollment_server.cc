@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
+#include "common/server_flags.h"
 #include "enrollment-svc/event_applier.h"
 
 namespace uhc {
@@ -63,14 +64,10 @@ absl::StatusOr<std::unique_ptr<EnrollmentServer>> EnrollmentServer::Start(
   s->executor_ = std::make_unique<RedisExecutor>(options.redis, options.redis_threads,
                                                  options.queue_limit);
   s->validator_ = std::make_unique<EventValidator>(s->regions_.get(), s->keyer_.get());
-  if (!options.token_file.empty()) {
-    absl::StatusOr<std::unique_ptr<TokenAuthorizer>> auth =
-        TokenAuthorizer::LoadFromFile(options.token_file);
-    if (!auth.ok()) return auth.status();
-    s->auth_ = *std::move(auth);
-  } else {
-    LogWarning("no --token_file: calls are not authenticated (local use only)");
-  }
+  absl::StatusOr<std::unique_ptr<TokenAuthorizer>> auth =
+      LoadTokensIfConfigured(options.token_file);
+  if (!auth.ok()) return auth.status();
+  s->auth_ = *std::move(auth);
   s->enrollment_ = std::make_unique<EnrollmentServiceImpl>(
       options.limits, s->regions_.get(), s->validator_.get(), s->executor_.get(),
       s->health_.get(), s->enrollment_metrics_.get(), s->auth_.get());

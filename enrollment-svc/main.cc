@@ -5,14 +5,13 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "common/server_flags.h"
 #include "common/log.h"
 #include "enrollment-svc/enrollment_server.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:50051", "gRPC listen address (env UHC_LISTEN)");
 ABSL_FLAG(int, metrics_port, 9101, "Prometheus /metrics port on --metrics_host; -1 disables "
           "(env UHC_METRICS_PORT)");
-ABSL_FLAG(std::string, metrics_host, "127.0.0.1", "address of the /metrics endpoint "
-          "(env UHC_METRICS_HOST)");
 ABSL_FLAG(std::string, redis_host, "127.0.0.1", "Redis host (env UHC_REDIS_HOST)");
 ABSL_FLAG(int, redis_port, 6379, "Redis port (env UHC_REDIS_PORT)");
 ABSL_FLAG(std::string, redis_user, "", "Redis ACL user (env UHC_REDIS_USER)");
@@ -31,15 +30,6 @@ ABSL_FLAG(int, redis_threads, 4, "Redis worker threads, one connection each "
 ABSL_FLAG(int, queue_limit, 256, "queued Redis tasks before RESOURCE_EXHAUSTED "
           "(env UHC_QUEUE_LIMIT)");
 ABSL_FLAG(int, max_message_mb, 64, "largest request, MiB (env UHC_MAX_MESSAGE_MB)");
-ABSL_FLAG(std::string, tls_cert, "", "TLS certificate chain, PEM (env UHC_TLS_CERT)");
-ABSL_FLAG(std::string, tls_key, "", "TLS private key, PEM (env UHC_TLS_KEY)");
-ABSL_FLAG(std::string, tls_client_ca, "", "CA for client certificates: mutual TLS "
-          "(env UHC_TLS_CLIENT_CA)");
-ABSL_FLAG(bool, plaintext, false, "serve without TLS; required when no --tls_cert is given "
-          "(env UHC_PLAINTEXT)");
-ABSL_FLAG(std::string, token_file, "", "bearer tokens with roles, lines '<roles> <token>' (roles "
-          "ingest,admin,read); empty disables per-call tokens (env UHC_TOKEN_FILE)");
-ABSL_FLAG(int, drain_seconds, 10, "on SIGTERM, time for in-flight batches (env UHC_DRAIN_SECONDS)");
 
 namespace uhc {
 namespace {
@@ -47,15 +37,9 @@ namespace {
 int Run() {
   EnrollmentServerOptions options;
   options.server.listen_address = absl::GetFlag(FLAGS_listen);
-  options.server.metrics_host = absl::GetFlag(FLAGS_metrics_host);
   options.server.metrics_port = absl::GetFlag(FLAGS_metrics_port);
   options.server.max_message_bytes = absl::GetFlag(FLAGS_max_message_mb) << 20;
-  options.server.drain_timeout = absl::Seconds(absl::GetFlag(FLAGS_drain_seconds));
-  options.server.tls_cert_file = absl::GetFlag(FLAGS_tls_cert);
-  options.server.tls_key_file = absl::GetFlag(FLAGS_tls_key);
-  options.server.tls_client_ca_file = absl::GetFlag(FLAGS_tls_client_ca);
-  options.server.plaintext = absl::GetFlag(FLAGS_plaintext);
-  options.token_file = absl::GetFlag(FLAGS_token_file);
+  ApplySharedServerFlags(&options.server, &options.token_file);
   options.redis.host = absl::GetFlag(FLAGS_redis_host);
   options.redis.port = absl::GetFlag(FLAGS_redis_port);
   options.redis.user = absl::GetFlag(FLAGS_redis_user);
@@ -95,6 +79,7 @@ int main(int argc, char** argv) {
       "settings (uhc.v1.RegionAdminService) to Redis, atomically per region and idempotently.\n"
       "Every flag can also be set by the environment variable UHC_<FLAG> (upper case);\n"
       "the command line wins. The NIK HMAC secret: --hmac_secret_file or UHC_NIK_HMAC_SECRET.");
+  uhc::SetProjectFlagsUsage();
   uhc::ApplyEnvironmentToFlags();
   absl::ParseCommandLine(argc, argv);
   return uhc::Run();

@@ -23,7 +23,8 @@ class EnrollmentFixture : public ::testing::Test {
   }
   void TearDown() override { StopService(); }
 
-  void StartService() {
+  // A plaintext loopback service on a free port against the test's Redis.
+  EnrollmentServerOptions Options() const {
     EnrollmentServerOptions options;
     options.server.listen_address = "127.0.0.1:0";
     options.server.metrics_port = 0;
@@ -33,7 +34,11 @@ class EnrollmentFixture : public ::testing::Test {
     options.data_dir = UHC_SOURCE_DIR "/data";
     options.hmac_secret = kTestSecret;
     options.bucket_bits = 4;
-    auto server = EnrollmentServer::Start(options);
+    return options;
+  }
+
+  void StartService() {
+    auto server = EnrollmentServer::Start(Options());
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);
     channel_ = grpc::CreateChannel("127.0.0.1:" + std::to_string(server_->port()),

@@ -123,14 +123,8 @@ TEST_F(FaultsTest, RedisKilledWithAofKeepsEveryAckedEvent) {
 TEST_F(FaultsTest, SeveralReplicasWritingTheSameRegionsStayExact) {
   redis_ = std::make_unique<RedisServer>();
   StartService();
-  EnrollmentServerOptions options;
-  options.server.listen_address = "127.0.0.1:0";
+  EnrollmentServerOptions options = Options();
   options.server.metrics_port = -1;
-  options.server.plaintext = true;
-  options.redis = redis_->options();
-  options.data_dir = UHC_SOURCE_DIR "/data";
-  options.hmac_secret = kTestSecret;
-  options.bucket_bits = 4;
   auto second = EnrollmentServer::Start(options);
   ASSERT_TRUE(second.ok()) << second.status();
   auto stub2 = v1::EnrollmentService::NewStub(grpc::CreateChannel(
@@ -159,15 +153,9 @@ TEST_F(FaultsTest, RedisWithAPassword) {
   auto redis = redis_->Connect();
   ExpectExact(*redis, model);
   // A wrong password: the service never becomes ready.
-  EnrollmentServerOptions options;
-  options.server.listen_address = "127.0.0.1:0";
+  EnrollmentServerOptions options = Options();
   options.server.metrics_port = -1;
-  options.server.plaintext = true;
-  options.redis = redis_->options();
   options.redis.password = "wrong";
-  options.data_dir = UHC_SOURCE_DIR "/data";
-  options.hmac_secret = kTestSecret;
-  options.bucket_bits = 4;
   auto wrong = EnrollmentServer::Start(options);
   ASSERT_TRUE(wrong.ok());
   EXPECT_FALSE(WaitFor([&] { return (*wrong)->redis_healthy(); }, 1500));
@@ -229,16 +217,10 @@ TEST_F(FaultsTest, RedisAclUser) {
   auto created = admin->Command({"ACL", "SETUSER", "uhc", "on", ">uhc-user-pw", "~uhc:*",
                                  "+@all"});
   ASSERT_TRUE(created.ok() && ReplyStatus(created->get()).ok());
-  EnrollmentServerOptions options;
-  options.server.listen_address = "127.0.0.1:0";
+  EnrollmentServerOptions options = Options();
   options.server.metrics_port = -1;
-  options.server.plaintext = true;
-  options.redis = redis_->options();
   options.redis.user = "uhc";
   options.redis.password = "uhc-user-pw";
-  options.data_dir = UHC_SOURCE_DIR "/data";
-  options.hmac_secret = kTestSecret;
-  options.bucket_bits = 4;
   auto server = EnrollmentServer::Start(options);
   ASSERT_TRUE(server.ok()) << server.status();
   ASSERT_TRUE(WaitFor([&] { return (*server)->redis_healthy(); }, 5000));
@@ -283,14 +265,10 @@ TEST_F(FaultsTest, RedisOverTlsThroughATunnel) {
     return pong.ok() && ReplyStatus(pong->get()).ok();
   }, 10000)) << "stunnel did not come up";
 
-  EnrollmentServerOptions options;
-  options.server.listen_address = "127.0.0.1:0";
+  EnrollmentServerOptions options = Options();
   options.server.metrics_port = -1;
-  options.server.plaintext = true;
+  options.redis = RedisOptions();
   options.redis.port = tunnel_port;
-  options.data_dir = UHC_SOURCE_DIR "/data";
-  options.hmac_secret = kTestSecret;
-  options.bucket_bits = 4;
   auto server = EnrollmentServer::Start(options);
   ASSERT_TRUE(server.ok()) << server.status();
   ASSERT_TRUE(WaitFor([&] { return (*server)->redis_healthy(); }, 5000));

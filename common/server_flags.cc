@@ -1,0 +1,51 @@
+#include "common/server_flags.h"
+
+#include "absl/flags/flag.h"
+#include "absl/flags/usage_config.h"
+#include "absl/strings/match.h"
+#include "common/log.h"
+
+ABSL_FLAG(std::string, tls_cert, "", "TLS certificate chain, PEM (env UHC_TLS_CERT)");
+ABSL_FLAG(std::string, tls_key, "", "TLS private key, PEM (env UHC_TLS_KEY)");
+ABSL_FLAG(std::string, tls_client_ca, "", "CA for client certificates: mutual TLS "
+          "(env UHC_TLS_CLIENT_CA)");
+ABSL_FLAG(bool, plaintext, false, "serve without TLS; required when no --tls_cert is given "
+          "(env UHC_PLAINTEXT)");
+ABSL_FLAG(std::string, token_file, "", "bearer tokens with roles, lines '<roles> <token>' (roles "
+          "ingest,admin,read); empty disables per-call tokens (env UHC_TOKEN_FILE)");
+ABSL_FLAG(std::string, metrics_host, "127.0.0.1", "address of the /metrics endpoint "
+          "(env UHC_METRICS_HOST)");
+ABSL_FLAG(int, drain_seconds, 10, "on SIGTERM, time for in-flight calls (env UHC_DRAIN_SECONDS)");
+
+namespace uhc {
+
+void SetProjectFlagsUsage() {
+  absl::FlagsUsageConfig config;
+  auto ours = [](absl::string_view file) {
+    return absl::StrContains(file, "-svc/main.cc") || absl::StrContains(file, "server_flags.cc");
+  };
+  config.contains_help_flags = ours;
+  config.contains_helpshort_flags = ours;
+  absl::SetFlagsUsageConfig(config);
+}
+
+void ApplySharedServerFlags(ServerConfig* config, std::string* token_file) {
+  config->tls_cert_file = absl::GetFlag(FLAGS_tls_cert);
+  config->tls_key_file = absl::GetFlag(FLAGS_tls_key);
+  config->tls_client_ca_file = absl::GetFlag(FLAGS_tls_client_ca);
+  config->plaintext = absl::GetFlag(FLAGS_plaintext);
+  config->metrics_host = absl::GetFlag(FLAGS_metrics_host);
+  config->drain_timeout = absl::Seconds(absl::GetFlag(FLAGS_drain_seconds));
+  *token_file = absl::GetFlag(FLAGS_token_file);
+}
+
+absl::StatusOr<std::unique_ptr<TokenAuthorizer>> LoadTokensIfConfigured(
+    const std::string& token_file) {
+  if (token_file.empty()) {
+    LogWarning("no --token_file: calls are not authenticated (local use only)");
+    return std::unique_ptr<TokenAuthorizer>();
+  }
+  return TokenAuthorizer::LoadFromFile(token_file);
+}
+
+}  // namespace uhc
