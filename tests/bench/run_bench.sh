@@ -39,7 +39,7 @@ json() { python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]]
 redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$WORK" --save "" --appendonly no \
   --hash-max-listpack-entries 1024 --hash-max-listpack-value 64 --daemonize yes \
   --logfile "$WORK/redis.log"
-until [ "$(redis-cli -p "$REDIS_PORT" ping 2>/dev/null)" = PONG ]; do sleep 0.05; done
+for _ in $(seq 200); do [ "$(redis-cli -p "$REDIS_PORT" ping 2>/dev/null)" = PONG ] && break; sleep 0.05; done
 
 start_services() {
   UHC_NIK_HMAC_SECRET=bench-secret-0123456789abcdef "$BUILD/enrollment-svc/enrollment-svc" \
@@ -49,8 +49,13 @@ start_services() {
   "$BUILD/classifier-svc/classifier-svc" --listen "127.0.0.1:$CLASSIFY_PORT" --plaintext --metrics_port -1 \
     --redis_port "$REDIS_PORT" >/dev/null 2>"$WORK/classifier.log" </dev/null &
   PIDS+=($!)
-  UHC_ENROLLMENT_ADDR=127.0.0.1:$ENROLL_PORT UHC_CLASSIFIER_ADDR=127.0.0.1:$CLASSIFY_PORT \
-    bash -c "until $BUILD/tools/uhcctl health >/dev/null 2>&1; do sleep 0.05; done"
+  for _ in $(seq 600); do
+    UHC_ENROLLMENT_ADDR=127.0.0.1:$ENROLL_PORT UHC_CLASSIFIER_ADDR=127.0.0.1:$CLASSIFY_PORT \
+      "$BUILD/tools/uhcctl" health >/dev/null 2>&1 && return 0
+    sleep 0.05
+  done
+  echo "bench: the services did not become ready (logs: $WORK)" >&2
+  exit 1
 }
 start_services
 echo "bench: redis :$REDIS_PORT, enrollment :$ENROLL_PORT, classifier :$CLASSIFY_PORT" >&2
