@@ -177,7 +177,10 @@ int Ingest() {
           if (done_writing && in_flight == 0) break;
         }
         if (!stream->Read(&response)) {
-          broken = true;
+          // The server ends the stream after our WritesDone; only a failure with acks still
+          // outstanding is a broken stream.
+          std::lock_guard<std::mutex> lock(mu);
+          broken = in_flight > 0;
           break;
         }
         applied += response.applied();
