@@ -3,19 +3,23 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
 
 namespace uhc {
 
+// {name, value} pairs. Order does not matter: a metric's labels are kept sorted by name.
 using MetricLabels = std::vector<std::pair<std::string, std::string>>;
 
+// Monotonic. Relaxed atomics: hot paths increment without a lock or a fence.
 class Counter {
  public:
+  // Contract: n >= 0.
   void Increment(int64_t n = 1) { value_.fetch_add(n, std::memory_order_relaxed); }
   int64_t value() const { return value_.load(std::memory_order_relaxed); }
 
@@ -26,60 +30,87 @@ class Counter {
 class Gauge {
  public:
   void Set(double v) { value_.store(v, std::memory_order_relaxed); }
+  void Add(double v);
   double value() const { return value_.load(std::memory_order_relaxed); }
 
  private:
   std::atomic<double> value_{0};
 };
 
-// Fixed buckets (upper bounds, ascending); lock-free observation.
+// Fixed buckets, lock-free observation. A scrape may see a sum and counts from slightly
+// different instants (as with every Prometheus client); each value on its own is exact.
 class Histogram {
  public:
+  // bounds: finite and strictly ascending upper bounds; +Inf is implicit. Anything else is a
+  // programming error and aborts.
   explicit Histogram(std::vector<double> bounds);
+
+  // NaN is dropped: it would turn the sum into NaN for the life of the process.
   void Observe(double value);
+
   const std::vector<double>& bounds() const { return bounds_; }
-  // Non-cumulative count per bucket (last = +Inf), and the sum.
-  std::vector<int64_t> counts() const;
-  double sum() const;
+  // Observations <= each bound, then the total (the +Inf bucket, which is also _count).
+  std::vector<int64_t> CumulativeCounts() const;
+  double sum() const { return sum_.load(std::memory_order_relaxed); }
 
  private:
   std::vector<double> bounds_;
-  std::unique_ptr<std::atomic<int64_t>[]> counts_;
-  std::atomic<int64_t> sum_micros_{0};
+  std::vector<std::atomic<int64_t>> buckets_;  // Not cumulative; the last one is +Inf.
+  std::atomic<double> sum_{0};
 };
 
-// A Prometheus registry: metrics are created at start-up and live as long as the registry;
-// Render writes the text exposition format 0.0.4. Thread-safe.
+// A Prometheus registry. Metrics are created at start-up and live as long as the registry.
+// All methods are thread-safe; Add* take a lock, so call them once and keep the pointer.
+//
+// Registering the same name and labels again returns the same metric (the first help text
+// wins). Invalid metric or label names, one name used with two types, or one histogram name
+// with two sets of bounds are programming errors and abort.
 class MetricsRegistry {
  public:
-  // The same name and labels twice return the same metric.
-  Counter* AddCounter(const std::string& name, const std::string& help, MetricLabels labels = {});
-  Gauge* AddGauge(const std::string& name, const std::string& help, MetricLabels labels = {});
-  Histogram* AddHistogram(const std::string& name, const std::string& help,
-                          std::vector<double> bounds, MetricLabels labels = {});
+  MetricsRegistry();
+  MetricsRegistry(const MetricsRegistry&) = delete;
+  MetricsRegistry& operator=(const MetricsRegistry&) = delete;
+  ~MetricsRegistry();
+
+  Counter* AddCounter(std::string name, std::string help, MetricLabels labels = {});
+  Gauge* AddGauge(std::string name, std::string help, MetricLabels labels = {});
+  Histogram* AddHistogram(std::string name, std::string help, std::vector<double> bounds,
+                          MetricLabels labels = {});
+
+  // Text exposition format 0.0.4: families in registration order, one # HELP and # TYPE each,
+  // then their series in registration order.
   std::string Render() const;
 
  private:
-  struct Entry {
-    std::string name, help, type;
-    MetricLabels labels;
-    std::unique_ptr<Counter> counter;
-    std::unique_ptr<Gauge> gauge;
-    std::unique_ptr<Histogram> histogram;
-  };
-  Entry* FindOrAdd(const std::string& name, const std::string& help, const std::string& type,
-                   MetricLabels labels, bool* added);
-  mutable std::mutex mu_;
-  std::vector<std::unique_ptr<Entry>> entries_;
+  enum class Type { kCounter, kGauge, kHistogram };
+  struct Family;
+  struct Series;
+  // bounds: only for histograms.
+  Series* FindOrAddSeries(std::string name, std::string help, Type type,
+                          const std::vector<double>* bounds, MetricLabels labels)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  mutable absl::Mutex mu_;
+  std::vector<std::unique_ptr<Family>> families_ ABSL_GUARDED_BY(mu_);
 };
 
-// Serves GET /metrics on host:port from a background thread (port 0: a free port).
+// Serves GET /metrics (the registry's Render) and GET /healthz ("ok", for liveness: it never
+// depends on Redis) over plain HTTP from background threads.
+// Start and Stop are called from one thread; the registry must outlive the server.
 class MetricsHttpServer {
  public:
   explicit MetricsHttpServer(const MetricsRegistry* registry);
-  ~MetricsHttpServer();
+  MetricsHttpServer(const MetricsHttpServer&) = delete;
+  MetricsHttpServer& operator=(const MetricsHttpServer&) = delete;
+  ~MetricsHttpServer();  // Stops.
+
+  // Binds host:port (port 0: a free port) and serves until Stop. Called at most once (again:
+  // FAILED_PRECONDITION); a port outside 0..65535 is INVALID_ARGUMENT, an address that cannot
+  // be bound (in use by any process) is UNAVAILABLE.
   absl::Status Start(const std::string& host, int port);
+  // The bound port, or -1 before a successful Start.
   int port() const { return port_; }
+  // Closes the listener and joins the serving threads. Idempotent.
   void Stop();
 
  private:
