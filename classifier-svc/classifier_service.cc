@@ -390,11 +390,9 @@ grpc::ServerUnaryReactor* ClassifierServiceImpl::ListTierChanges(
   }
   int limit = request->limit() <= 0 ? 100 : std::min(request->limit(), 1000);
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  bool queued = executor_->Submit([reactor, request, response, limit](ReconnectingConnection& c) {
-    absl::StatusOr<RedisConnection*> redis = c.Get();
+  bool queued = executor_->Submit([reactor, request, response, limit](RedisClient& c) {
     absl::StatusOr<std::vector<v1::TierChange>> history =
-        redis.ok() ? ReadTierHistory(**redis, request->region_code(), request->policy_id(), limit)
-                   : absl::StatusOr<std::vector<v1::TierChange>>(redis.status());
+        ReadTierHistory(c, request->region_code(), request->policy_id(), limit);
     if (!history.ok()) {
       reactor->Finish(ToGrpcStatus(history.status()));
       return;

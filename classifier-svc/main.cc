@@ -9,11 +9,6 @@
 ABSL_FLAG(std::string, listen, "127.0.0.1:50052", "gRPC listen address (env UHC_LISTEN)");
 ABSL_FLAG(int, metrics_port, 9102, "Prometheus /metrics port on --metrics_host; -1 disables "
           "(env UHC_METRICS_PORT)");
-ABSL_FLAG(std::string, redis_host, "127.0.0.1", "Redis host (env UHC_REDIS_HOST)");
-ABSL_FLAG(int, redis_port, 6379, "Redis port (env UHC_REDIS_PORT)");
-ABSL_FLAG(std::string, redis_user, "", "Redis ACL user (env UHC_REDIS_USER)");
-ABSL_FLAG(std::string, redis_password, "", "Redis password; prefer the environment variable "
-          "UHC_REDIS_PASSWORD");
 ABSL_FLAG(std::string, data_dir, "data", "directory with provinces.csv and regencies.csv "
           "(env UHC_DATA_DIR)");
 ABSL_FLAG(std::string, policy_dir, "config/policies", "directory of *.textproto tier policies "
@@ -36,10 +31,7 @@ int main(int argc, char** argv) {
   options.server.listen_address = absl::GetFlag(FLAGS_listen);
   options.server.metrics_port = absl::GetFlag(FLAGS_metrics_port);
   ApplySharedServerFlags(&options.server, &options.token_file);
-  options.redis.host = absl::GetFlag(FLAGS_redis_host);
-  options.redis.port = absl::GetFlag(FLAGS_redis_port);
-  options.redis.user = absl::GetFlag(FLAGS_redis_user);
-  options.redis.password = absl::GetFlag(FLAGS_redis_password);
+  ApplySharedRedisFlags(&options.redis);
   options.data_dir = absl::GetFlag(FLAGS_data_dir);
   options.policy_dir = absl::GetFlag(FLAGS_policy_dir);
   options.refresh_interval = absl::Milliseconds(absl::GetFlag(FLAGS_refresh_ms));

@@ -78,26 +78,26 @@ void Refresher::Stop() {
 }
 
 void Refresher::Run() {
-  ReconnectingConnection connection(redis_);
-  RedisConnection* loaded_on = nullptr;  // the connection the function library was loaded on
+  // A fresh client after every failure, so the function library is loaded again on whatever
+  // primaries serve then (a restarted Redis, a replica promoted in a cluster).
+  std::unique_ptr<RedisClient> client;
   for (;;) {
     absl::Status status;
-    absl::StatusOr<RedisConnection*> redis = connection.Get();
-    if (redis.ok() && *redis != loaded_on) {
-      absl::StatusOr<ReplyPtr> reply =
-          (*redis)->Command({"FUNCTION", "LOAD", "REPLACE", kTierFunctionsLua});
-      status = reply.ok() ? ReplyStatus(reply->get()) : reply.status();
-      if (status.ok()) loaded_on = *redis;
+    if (client == nullptr) {
+      client = MakeRedisClient(redis_);
+      status = client->ForEachPrimary([](RedisConnection& c) {
+        absl::StatusOr<ReplyPtr> reply = c.Command({"FUNCTION", "LOAD", "REPLACE", kTierFunctionsLua});
+        return reply.ok() ? ReplyStatus(reply->get()) : reply.status();
+      });
     }
-    if (!redis.ok()) status = redis.status();
-    if (status.ok()) status = RefreshOnce(**redis);
+    if (status.ok()) status = RefreshOnce(*client);
     if (!status.ok()) {
       if (!stale_.exchange(true)) {
         LogWarning("snapshot refresh failed; serving the last good snapshot",
                    {{"error", status.message()}});
       }
       refresh_errors_->Increment();
-      loaded_on = nullptr;
+      client.reset();
     } else if (stale_.exchange(false)) {
       LogInfo("snapshot refreshed from redis", {{"generation", generation_.load()}});
     }
@@ -109,10 +109,10 @@ void Refresher::Run() {
   }
 }
 
-absl::Status Refresher::LoadRecordedTiers(RedisConnection& redis) {
+absl::Status Refresher::LoadRecordedTiers(RedisClient& redis) {
   std::vector<std::string> keys;
   for (const Region* r : regions_->all()) keys.push_back(TierKey(r->code));
-  std::vector<std::vector<absl::string_view>> commands;
+  RedisCommands commands;
   for (const std::string& k : keys) commands.push_back({"HGETALL", k});
   absl::StatusOr<std::vector<ReplyPtr>> replies = redis.Pipeline(commands);
   if (!replies.ok()) return replies.status();
@@ -129,7 +129,7 @@ absl::Status Refresher::LoadRecordedTiers(RedisConnection& redis) {
   return absl::OkStatus();
 }
 
-absl::Status Refresher::RefreshOnce(RedisConnection& redis) {
+absl::Status Refresher::RefreshOnce(RedisClient& redis) {
   if (!recorded_loaded_) {
     if (absl::Status s = LoadRecordedTiers(redis); !s.ok()) return s;
   }
@@ -140,7 +140,7 @@ absl::Status Refresher::RefreshOnce(RedisConnection& redis) {
   std::vector<std::string> keys;
   keys.reserve(read.size());
   for (const Region* r : read) keys.push_back(AggregateKey(r->code));
-  std::vector<std::vector<absl::string_view>> commands;
+  RedisCommands commands;
   commands.reserve(keys.size());
   for (const std::string& k : keys) commands.push_back({"HGETALL", k});
   absl::Time read_at = absl::Now();
@@ -184,10 +184,10 @@ absl::Status Refresher::RefreshOnce(RedisConnection& redis) {
   return absl::OkStatus();
 }
 
-void Refresher::RecordChanges(RedisConnection& redis, const std::vector<v1::TierChange>& changes) {
+void Refresher::RecordChanges(RedisClient& redis, const std::vector<v1::TierChange>& changes) {
   std::vector<std::string> storage;
   storage.reserve(changes.size() * 5);
-  std::vector<std::vector<absl::string_view>> commands;
+  RedisCommands commands;
   for (const v1::TierChange& c : changes) {
     auto& recorded = recorded_[c.region_code()];
     std::string before = recorded.count(c.policy_id()) ? recorded[c.policy_id()] : "";
@@ -212,7 +212,7 @@ void Refresher::RecordChanges(RedisConnection& redis, const std::vector<v1::Tier
   }
 }
 
-absl::StatusOr<std::vector<v1::TierChange>> ReadTierHistory(RedisConnection& redis,
+absl::StatusOr<std::vector<v1::TierChange>> ReadTierHistory(RedisClient& redis,
                                                            const std::string& region,
                                                            const std::string& policy, int limit) {
   absl::StatusOr<ReplyPtr> reply =

@@ -39,9 +39,9 @@ class Refresher {
 
  private:
   void Run();
-  absl::Status RefreshOnce(RedisConnection& redis);
-  absl::Status LoadRecordedTiers(RedisConnection& redis);
-  void RecordChanges(RedisConnection& redis, const std::vector<v1::TierChange>& changes);
+  absl::Status RefreshOnce(RedisClient& redis);
+  absl::Status LoadRecordedTiers(RedisClient& redis);
+  void RecordChanges(RedisClient& redis, const std::vector<v1::TierChange>& changes);
 
   RedisOptions redis_;
   const RegionRegistry* regions_;
@@ -68,7 +68,7 @@ class Refresher {
 
 // Reads the recorded tier history of a region, newest first, at most `limit` changes of `policy`
 // (all policies when empty).
-absl::StatusOr<std::vector<v1::TierChange>> ReadTierHistory(RedisConnection& redis,
+absl::StatusOr<std::vector<v1::TierChange>> ReadTierHistory(RedisClient& redis,
                                                            const std::string& region,
                                                            const std::string& policy, int limit);
 

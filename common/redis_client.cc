@@ -1,4 +1,3 @@
-#include "absl/strings/string_view.h"
 #include "common/redis_client.h"
 
 #include <sys/time.h>
@@ -7,6 +6,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/redis_cluster.h"
 
 namespace uhc {
 absl::StatusOr<std::unique_ptr<RedisConnection>> RedisConnection::Connect(
@@ -69,20 +69,35 @@ absl::StatusOr<ReplyPtr> RedisConnection::Command(const std::vector<absl::string
   return Read();
 }
 
-absl::StatusOr<std::vector<ReplyPtr>> RedisConnection::Pipeline(
-    const std::vector<std::vector<absl::string_view>>& commands) {
+absl::Status RedisConnection::Send(const RedisCommands& commands) {
   if (broken_) return absl::UnavailableError("redis: connection broken");
-  for (const auto& argv : commands) {
+  for (const RedisArgv& argv : commands) {
     if (absl::Status s = Append(argv); !s.ok()) return s;
   }
+  int done = 0;
+  while (!done) {
+    if (redisBufferWrite(context_.get(), &done) != REDIS_OK) {
+      broken_ = true;
+      return absl::UnavailableError(absl::StrCat("redis: ", context_->errstr));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<ReplyPtr>> RedisConnection::Receive(size_t count) {
   std::vector<ReplyPtr> replies;
-  replies.reserve(commands.size());
-  for (size_t i = 0; i < commands.size(); ++i) {
+  replies.reserve(count);
+  for (size_t i = 0; i < count; ++i) {
     absl::StatusOr<ReplyPtr> reply = Read();
     if (!reply.ok()) return reply.status();
     replies.push_back(*std::move(reply));
   }
   return replies;
+}
+
+absl::StatusOr<std::vector<ReplyPtr>> RedisConnection::Pipeline(const RedisCommands& commands) {
+  if (absl::Status s = Send(commands); !s.ok()) return s;
+  return Receive(commands.size());
 }
 
 absl::Status ReplyStatus(const redisReply* reply) {
@@ -98,6 +113,50 @@ absl::Status ReplyStatus(const redisReply* reply) {
     return absl::InternalError(absl::StrCat("redis: ", text));
   }
   return absl::OkStatus();
+}
+
+absl::Status CheckWaitReply(const redisReply* reply, int wanted) {
+  if (absl::Status s = ReplyStatus(reply); !s.ok()) return s;
+  if (reply->type != REDIS_REPLY_INTEGER) return absl::InternalError("redis: WAIT: not an integer");
+  if (reply->integer < wanted) {
+    return absl::UnavailableError(absl::StrCat("redis: writes reached ", reply->integer, " of ",
+                                               wanted, " replicas in time"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<ReplyPtr> RedisClient::Command(const RedisArgv& argv) {
+  absl::StatusOr<std::vector<ReplyPtr>> replies = Pipeline({argv});
+  if (!replies.ok()) return replies.status();
+  return std::move(replies->front());
+}
+
+std::unique_ptr<RedisClient> MakeRedisClient(const RedisOptions& options) {
+  if (options.cluster) return std::make_unique<ClusterClient>(options);
+  return std::make_unique<ReconnectingConnection>(options);
+}
+
+absl::StatusOr<std::vector<ReplyPtr>> ReconnectingConnection::Pipeline(
+    const RedisCommands& commands, int wait_replicas) {
+  absl::StatusOr<RedisConnection*> connection = Get();
+  if (!connection.ok()) return connection.status();
+  if (wait_replicas <= 0) return (*connection)->Pipeline(commands);
+  RedisCommands with_wait = commands;
+  const std::string wanted = std::to_string(wait_replicas);
+  const std::string timeout_ms = std::to_string(absl::ToInt64Milliseconds(options_.command_timeout) / 2);
+  with_wait.push_back({"WAIT", wanted, timeout_ms});
+  absl::StatusOr<std::vector<ReplyPtr>> replies = (*connection)->Pipeline(with_wait);
+  if (!replies.ok()) return replies.status();
+  if (absl::Status s = CheckWaitReply(replies->back().get(), wait_replicas); !s.ok()) return s;
+  replies->pop_back();
+  return replies;
+}
+
+absl::Status ReconnectingConnection::ForEachPrimary(
+    const std::function<absl::Status(RedisConnection&)>& fn) {
+  absl::StatusOr<RedisConnection*> connection = Get();
+  if (!connection.ok()) return connection.status();
+  return fn(**connection);
 }
 
 absl::StatusOr<RedisConnection*> ReconnectingConnection::Get() {

@@ -2,12 +2,13 @@
 
 #include <hiredis/hiredis.h>
 
+#include <functional>
 #include <memory>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
 namespace uhc {
@@ -20,7 +21,12 @@ struct RedisOptions {
   std::string password;  // empty for no AUTH
   absl::Duration connect_timeout = absl::Milliseconds(300);
   absl::Duration command_timeout = absl::Seconds(2);
+  // Redis Cluster: host:port is one seed node; the slot map comes from the cluster itself.
+  bool cluster = false;
 };
+
+using RedisArgv = std::vector<absl::string_view>;
+using RedisCommands = std::vector<RedisArgv>;
 
 struct ReplyDeleter {
   void operator()(redisReply* reply) const { freeReplyObject(reply); }
@@ -38,8 +44,11 @@ class RedisConnection {
   // One command as an argument array (binary-safe; never a format string).
   absl::StatusOr<ReplyPtr> Command(const std::vector<absl::string_view>& argv);
   // Sends every command, then reads every reply, in order: one round trip.
-  absl::StatusOr<std::vector<ReplyPtr>> Pipeline(
-      const std::vector<std::vector<absl::string_view>>& commands);
+  absl::StatusOr<std::vector<ReplyPtr>> Pipeline(const RedisCommands& commands);
+  // The two halves of Pipeline, so that several connections can work at once: Send writes every
+  // command out, Receive reads `count` replies in order.
+  absl::Status Send(const RedisCommands& commands);
+  absl::StatusOr<std::vector<ReplyPtr>> Receive(size_t count);
 
   bool broken() const { return broken_; }
 
@@ -59,15 +68,50 @@ class RedisConnection {
 // (LOADING, MASTERDOWN, TRYAGAIN, CLUSTERDOWN, BUSY), Internal otherwise, with Redis' message.
 absl::Status ReplyStatus(const redisReply* reply);
 
-// A connection that reconnects on demand. While Redis is down it retries at most once per backoff
-// period (doubling from 50 ms to 2 s) and otherwise fails fast with Unavailable, so callers never
-// wait on a dead server longer than one connect timeout. Not thread-safe (one owner).
-class ReconnectingConnection {
+// Checks the reply of `WAIT n timeout`: Unavailable unless at least `wanted` replicas confirmed.
+absl::Status CheckWaitReply(const redisReply* reply, int wanted);
+
+// What the services talk to: a standalone Redis or a Redis Cluster, the same way. Not
+// thread-safe: one owner thread at a time (each executor worker has its own).
+// Failure: Unavailable when a server cannot be reached or redirects do not settle within the
+// command timeout; part of a pipeline may then have been applied, so callers only send commands
+// that are safe to retry. Error replies (other than redirects) are returned as replies.
+class RedisClient {
+ public:
+  virtual ~RedisClient() = default;
+
+  // Sends every command and returns every reply, in order. In a cluster each command goes to the
+  // primary of its key's slot (the key is argv[1], or the first key of FCALL/EVALSHA), one
+  // pipeline per node, all nodes at once; MOVED, ASK and TRYAGAIN are followed. With
+  // `wait_replicas` > 0, each node's pipeline ends with WAIT and the call is Unavailable unless
+  // that many replicas confirmed the writes (so a failover cannot lose what callers were told).
+  virtual absl::StatusOr<std::vector<ReplyPtr>> Pipeline(const RedisCommands& commands,
+                                                         int wait_replicas = 0) = 0;
+  // Runs `fn` on a connection to every primary (FUNCTION LOAD, PING). The first error wins.
+  virtual absl::Status ForEachPrimary(const std::function<absl::Status(RedisConnection&)>& fn) = 0;
+  // True when commands must not mix hash slots (Redis Cluster).
+  virtual bool cluster() const = 0;
+
+  absl::StatusOr<ReplyPtr> Command(const RedisArgv& argv);
+};
+
+// A standalone Redis, or a cluster, as `options.cluster` says.
+std::unique_ptr<RedisClient> MakeRedisClient(const RedisOptions& options);
+
+// A connection to a standalone Redis that reconnects on demand. While Redis is down it retries at
+// most once per backoff period (doubling from 50 ms to 2 s) and otherwise fails fast with
+// Unavailable, so callers never wait on a dead server longer than one connect timeout.
+class ReconnectingConnection final : public RedisClient {
  public:
   explicit ReconnectingConnection(RedisOptions options) : options_(std::move(options)) {}
 
   // A usable connection, or Unavailable.
   absl::StatusOr<RedisConnection*> Get();
+
+  absl::StatusOr<std::vector<ReplyPtr>> Pipeline(const RedisCommands& commands,
+                                                 int wait_replicas = 0) override;
+  absl::Status ForEachPrimary(const std::function<absl::Status(RedisConnection&)>& fn) override;
+  bool cluster() const override { return false; }
 
  private:
   RedisOptions options_;

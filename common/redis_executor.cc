@@ -5,7 +5,7 @@ namespace uhc {
 RedisExecutor::RedisExecutor(const RedisOptions& options, int threads, size_t max_queue)
     : max_queue_(max_queue) {
   for (int i = 0; i < threads; ++i) {
-    workers_.emplace_back([this, options] { Work(ReconnectingConnection(options)); });
+    workers_.emplace_back([this, options] { Work(MakeRedisClient(options)); });
   }
 }
 
@@ -32,7 +32,7 @@ void RedisExecutor::Shutdown() {
   }
 }
 
-void RedisExecutor::Work(ReconnectingConnection connection) {
+void RedisExecutor::Work(std::unique_ptr<RedisClient> client) {
   for (;;) {
     Task task;
     {
@@ -42,7 +42,7 @@ void RedisExecutor::Work(ReconnectingConnection connection) {
       task = std::move(queue_.front());
       queue_.pop_front();
     }
-    task(connection);
+    task(*client);
   }
 }
 

@@ -13,12 +13,12 @@
 namespace uhc {
 
 // Runs Redis work off the gRPC callback threads (which must never block on I/O). Each worker
-// thread owns one ReconnectingConnection, so a task has the connection to itself for its whole
-// run (pipelines stay on one connection). The queue is bounded: Submit refuses work instead of
+// thread owns one RedisClient (standalone or cluster), so a task has its connections to itself
+// for its whole run (pipelines stay on one connection per node). The queue is bounded: Submit refuses work instead of
 // piling it up, and the caller answers RESOURCE_EXHAUSTED.
 class RedisExecutor {
  public:
-  using Task = std::function<void(ReconnectingConnection&)>;
+  using Task = std::function<void(RedisClient&)>;
 
   RedisExecutor(const RedisOptions& options, int threads, size_t max_queue);
   // Finishes queued tasks, then joins.
@@ -30,7 +30,7 @@ class RedisExecutor {
   void Shutdown();
 
  private:
-  void Work(ReconnectingConnection connection);
+  void Work(std::unique_ptr<RedisClient> client);
 
   const size_t max_queue_;
   std::mutex mu_;

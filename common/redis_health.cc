@@ -43,23 +43,19 @@ void RedisHealth::Set(bool healthy) {
 }
 
 void RedisHealth::Run() {
-  // A fresh connection per probe after a failure, so a restarted Redis is noticed at once.
-  std::unique_ptr<RedisConnection> connection;
+  // A fresh client per probe after a failure, so a restarted Redis (or a new primary after a
+  // failover) is noticed at once and gets `on_up`.
+  std::unique_ptr<RedisClient> client;
+  const auto ping = [](RedisConnection& c) {
+    absl::StatusOr<ReplyPtr> pong = c.Command({"PING"});
+    return pong.ok() ? ReplyStatus(pong->get()) : pong.status();
+  };
   for (;;) {
-    bool ok = false;
-    if (connection == nullptr || connection->broken()) {
-      connection.reset();
-      absl::StatusOr<std::unique_ptr<RedisConnection>> fresh = RedisConnection::Connect(options_);
-      if (fresh.ok()) {
-        connection = *std::move(fresh);
-        if (on_up_ && !on_up_(*connection)) connection.reset();
-      }
-    }
-    if (connection != nullptr) {
-      absl::StatusOr<ReplyPtr> pong = connection->Command({"PING"});
-      ok = pong.ok() && ReplyStatus(pong->get()).ok();
-      if (!ok) connection.reset();
-    }
+    const bool fresh = client == nullptr;
+    if (fresh) client = MakeRedisClient(options_);
+    bool ok = client->ForEachPrimary(ping).ok();
+    if (ok && fresh && on_up_) ok = on_up_(*client);
+    if (!ok) client.reset();
     Set(ok);
     std::unique_lock<std::mutex> lock(mu_);
     // Probe faster while down so serving resumes quickly after Redis returns.

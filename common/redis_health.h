@@ -22,8 +22,8 @@ class RedisHealth {
   bool healthy() const { return healthy_.load(std::memory_order_acquire); }
   void ReportFailure();
   // Runs `on_up` on the probe thread each time Redis becomes reachable (e.g. reload functions);
-  // set before Start.
-  void set_on_up(std::function<bool(RedisConnection&)> on_up) { on_up_ = std::move(on_up); }
+  // set before Start. In a cluster, probes PING every primary and a failover counts as a return.
+  void set_on_up(std::function<bool(RedisClient&)> on_up) { on_up_ = std::move(on_up); }
   void Start();
   void Stop();
 
@@ -34,7 +34,7 @@ class RedisHealth {
   RedisOptions options_;
   absl::Duration interval_;
   std::function<void(bool)> on_change_;
-  std::function<bool(RedisConnection&)> on_up_;
+  std::function<bool(RedisClient&)> on_up_;
   std::atomic<bool> healthy_{false};
   std::atomic<int> reported_{-1};
   std::mutex mu_;

@@ -15,6 +15,13 @@ ABSL_FLAG(std::string, token_file, "", "bearer tokens with roles, lines '<roles>
           "ingest,admin,read); empty disables per-call tokens (env UHC_TOKEN_FILE)");
 ABSL_FLAG(std::string, metrics_host, "127.0.0.1", "address of the /metrics endpoint "
           "(env UHC_METRICS_HOST)");
+ABSL_FLAG(std::string, redis_host, "127.0.0.1", "Redis host (env UHC_REDIS_HOST)");
+ABSL_FLAG(int, redis_port, 6379, "Redis port (env UHC_REDIS_PORT)");
+ABSL_FLAG(std::string, redis_user, "", "Redis ACL user (env UHC_REDIS_USER)");
+ABSL_FLAG(std::string, redis_password, "", "Redis password; prefer the environment variable "
+          "UHC_REDIS_PASSWORD");
+ABSL_FLAG(bool, redis_cluster, false, "Redis Cluster: --redis_host:--redis_port is one seed "
+          "node, the slot map comes from the cluster (env UHC_REDIS_CLUSTER)");
 ABSL_FLAG(int, drain_seconds, 10, "on SIGTERM, time for in-flight calls (env UHC_DRAIN_SECONDS)");
 
 namespace uhc {
@@ -37,6 +44,14 @@ void ApplySharedServerFlags(ServerConfig* config, std::string* token_file) {
   config->metrics_host = absl::GetFlag(FLAGS_metrics_host);
   config->drain_timeout = absl::Seconds(absl::GetFlag(FLAGS_drain_seconds));
   *token_file = absl::GetFlag(FLAGS_token_file);
+}
+
+void ApplySharedRedisFlags(RedisOptions* redis) {
+  redis->host = absl::GetFlag(FLAGS_redis_host);
+  redis->port = absl::GetFlag(FLAGS_redis_port);
+  redis->user = absl::GetFlag(FLAGS_redis_user);
+  redis->password = absl::GetFlag(FLAGS_redis_password);
+  redis->cluster = absl::GetFlag(FLAGS_redis_cluster);
 }
 
 absl::StatusOr<std::unique_ptr<TokenAuthorizer>> LoadTokensIfConfigured(

@@ -5,6 +5,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/auth.h"
+#include "common/redis_client.h"
 #include "common/server.h"
 
 namespace uhc {
@@ -12,6 +13,10 @@ namespace uhc {
 // The flags both services share (--tls_cert, --tls_key, --tls_client_ca, --plaintext,
 // --token_file, --metrics_host, --drain_seconds), defined once in common/server_flags.cc.
 void ApplySharedServerFlags(ServerConfig* config, std::string* token_file);
+
+// The Redis flags both services share (--redis_host, --redis_port, --redis_user,
+// --redis_password, --redis_cluster).
+void ApplySharedRedisFlags(RedisOptions* redis);
 
 // Makes --help list the project's flags (the services' own and the shared ones above); absl's
 // default only lists flags of a file named after the program.

@@ -10,7 +10,7 @@ namespace {
 
 // Records the bucket layout on first use. FailedPrecondition if the data was written with another
 // one (every participant would be looked up in the wrong bucket); Unavailable if Redis cannot say.
-absl::Status CheckBucketBits(RedisConnection& redis, int bits) {
+absl::Status CheckBucketBits(RedisClient& redis, int bits) {
   std::string value = std::to_string(bits);
   absl::StatusOr<std::vector<ReplyPtr>> replies = redis.Pipeline(
       {{"HSETNX", "uhc:meta", "bucket_bits", value}, {"HGET", "uhc:meta", "bucket_bits"}});
@@ -40,9 +40,9 @@ absl::StatusOr<std::unique_ptr<EnrollmentServer>> EnrollmentServer::Start(
   s->keyer_ = std::make_unique<NikKeyer>(*std::move(keyer));
 
   // Check the bucket layout once before serving: a mismatch must stop the service.
-  if (absl::StatusOr<std::unique_ptr<RedisConnection>> c = RedisConnection::Connect(options.redis);
-      c.ok()) {
-    absl::Status layout = CheckBucketBits(**c, options.bucket_bits);
+  {
+    std::unique_ptr<RedisClient> redis = MakeRedisClient(options.redis);
+    absl::Status layout = CheckBucketBits(*redis, options.bucket_bits);
     if (absl::IsFailedPrecondition(layout)) return layout;
   }
 
@@ -54,7 +54,7 @@ absl::StatusOr<std::unique_ptr<EnrollmentServer>> EnrollmentServer::Start(
                                              [host](bool up) { host->SetReady(up); });
   int bits = options.bucket_bits;
   // Each time Redis (re)appears: load the functions (a restarted Redis may have lost them).
-  s->health_->set_on_up([bits](RedisConnection& c) {
+  s->health_->set_on_up([bits](RedisClient& c) {
     absl::Status loaded = LoadFunctions(c);
     if (!loaded.ok()) LogError("cannot load Redis functions", {{"error", loaded.message()}});
     absl::Status layout = loaded.ok() ? CheckBucketBits(c, bits) : loaded;

@@ -58,7 +58,7 @@ class IngestStream final
       Finish(grpc::Status::OK);  // client half-closed (or the call was cancelled)
       return;
     }
-    bool queued = service_->Submit([this](ReconnectingConnection& connection) {
+    bool queued = service_->Submit([this](RedisClient& connection) {
       grpc::Status status = service_->ProcessBatch(connection, request_, &response_);
       if (!status.ok()) {
         Finish(status);
@@ -144,7 +144,7 @@ bool EnrollmentServiceImpl::Submit(RedisExecutor::Task task) {
   return false;
 }
 
-grpc::Status EnrollmentServiceImpl::ProcessBatch(ReconnectingConnection& connection,
+grpc::Status EnrollmentServiceImpl::ProcessBatch(RedisClient& connection,
                                                  const v1::IngestEventsRequest& request,
                                                  v1::IngestEventsResponse* response) {
   absl::Time start = absl::Now();
@@ -167,10 +167,8 @@ grpc::Status EnrollmentServiceImpl::ProcessBatch(ReconnectingConnection& connect
   }
   RejectConflictingIds(request, &prepared);
 
-  absl::StatusOr<RedisConnection*> redis = connection.Get();
-  absl::Status applied = redis.ok() ? ApplyEvents(**redis, prepared, limits_.events_per_redis_call,
-                                                  response)
-                                    : redis.status();
+  absl::Status applied = ApplyEvents(connection, prepared, limits_.events_per_redis_call,
+                                     limits_.wait_replicas, response);
   if (!applied.ok()) {
     metrics_->redis_errors->Increment();
     if (absl::IsUnavailable(applied)) health_->ReportFailure();
@@ -200,7 +198,7 @@ grpc::ServerUnaryReactor* EnrollmentServiceImpl::IngestBatch(
     reactor->Finish(denied);
     return reactor;
   }
-  bool queued = Submit([this, context, reactor, request, response](ReconnectingConnection& c) {
+  bool queued = Submit([this, context, reactor, request, response](RedisClient& c) {
     if (DeadlinePassed(context)) {
       reactor->Finish(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "deadline passed in queue"));
       return;
@@ -219,7 +217,7 @@ grpc::ServerUnaryReactor* EnrollmentServiceImpl::Enroll(grpc::CallbackServerCont
     reactor->Finish(denied);
     return reactor;
   }
-  bool queued = Submit([this, context, reactor, request, response](ReconnectingConnection& c) {
+  bool queued = Submit([this, context, reactor, request, response](RedisClient& c) {
     if (DeadlinePassed(context)) {
       reactor->Finish(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "deadline passed in queue"));
       return;
@@ -244,10 +242,7 @@ grpc::ServerUnaryReactor* EnrollmentServiceImpl::Enroll(grpc::CallbackServerCont
       reactor->Finish(InvalidArgument({{field, check.reason}}));
       return;
     }
-    absl::StatusOr<RedisConnection*> redis = c.Get();
-    absl::StatusOr<ReplyPtr> prio =
-        redis.ok() ? (*redis)->Command({"HGET", AggregateKey(request->region_code()), "prio"})
-                   : absl::StatusOr<ReplyPtr>(redis.status());
+    absl::StatusOr<ReplyPtr> prio = c.Command({"HGET", AggregateKey(request->region_code()), "prio"});
     if (!prio.ok()) {
       health_->ReportFailure();
       reactor->Finish(ToGrpcStatus(prio.status()));
@@ -307,19 +302,16 @@ grpc::ServerUnaryReactor* EnrollmentServiceImpl::GetParticipant(
   } else {
     candidates = regions_->regencies();
   }
-  bool queued = Submit([this, reactor, request, response, candidates](ReconnectingConnection& c) {
+  bool queued = Submit([this, reactor, request, response, candidates](RedisClient& c) {
     // Read the record in each candidate region in one pipeline.
     ParticipantKey key = validator_->Key(request->nik());
     std::string field(key.field.begin(), key.field.end());
     std::vector<std::string> buckets;
     buckets.reserve(candidates.size());
     for (const Region* r : candidates) buckets.push_back(BucketKey(r->code, key.bucket));
-    std::vector<std::vector<absl::string_view>> commands;
+    RedisCommands commands;
     for (const std::string& b : buckets) commands.push_back({"HGET", b, field});
-    absl::StatusOr<RedisConnection*> redis = c.Get();
-    absl::StatusOr<std::vector<ReplyPtr>> replies =
-        redis.ok() ? (*redis)->Pipeline(commands)
-                   : absl::StatusOr<std::vector<ReplyPtr>>(redis.status());
+    absl::StatusOr<std::vector<ReplyPtr>> replies = c.Pipeline(commands);
     if (!replies.ok()) {
       health_->ReportFailure();
       reactor->Finish(ToGrpcStatus(replies.status()));
@@ -370,21 +362,21 @@ grpc::ServerUnaryReactor* RegionAdminServiceImpl::Call(grpc::CallbackServerConte
                                                        std::vector<std::string> command,
                                                        v1::RegionSettings* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  bool queued = enrollment_->Submit([reactor, region_code, command, response](
-                                        ReconnectingConnection& c) {
-    std::vector<absl::string_view> argv(command.begin(), command.end());
-    absl::StatusOr<RedisConnection*> redis = c.Get();
-    absl::StatusOr<ReplyPtr> reply =
-        redis.ok() ? (*redis)->Command(argv) : absl::StatusOr<ReplyPtr>(redis.status());
-    absl::Status status = reply.ok() ? ReplyStatus(reply->get()) : reply.status();
-    if (status.ok() && ((*reply)->type != REDIS_REPLY_ARRAY || (*reply)->elements != 5)) {
+  const int wait_replicas = enrollment_->wait_replicas();
+  bool queued = enrollment_->Submit([reactor, region_code, command, response, wait_replicas](
+                                        RedisClient& c) {
+    RedisArgv argv(command.begin(), command.end());
+    absl::StatusOr<std::vector<ReplyPtr>> replies = c.Pipeline({argv}, wait_replicas);
+    absl::Status status = replies.ok() ? ReplyStatus(replies->front().get()) : replies.status();
+    const redisReply* reply = replies.ok() ? replies->front().get() : nullptr;
+    if (status.ok() && (reply->type != REDIS_REPLY_ARRAY || reply->elements != 5)) {
       status = absl::InternalError("malformed settings reply");
     }
     if (!status.ok()) {
       reactor->Finish(ToGrpcStatus(status));
       return;
     }
-    redisReply** e = (*reply)->element;
+    redisReply** e = reply->element;
     response->set_region_code(region_code);
     response->set_population(e[0]->integer);
     response->set_population_as_of(std::string(e[1]->str, e[1]->len));

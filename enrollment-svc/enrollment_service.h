@@ -15,6 +15,8 @@ namespace uhc {
 struct EnrollmentLimits {
   int max_events_per_batch = 10000;
   int events_per_redis_call = 2000;
+  // Writes are acknowledged only once this many replicas confirmed them (WAIT); 0: no wait.
+  int wait_replicas = 0;
 };
 
 // Counters and histograms of enrollment-svc (created once, in the constructor).
@@ -50,9 +52,10 @@ class EnrollmentServiceImpl final : public v1::EnrollmentService::CallbackServic
   // After this, streams finish (UNAVAILABLE) once their in-flight batch is acked.
   void StartDraining() { draining_.store(true); }
   bool draining() const { return draining_.load(); }
+  int wait_replicas() const { return limits_.wait_replicas; }
 
   // Validates and applies one batch on `connection`; the shared core of both ingest RPCs.
-  grpc::Status ProcessBatch(ReconnectingConnection& connection,
+  grpc::Status ProcessBatch(RedisClient& connection,
                             const v1::IngestEventsRequest& request,
                             v1::IngestEventsResponse* response);
   bool Submit(RedisExecutor::Task task);

@@ -1,7 +1,7 @@
-#include "absl/strings/string_view.h"
 #include "enrollment-svc/event_applier.h"
 
 #include <algorithm>
+#include <cstring>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
@@ -51,6 +51,15 @@ struct Call {
   }
 };
 
+// One operation of a round: an event's own operation, or a relocation's ENTER.
+struct Step {
+  int event;
+  ApplyOp op;
+  const Region* region;
+  uint8_t arg;
+  bool carry;  // an ENTER whose segment and status come from the LEAVE's result byte
+};
+
 v1::EventOutcome Combine(uint8_t leave, uint8_t enter) {
   if (leave == kApplied) return v1::APPLIED;
   if (leave == kDuplicate) {
@@ -83,47 +92,88 @@ std::string EncodeApplyArg(ApplyOp op, uint16_t aggregate_key, uint16_t bucket_k
   return a;
 }
 
-absl::Status LoadFunctions(RedisConnection& connection) {
-  absl::StatusOr<ReplyPtr> reply =
-      connection.Command({"FUNCTION", "LOAD", "REPLACE", kUhcFunctionsLua});
-  if (!reply.ok()) return reply.status();
-  return ReplyStatus(reply->get());
+absl::Status LoadFunctions(RedisClient& redis) {
+  return redis.ForEachPrimary([](RedisConnection& connection) {
+    absl::StatusOr<ReplyPtr> reply =
+        connection.Command({"FUNCTION", "LOAD", "REPLACE", kUhcFunctionsLua});
+    return reply.ok() ? ReplyStatus(reply->get()) : reply.status();
+  });
 }
 
-absl::Status ApplyEvents(RedisConnection& connection, const std::vector<PreparedEvent>& events,
-                         int events_per_call, v1::IngestEventsResponse* response) {
-  std::vector<Call> calls;
+absl::Status ApplyEvents(RedisClient& redis, const std::vector<PreparedEvent>& events,
+                         int events_per_call, int wait_replicas,
+                         v1::IngestEventsResponse* response) {
+  // In a cluster a call holds the keys of one region (one hash slot), so a relocation's ENTER
+  // cannot share its LEAVE's call: it goes to the next round with the segment and status the
+  // LEAVE reported, and so do that participant's later events, which keeps every participant's
+  // events in batch order. Without relocations (or on a standalone Redis) there is one round.
+  const bool per_region = redis.cluster();
+  std::vector<std::vector<Step>> rounds(1);
+  absl::flat_hash_map<uint64_t, size_t> round_of;  // participants held back to a later round
   for (size_t i = 0; i < events.size(); ++i) {
     const PreparedEvent& e = events[i];
     if (e.rejected) continue;
-    if (calls.empty() || static_cast<int>(calls.back().args.size()) >= events_per_call) {
-      calls.emplace_back();
+    uint64_t participant = 0;
+    std::memcpy(&participant, e.key.field.data(), sizeof(participant));
+    size_t r = 0;
+    if (!round_of.empty()) {
+      auto it = round_of.find(participant);
+      if (it != round_of.end()) r = it->second;
     }
-    Call& call = calls.back();
-    call.Add(static_cast<int>(i), e.op, *e.region, e, e.arg);
-    if (e.op == ApplyOp::kLeave) {
-      call.Add(static_cast<int>(i), ApplyOp::kEnter, *e.to_region, e, kEnterFromLeave);
+    const int event = static_cast<int>(i);
+    rounds[r].push_back({event, e.op, e.region, e.arg, false});
+    if (e.op != ApplyOp::kLeave) continue;
+    if (!per_region || e.to_region == e.region) {
+      rounds[r].push_back({event, ApplyOp::kEnter, e.to_region, kEnterFromLeave, false});
+      continue;
     }
+    if (rounds.size() == r + 1) rounds.emplace_back();
+    rounds[r + 1].push_back({event, ApplyOp::kEnter, e.to_region, 0, true});
+    round_of[participant] = r + 1;
   }
 
-  // Argument views point into `calls` and `key_counts`, which outlive the pipeline.
-  std::vector<std::string> key_counts;
-  key_counts.reserve(calls.size());
-  std::vector<std::vector<absl::string_view>> commands(calls.size());
-  for (size_t c = 0; c < calls.size(); ++c) {
-    key_counts.push_back(std::to_string(calls[c].keys.size()));
-    std::vector<absl::string_view>& cmd = commands[c];
-    cmd.reserve(3 + calls[c].keys.size() + calls[c].args.size());
-    cmd.push_back("FCALL");
-    cmd.push_back("uhc_apply_v1");
-    cmd.push_back(key_counts.back());
-    for (const std::string& k : calls[c].keys) cmd.push_back(k);
-    for (const std::string& a : calls[c].args) cmd.push_back(a);
-  }
-
+  // codes: the whole result byte of each event's own operation (a LEAVE's carries segment and
+  // status); enter_codes: the outcome of a relocation's ENTER.
   std::vector<uint8_t> codes(events.size(), 0), enter_codes(events.size(), 0);
-  if (!commands.empty()) {
-    absl::StatusOr<std::vector<ReplyPtr>> replies = connection.Pipeline(commands);
+  for (const std::vector<Step>& round : rounds) {
+    std::vector<Call> calls;
+    absl::flat_hash_map<const Region*, size_t> open_call;  // per region, or one (nullptr)
+    size_t current = 0;
+    for (const Step& step : round) {
+      uint8_t arg = step.arg;
+      if (step.carry) {
+        const uint8_t leave = codes[step.event];
+        if ((leave & 7) != kApplied && (leave & 7) != kDuplicate) continue;  // nothing moved
+        arg = static_cast<uint8_t>(((leave >> 3) & 7) | (((leave >> 6) & 1) << 3));
+      }
+      // A LEAVE and its ENTER in one call are never split across calls.
+      if (!(step.op == ApplyOp::kEnter && arg == kEnterFromLeave)) {
+        auto [it, inserted] = open_call.try_emplace(per_region ? step.region : nullptr, 0);
+        if (inserted || static_cast<int>(calls[it->second].args.size()) >= events_per_call) {
+          it->second = calls.size();
+          calls.emplace_back();
+        }
+        current = it->second;
+      }
+      calls[current].Add(step.event, step.op, *step.region, events[step.event], arg);
+    }
+    if (calls.empty()) continue;
+
+    // Argument views point into `calls` and `key_counts`, which outlive the pipeline.
+    std::vector<std::string> key_counts;
+    key_counts.reserve(calls.size());
+    RedisCommands commands(calls.size());
+    for (size_t c = 0; c < calls.size(); ++c) {
+      key_counts.push_back(std::to_string(calls[c].keys.size()));
+      RedisArgv& cmd = commands[c];
+      cmd.reserve(3 + calls[c].keys.size() + calls[c].args.size());
+      cmd.push_back("FCALL");
+      cmd.push_back("uhc_apply_v1");
+      cmd.push_back(key_counts.back());
+      for (const std::string& k : calls[c].keys) cmd.push_back(k);
+      for (const std::string& a : calls[c].args) cmd.push_back(a);
+    }
+    absl::StatusOr<std::vector<ReplyPtr>> replies = redis.Pipeline(commands, wait_replicas);
     if (!replies.ok()) return replies.status();
     for (size_t c = 0; c < calls.size(); ++c) {
       const redisReply* reply = (*replies)[c].get();
@@ -132,11 +182,15 @@ absl::Status ApplyEvents(RedisConnection& connection, const std::vector<Prepared
         return absl::InternalError("uhc_apply_v1: malformed reply");
       }
       for (size_t a = 0; a < calls[c].args.size(); ++a) {
-        int event = calls[c].event_of_arg[a];
-        uint8_t code = static_cast<uint8_t>(reply->str[a]) & 7;
-        bool is_enter = static_cast<uint8_t>(calls[c].args[a][0]) ==
-                        static_cast<uint8_t>(ApplyOp::kEnter);
-        (is_enter ? enter_codes : codes)[event] = code;
+        const int event = calls[c].event_of_arg[a];
+        const auto code = static_cast<uint8_t>(reply->str[a]);
+        const bool is_enter = static_cast<uint8_t>(calls[c].args[a][0]) ==
+                              static_cast<uint8_t>(ApplyOp::kEnter);
+        if (is_enter) {
+          enter_codes[event] = code & 7;
+        } else {
+          codes[event] = code;
+        }
       }
     }
   }
@@ -150,7 +204,7 @@ absl::Status ApplyEvents(RedisConnection& connection, const std::vector<Prepared
       Reject(result, e.field, e.reason);
       continue;
     }
-    uint8_t code = codes[i];
+    const uint8_t code = codes[i] & 7;
     if (e.op == ApplyOp::kLeave) {
       v1::EventOutcome outcome = Combine(code, enter_codes[i]);
       if (outcome != v1::REJECTED) {

@@ -12,11 +12,6 @@
 ABSL_FLAG(std::string, listen, "127.0.0.1:50051", "gRPC listen address (env UHC_LISTEN)");
 ABSL_FLAG(int, metrics_port, 9101, "Prometheus /metrics port on --metrics_host; -1 disables "
           "(env UHC_METRICS_PORT)");
-ABSL_FLAG(std::string, redis_host, "127.0.0.1", "Redis host (env UHC_REDIS_HOST)");
-ABSL_FLAG(int, redis_port, 6379, "Redis port (env UHC_REDIS_PORT)");
-ABSL_FLAG(std::string, redis_user, "", "Redis ACL user (env UHC_REDIS_USER)");
-ABSL_FLAG(std::string, redis_password, "", "Redis password; prefer the environment variable "
-          "UHC_REDIS_PASSWORD");
 ABSL_FLAG(std::string, data_dir, "data", "directory with provinces.csv and regencies.csv "
           "(env UHC_DATA_DIR)");
 ABSL_FLAG(std::string, hmac_secret_file, "", "file holding the NIK HMAC secret (>= 16 bytes); "
@@ -29,6 +24,9 @@ ABSL_FLAG(int, redis_threads, 4, "Redis worker threads, one connection each "
           "(env UHC_REDIS_THREADS)");
 ABSL_FLAG(int, queue_limit, 256, "queued Redis tasks before RESOURCE_EXHAUSTED "
           "(env UHC_QUEUE_LIMIT)");
+ABSL_FLAG(int, redis_wait_replicas, 0, "acknowledge writes only after this many Redis replicas "
+          "confirmed them (WAIT), so a failover loses nothing acked; 0 does not wait "
+          "(env UHC_REDIS_WAIT_REPLICAS)");
 ABSL_FLAG(int, max_message_mb, 64, "largest request, MiB (env UHC_MAX_MESSAGE_MB)");
 
 namespace uhc {
@@ -40,14 +38,12 @@ int Run() {
   options.server.metrics_port = absl::GetFlag(FLAGS_metrics_port);
   options.server.max_message_bytes = absl::GetFlag(FLAGS_max_message_mb) << 20;
   ApplySharedServerFlags(&options.server, &options.token_file);
-  options.redis.host = absl::GetFlag(FLAGS_redis_host);
-  options.redis.port = absl::GetFlag(FLAGS_redis_port);
-  options.redis.user = absl::GetFlag(FLAGS_redis_user);
-  options.redis.password = absl::GetFlag(FLAGS_redis_password);
+  ApplySharedRedisFlags(&options.redis);
   options.data_dir = absl::GetFlag(FLAGS_data_dir);
   options.bucket_bits = absl::GetFlag(FLAGS_bucket_bits);
   options.limits.max_events_per_batch = absl::GetFlag(FLAGS_max_batch_events);
   options.limits.events_per_redis_call = absl::GetFlag(FLAGS_events_per_call);
+  options.limits.wait_replicas = absl::GetFlag(FLAGS_redis_wait_replicas);
   options.redis_threads = absl::GetFlag(FLAGS_redis_threads);
   options.queue_limit = static_cast<size_t>(absl::GetFlag(FLAGS_queue_limit));
   absl::StatusOr<std::string> secret =

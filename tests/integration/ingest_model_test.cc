@@ -1,9 +1,6 @@
 // The randomized model test: 200,000+ events over 24 kab/kota with exact duplicates, reordering,
 // relocations and terminations, streamed through IngestEvents; afterwards every per-event outcome,
 // every region aggregate and every participant record in Redis equals the reference model.
-#include "absl/strings/string_view.h"
-#include <random>
-
 #include "common/participant_key.h"
 #include "tests/integration/enrollment_fixture.h"
 #include "tests/support/events.h"
@@ -11,66 +8,6 @@
 
 namespace uhc::testing {
 namespace {
-
-std::vector<v1::ParticipantEvent> GenerateHistory(const std::vector<std::string>& regions,
-                                                  int participants, int events, uint32_t seed) {
-  std::mt19937 rng(seed);
-  struct State {
-    std::string region;
-    bool enrolled = false;
-    int64_t clock = kBaseTime;
-  };
-  std::vector<State> people(participants);
-  std::vector<v1::ParticipantEvent> out;
-  out.reserve(events + events / 5);
-  auto pick = [&](int n) { return static_cast<int>(rng() % n); };
-  while (static_cast<int>(out.size()) < events) {
-    int i = pick(participants);
-    State& s = people[i];
-    s.clock += 1 + pick(86400);
-    std::string nik = TestNik(i);
-    std::string id = "ev" + std::to_string(out.size());
-    auto seg = static_cast<v1::Segment>(1 + pick(5));
-    if (!s.enrolled) {
-      s.region = regions[pick(static_cast<int>(regions.size()))];
-      s.enrolled = true;
-      out.push_back(Enrolled(id, nik, s.region, s.clock, seg, pick(10) < 7));
-      continue;
-    }
-    int r = pick(100);
-    if (r < 50) {
-      out.push_back(StatusChanged(id, nik, s.region, s.clock, pick(10) < 8));
-    } else if (r < 70) {
-      out.push_back(SegmentChanged(id, nik, s.region, s.clock, seg));
-    } else if (r < 85) {
-      std::string to = regions[pick(static_cast<int>(regions.size()))];
-      if (to == s.region) continue;
-      out.push_back(Relocated(id, nik, s.region, s.clock, to));
-      s.region = to;
-    } else if (r < 90) {
-      out.push_back(Terminated(id, nik, s.region, s.clock));
-      s.enrolled = false;
-    } else {
-      // A re-enrolment in the same region (segment or status from scratch).
-      out.push_back(Enrolled(id, nik, s.region, s.clock, seg, pick(2) == 0));
-    }
-    // Some events at the same second, ordered by event id hash.
-    if (pick(50) == 0) out.back().mutable_occurred_at()->set_nanos(0);
-  }
-  // 10% exact duplicates, re-sent up to 500 events later; 5% of events overtaken by the next
-  // event of the same participant (out-of-order delivery: STALE, or REJECTED before enrolment).
-  std::vector<v1::ParticipantEvent> mixed;
-  mixed.reserve(out.size() * 11 / 10);
-  std::map<std::string, size_t> last_of;  // NIK -> position in mixed
-  for (size_t k = 0; k < out.size(); ++k) {
-    mixed.push_back(out[k]);
-    auto it = last_of.find(out[k].nik());
-    if (it != last_of.end() && pick(20) == 0) std::swap(mixed[it->second], mixed.back());
-    last_of[out[k].nik()] = mixed.size() - 1;
-    if (pick(10) == 0 && k > 0) mixed.push_back(out[k - pick(std::min<int>(k, 500))]);
-  }
-  return mixed;
-}
 
 class IngestModelTest : public EnrollmentFixture {};
 

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "uhc/v1/common.pb.h"
 
@@ -26,5 +27,12 @@ v1::ParticipantEvent Terminated(const std::string& id, const std::string& nik,
 
 // 2025-01-01T00:00:00Z, a base for test timestamps.
 inline constexpr int64_t kBaseTime = 1735689600;
+
+// A random but valid history of `events` events of `participants` people over `regions`
+// (enrolments, status and segment changes, relocations, terminations, re-enrolments), then
+// mixed: 10 % exact duplicates re-sent up to 500 events later and 5 % of events overtaken by the
+// next event of the same participant. Deterministic for a seed.
+std::vector<v1::ParticipantEvent> GenerateHistory(const std::vector<std::string>& regions,
+                                                  int participants, int events, uint32_t seed);
 
 }  // namespace uhc::testing

@@ -22,6 +22,7 @@ class RedisServer {
   RedisServer& operator=(const RedisServer&) = delete;
 
   int port() const { return port_; }
+  bool running() const { return pid_ > 0; }
   RedisOptions options() const;
   // A fresh connection (asserts on failure).
   std::unique_ptr<RedisConnection> Connect() const;
