@@ -31,7 +31,8 @@ RedisClusterNodes::RedisClusterNodes() {
   for (int i = 0; i < 6; ++i) {
     nodes_.push_back(std::make_unique<RedisServer>(std::vector<std::string>{
         "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
-        "--cluster-node-timeout", "1000", "--cluster-replica-validity-factor", "0"}));
+        "--cluster-node-timeout", "1000", "--cluster-replica-validity-factor", "0"},
+        FreeClusterPort()));
     addresses.push_back(absl::StrCat("127.0.0.1:", nodes_.back()->port()));
   }
   std::string output;

@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -30,6 +31,30 @@ int FreePort() {
   return port;
 }
 
+namespace {
+
+bool Bindable(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  bool ok = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+  close(fd);
+  return ok;
+}
+
+}  // namespace
+
+int FreeClusterPort() {
+  static std::atomic<int> next{20000 + static_cast<int>(getpid() % 2000) * 10};
+  for (;;) {
+    int port = next.fetch_add(1);
+    if (port >= 45000) next.store(20000);
+    if (Bindable(port) && Bindable(port + 10000)) return port;
+  }
+}
+
 bool WaitFor(const std::function<bool()>& condition, int timeout_ms) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   while (!condition()) {
@@ -39,13 +64,13 @@ bool WaitFor(const std::function<bool()>& condition, int timeout_ms) {
   return true;
 }
 
-RedisServer::RedisServer(std::vector<std::string> extra) : extra_(std::move(extra)) {
+RedisServer::RedisServer(std::vector<std::string> extra, int port) : extra_(std::move(extra)) {
   for (size_t i = 0; i + 1 < extra_.size(); ++i) {
     if (extra_[i] == "--requirepass") password_ = extra_[i + 1];
   }
   char pattern[] = "/tmp/uhc-redis-XXXXXX";
   dir_ = mkdtemp(pattern);
-  port_ = FreePort();
+  port_ = port != 0 ? port : FreePort();
   Launch();
 }
 

@@ -15,8 +15,8 @@ namespace uhc::testing {
 // constructor waits until it answers PING; the destructor kills it and removes the directory.
 class RedisServer {
  public:
-  // extra: more "--name value" arguments (e.g. {"--appendonly", "yes"}).
-  explicit RedisServer(std::vector<std::string> extra = {});
+  // extra: more "--name value" arguments (e.g. {"--appendonly", "yes"}); port 0: a free one.
+  explicit RedisServer(std::vector<std::string> extra = {}, int port = 0);
   ~RedisServer();
   RedisServer(const RedisServer&) = delete;
   RedisServer& operator=(const RedisServer&) = delete;
@@ -44,6 +44,8 @@ class RedisServer {
 
 // A free TCP port on 127.0.0.1 (bound then released).
 int FreePort();
+// A free port whose cluster bus port (+10000) is free too, so below 55536.
+int FreeClusterPort();
 
 // Polls `condition` every 10 ms until it holds or `timeout_ms` passes; returns its last value.
 bool WaitFor(const std::function<bool()>& condition, int timeout_ms);
