@@ -272,6 +272,13 @@ absl::StatusOr<std::vector<ReplyPtr>> ClusterClient::Pipeline(const RedisCommand
       batch.entry.push_back(p.command);
       batch.ask_to.push_back(p.ask_to);
     }
+    // A failure part way leaves replies unread on the other nodes' connections: all of this
+    // round's connections are dropped, so no later call can read a reply that is not its own.
+    const auto fail = [&](absl::Status error) {
+      for (const auto& [address, batch] : batches) connections_.erase(address);
+      map_stale_ = true;
+      return error;
+    };
     for (auto& [address, batch] : batches) {
       if (wait_replicas > 0) {
         batch.argv.push_back({"WAIT", wanted, wait_ms});
@@ -279,8 +286,8 @@ absl::StatusOr<std::vector<ReplyPtr>> ClusterClient::Pipeline(const RedisCommand
         batch.ask_to.push_back("");
       }
       absl::StatusOr<RedisConnection*> connection = ConnectionTo(address);
-      if (!connection.ok()) return Lost(address, connection.status());
-      if (absl::Status s = (*connection)->Send(batch.argv); !s.ok()) return Lost(address, s);
+      if (!connection.ok()) return fail(connection.status());
+      if (absl::Status s = (*connection)->Send(batch.argv); !s.ok()) return fail(s);
       batch.connection = *connection;
     }
 
@@ -289,13 +296,16 @@ absl::StatusOr<std::vector<ReplyPtr>> ClusterClient::Pipeline(const RedisCommand
     absl::Status wait_status;
     for (auto& [address, batch] : batches) {
       absl::StatusOr<std::vector<ReplyPtr>> got = batch.connection->Receive(batch.argv.size());
-      if (!got.ok()) return Lost(address, got.status());
+      if (!got.ok()) return fail(got.status());
+      bool executed = false;  // a command of this node's pipeline ran here (WAIT matters)
       for (size_t k = 0; k < got->size(); ++k) {
         const int entry = batch.entry[k];
         ReplyPtr& reply = (*got)[k];
         if (entry == kAsking) continue;
         if (entry == kWait) {
-          if (absl::Status s = CheckWaitReply(reply.get(), wait_replicas); !s.ok()) wait_status = s;
+          // A node that only redirected may refuse WAIT (a primary turned replica): harmless.
+          absl::Status s = CheckWaitReply(reply.get(), wait_replicas);
+          if (executed && !s.ok()) wait_status = absl::UnavailableError(s.message());
           continue;
         }
         if (reply->type == REDIS_REPLY_ERROR) {
@@ -322,6 +332,7 @@ absl::StatusOr<std::vector<ReplyPtr>> ClusterClient::Pipeline(const RedisCommand
             continue;
           }
         }
+        executed = true;
         replies[entry] = std::move(reply);
       }
     }

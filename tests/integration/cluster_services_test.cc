@@ -1,0 +1,419 @@
+// Both services on a real Redis Cluster (three primaries, one replica each): ingest and tiers
+// exact; a live `redis-cli --cluster reshard` of slots holding regions during ingest loses and
+// doubles nothing; a primary killed during ingest is replaced by its replica, the services resume
+// by themselves and every acknowledged event is in the aggregates.
+#include <algorithm>
+#include <atomic>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "classifier-svc/classifier_server.h"
+#include "common/participant_key.h"
+#include "common/policy.h"
+#include "common/policy_loader.h"
+#include "common/redis_cluster.h"
+#include "enrollment-svc/enrollment_server.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "tests/support/events.h"
+#include "tests/support/redis_cluster.h"
+#include "tests/support/reference_model.h"
+#include "uhc/v1/classifier.grpc.pb.h"
+#include "uhc/v1/enrollment.grpc.pb.h"
+
+namespace uhc::testing {
+namespace {
+
+constexpr char kSecret[] = "cluster-test-secret-0123456789";
+constexpr int kBucketBits = 4;
+
+// What an ingest with resends did.
+struct IngestProgress {
+  std::atomic<int> acked_batches{0};
+  std::atomic<int> failures{0};
+};
+
+class ClusterServicesTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    registry_ = std::make_unique<RegionRegistry>(
+        *RegionRegistry::LoadFromDirectory(UHC_SOURCE_DIR "/data"));
+  }
+  void TearDown() override {
+    classifier_.reset();
+    enrollment_server_.reset();
+  }
+
+  void StartServices(int wait_replicas) {
+    EnrollmentServerOptions e;
+    e.server.listen_address = "127.0.0.1:0";
+    e.server.metrics_port = -1;
+    e.server.drain_timeout = absl::Seconds(1);
+    e.server.plaintext = true;
+    e.redis = cluster_.options();
+    e.data_dir = UHC_SOURCE_DIR "/data";
+    e.hmac_secret = kSecret;
+    e.bucket_bits = kBucketBits;
+    e.limits.wait_replicas = wait_replicas;
+    auto enrollment = EnrollmentServer::Start(e);
+    ASSERT_TRUE(enrollment.ok()) << enrollment.status();
+    enrollment_server_ = *std::move(enrollment);
+    ASSERT_TRUE(WaitFor([this] { return enrollment_server_->redis_healthy(); }, 20000));
+    auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", enrollment_server_->port()),
+                                       grpc::InsecureChannelCredentials());
+    enrollment_ = v1::EnrollmentService::NewStub(channel);
+    admin_ = v1::RegionAdminService::NewStub(channel);
+
+    ClassifierServerOptions c;
+    c.server.listen_address = "127.0.0.1:0";
+    c.server.metrics_port = -1;
+    c.server.drain_timeout = absl::Seconds(1);
+    c.server.plaintext = true;
+    c.redis = cluster_.options();
+    c.data_dir = UHC_SOURCE_DIR "/data";
+    c.policy_dir = UHC_SOURCE_DIR "/config/policies";
+    c.refresh_interval = absl::Milliseconds(100);
+    auto classifier = ClassifierServer::Start(c);
+    ASSERT_TRUE(classifier.ok()) << classifier.status();
+    classifier_ = *std::move(classifier);
+    classifier_stub_ = v1::ClassifierService::NewStub(
+        grpc::CreateChannel(absl::StrCat("127.0.0.1:", classifier_->port()),
+                            grpc::InsecureChannelCredentials()));
+  }
+
+  // Sends events in batches from the start, each batch resent until acknowledged (as uhcctl
+  // does), while `more()` holds; returns how many events were sent, all acknowledged.
+  size_t IngestWithResend(const std::vector<v1::ParticipantEvent>& events, size_t batch,
+                          const std::function<bool()>& more, IngestProgress* progress) {
+    const absl::Time give_up = absl::Now() + absl::Seconds(120);
+    size_t sent = 0;
+    while (sent < events.size() && more()) {
+      size_t end = std::min(events.size(), sent + batch);
+      v1::IngestEventsRequest request;
+      for (size_t k = sent; k < end; ++k) *request.add_events() = events[k];
+      for (;;) {
+        v1::IngestEventsResponse response;
+        grpc::ClientContext context;
+        context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+        grpc::Status status = enrollment_->IngestBatch(&context, request, &response);
+        if (status.ok()) break;
+        ++progress->failures;
+        if (absl::Now() > give_up) {
+          ADD_FAILURE() << "batch at " << sent << " never acknowledged: " << status.error_message();
+          return sent;
+        }
+        // A client's retry backoff, as uhcctl ingest does.
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+      sent = end;
+      ++progress->acked_batches;
+    }
+    return sent;
+  }
+
+  // Every aggregate and participant record in the cluster equals the model.
+  void ExpectRedisEqualsModel(const ReferenceModel& model, const std::vector<std::string>& regions) {
+    ClusterClient redis(cluster_.options());
+    RedisCommands reads;
+    std::vector<std::string> keys;
+    for (const std::string& r : regions) keys.push_back(AggregateKey(r));
+    for (const std::string& k : keys) reads.push_back({"HGETALL", k});
+    auto aggregates = redis.Pipeline(reads);
+    ASSERT_TRUE(aggregates.ok()) << aggregates.status();
+    for (size_t i = 0; i < regions.size(); ++i) {
+      std::map<std::string, int64_t> agg;
+      const redisReply* reply = (*aggregates)[i].get();
+      ASSERT_EQ(reply->type, REDIS_REPLY_ARRAY);
+      for (size_t j = 0; j + 1 < reply->elements; j += 2) {
+        agg[std::string(reply->element[j]->str, reply->element[j]->len)] =
+            std::atoll(std::string(reply->element[j + 1]->str, reply->element[j + 1]->len).c_str());
+      }
+      auto it = model.regions().find(regions[i]);
+      RegionCounts want = it == model.regions().end() ? RegionCounts() : it->second;
+      EXPECT_EQ(agg["part"], want.Participants()) << regions[i];
+      EXPECT_EQ(agg["act"], want.Active()) << regions[i];
+      for (int s = 1; s <= 5; ++s) {
+        EXPECT_EQ(agg["n" + std::to_string(s)], want.participants[s]) << regions[i] << " n" << s;
+        EXPECT_EQ(agg["a" + std::to_string(s)], want.active[s]) << regions[i] << " a" << s;
+      }
+    }
+
+    NikKeyer keyer = *NikKeyer::Create(kSecret, kBucketBits);
+    std::vector<std::string> buckets, fields;
+    std::vector<const ReferenceModel::Record*> want;
+    for (const auto& [key, record] : model.records()) {
+      ParticipantKey k = keyer.Key(key.second);
+      buckets.push_back(BucketKey(key.first, k.bucket));
+      fields.emplace_back(k.field.begin(), k.field.end());
+      want.push_back(&record);
+    }
+    RedisCommands commands;
+    for (size_t i = 0; i < buckets.size(); ++i) commands.push_back({"HGET", buckets[i], fields[i]});
+    auto replies = redis.Pipeline(commands);
+    ASSERT_TRUE(replies.ok()) << replies.status();
+    size_t wrong = 0;
+    for (size_t i = 0; i < want.size(); ++i) {
+      const redisReply* r = (*replies)[i].get();
+      if (r->type != REDIS_REPLY_STRING || r->len != 11) {
+        ++wrong;
+        continue;
+      }
+      auto flags = static_cast<uint8_t>(r->str[0]);
+      uint64_t ts = 0;
+      for (int b = 1; b <= 6; ++b) ts = (ts << 8) | static_cast<uint8_t>(r->str[b]);
+      if ((flags & 7) != want[i]->segment || ((flags & 8) != 0) != want[i]->active ||
+          ((flags >> 4) & 7) != want[i]->kind || ts != want[i]->ts_ms) {
+        ++wrong;
+      }
+    }
+    EXPECT_EQ(wrong, 0u) << "of " << want.size() << " participant records";
+    EXPECT_GT(want.size(), 1000u);
+  }
+
+  // The classifier catches up with the model by itself and reports the tier the policy engine
+  // gives for the model's counts.
+  void ExpectTiersMatch(const ReferenceModel& model, const std::vector<std::string>& regions,
+                        const std::map<std::string, int64_t>& population) {
+    PolicySet policies = *PolicySet::LoadFromDirectory(UHC_SOURCE_DIR "/config/policies");
+    for (const std::string& region : regions) {
+      RegionCounts counts = model.regions().count(region) ? model.regions().at(region)
+                                                          : RegionCounts();
+      counts.population = population.at(region);
+      counts.uhc_prioritas = true;
+      counts.dues_paid_through = 202610;
+      v1::RegionTier want;
+      EvaluatePolicy(policies.default_policy(), counts, &want);
+      v1::RegionTier got;
+      bool caught_up = WaitFor(
+          [&] {
+            v1::GetRegionTierRequest request;
+            request.set_region_code(region);
+            grpc::ClientContext context;
+            got.Clear();
+            return classifier_stub_->GetRegionTier(&context, request, &got).ok() && !got.stale() &&
+                   got.metrics().participants() == counts.Participants() &&
+                   got.metrics().active() == counts.Active() &&
+                   got.metrics().population() == counts.population;
+          },
+          10000);
+      EXPECT_TRUE(caught_up) << region << ": classifier has " << got.metrics().participants()
+                             << " participants, model " << counts.Participants();
+      EXPECT_EQ(got.tier(), want.tier()) << region;
+      EXPECT_EQ(got.metrics().pemda_registered(), counts.PemdaRegistered()) << region;
+    }
+  }
+
+  // Population and status of every region, so that tiers vary around the thresholds.
+  std::map<std::string, int64_t> SetRegionFigures(const ReferenceModel& model,
+                                                  const std::vector<std::string>& regions) {
+    std::map<std::string, int64_t> population;
+    for (size_t i = 0; i < regions.size(); ++i) {
+      int64_t participants =
+          model.regions().count(regions[i]) ? model.regions().at(regions[i]).Participants() : 0;
+      population[regions[i]] = std::max<int64_t>(1, participants * 100 / (94 + i % 7));
+      v1::SetPopulationRequest p;
+      p.set_region_code(regions[i]);
+      p.set_population(population[regions[i]]);
+      p.set_as_of("2026-06-30");
+      v1::RegionSettings settings;
+      grpc::ClientContext c1;
+      EXPECT_TRUE(admin_->SetPopulation(&c1, p, &settings).ok());
+      v1::SetRegionStatusRequest s;
+      s.set_region_code(regions[i]);
+      s.set_uhc_prioritas(true);
+      s.set_dues_paid_through("2026-10");
+      grpc::ClientContext c2;
+      EXPECT_TRUE(admin_->SetRegionStatus(&c2, s, &settings).ok());
+    }
+    return population;
+  }
+
+  // Regencies ordered by the hash slot of their keys.
+  std::vector<const Region*> RegenciesBySlot() const {
+    std::vector<const Region*> out = registry_->regencies();
+    std::sort(out.begin(), out.end(), [](const Region* a, const Region* b) {
+      return KeySlot(a->code) < KeySlot(b->code);
+    });
+    return out;
+  }
+
+  RedisClusterNodes cluster_;
+  std::unique_ptr<RegionRegistry> registry_;
+  std::unique_ptr<EnrollmentServer> enrollment_server_;
+  std::unique_ptr<ClassifierServer> classifier_;
+  std::unique_ptr<v1::EnrollmentService::Stub> enrollment_;
+  std::unique_ptr<v1::RegionAdminService::Stub> admin_;
+  std::unique_ptr<v1::ClassifierService::Stub> classifier_stub_;
+};
+
+TEST_F(ClusterServicesTest, IngestAndTiersAreExact) {
+  ASSERT_NO_FATAL_FAILURE(StartServices(/*wait_replicas=*/1));
+  std::vector<std::string> regions;
+  for (const Region* r : registry_->regencies()) {
+    if (regions.size() < 24 && r->code.back() % 3 == 0) regions.push_back(r->code);
+  }
+  std::set<int> primaries;
+  for (const std::string& r : regions) primaries.insert(cluster_.PrimaryPortOf(KeySlot(r)));
+  ASSERT_EQ(primaries.size(), 3u) << "the regions should span every primary";
+
+  std::vector<v1::ParticipantEvent> events = GenerateHistory(regions, 5000, 40000, 7);
+  ReferenceModel model;
+  std::vector<v1::EventOutcome> expected;
+  for (const auto& e : events) expected.push_back(model.Apply(e));
+
+  // Every outcome is the model's, with relocations crossing primaries.
+  size_t mismatches = 0;
+  for (size_t start = 0; start < events.size(); start += 2000) {
+    v1::IngestEventsRequest request;
+    size_t end = std::min(events.size(), start + 2000);
+    for (size_t k = start; k < end; ++k) *request.add_events() = events[k];
+    v1::IngestEventsResponse response;
+    grpc::ClientContext context;
+    grpc::Status status = enrollment_->IngestBatch(&context, request, &response);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    ASSERT_EQ(response.results_size(), static_cast<int>(end - start));
+    for (const auto& result : response.results()) {
+      if (result.outcome() != expected[start + result.index()]) ++mismatches;
+    }
+  }
+  EXPECT_EQ(mismatches, 0u);
+  ExpectRedisEqualsModel(model, regions);
+  ExpectTiersMatch(model, regions, SetRegionFigures(model, regions));
+}
+
+TEST_F(ClusterServicesTest, LiveReshardDuringIngestLosesAndDoublesNothing) {
+  ASSERT_NO_FATAL_FAILURE(StartServices(/*wait_replicas=*/0));
+  // Twelve regions in the lowest slots (the start of the first primary's range, which the
+  // reshard moves) and twelve spread over the others.
+  const int source = cluster_.PrimaryPortOf(0);
+  std::vector<const Region*> by_slot = RegenciesBySlot();
+  std::vector<std::string> regions, moving;
+  int slots_to_move = 0;
+  for (const Region* r : by_slot) {
+    if (moving.size() == 12) break;
+    moving.push_back(r->code);
+    slots_to_move = KeySlot(r->code) + 1;
+  }
+  ASSERT_EQ(cluster_.PrimaryPortOf(static_cast<uint16_t>(slots_to_move - 1)), source);
+  regions = moving;
+  for (size_t i = 100; i < by_slot.size() && regions.size() < 24; i += 35) {
+    regions.push_back(by_slot[i]->code);
+  }
+  const int target = cluster_.PrimaryPortOf(16383);
+  ASSERT_NE(target, source);
+
+  std::vector<v1::ParticipantEvent> events = GenerateHistory(regions, 20000, 400000, 11);
+  std::atomic<bool> reshard_started{false}, reshard_done{false};
+  std::atomic<int> acked_during{0}, acked_after{0};
+  IngestProgress progress;
+  size_t sent = 0;
+  std::thread ingest([&] {
+    int last_acked = 0;
+    sent = IngestWithResend(
+        events, 500,
+        [&] {
+          int acked = progress.acked_batches.load();
+          if (acked > last_acked) {
+            if (reshard_done) {
+              acked_after += acked - last_acked;
+            } else if (reshard_started) {
+              acked_during += acked - last_acked;
+            }
+            last_acked = acked;
+          }
+          return !reshard_done || acked_after < 5;
+        },
+        &progress);
+  });
+  ASSERT_TRUE(WaitFor([&] { return progress.acked_batches >= 3; }, 30000));
+  reshard_started = true;
+  std::string output;
+  int status = RedisClusterNodes::RedisCli(
+      absl::StrCat("--cluster reshard 127.0.0.1:", source, " --cluster-from ",
+                   cluster_.NodeId(source), " --cluster-to ", cluster_.NodeId(target),
+                   " --cluster-slots ", slots_to_move, " --cluster-yes"),
+      &output);
+  reshard_done = true;
+  ingest.join();
+  ASSERT_EQ(status, 0) << output.substr(output.size() > 2000 ? output.size() - 2000 : 0);
+  ASSERT_LT(sent, events.size()) << "the ingest ran out of events before the reshard ended";
+  EXPECT_GT(acked_during, 0) << "no batch was acknowledged while slots moved";
+  for (const std::string& r : moving) {
+    EXPECT_EQ(cluster_.PrimaryPortOf(KeySlot(r)), target) << r << " was not moved";
+  }
+  ASSERT_TRUE(cluster_.WaitHealthy(20000));
+
+  ReferenceModel model;
+  for (size_t k = 0; k < sent; ++k) model.Apply(events[k]);
+  ExpectRedisEqualsModel(model, regions);
+  ExpectTiersMatch(model, regions, SetRegionFigures(model, regions));
+  std::cout << "reshard of " << slots_to_move << " slots: " << acked_during
+            << " batches acknowledged during it, " << progress.failures << " resends, " << sent
+            << " events\n";
+}
+
+TEST_F(ClusterServicesTest, KilledPrimaryIsReplacedAndNothingAckedIsLost) {
+  ASSERT_NO_FATAL_FAILURE(StartServices(/*wait_replicas=*/1));
+  std::vector<std::string> regions;
+  for (const Region* r : registry_->regencies()) {
+    if (regions.size() < 24 && r->code.back() % 3 == 1) regions.push_back(r->code);
+  }
+  std::map<int, int> regions_on;
+  for (const std::string& r : regions) ++regions_on[cluster_.PrimaryPortOf(KeySlot(r))];
+  const int victim = std::max_element(regions_on.begin(), regions_on.end(),
+                                      [](auto& a, auto& b) { return a.second < b.second; })
+                         ->first;
+  const uint16_t victim_slot = [&] {
+    for (const std::string& r : regions) {
+      if (cluster_.PrimaryPortOf(KeySlot(r)) == victim) return KeySlot(r);
+    }
+    return uint16_t{0};
+  }();
+
+  std::vector<v1::ParticipantEvent> events = GenerateHistory(regions, 20000, 400000, 13);
+  std::atomic<bool> recovered{false};
+  std::atomic<int> acked_after{0};
+  IngestProgress progress;
+  size_t sent = 0;
+  std::thread ingest([&] {
+    int last_acked = 0;
+    sent = IngestWithResend(
+        events, 500,
+        [&] {
+          int acked = progress.acked_batches.load();
+          if (recovered) acked_after += acked - last_acked;
+          last_acked = acked;
+          return !recovered || acked_after < 10;
+        },
+        &progress);
+  });
+  ASSERT_TRUE(WaitFor([&] { return progress.acked_batches >= 5; }, 30000));
+  const int failures_at_kill = progress.failures;
+  cluster_.NodeOnPort(victim).Stop(/*kill=*/true);
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        int p = cluster_.PrimaryPortOf(victim_slot);
+        return p != 0 && p != victim;
+      },
+      30000))
+      << "the replica was not promoted";
+  // The killed node comes back (as Kubernetes would restart it) and rejoins as a replica, so
+  // writes can again be confirmed by one.
+  cluster_.NodeOnPort(victim).Restart();
+  ASSERT_TRUE(cluster_.WaitHealthy(30000));
+  recovered = true;
+  ingest.join();
+  ASSERT_LT(sent, events.size()) << "the ingest ran out of events before the failover ended";
+  EXPECT_GT(progress.failures, failures_at_kill) << "the failover was not felt";
+  EXPECT_GE(acked_after, 10) << "ingest did not resume by itself";
+
+  ReferenceModel model;
+  for (size_t k = 0; k < sent; ++k) model.Apply(events[k]);
+  ExpectRedisEqualsModel(model, regions);
+  ExpectTiersMatch(model, regions, SetRegionFigures(model, regions));
+  std::cout << "failover: " << progress.failures << " failed attempts resent, " << sent
+            << " events acknowledged\n";
+}
+
+}  // namespace
+}  // namespace uhc::testing
