@@ -64,6 +64,14 @@ def check(overlay, docs):
             for ref in refs:
                 if ref not in names:
                     fail(overlay, f"{name}: references missing {ref[0]} {ref[1]}")
+    if overlay == "production":
+        for w in workloads:
+            env = {e["name"]: e.get("value") for c in w["spec"]["template"]["spec"]["containers"]
+                   for e in c.get("env", [])}
+            if env.get("UHC_REDIS_CLUSTER") != "true":
+                fail(overlay, f"{w['metadata']['name']}: not pointed at Redis Cluster")
+            if w["metadata"]["name"] == "enrollment-svc" and int(env.get("UHC_REDIS_WAIT_REPLICAS", "0")) < 1:
+                fail(overlay, "enrollment-svc: acknowledges writes no replica has")
     kinds = {d["kind"] for d in docs}
     for needed in ("Service", "HorizontalPodAutoscaler", "PodDisruptionBudget", "NetworkPolicy",
                    "ConfigMap"):
