@@ -3,6 +3,8 @@
 //   unary      C concurrent callers of one unary RPC (GetRegionTier, ListRegionTiers, or the
 //              health Check as the empty-RPC baseline): calls/s and p50/p99/p99.9 latency
 //   freshness  time from an IngestBatch ack to the change being visible in GetRegionTier
+//   verify     every region recounted from its participant records equals its aggregate
+//              (standalone Redis or, with --redis_cluster, every primary of a cluster)
 // Every mode prints one JSON object on stdout. Callers use blocking stubs on their own threads;
 // the streams pipeline `--window` batches, so no caller waits on one round trip at a time.
 #include <algorithm>
@@ -42,6 +44,7 @@ ABSL_FLAG(int, samples, 50, "freshness: measurements");
 ABSL_FLAG(std::string, data_dir, "data", "region CSVs");
 ABSL_FLAG(int, connections, 4, "gRPC channels to spread callers over");
 ABSL_FLAG(int, redis_port, 6379, "verify: Redis port on 127.0.0.1");
+ABSL_FLAG(bool, redis_cluster, false, "verify: --redis_port is a node of a Redis Cluster");
 
 namespace uhc {
 namespace {
@@ -318,31 +321,44 @@ int Freshness() {
 int Verify() {
   RedisOptions options;
   options.port = absl::GetFlag(FLAGS_redis_port);
+  options.cluster = absl::GetFlag(FLAGS_redis_cluster);
   options.command_timeout = absl::Seconds(30);
-  auto redis = RedisConnection::Connect(options);
-  if (!redis.ok()) {
-    std::cerr << redis.status() << "\n";
+  std::unique_ptr<RedisClient> redis = MakeRedisClient(options);
+  // Every participant bucket key, from every primary.
+  std::vector<std::string> names;
+  absl::Status scanned = redis->ForEachPrimary([&names](RedisConnection& node) {
+    std::string cursor = "0";
+    do {
+      auto page = node.Command({"SCAN", cursor, "MATCH", "uhc:{*}:p:*", "COUNT", "1000"});
+      if (!page.ok()) return page.status();
+      if (absl::Status s = ReplyStatus(page->get()); !s.ok()) return s;
+      cursor.assign((*page)->element[0]->str, (*page)->element[0]->len);
+      const redisReply* keys = (*page)->element[1];
+      for (size_t k = 0; k < keys->elements; ++k) {
+        names.emplace_back(keys->element[k]->str, keys->element[k]->len);
+      }
+    } while (cursor != "0");
+    return absl::OkStatus();
+  });
+  if (!scanned.ok()) {
+    std::cerr << "verify: " << scanned << "\n";
     return 2;
   }
   std::map<std::string, std::map<std::string, int64_t>> recount;  // region -> field -> n
-  std::string cursor = "0";
   int64_t records = 0;
-  do {
-    auto page = (*redis)->Command({"SCAN", cursor, "MATCH", "uhc:{*}:p:*", "COUNT", "1000"});
-    if (!page.ok()) return 2;
-    cursor.assign((*page)->element[0]->str, (*page)->element[0]->len);
-    const redisReply* keys = (*page)->element[1];
-    std::vector<std::string> names;
-    for (size_t k = 0; k < keys->elements; ++k) names.emplace_back(keys->element[k]->str, keys->element[k]->len);
-    std::vector<std::vector<absl::string_view>> commands;
-    for (const auto& name : names) commands.push_back({"HVALS", name});
-    auto values = (*redis)->Pipeline(commands);
+  for (size_t start = 0; start < names.size(); start += 1000) {
+    const size_t end = std::min(names.size(), start + 1000);
+    RedisCommands commands;
+    for (size_t k = start; k < end; ++k) commands.push_back({"HVALS", names[k]});
+    auto values = redis->Pipeline(commands);
     if (!values.ok()) return 2;
-    for (size_t k = 0; k < names.size(); ++k) {
-      std::string region = names[k].substr(5, names[k].find('}') - 5);
+    for (size_t k = start; k < end; ++k) {
+      const std::string& name = names[k];
+      std::string region = name.substr(5, name.find('}') - 5);
       auto& counts = recount[region];
-      for (size_t v = 0; v < (*values)[k]->elements; ++v) {
-        const redisReply* r = (*values)[k]->element[v];
+      const redisReply* hash = (*values)[k - start].get();
+      for (size_t v = 0; v < hash->elements; ++v) {
+        const redisReply* r = hash->element[v];
         auto flags = static_cast<uint8_t>(r->str[0]);
         int kind = (flags >> 4) & 7;
         ++records;
@@ -356,10 +372,10 @@ int Verify() {
         }
       }
     }
-  } while (cursor != "0");
+  }
   int64_t mismatches = 0, participants = 0;
   for (auto& [region, want] : recount) {
-    auto agg = (*redis)->Command({"HGETALL", "uhc:{" + region + "}:agg"});
+    auto agg = redis->Command({"HGETALL", "uhc:{" + region + "}:agg"});
     if (!agg.ok()) return 2;
     std::map<std::string, int64_t> have;
     for (size_t i = 0; i + 1 < (*agg)->elements; i += 2) {
