@@ -87,15 +87,29 @@ start_services() {  # redis port, extra flags for enrollment-svc...
   echo "bench: the services did not become ready (logs: $WORK)" >&2; exit 1
 }
 
+# CPU seconds (user + sys) Redis processes on these ports have used so far.
+redis_cpu() {
+  for p in "$@"; do redis-cli -p "$p" info cpu; done | tr -d '\r' |
+    awk -F: '/^used_cpu_(user|sys):/ {s += $2} END {printf "%.3f", s}'
+}
+
+# Prints "events/s primary-CPU-us/event replica-CPU-us/event".
 ingest_and_verify() {  # label, redis port, verify flags...
   local label=$1 port=$2; shift 2
-  local result verify
+  local result verify primaries=() replicas=() p0 p1 r0 r1
+  for p in "$STANDALONE" "${NODES[@]}"; do
+    redis-cli -p "$p" ping >/dev/null 2>&1 || continue
+    if redis-cli -p "$p" info replication | grep -q role:slave; then replicas+=("$p"); else primaries+=("$p"); fi
+  done
+  p0=$(redis_cpu "${primaries[@]}") r0=$(redis_cpu "${replicas[@]}")
   result=$("$LOADGEN" --mode ingest --target "127.0.0.1:$ENROLL_PORT" --events "$EVENTS" \
     --concurrency 4 --batch 2000 --window 4)
+  p1=$(redis_cpu "${primaries[@]}") r1=$(redis_cpu "${replicas[@]}")
   verify=$("$LOADGEN" --mode verify --redis_port "$port" "$@")
-  echo "bench: $label: $result $verify" >&2
+  echo "bench: $label: $result $verify primaries ${primaries[*]} cpu $p0->$p1 s, replicas cpu $r0->$r1 s" >&2
   [ "$(json "$verify" mismatched_fields)" = 0 ] || { echo "bench: $label: aggregates drifted" >&2; exit 1; }
-  json "$result" events_per_second
+  python3 -c "import sys; e=int(sys.argv[1]); print(sys.argv[2], (float(sys.argv[4])-float(sys.argv[3]))*1e6/e, (float(sys.argv[6])-float(sys.argv[5]))*1e6/e)" \
+    "$EVENTS" "$(json "$result" events_per_second)" "$p0" "$p1" "${r0:-0}" "${r1:-0}"
 }
 
 # (1) Baseline: one standalone Redis.
@@ -131,10 +145,13 @@ WAITED=$(ingest_and_verify "cluster+WAIT" "${NODES[0]}" --redis_cluster)
 
 python3 - "$EVENTS" "$BASE" "$CLUSTER" "$WAITED" <<'PY'
 import sys
-n, base, cluster, waited = int(sys.argv[1]), *map(float, sys.argv[2:])
-print("| ingest, %d events (4 streams x 2,000-event batches) | events/s | vs standalone |" % n)
-print("| --- | --- | --- |")
-print("| standalone Redis (baseline) | %.0f | 1.00 |" % base)
-print("| Redis Cluster, 3 primaries + 3 replicas | %.0f | %.2f |" % (cluster, cluster / base))
-print("| the same, --redis_wait_replicas 1 | %.0f | %.2f |" % (waited, waited / base))
+n = int(sys.argv[1])
+base, cluster, waited = ([float(x) for x in a.split()] for a in sys.argv[2:5])
+print("| ingest, %d events (4 streams x 2,000-event batches) | events/s | vs standalone "
+      "| Redis primaries' CPU, us/event | replicas' CPU, us/event |" % n)
+print("| --- | --- | --- | --- | --- |")
+for name, r in (("standalone Redis (baseline)", base),
+                ("Redis Cluster, 3 primaries + 3 replicas", cluster),
+                ("the same, --redis_wait_replicas 1", waited)):
+    print("| %s | %.0f | %.2f | %.2f | %.2f |" % (name, r[0], r[0] / base[0], r[1], r[2]))
 PY
