@@ -97,6 +97,9 @@ void Refresher::Run() {
                    {{"error", status.message()}});
       }
       refresh_errors_->Increment();
+      if (std::vector<std::string> known = client->KnownNodes(); !known.empty()) {
+        redis_.cluster_seeds = std::move(known);
+      }
       client.reset();
     } else if (stale_.exchange(false)) {
       LogInfo("snapshot refreshed from redis", {{"generation", generation_.load()}});
@@ -116,8 +119,12 @@ absl::Status Refresher::LoadRecordedTiers(RedisClient& redis) {
   for (const std::string& k : keys) commands.push_back({"HGETALL", k});
   absl::StatusOr<std::vector<ReplyPtr>> replies = redis.Pipeline(commands);
   if (!replies.ok()) return replies.status();
+  // Rebuilt from Redis alone: a change believed recorded by a pipeline that failed is forgotten,
+  // so it is recorded again (compare-and-set) rather than never.
+  recorded_.clear();
   for (size_t i = 0; i < keys.size(); ++i) {
     const redisReply* reply = (*replies)[i].get();
+    if (absl::Status s = ReplyStatus(reply); !s.ok()) return s;
     if (reply->type != REDIS_REPLY_ARRAY) continue;
     auto& by_policy = recorded_[regions_->all()[i]->code];
     for (size_t j = 0; j + 1 < reply->elements; j += 2) {

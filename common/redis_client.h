@@ -23,6 +23,9 @@ struct RedisOptions {
   absl::Duration command_timeout = absl::Seconds(2);
   // Redis Cluster: host:port is one seed node; the slot map comes from the cluster itself.
   bool cluster = false;
+  // More "host:port" seeds, tried after host:port (a client rebuilt after a failure is given the
+  // nodes its predecessor knew, so it finds the cluster even with the first seed gone).
+  std::vector<std::string> cluster_seeds;
 };
 
 using RedisArgv = std::vector<absl::string_view>;
@@ -91,6 +94,8 @@ class RedisClient {
   virtual absl::Status ForEachPrimary(const std::function<absl::Status(RedisConnection&)>& fn) = 0;
   // True when commands must not mix hash slots (Redis Cluster).
   virtual bool cluster() const = 0;
+  // "host:port" of the nodes this client knows (cluster), to seed a successor; else empty.
+  virtual std::vector<std::string> KnownNodes() const { return {}; }
 
   absl::StatusOr<ReplyPtr> Command(const RedisArgv& argv);
 };

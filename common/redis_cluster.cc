@@ -37,10 +37,15 @@ std::string ReplyText(const redisReply* reply) {
 }
 
 // A redirect reply: "MOVED <slot> <host:port>" or "ASK <slot> <host:port>".
-bool ParseRedirect(absl::string_view text, int* slot, std::string* address) {
+// An empty host (Redis 7's "unknown endpoint") means the host of the node that answered.
+bool ParseRedirect(absl::string_view text, absl::string_view from, int* slot,
+                   std::string* address) {
   std::vector<absl::string_view> parts = absl::StrSplit(text, ' ');
   if (parts.size() != 3 || !absl::SimpleAtoi(parts[1], slot)) return false;
   *address = std::string(parts[2]);
+  if (absl::StartsWith(*address, ":")) {
+    *address = absl::StrCat(from.substr(0, from.rfind(':')), *address);
+  }
   return *slot >= 0 && *slot < kClusterSlots;
 }
 
@@ -108,6 +113,7 @@ absl::Status ClusterClient::RefreshSlotMap(const std::string& preferred) {
   if (!preferred.empty()) candidates.push_back(preferred);
   for (const std::string& n : nodes_) candidates.push_back(n);
   candidates.push_back(seed_);
+  for (const std::string& s : options_.cluster_seeds) candidates.push_back(s);
   absl::Status last = absl::UnavailableError("redis cluster: no node to ask for the slot map");
   for (const std::string& address : candidates) {
     absl::StatusOr<RedisConnection*> connection = ConnectionTo(address);
@@ -164,9 +170,14 @@ absl::Status ClusterClient::RefreshSlotMap(const std::string& preferred) {
       last = absl::InternalError("redis cluster: malformed CLUSTER SLOTS reply");
       continue;
     }
+    if (nodes.empty()) {  // a node not (yet) in a cluster, or one that lost its config
+      last = absl::UnavailableError(absl::StrCat("redis cluster: ", address, " serves no slots"));
+      continue;
+    }
     nodes_ = std::move(nodes);
     slot_node_ = std::move(slot_node);
     map_stale_ = false;
+    refresh_from_.clear();
     ++stats_.refreshes;
     // Connections to nodes that are no longer primaries are closed.
     for (auto it = connections_.begin(); it != connections_.end();) {
@@ -180,6 +191,12 @@ absl::Status ClusterClient::RefreshSlotMap(const std::string& preferred) {
   }
   return absl::UnavailableError(absl::StrCat("redis cluster: cannot read the slot map: ",
                                              last.message()));
+}
+
+std::vector<std::string> ClusterClient::KnownNodes() const {
+  std::vector<std::string> out = nodes_;
+  if (std::find(out.begin(), out.end(), seed_) == out.end()) out.push_back(seed_);
+  return out;
 }
 
 std::vector<std::string> ClusterClient::Primaries() const {
@@ -205,7 +222,9 @@ absl::Status ClusterClient::ForEachPrimary(
   if (map_stale_) {
     if (absl::Status s = RefreshSlotMap(refresh_from_); !s.ok()) return s;
   }
-  for (const std::string& address : Primaries()) {
+  const std::vector<std::string> primaries = Primaries();
+  if (primaries.empty()) return absl::UnavailableError("redis cluster: no primary serves slots");
+  for (const std::string& address : primaries) {
     absl::StatusOr<RedisConnection*> connection = ConnectionTo(address);
     if (!connection.ok()) return Lost(address, connection.status());
     absl::Status s = fn(**connection);
@@ -231,7 +250,8 @@ absl::StatusOr<std::vector<ReplyPtr>> ClusterClient::Pipeline(const RedisCommand
   for (size_t i = 0; i < commands.size(); ++i) pending.push_back({static_cast<int>(i), ""});
 
   const std::string wanted = std::to_string(wait_replicas);
-  const std::string wait_ms = std::to_string(absl::ToInt64Milliseconds(options_.command_timeout) / 2);
+  const std::string wait_ms =
+      std::to_string(std::max<int64_t>(1, absl::ToInt64Milliseconds(options_.command_timeout) / 2));
   const absl::Time deadline = absl::Now() + options_.command_timeout;
   absl::Duration backoff = absl::Milliseconds(5);
   while (!pending.empty()) {
@@ -312,14 +332,14 @@ absl::StatusOr<std::vector<ReplyPtr>> ClusterClient::Pipeline(const RedisCommand
           absl::string_view text(reply->str, reply->len);
           int slot = 0;
           std::string target;
-          if (absl::StartsWith(text, "MOVED ") && ParseRedirect(text, &slot, &target)) {
+          if (absl::StartsWith(text, "MOVED ") && ParseRedirect(text, address, &slot, &target)) {
             ++stats_.moved;
             map_stale_ = true;
             refresh_from_ = target;
             next.push_back({entry, ""});
             continue;
           }
-          if (absl::StartsWith(text, "ASK ") && ParseRedirect(text, &slot, &target)) {
+          if (absl::StartsWith(text, "ASK ") && ParseRedirect(text, address, &slot, &target)) {
             ++stats_.ask;
             next.push_back({entry, target});
             continue;

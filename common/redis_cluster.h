@@ -23,7 +23,8 @@ uint16_t KeySlot(absl::string_view key);
 std::optional<absl::string_view> RoutingKey(const RedisArgv& argv);
 
 // A Redis Cluster client on hiredis (which has no cluster support). The slot map comes from
-// CLUSTER SLOTS of any reachable node (the seed, options.host:options.port, first of all) and is
+// CLUSTER SLOTS of any reachable node (known primaries, then the seed options.host:options.port,
+// then options.cluster_seeds) and is
 // refreshed after a MOVED (from the node that sent it there) or a lost connection. One
 // connection per primary; a pipeline goes out as one pipeline per node, all nodes written before
 // any is read. ASK is followed with ASKING (without changing the map); TRYAGAIN and CLUSTERDOWN
@@ -38,6 +39,7 @@ class ClusterClient final : public RedisClient {
                                                  int wait_replicas = 0) override;
   absl::Status ForEachPrimary(const std::function<absl::Status(RedisConnection&)>& fn) override;
   bool cluster() const override { return true; }
+  std::vector<std::string> KnownNodes() const override;
 
   // What the client has had to do, for tests and metrics.
   struct Stats {

@@ -55,7 +55,12 @@ void RedisHealth::Run() {
     if (fresh) client = MakeRedisClient(options_);
     bool ok = client->ForEachPrimary(ping).ok();
     if (ok && fresh && on_up_) ok = on_up_(*client);
-    if (!ok) client.reset();
+    if (!ok) {
+      if (std::vector<std::string> known = client->KnownNodes(); !known.empty()) {
+        options_.cluster_seeds = std::move(known);
+      }
+      client.reset();
+    }
     Set(ok);
     std::unique_lock<std::mutex> lock(mu_);
     // Probe faster while down so serving resumes quickly after Redis returns.

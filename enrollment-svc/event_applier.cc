@@ -103,16 +103,41 @@ absl::Status LoadFunctions(RedisClient& redis) {
 absl::Status ApplyEvents(RedisClient& redis, const std::vector<PreparedEvent>& events,
                          int events_per_call, int wait_replicas,
                          v1::IngestEventsResponse* response) {
-  // In a cluster a call holds the keys of one region (one hash slot), so a relocation's ENTER
-  // cannot share its LEAVE's call: it goes to the next round with the segment and status the
-  // LEAVE reported, and so do that participant's later events, which keeps every participant's
-  // events in batch order. Without relocations (or on a standalone Redis) there is one round.
+  // In a cluster a call holds the keys of one region (one hash slot), and a round holds at most
+  // one call per region: two calls of one slot in one pipeline could be reordered by a redirect
+  // (the first gets TRYAGAIN during a migration, the second runs). A region's overflow and a
+  // relocation's ENTER (which cannot share its LEAVE's call) go to later rounds, the ENTER with
+  // the segment and status the LEAVE reported; a participant's later events follow it, so every
+  // participant's events stay in batch order. On a standalone Redis there is one round.
   const bool per_region = redis.cluster();
   std::vector<std::vector<Step>> rounds(1);
+  std::vector<absl::flat_hash_map<const Region*, int>> load(1);  // steps per region and round
   absl::flat_hash_map<uint64_t, size_t> round_of;  // participants held back to a later round
+  // The first round from `from` where `region`'s call has room for `steps` more steps.
+  const auto place = [&](size_t from, const Region* region, int steps) {
+    for (size_t r = from;; ++r) {
+      if (r == rounds.size()) {
+        rounds.emplace_back();
+        load.emplace_back();
+      }
+      int& n = load[r][region];
+      if (n == 0 || n + steps <= events_per_call) {
+        n += steps;
+        return r;
+      }
+    }
+  };
   for (size_t i = 0; i < events.size(); ++i) {
     const PreparedEvent& e = events[i];
     if (e.rejected) continue;
+    const int event = static_cast<int>(i);
+    if (!per_region) {
+      rounds[0].push_back({event, e.op, e.region, e.arg, false});
+      if (e.op == ApplyOp::kLeave) {
+        rounds[0].push_back({event, ApplyOp::kEnter, e.to_region, kEnterFromLeave, false});
+      }
+      continue;
+    }
     uint64_t participant = 0;
     std::memcpy(&participant, e.key.field.data(), sizeof(participant));
     size_t r = 0;
@@ -120,16 +145,16 @@ absl::Status ApplyEvents(RedisClient& redis, const std::vector<PreparedEvent>& e
       auto it = round_of.find(participant);
       if (it != round_of.end()) r = it->second;
     }
-    const int event = static_cast<int>(i);
+    const bool same_region_move = e.op == ApplyOp::kLeave && e.to_region == e.region;
+    r = place(r, e.region, same_region_move ? 2 : 1);
     rounds[r].push_back({event, e.op, e.region, e.arg, false});
-    if (e.op != ApplyOp::kLeave) continue;
-    if (!per_region || e.to_region == e.region) {
+    if (same_region_move) {
       rounds[r].push_back({event, ApplyOp::kEnter, e.to_region, kEnterFromLeave, false});
-      continue;
+    } else if (e.op == ApplyOp::kLeave) {
+      r = place(r + 1, e.to_region, 1);
+      rounds[r].push_back({event, ApplyOp::kEnter, e.to_region, 0, true});
     }
-    if (rounds.size() == r + 1) rounds.emplace_back();
-    rounds[r + 1].push_back({event, ApplyOp::kEnter, e.to_region, 0, true});
-    round_of[participant] = r + 1;
+    if (r > 0) round_of[participant] = r;
   }
 
   // codes: the whole result byte of each event's own operation (a LEAVE's carries segment and
@@ -149,7 +174,8 @@ absl::Status ApplyEvents(RedisClient& redis, const std::vector<PreparedEvent>& e
       // A LEAVE and its ENTER in one call are never split across calls.
       if (!(step.op == ApplyOp::kEnter && arg == kEnterFromLeave)) {
         auto [it, inserted] = open_call.try_emplace(per_region ? step.region : nullptr, 0);
-        if (inserted || static_cast<int>(calls[it->second].args.size()) >= events_per_call) {
+        if (inserted ||
+            (!per_region && static_cast<int>(calls[it->second].args.size()) >= events_per_call)) {
           it->second = calls.size();
           calls.emplace_back();
         }

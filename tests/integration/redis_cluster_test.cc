@@ -201,6 +201,36 @@ TEST_F(RedisClusterTest, ALostPrimaryIsReplacedByItsPromotedReplica) {
   EXPECT_TRUE(client.Pipeline({{"SET", key, "again"}}).ok());
 }
 
+TEST_F(RedisClusterTest, ASuccessorClientFindsTheClusterWithTheSeedGone) {
+  ClusterClient first(cluster_.options());
+  ASSERT_TRUE(first.Command({"SET", "k", "v"}).ok());
+  RedisServer& seed = cluster_.node(0);
+  seed.Stop(/*kill=*/true);
+  ASSERT_TRUE(cluster_.WaitHealthy(30000, /*replicas=*/false));
+
+  // Only the seed: nothing to ask.
+  ClusterClient lost(cluster_.options());
+  EXPECT_TRUE(absl::IsUnavailable(lost.Command({"GET", "k"}).status()));
+  // Seeded with what its predecessor knew (as the health probe and the refresher do).
+  RedisOptions options = cluster_.options();
+  options.cluster_seeds = first.KnownNodes();
+  ClusterClient successor(options);
+  auto value = successor.Command({"GET", "k"});
+  ASSERT_TRUE(value.ok()) << value.status();
+  EXPECT_EQ(Text(value->get()), "v");
+}
+
+TEST(RedisClusterEmptyTest, ANodeServingNoSlotsIsNotAMap) {
+  RedisServer lone({"--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"},
+                   FreeClusterPort());
+  RedisOptions options = lone.options();
+  options.cluster = true;
+  ClusterClient client(options);
+  absl::Status pinged = client.ForEachPrimary([](RedisConnection&) { return absl::OkStatus(); });
+  EXPECT_TRUE(absl::IsUnavailable(pinged)) << pinged;
+  EXPECT_TRUE(absl::IsUnavailable(client.Command({"GET", "k"}).status()));
+}
+
 TEST_F(RedisClusterTest, ForEachPrimaryVisitsTheThreePrimaries) {
   ClusterClient client(cluster_.options());
   std::set<std::string> ids;
