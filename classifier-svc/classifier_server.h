@@ -29,6 +29,7 @@ class ClassifierServer {
   ~ClassifierServer();
 
   int port() const { return host_->port(); }
+  int health_port() const { return host_->health_port(); }
   Refresher& refresher() { return *refresher_; }
   // The SIGTERM sequence. Idempotent.
   void Shutdown();

@@ -122,6 +122,18 @@ absl::Status ServerHost::Start() {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", config_.listen_address));
   }
   server_->GetHealthCheckService()->SetServingStatus(kLiveness, true);
+  if (!config_.health_listen_address.empty()) {
+    // Its own server: the services themselves are never reachable without TLS through it.
+    grpc::ServerBuilder health_builder;
+    health_builder.AddListeningPort(config_.health_listen_address,
+                                    grpc::InsecureServerCredentials(), &health_port_);
+    health_server_ = health_builder.BuildAndStart();
+    if (health_server_ == nullptr || health_port_ == 0) {
+      return absl::UnavailableError(
+          absl::StrCat("cannot listen on ", config_.health_listen_address));
+    }
+    health_server_->GetHealthCheckService()->SetServingStatus(kLiveness, true);
+  }
   SetReady(false);
   if (config_.metrics_port >= 0 && metrics_ != nullptr) {
     metrics_http_ = std::make_unique<MetricsHttpServer>(metrics_);
@@ -136,10 +148,12 @@ absl::Status ServerHost::Start() {
 int ServerHost::metrics_port() const { return metrics_http_ ? metrics_http_->port() : -1; }
 
 void ServerHost::SetReady(bool ready) {
-  if (server_ == nullptr) return;
-  auto* health = server_->GetHealthCheckService();
-  health->SetServingStatus("", ready);
-  for (const auto& [service, name] : services_) health->SetServingStatus(name, ready);
+  for (grpc::Server* server : {server_.get(), health_server_.get()}) {
+    if (server == nullptr) continue;
+    auto* health = server->GetHealthCheckService();
+    health->SetServingStatus("", ready);
+    for (const auto& [service, name] : services_) health->SetServingStatus(name, ready);
+  }
 }
 
 void ServerHost::Shutdown(const std::function<void()>& drain) {
@@ -149,6 +163,7 @@ void ServerHost::Shutdown(const std::function<void()>& drain) {
   drain();
   server_->Shutdown(std::chrono::system_clock::now() +
                     absl::ToChronoMilliseconds(config_.drain_timeout));
+  if (health_server_) health_server_->Shutdown(std::chrono::system_clock::now());
   if (metrics_http_) metrics_http_->Stop();
 }
 

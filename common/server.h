@@ -27,6 +27,9 @@ struct ServerConfig {
   std::string tls_key_file;
   std::string tls_client_ca_file;
   bool plaintext = false;
+  // A second, plaintext listener serving only grpc.health.v1 (readiness and liveness as on the
+  // main port), for kubelet gRPC probes, which cannot speak TLS. Empty: none.
+  std::string health_listen_address;
 };
 
 // Blocks SIGTERM and SIGINT in the calling thread and every thread it later creates, so that
@@ -48,6 +51,7 @@ class ServerHost {
   void AddService(grpc::Service* service, std::string name);
   absl::Status Start();
   int port() const { return port_; }
+  int health_port() const { return health_port_; }  // 0 without a health listener
   int metrics_port() const;
 
   // Readiness: SERVING only while the service can do its job (e.g. Redis reachable).
@@ -66,6 +70,8 @@ class ServerHost {
   const MetricsRegistry* metrics_;
   std::vector<std::pair<grpc::Service*, std::string>> services_;
   std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<grpc::Server> health_server_;  // health only, plaintext
+  int health_port_ = 0;
   std::unique_ptr<MetricsHttpServer> metrics_http_;
   int port_ = 0;
   bool shut_down_ = false;

@@ -22,6 +22,9 @@ ABSL_FLAG(std::string, redis_password, "", "Redis password; prefer the environme
           "UHC_REDIS_PASSWORD");
 ABSL_FLAG(bool, redis_cluster, false, "Redis Cluster: --redis_host:--redis_port is one seed "
           "node, the slot map comes from the cluster (env UHC_REDIS_CLUSTER)");
+ABSL_FLAG(std::string, health_listen, "", "address of a plaintext listener serving only "
+          "grpc.health.v1, for kubelet gRPC probes when the main port speaks TLS; empty: none "
+          "(env UHC_HEALTH_LISTEN)");
 ABSL_FLAG(int, drain_seconds, 10, "on SIGTERM, time for in-flight calls (env UHC_DRAIN_SECONDS)");
 
 namespace uhc {
@@ -42,6 +45,7 @@ void ApplySharedServerFlags(ServerConfig* config, std::string* token_file) {
   config->tls_client_ca_file = absl::GetFlag(FLAGS_tls_client_ca);
   config->plaintext = absl::GetFlag(FLAGS_plaintext);
   config->metrics_host = absl::GetFlag(FLAGS_metrics_host);
+  config->health_listen_address = absl::GetFlag(FLAGS_health_listen);
   config->drain_timeout = absl::Seconds(absl::GetFlag(FLAGS_drain_seconds));
   *token_file = absl::GetFlag(FLAGS_token_file);
 }

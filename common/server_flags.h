@@ -11,6 +11,7 @@
 namespace uhc {
 
 // The flags both services share (--tls_cert, --tls_key, --tls_client_ca, --plaintext,
+// --health_listen,
 // --token_file, --metrics_host, --drain_seconds), defined once in common/server_flags.cc.
 void ApplySharedServerFlags(ServerConfig* config, std::string* token_file);
 

@@ -30,6 +30,7 @@ class EnrollmentServer {
   ~EnrollmentServer();
 
   int port() const { return host_->port(); }
+  int health_port() const { return host_->health_port(); }
   int metrics_port() const { return host_->metrics_port(); }
   bool redis_healthy() const { return health_->healthy(); }
   // The SIGTERM sequence: not ready, streams finish after their in-flight batch, in-flight calls

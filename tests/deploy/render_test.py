@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Renders every kustomize overlay with `kubectl kustomize` and checks the invariants of
-deploy/k8s on the output: native gRPC probes, requests and limits, hardened securityContext,
+deploy/k8s on the output: native gRPC probes on a plaintext health port, requests and limits, hardened securityContext,
 pinned images, a preStop pause within the grace period, and every referenced Secret and ConfigMap
 present. Exits 77 (skipped) when kubectl is not installed."""
 import filecmp, glob, os, shutil, subprocess, sys
@@ -38,9 +38,19 @@ def check(overlay, docs):
             if sc.get("readOnlyRootFilesystem") is not True:
                 fail(overlay, f"{name}: root filesystem writable")
             if w["kind"] == "Deployment":
+                args = c.get("args", [])
+                plaintext_ports = [a.rsplit(":", 1)[1] for a in args
+                                   if a.startswith("--health_listen=")]
+                if "--plaintext" in args:
+                    plaintext_ports += [a.rsplit(":", 1)[1] for a in args if a.startswith("--listen=")]
+                elif not any(a.startswith("--tls_cert=") for a in args):
+                    fail(overlay, f"{name}: neither TLS nor --plaintext")
                 for probe in ("readinessProbe", "livenessProbe"):
                     if "grpc" not in c.get(probe, {}):
                         fail(overlay, f"{name}: {probe} is not a native gRPC probe")
+                    elif str(c[probe]["grpc"]["port"]) not in plaintext_ports:
+                        # kubelet gRPC probes speak plaintext only.
+                        fail(overlay, f"{name}: {probe} port is not a plaintext health port")
                 pause = c.get("lifecycle", {}).get("preStop", {}).get("exec", {}).get("command", [])
                 if not pause or not pause[-1].isdigit():
                     fail(overlay, f"{name}: no preStop pause")

@@ -10,6 +10,7 @@
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "tests/integration/enrollment_fixture.h"
 #include "tests/support/events.h"
+#include "tests/support/process.h"
 
 namespace uhc::testing {
 namespace {
@@ -170,6 +171,47 @@ TEST_F(SecurityTest, TlsAndMutualTls) {
   EXPECT_NE(Ingest(Channel((*mutual)->port(), true, false).get(), "").error_code(),
             grpc::StatusCode::OK);
   EXPECT_TRUE(Ingest(Channel((*mutual)->port(), true, true).get(), "").ok());
+}
+
+// Kubelet gRPC probes cannot speak TLS: a plaintext listener serves health alone, and follows
+// readiness (Redis) like the TLS port does.
+TEST_F(SecurityTest, PlaintextHealthListenerServesHealthOnly) {
+  EnrollmentServerOptions options;
+  options.server.listen_address = "127.0.0.1:0";
+  options.server.health_listen_address = "127.0.0.1:0";
+  options.server.metrics_port = -1;
+  options.server.tls_cert_file = certs_.dir + "/server.crt";
+  options.server.tls_key_file = certs_.dir + "/server.key";
+  options.redis = redis_->options();
+  options.data_dir = UHC_SOURCE_DIR "/data";
+  options.hmac_secret = kTestSecret;
+  auto server = EnrollmentServer::Start(options);
+  ASSERT_TRUE(server.ok()) << server.status();
+  const int health_port = (*server)->health_port();
+  ASSERT_NE(health_port, 0);
+  const std::string address = "127.0.0.1:" + std::to_string(health_port);
+  EXPECT_TRUE(WaitServing(address, 10000));
+  EXPECT_TRUE(WaitServing(address, 10000, "liveness"));
+  // The services are not there in plaintext.
+  auto plain = grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
+  EXPECT_EQ(Ingest(plain.get(), "").error_code(), grpc::StatusCode::UNIMPLEMENTED);
+  EXPECT_TRUE(Ingest(Channel((*server)->port(), true, false).get(), "").ok());
+
+  // Redis gone: readiness drops on the health listener too; liveness stays.
+  redis_->Stop(/*kill=*/true);
+  auto health = grpc::health::v1::Health::NewStub(plain);
+  auto status_of = [&](const std::string& service) {
+    grpc::health::v1::HealthCheckRequest request;
+    request.set_service(service);
+    grpc::health::v1::HealthCheckResponse response;
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
+    return health->Check(&context, request, &response).ok() ? response.status()
+                                                            : grpc::health::v1::HealthCheckResponse::UNKNOWN;
+  };
+  EXPECT_TRUE(WaitFor([&] { return status_of("") == grpc::health::v1::HealthCheckResponse::NOT_SERVING; },
+                      10000));
+  EXPECT_EQ(status_of("liveness"), grpc::health::v1::HealthCheckResponse::SERVING);
 }
 
 TEST_F(SecurityTest, ClassifierNeedsTheReadRole) {
