@@ -4,6 +4,7 @@
 #include "common/participant_key.h"
 #include "tests/integration/enrollment_fixture.h"
 #include "tests/support/events.h"
+#include "tests/support/model_check.h"
 #include "tests/support/reference_model.h"
 
 namespace uhc::testing {
@@ -53,50 +54,11 @@ TEST_F(IngestModelTest, RedisEqualsTheReferenceModelExactly) {
   EXPECT_GT(seen[v1::STALE], 1000);
   EXPECT_GT(seen[v1::REJECTED], 100);
 
-  // Every region aggregate.
-  for (const std::string& region : regions) {
-    auto agg = Aggregate(region);
-    const RegionCounts& want = model.regions().at(region);
-    EXPECT_EQ(agg["part"], want.Participants()) << region;
-    EXPECT_EQ(agg["act"], want.Active()) << region;
-    for (int s = 1; s <= 5; ++s) {
-      EXPECT_EQ(agg["n" + std::to_string(s)], want.participants[s]) << region << " segment " << s;
-      EXPECT_EQ(agg["a" + std::to_string(s)], want.active[s]) << region << " segment " << s;
-    }
-  }
-
-  // Every participant record, read straight from the buckets.
-  NikKeyer keyer = *NikKeyer::Create(kTestSecret, 4);
-  auto redis = redis_->Connect();
-  std::vector<std::string> buckets, fields;
-  std::vector<const ReferenceModel::Record*> want;
-  for (const auto& [key, record] : model.records()) {
-    ParticipantKey k = keyer.Key(key.second);
-    buckets.push_back(BucketKey(key.first, k.bucket));
-    fields.emplace_back(k.field.begin(), k.field.end());
-    want.push_back(&record);
-  }
-  std::vector<std::vector<absl::string_view>> commands;
-  for (size_t i = 0; i < buckets.size(); ++i) commands.push_back({"HGET", buckets[i], fields[i]});
-  auto replies = redis->Pipeline(commands);
-  ASSERT_TRUE(replies.ok());
-  size_t wrong = 0;
-  for (size_t i = 0; i < want.size(); ++i) {
-    const redisReply* r = (*replies)[i].get();
-    if (r->type != REDIS_REPLY_STRING || r->len != 11) {
-      ++wrong;
-      continue;
-    }
-    auto flags = static_cast<uint8_t>(r->str[0]);
-    uint64_t ts = 0;
-    for (int b = 1; b <= 6; ++b) ts = (ts << 8) | static_cast<uint8_t>(r->str[b]);
-    if ((flags & 7) != want[i]->segment || ((flags & 8) != 0) != want[i]->active ||
-        ((flags >> 4) & 7) != want[i]->kind || ts != want[i]->ts_ms) {
-      ++wrong;
-    }
-  }
-  EXPECT_EQ(wrong, 0u) << "of " << want.size() << " participant records";
-  EXPECT_GT(want.size(), 20000u);  // tombstones of moved participants included
+  // Every region aggregate and every participant record, read straight from Redis.
+  ReconnectingConnection redis(redis_->options());
+  ExpectAggregatesEqualModel(redis, model, regions);
+  const size_t records = ExpectRecordsEqualModel(redis, model, *NikKeyer::Create(kTestSecret, 4));
+  EXPECT_GT(records, 20000u);  // tombstones of moved participants included
 }
 
 }  // namespace
