@@ -17,6 +17,8 @@ absl::StatusOr<std::unique_ptr<ClassifierServer>> ClassifierServer::Start(
   s->policies_ = std::make_unique<PolicySet>(*std::move(policies));
 
   s->metrics_ = std::make_unique<MetricsRegistry>();
+  s->cluster_counters_ = std::make_unique<RedisClusterCounters>(s->metrics_.get());
+  options.redis.cluster_counters = s->cluster_counters_.get();
   s->host_ = std::make_unique<ServerHost>(options.server, s->metrics_.get());
   s->hub_ = std::make_unique<TierChangeHub>();
   s->refresher_ = std::make_unique<Refresher>(options.redis, s->regions_.get(),

@@ -8,6 +8,7 @@
 
 #include "absl/status/statusor.h"
 #include "classifier-svc/classifier_service.h"
+#include "common/redis_cluster.h"
 #include "common/server.h"
 
 namespace uhc {
@@ -42,6 +43,7 @@ class ClassifierServer {
   std::unique_ptr<RegionRegistry> regions_;
   std::unique_ptr<PolicySet> policies_;
   std::unique_ptr<MetricsRegistry> metrics_;
+  std::unique_ptr<RedisClusterCounters> cluster_counters_;
   std::unique_ptr<ServerHost> host_;
   std::unique_ptr<TierChangeHub> hub_;
   std::unique_ptr<Refresher> refresher_;

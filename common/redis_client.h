@@ -13,6 +13,8 @@
 
 namespace uhc {
 
+struct RedisClusterCounters;
+
 // Where and how to reach Redis. Only loopback is used by tests and the local run.
 struct RedisOptions {
   std::string host = "127.0.0.1";
@@ -26,6 +28,8 @@ struct RedisOptions {
   // More "host:port" seeds, tried after host:port (a client rebuilt after a failure is given the
   // nodes its predecessor knew, so it finds the cluster even with the first seed gone).
   std::vector<std::string> cluster_seeds;
+  // Where cluster clients count redirects, retries and map refreshes (not owned; may be null).
+  const RedisClusterCounters* cluster_counters = nullptr;
 };
 
 using RedisArgv = std::vector<absl::string_view>;

@@ -55,6 +55,11 @@ constexpr int kWait = -2;
 
 }  // namespace
 
+void ClusterClient::Count(int64_t Stats::*field, Counter* RedisClusterCounters::*counter) {
+  ++(stats_.*field);
+  if (options_.cluster_counters != nullptr) (options_.cluster_counters->*counter)->Increment();
+}
+
 uint16_t KeySlot(absl::string_view key) {
   size_t open = key.find('{');
   if (open != absl::string_view::npos) {
@@ -178,7 +183,7 @@ absl::Status ClusterClient::RefreshSlotMap(const std::string& preferred) {
     slot_node_ = std::move(slot_node);
     map_stale_ = false;
     refresh_from_.clear();
-    ++stats_.refreshes;
+    Count(&Stats::refreshes, &RedisClusterCounters::refreshes);
     // Connections to nodes that are no longer primaries are closed.
     for (auto it = connections_.begin(); it != connections_.end();) {
       auto next = std::next(it);
@@ -333,19 +338,19 @@ absl::StatusOr<std::vector<ReplyPtr>> ClusterClient::Pipeline(const RedisCommand
           int slot = 0;
           std::string target;
           if (absl::StartsWith(text, "MOVED ") && ParseRedirect(text, address, &slot, &target)) {
-            ++stats_.moved;
+            Count(&Stats::moved, &RedisClusterCounters::moved);
             map_stale_ = true;
             refresh_from_ = target;
             next.push_back({entry, ""});
             continue;
           }
           if (absl::StartsWith(text, "ASK ") && ParseRedirect(text, address, &slot, &target)) {
-            ++stats_.ask;
+            Count(&Stats::ask, &RedisClusterCounters::ask);
             next.push_back({entry, target});
             continue;
           }
           if (absl::StartsWith(text, "TRYAGAIN") || absl::StartsWith(text, "CLUSTERDOWN")) {
-            ++stats_.retried;
+            Count(&Stats::retried, &RedisClusterCounters::retried);
             if (absl::StartsWith(text, "CLUSTERDOWN")) map_stale_ = true;
             back_off = true;
             next.push_back({entry, ""});

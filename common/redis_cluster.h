@@ -7,11 +7,30 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "common/metrics.h"
 #include "common/redis_client.h"
 
 namespace uhc {
 
 inline constexpr int kClusterSlots = 16384;
+
+// /metrics counters every cluster client of a process adds to (see RedisOptions). Inline, so that
+// code linking the client without the metrics registry (reflection_test) still links.
+struct RedisClusterCounters {
+  explicit RedisClusterCounters(MetricsRegistry* registry)
+      : moved(registry->AddCounter("uhc_redis_cluster_redirects_total",
+                                   "Redis Cluster redirects followed.", {{"kind", "moved"}})),
+        ask(registry->AddCounter("uhc_redis_cluster_redirects_total",
+                                 "Redis Cluster redirects followed.", {{"kind", "ask"}})),
+        retried(registry->AddCounter("uhc_redis_cluster_retries_total",
+                                     "Commands retried after TRYAGAIN or CLUSTERDOWN.")),
+        refreshes(registry->AddCounter("uhc_redis_cluster_map_refreshes_total",
+                                       "Slot maps read from the cluster.")) {}
+  Counter* moved;
+  Counter* ask;
+  Counter* retried;
+  Counter* refreshes;
+};
 
 // The hash slot of a key, as Redis Cluster computes it: CRC16 (XMODEM) of the hash tag (the text
 // between the first '{' and the next '}', when not empty) or of the whole key, modulo 16384.
@@ -59,6 +78,7 @@ class ClusterClient final : public RedisClient {
   // Forgets a connection that failed and marks the map stale; returns `error`.
   absl::Status Lost(const std::string& address, absl::Status error);
   std::vector<std::string> Primaries() const;
+  void Count(int64_t Stats::*field, Counter* RedisClusterCounters::*counter);
 
   RedisOptions options_;
   std::string seed_;

@@ -47,6 +47,8 @@ absl::StatusOr<std::unique_ptr<EnrollmentServer>> EnrollmentServer::Start(
   }
 
   s->metrics_ = std::make_unique<MetricsRegistry>();
+  s->cluster_counters_ = std::make_unique<RedisClusterCounters>(s->metrics_.get());
+  options.redis.cluster_counters = s->cluster_counters_.get();
   s->enrollment_metrics_ = std::make_unique<EnrollmentMetrics>(s->metrics_.get());
   s->host_ = std::make_unique<ServerHost>(options.server, s->metrics_.get());
   ServerHost* host = s->host_.get();

@@ -5,6 +5,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/redis_client.h"
+#include "common/redis_cluster.h"
 #include "common/server.h"
 #include "enrollment-svc/enrollment_service.h"
 
@@ -31,6 +32,7 @@ class EnrollmentServer {
 
   int port() const { return host_->port(); }
   int health_port() const { return host_->health_port(); }
+  const MetricsRegistry& metrics() const { return *metrics_; }
   int metrics_port() const { return host_->metrics_port(); }
   bool redis_healthy() const { return health_->healthy(); }
   // The SIGTERM sequence: not ready, streams finish after their in-flight batch, in-flight calls
@@ -43,6 +45,7 @@ class EnrollmentServer {
   std::unique_ptr<RegionRegistry> regions_;
   std::unique_ptr<NikKeyer> keyer_;
   std::unique_ptr<MetricsRegistry> metrics_;
+  std::unique_ptr<RedisClusterCounters> cluster_counters_;
   std::unique_ptr<EnrollmentMetrics> enrollment_metrics_;
   std::unique_ptr<ServerHost> host_;
   std::unique_ptr<RedisHealth> health_;

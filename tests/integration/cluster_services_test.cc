@@ -14,6 +14,7 @@
 #include "common/redis_cluster.h"
 #include "enrollment-svc/enrollment_server.h"
 #include "grpcpp/grpcpp.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/support/events.h"
 #include "tests/support/model_check.h"
@@ -300,6 +301,10 @@ TEST_F(ClusterServicesTest, LiveReshardDuringIngestLosesAndDoublesNothing) {
   for (const std::string& r : moving) {
     EXPECT_EQ(cluster_.PrimaryPortOf(KeySlot(r)), target) << r << " was not moved";
   }
+  // The redirects were followed by the service, and counted for operators.
+  const std::string metrics = enrollment_server_->metrics().Render();
+  EXPECT_THAT(metrics, ::testing::ContainsRegex(
+                           "uhc_redis_cluster_redirects_total\\{kind=\"moved\"\\} [1-9]"));
   ASSERT_TRUE(cluster_.WaitHealthy(20000));
 
   ReferenceModel model;
