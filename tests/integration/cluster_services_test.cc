@@ -85,12 +85,20 @@ class ClusterServicesTest : public ::testing::Test {
   }
 
   // Sends events in batches from the start, each batch resent until acknowledged (as uhcctl
-  // does), while `more()` holds; returns how many events were sent, all acknowledged.
+  // does), while `more(batches acked since the last call)` holds; returns how many events were
+  // sent, all acknowledged.
   size_t IngestWithResend(const std::vector<v1::ParticipantEvent>& events, size_t batch,
-                          const std::function<bool()>& more, IngestProgress* progress) {
+                          const std::function<bool(int)>& more, IngestProgress* progress) {
     const absl::Time give_up = absl::Now() + absl::Seconds(120);
     size_t sent = 0;
-    while (sent < events.size() && more()) {
+    int acked_before = 0;
+    const auto newly_acked = [&] {
+      const int acked = progress->acked_batches.load();
+      const int n = acked - acked_before;
+      acked_before = acked;
+      return n;
+    };
+    while (sent < events.size() && more(newly_acked())) {
       size_t end = std::min(events.size(), sent + batch);
       v1::IngestEventsRequest request;
       for (size_t k = sent; k < end; ++k) *request.add_events() = events[k];
@@ -268,18 +276,13 @@ TEST_F(ClusterServicesTest, LiveReshardDuringIngestLosesAndDoublesNothing) {
   IngestProgress progress;
   size_t sent = 0;
   std::thread ingest([&] {
-    int last_acked = 0;
     sent = IngestWithResend(
         events, 500,
-        [&] {
-          int acked = progress.acked_batches.load();
-          if (acked > last_acked) {
-            if (reshard_done) {
-              acked_after += acked - last_acked;
-            } else if (reshard_started) {
-              acked_during += acked - last_acked;
-            }
-            last_acked = acked;
+        [&](int newly_acked) {
+          if (reshard_done) {
+            acked_after += newly_acked;
+          } else if (reshard_started) {
+            acked_during += newly_acked;
           }
           return !reshard_done || acked_after < 5;
         },
@@ -340,13 +343,10 @@ TEST_F(ClusterServicesTest, KilledPrimaryIsReplacedAndNothingAckedIsLost) {
   IngestProgress progress;
   size_t sent = 0;
   std::thread ingest([&] {
-    int last_acked = 0;
     sent = IngestWithResend(
         events, 500,
-        [&] {
-          int acked = progress.acked_batches.load();
-          if (recovered) acked_after += acked - last_acked;
-          last_acked = acked;
+        [&](int newly_acked) {
+          if (recovered) acked_after += newly_acked;
           return !recovered || acked_after < 10;
         },
         &progress);

@@ -62,6 +62,10 @@ class SecurityTest : public ::testing::Test {
   }
 
   absl::StatusOr<std::unique_ptr<EnrollmentServer>> Start(bool tls, bool mutual, bool tokens) {
+    return EnrollmentServer::Start(Options(tls, mutual, tokens));
+  }
+
+  EnrollmentServerOptions Options(bool tls, bool mutual, bool tokens) {
     EnrollmentServerOptions options;
     options.server.listen_address = "127.0.0.1:0";
     options.server.metrics_port = -1;
@@ -75,7 +79,7 @@ class SecurityTest : public ::testing::Test {
     options.redis = redis_->options();
     options.data_dir = UHC_SOURCE_DIR "/data";
     options.hmac_secret = kTestSecret;
-    return EnrollmentServer::Start(options);
+    return options;
   }
 
   std::shared_ptr<grpc::Channel> Channel(int port, bool tls, bool client_cert) {
@@ -176,15 +180,8 @@ TEST_F(SecurityTest, TlsAndMutualTls) {
 // Kubelet gRPC probes cannot speak TLS: a plaintext listener serves health alone, and follows
 // readiness (Redis) like the TLS port does.
 TEST_F(SecurityTest, PlaintextHealthListenerServesHealthOnly) {
-  EnrollmentServerOptions options;
-  options.server.listen_address = "127.0.0.1:0";
+  EnrollmentServerOptions options = Options(/*tls=*/true, /*mutual=*/false, /*tokens=*/false);
   options.server.health_listen_address = "127.0.0.1:0";
-  options.server.metrics_port = -1;
-  options.server.tls_cert_file = certs_.dir + "/server.crt";
-  options.server.tls_key_file = certs_.dir + "/server.key";
-  options.redis = redis_->options();
-  options.data_dir = UHC_SOURCE_DIR "/data";
-  options.hmac_secret = kTestSecret;
   auto server = EnrollmentServer::Start(options);
   ASSERT_TRUE(server.ok()) << server.status();
   const int health_port = (*server)->health_port();
