@@ -7,6 +7,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/regions.h"
+#include "common/text.h"
 #include "common/grpc_status.h"
 #include "common/plan.h"
 #include "common/policy.h"
@@ -21,6 +22,8 @@ using google::protobuf::util::TimeUtil;
 
 constexpr int kDefaultPageSize = 100;
 constexpr int kMaxPageSize = 1000;
+// Tokens are base64 of "<policy>|<province>|<level>|<tier>#<code>": well under this.
+constexpr size_t kMaxPageTokenBytes = 512;
 
 grpc::ServerUnaryReactor* Finish(grpc::CallbackServerContext* context, grpc::Status status) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
@@ -37,7 +40,9 @@ std::string UnknownTier(const std::string& tier, const v1::PolicyConfig& policy,
   std::vector<std::string> ids;
   for (const v1::TierRule& t : policy.tiers()) ids.push_back(t.id());
   if (allow_none) ids.push_back(kNoTier);
-  return absl::StrCat("unknown tier '", tier, "' (did you mean '", Closest(tier, ids), "'? ",
+  std::string closest = Closest(tier, ids);
+  return absl::StrCat("unknown tier '", Clip(tier), "' (",
+                      closest.empty() ? "" : absl::StrCat("did you mean '", closest, "'? "),
                       policy.id(), " has ", absl::StrJoin(ids, ", "), ")");
 }
 
@@ -176,16 +181,14 @@ grpc::Status ClassifierServiceImpl::Resolve(const std::string& region_code,
   if (*policy == nullptr) {
     std::string known;
     for (const auto& [id, p] : policies_->all()) absl::StrAppend(&known, known.empty() ? "" : ", ", id);
-    return InvalidArgument({{"policy_id", absl::StrCat("unknown policy '", policy_id,
+    return InvalidArgument({{"policy_id", absl::StrCat("unknown policy '", Clip(policy_id),
                                                        "' (known: ", known, ")")}});
   }
   if (region_code.empty()) return InvalidArgument({{"region_code", "is required"}});
   *snapshot = refresher_->snapshot();
   *entry = (*snapshot)->Find(region_code);
   if (*entry == nullptr) {
-    return grpc::Status(grpc::StatusCode::NOT_FOUND,
-                        absl::StrCat("unknown region '", region_code, "' (did you mean '",
-                                     regions_->Suggest(region_code), "'?)"));
+    return grpc::Status(grpc::StatusCode::NOT_FOUND, regions_->UnknownRegion(region_code));
   }
   return grpc::Status::OK;
 }
@@ -237,17 +240,15 @@ grpc::ServerUnaryReactor* ClassifierServiceImpl::ListRegionTiers(
   const v1::PolicyConfig* policy = policies_->Find(request->policy_id());
   if (policy == nullptr) {
     return Finish(context, InvalidArgument({{"policy_id", absl::StrCat("unknown policy '",
-                                                                       request->policy_id(), "'")}}));
+                                                                       Clip(request->policy_id()), "'")}}));
   }
   if (!request->province_code().empty()) {
     const Region* p = regions_->Find(request->province_code());
     if (p == nullptr || p->level != RegionLevel::kProvince) {
       return Finish(context, InvalidArgument({{"province_code",
-                                               absl::StrCat("unknown province '",
-                                                            request->province_code(),
-                                                            "' (did you mean '",
-                                                            regions_->Suggest(request->province_code()),
-                                                            "'?)")}}));
+                                               p == nullptr
+                                                   ? regions_->UnknownRegion(request->province_code())
+                                                   : absl::StrCat("'", p->code, "' is not a province")}}));
     }
   }
   if (!request->tier().empty() && request->tier() != kNoTier &&
@@ -261,6 +262,9 @@ grpc::ServerUnaryReactor* ClassifierServiceImpl::ListRegionTiers(
                                             : std::min(request->page_size(), kMaxPageSize);
   std::string fingerprint = Fingerprint(*request, policy->id());
   std::string after;
+  if (request->page_token().size() > kMaxPageTokenBytes) {
+    return Finish(context, InvalidArgument({{"page_token", "is not a token of this listing"}}));
+  }
   if (!request->page_token().empty()) {
     std::string decoded;
     std::vector<std::string> parts;
@@ -337,10 +341,34 @@ grpc::ServerUnaryReactor* ClassifierServiceImpl::PlanTier(grpc::CallbackServerCo
   return Finish(context, grpc::Status::OK);
 }
 
+grpc::Status ClassifierServiceImpl::CheckWatchFilters(const std::string& region_code,
+                                                      const std::string& province_code,
+                                                      const std::string& policy_id) const {
+  if (!policy_id.empty() && policies_->Find(policy_id) == nullptr) {
+    return InvalidArgument({{"policy_id", absl::StrCat("unknown policy '", Clip(policy_id), "'")}});
+  }
+  if (!province_code.empty()) {
+    const Region* p = regions_->Find(province_code);
+    if (p == nullptr || p->level != RegionLevel::kProvince) {
+      return InvalidArgument({{"province_code", p == nullptr ? regions_->UnknownRegion(province_code)
+                                                             : absl::StrCat("'", p->code,
+                                                                            "' is not a province")}});
+    }
+  }
+  if (!region_code.empty() && regions_->Find(region_code) == nullptr) {
+    return grpc::Status(grpc::StatusCode::NOT_FOUND, regions_->UnknownRegion(region_code));
+  }
+  return grpc::Status::OK;
+}
+
 grpc::ServerWriteReactor<v1::WatchTierChangesResponse>* ClassifierServiceImpl::WatchTierChanges(
     grpc::CallbackServerContext* context, const v1::WatchTierChangesRequest* request) {
-  return new WatchStream(hub_, regions_, *request,
-                         auth_ == nullptr ? grpc::Status::OK : auth_->Check(*context, Role::kRead));
+  grpc::Status status = auth_ == nullptr ? grpc::Status::OK : auth_->Check(*context, Role::kRead);
+  if (status.ok()) {
+    status = CheckWatchFilters(request->region_code(), request->province_code(),
+                               request->policy_id());
+  }
+  return new WatchStream(hub_, regions_, *request, status);
 }
 
 grpc::ServerUnaryReactor* ClassifierServiceImpl::ListPolicies(grpc::CallbackServerContext* context,
@@ -383,10 +411,10 @@ grpc::ServerUnaryReactor* ClassifierServiceImpl::ListTierChanges(
   }
   if (regions_->Find(request->region_code()) == nullptr) {
     return Finish(context, grpc::Status(grpc::StatusCode::NOT_FOUND,
-                                        absl::StrCat("unknown region '", request->region_code(),
-                                                     "' (did you mean '",
-                                                     regions_->Suggest(request->region_code()),
-                                                     "'?)")));
+                                        regions_->UnknownRegion(request->region_code())));
+  }
+  if (grpc::Status bad = CheckWatchFilters("", "", request->policy_id()); !bad.ok()) {
+    return Finish(context, bad);
   }
   int limit = request->limit() <= 0 ? 100 : std::min(request->limit(), 1000);
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();

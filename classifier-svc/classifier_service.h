@@ -40,6 +40,9 @@ class ClassifierServiceImpl final
                                             v1::ListTierChangesResponse* response) override;
 
  private:
+  // WatchTierChanges filters (and ListTierChanges' policy): each empty or known.
+  grpc::Status CheckWatchFilters(const std::string& region_code, const std::string& province_code,
+                                 const std::string& policy_id) const;
   // The entry and policy of a request, or the error to answer.
   grpc::Status Resolve(const std::string& region_code, const std::string& policy_id,
                        std::shared_ptr<const Snapshot>* snapshot, const SnapshotEntry** entry,

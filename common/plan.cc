@@ -8,13 +8,17 @@
 namespace uhc {
 namespace {
 
+// Inactive participants of a segment (never negative, whatever Redis holds).
+int64_t Inactive(const RegionCounts& c, int segment) {
+  return std::max<int64_t>(0, SaturatingSub(c.participants[segment], std::max<int64_t>(0, c.active[segment])));
+}
+
 int64_t TakeOverPool(const RegionCounts& c) {
-  return (c.participants[kSegmentPbpuMandiri] - c.active[kSegmentPbpuMandiri]) +
-         (c.participants[kSegmentBp] - c.active[kSegmentBp]);
+  return SaturatingAdd(Inactive(c, kSegmentPbpuMandiri), Inactive(c, kSegmentBp));
 }
 
 int64_t UninsuredPool(const RegionCounts& c) {
-  return std::max<int64_t>(0, c.population - c.Participants());
+  return std::max<int64_t>(0, SaturatingSub(c.population, c.Participants()));
 }
 
 // The fewest enrolments with which `n` registrations in total meet one alternative, or -1.
@@ -29,8 +33,8 @@ int64_t EnrolmentsFor(const v1::PolicyConfig& policy, const v1::CriteriaGroup& g
   int64_t e = lo;
   for (const v1::Criterion& c : group.criterion()) {
     if (c.metric() == v1::COVERAGE) {
-      int64_t needed = (int64_t{c.min_bp()} * counts.population + 9999) / 10000;
-      e = std::max(e, needed - counts.Participants());
+      int64_t needed = CeilBasisPointsOf(c.min_bp(), counts.population);
+      e = std::max(e, SaturatingSub(needed, counts.Participants()));
     }
   }
   if (e > hi) return -1;
@@ -54,9 +58,10 @@ int64_t TierEnrolmentsFor(const v1::PolicyConfig& policy, int target, const Regi
 
 RegionCounts ApplyPlan(const RegionCounts& counts, int64_t enroll, int64_t take_over) {
   RegionCounts after = counts;
-  after.participants[kSegmentPbpuPemda] += enroll + take_over;
-  after.active[kSegmentPbpuPemda] += enroll + take_over;
-  int64_t from_bp = std::min(take_over, counts.participants[kSegmentBp] - counts.active[kSegmentBp]);
+  int64_t added = SaturatingAdd(enroll, take_over);
+  after.participants[kSegmentPbpuPemda] = SaturatingAdd(after.participants[kSegmentPbpuPemda], added);
+  after.active[kSegmentPbpuPemda] = SaturatingAdd(after.active[kSegmentPbpuPemda], added);
+  int64_t from_bp = std::min(take_over, Inactive(counts, kSegmentBp));
   after.participants[kSegmentBp] -= from_bp;
   after.participants[kSegmentPbpuMandiri] -= take_over - from_bp;
   return after;
@@ -76,7 +81,7 @@ v1::TierPlan PlanTier(const v1::PolicyConfig& policy, const RegionCounts& counts
     if (r.tier().empty() && !r.met()) *plan.add_unmet_requirements() = r;
   }
 
-  int64_t max_people = plan.uninsured_pool() + plan.take_over_pool();
+  int64_t max_people = SaturatingAdd(plan.uninsured_pool(), plan.take_over_pool());
   if (TierEnrolmentsFor(policy, target, counts, max_people) < 0) {
     plan.set_reachable(false);
     plan.set_reason(absl::StrCat(

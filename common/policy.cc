@@ -3,12 +3,22 @@
 #include <limits>
 #include <vector>
 
+#include "absl/numeric/int128.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 
 namespace uhc {
 namespace {
+
+// Products of figures and basis points or rupiah are taken in 128 bits: with int64 figures they
+// cannot overflow there, and results beyond int64 are held at its limits.
+int64_t Clamp128(absl::int128 v) {
+  if (v > std::numeric_limits<int64_t>::max()) return std::numeric_limits<int64_t>::max();
+  if (v < std::numeric_limits<int64_t>::min()) return std::numeric_limits<int64_t>::min();
+  return static_cast<int64_t>(v);
+}
+
 
 const char* MetricName(v1::Metric metric) {
   switch (metric) {
@@ -61,8 +71,8 @@ bool CriterionHolds(const v1::PolicyConfig& policy, const v1::Criterion& c,
 // People to add to the numerator, denominator fixed: ceil(min_bp * den / 10000) - num.
 int64_t Shortfall(Ratio r, int64_t min_bp) {
   if (r.den == 0) return -1;
-  int64_t needed = (min_bp * r.den + 9999) / 10000;
-  return needed > r.num ? needed - r.num : 0;
+  int64_t needed = CeilBasisPointsOf(min_bp, r.den);
+  return needed > r.num ? SaturatingSub(needed, r.num) : 0;
 }
 
 v1::CriterionResult EvaluateCriterion(const v1::PolicyConfig& policy, const v1::Criterion& c,
@@ -103,10 +113,20 @@ v1::CriterionResult EvaluateRequirement(const v1::Requirement& req, const Region
 
 }  // namespace
 
-int64_t BasisPoints(int64_t num, int64_t den) { return den == 0 ? 0 : num * 10000 / den; }
+int64_t BasisPoints(int64_t num, int64_t den) {
+  return den == 0 ? 0 : Clamp128(absl::int128(num) * 10000 / den);
+}
 
 bool MeetsThreshold(int64_t num, int64_t den, int64_t min_bp) {
-  return den != 0 && num * 10000 >= min_bp * den;
+  return den != 0 && absl::int128(num) * 10000 >= absl::int128(min_bp) * den;
+}
+
+int64_t CeilBasisPointsOf(int64_t min_bp, int64_t den) {
+  return Clamp128((absl::int128(min_bp) * den + 9999) / 10000);
+}
+
+int64_t YearlyCostIdr(int64_t people, int64_t monthly_cost_idr) {
+  return Clamp128(absl::int128(people) * monthly_cost_idr * 12);
 }
 
 int ParseYearMonth(const std::string& text) {
@@ -198,8 +218,8 @@ void EvaluatePolicy(const v1::PolicyConfig& policy, const RegionCounts& counts,
       for (const v1::Criterion& c : tier.alternative(g).criterion()) {
         v1::CriterionResult r = EvaluateCriterion(policy, c, tier.id(), g, counts);
         if (!r.met()) {
-          cost += r.shortfall_people() < 0 ? std::numeric_limits<int32_t>::max()
-                                           : r.shortfall_people();
+          cost = SaturatingAdd(cost, r.shortfall_people() < 0 ? std::numeric_limits<int32_t>::max()
+                                                              : r.shortfall_people());
           unmet.push_back(r);
         }
         *out->add_criteria() = std::move(r);

@@ -50,8 +50,10 @@ std::string DescribeTier(const v1::TierRule& tier);
 std::string DescribeRequirement(const v1::Requirement& requirement);
 
 // people x monthly cost x 12, in rupiah.
-inline int64_t YearlyCostIdr(int64_t people, int64_t monthly_cost_idr) {
-  return people * monthly_cost_idr * 12;
-}
+// ceil(min_bp * den / 10000): the people a ratio of min_bp basis points of `den` needs.
+int64_t CeilBasisPointsOf(int64_t min_bp, int64_t den);
+
+// people * monthly cost * 12, held at INT64_MAX rather than overflowing.
+int64_t YearlyCostIdr(int64_t people, int64_t monthly_cost_idr);
 
 }  // namespace uhc

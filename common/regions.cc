@@ -139,6 +139,7 @@ int EditDistance(absl::string_view a, absl::string_view b) {
 }
 
 std::string Closest(absl::string_view query, const std::vector<std::string>& options) {
+  if (query.size() > kMaxEchoBytes) return "";
   const std::string* best = nullptr;
   int best_distance = 0;
   for (const std::string& option : options) {
@@ -247,6 +248,7 @@ std::vector<const Region*> RegionRegistry::Children(absl::string_view code) cons
 }
 
 std::string RegionRegistry::Suggest(absl::string_view query) const {
+  if (query.size() > kMaxEchoBytes) return "";
   query = absl::StripAsciiWhitespace(query);
   const bool code_like = query.empty() || absl::ascii_isdigit(query[0]) ||
                          absl::EqualsIgnoreCase(query, nation().code);
@@ -275,6 +277,30 @@ std::string RegionRegistry::Suggest(absl::string_view query) const {
     }
   }
   return best == nullptr ? "" : best->code;
+}
+
+namespace {
+
+std::string UnknownMessage(absl::string_view noun, absl::string_view query,
+                           const std::string& suggestion) {
+  std::string message = absl::StrCat("unknown ", noun, " '", Clip(query), "'");
+  if (!suggestion.empty()) absl::StrAppend(&message, " (did you mean '", suggestion, "'?)");
+  return message;
+}
+
+}  // namespace
+
+std::string RegionRegistry::UnknownCode(absl::string_view code) const {
+  constexpr size_t kMaxCodeBytes = 8;  // "12.19" with room for a typo or two
+  bool code_shaped = !code.empty() && code.size() <= kMaxCodeBytes &&
+                     std::all_of(code.begin(), code.end(), [](char c) {
+                       return absl::ascii_isdigit(c) || c == '.' || c == ' ';
+                     });
+  return UnknownMessage("region code", code, code_shaped ? Suggest(code) : "");
+}
+
+std::string RegionRegistry::UnknownRegion(absl::string_view query) const {
+  return UnknownMessage("region", query, Suggest(query));
 }
 
 }  // namespace uhc

@@ -11,10 +11,13 @@
 #include "common/log.h"
 #include "common/nik.h"
 #include "common/policy.h"
+#include "common/region_counts.h"
 #include "enrollment-svc/event_applier.h"
 
 namespace uhc {
 namespace {
+
+constexpr size_t kMaxBatchIdBytes = 128;
 
 const grpc::Status kOverloaded(grpc::StatusCode::RESOURCE_EXHAUSTED,
                                "server overloaded: Redis work queue full, retry with backoff");
@@ -96,9 +99,9 @@ void CheckAdminRegion(const RegionRegistry& regions, const std::string& code,
                       std::vector<std::pair<std::string, std::string>>* violations) {
   const Region* region = regions.Find(code);
   if (region == nullptr || region->level == RegionLevel::kNation) {
-    violations->emplace_back("region_code",
-                             absl::StrCat("unknown region code '", code, "' (did you mean '",
-                                          regions.Suggest(code), "'?)"));
+    violations->emplace_back("region_code", region == nullptr
+                                                ? regions.UnknownRegion(code)
+                                                : "is the nation; name a province or kab/kota");
   }
 }
 
@@ -149,6 +152,10 @@ grpc::Status EnrollmentServiceImpl::ProcessBatch(RedisClient& connection,
                                                  v1::IngestEventsResponse* response) {
   absl::Time start = absl::Now();
   response->Clear();
+  if (request.batch_id().size() > kMaxBatchIdBytes) {
+    return InvalidArgument({{"batch_id", absl::StrCat("is ", request.batch_id().size(),
+                                                      " bytes; at most ", kMaxBatchIdBytes)}});
+  }
   response->set_batch_id(request.batch_id());
   if (request.events().empty()) {
     return InvalidArgument({{"events", "a batch needs at least one event"}});
@@ -399,9 +406,13 @@ grpc::ServerUnaryReactor* RegionAdminServiceImpl::SetPopulation(
   }
   std::vector<std::pair<std::string, std::string>> violations;
   CheckAdminRegion(*regions_, request->region_code(), &violations);
-  if (request->population() < 0) violations.emplace_back("population", "must be >= 0");
+  if (request->population() < 0 || request->population() > kMaxPopulation) {
+    violations.emplace_back("population",
+                            absl::StrCat(request->population(), " is outside 0..", kMaxPopulation,
+                                         " (Indonesia has about 285 million people)"));
+  }
   absl::CivilDay day;
-  if (!absl::ParseCivilTime(request->as_of(), &day)) {
+  if (request->as_of().size() != 10 || !absl::ParseCivilTime(request->as_of(), &day)) {
     violations.emplace_back("as_of", "must be a date YYYY-MM-DD");
   }
   if (!violations.empty()) {

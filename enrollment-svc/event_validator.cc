@@ -32,12 +32,12 @@ const Region* EventValidator::Regency(const std::string& code, std::string* reas
   }
   const Region* region = regions_->Find(code);
   if (region == nullptr) {
-    *reason = absl::StrCat("unknown region code '", code, "' (did you mean '",
-                           regions_->Suggest(code), "'?)");
+    *reason = regions_->UnknownCode(code);
     return nullptr;
   }
   if (region->level != RegionLevel::kRegency) {
-    *reason = absl::StrCat("'", code, "' is not a kab/kota; events name the domicile kab/kota");
+    *reason = absl::StrCat("'", code, "' is a ", region->level == RegionLevel::kNation ? "nation" : "province",
+                           ", not a kab/kota; events name the domicile kab/kota");
     return nullptr;
   }
   return region;

@@ -1,0 +1,256 @@
+// What an outside probe broke, each pinned: huge strings cost no CPU and are not echoed, absurd
+// populations are refused and plan arithmetic cannot overflow.
+#include <sys/resource.h>
+
+#include "classifier-svc/classifier_server.h"
+#include "gmock/gmock.h"
+#include "tests/integration/enrollment_fixture.h"
+#include "tests/support/events.h"
+#include "uhc/v1/classifier.grpc.pb.h"
+
+namespace uhc::testing {
+namespace {
+
+using ::testing::HasSubstr;
+
+// CPU seconds this process has used (all threads: the in-process server included).
+double ProcessCpuSeconds() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_utime.tv_sec + usage.ru_stime.tv_sec +
+         (usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
+}
+
+const std::string kHugeCode(1 << 20, '9');
+
+class HardeningTest : public EnrollmentFixture {
+ protected:
+  std::unique_ptr<ClassifierServer> StartClassifier() {
+    ClassifierServerOptions options;
+    options.server.listen_address = "127.0.0.1:0";
+    options.server.metrics_port = -1;
+    options.server.plaintext = true;
+    options.redis = redis_->options();
+    options.data_dir = UHC_SOURCE_DIR "/data";
+    options.policy_dir = UHC_SOURCE_DIR "/config/policies";
+    options.refresh_interval = absl::Milliseconds(50);
+    auto server = ClassifierServer::Start(options);
+    EXPECT_TRUE(server.ok()) << server.status();
+    return server.ok() ? *std::move(server) : nullptr;
+  }
+};
+
+TEST_F(HardeningTest, MegabyteRegionCodesInABatchCostNoCpuAndAreNotEchoed) {
+  v1::IngestEventsRequest request;
+  for (int i = 0; i < 5; ++i) {
+    v1::ParticipantEvent e = Enrolled("huge" + std::to_string(i), TestNik(i + 1), "12.19",
+                                      kBaseTime, v1::SEGMENT_PPU, true);
+    if (i % 2 == 0) {
+      e.set_region_code(kHugeCode);
+    } else {
+      e = Relocated("huge" + std::to_string(i), TestNik(i + 1), "12.19", kBaseTime, kHugeCode);
+    }
+    *request.add_events() = e;
+  }
+  request.set_batch_id("b1");
+  double cpu = ProcessCpuSeconds();
+  v1::IngestEventsResponse response;
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  grpc::Status status = enrollment_->IngestBatch(&context, request, &response);
+  cpu = ProcessCpuSeconds() - cpu;
+  ASSERT_TRUE(status.ok()) << status.error_code() << " " << status.error_message().substr(0, 200);
+  EXPECT_LT(cpu, 0.1) << "CPU seconds for 5 events with 1 MiB codes";
+  ASSERT_EQ(response.results_size(), 5);
+  for (const v1::EventResult& r : response.results()) {
+    EXPECT_EQ(r.outcome(), v1::REJECTED);
+    EXPECT_LT(r.reason().size(), 1024u) << r.reason().substr(0, 200);
+    EXPECT_THAT(r.reason(), HasSubstr("1048576 bytes"));
+  }
+}
+
+TEST_F(HardeningTest, EveryStringFieldOfTheEnrollmentApiIsBounded) {
+  const std::string huge(1 << 20, 'x');
+  auto cheap = [](const char* what, const std::function<grpc::Status()>& call) {
+    double cpu = ProcessCpuSeconds();
+    grpc::Status status = call();
+    cpu = ProcessCpuSeconds() - cpu;
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << what;
+    EXPECT_LT(status.error_message().size(), 1024u) << what;
+    EXPECT_LT(cpu, 0.1) << what;
+  };
+  cheap("batch_id", [&] {
+    v1::IngestEventsRequest request;
+    *request.add_events() = Enrolled("ok", TestNik(1), "12.19", kBaseTime, v1::SEGMENT_PPU, true);
+    request.set_batch_id(huge);
+    v1::IngestEventsResponse response;
+    grpc::ClientContext context;
+    return enrollment_->IngestBatch(&context, request, &response);
+  });
+  cheap("Enroll request_id", [&] {
+    v1::EnrollRequest request;
+    request.set_request_id(huge);
+    request.set_nik(TestNik(1));
+    request.set_region_code("12.19");
+    request.set_segment(v1::SEGMENT_PPU);
+    v1::EnrollResponse response;
+    grpc::ClientContext context;
+    return enrollment_->Enroll(&context, request, &response);
+  });
+  cheap("Enroll region_code", [&] {
+    v1::EnrollRequest request;
+    request.set_request_id("r1");
+    request.set_nik(TestNik(1));
+    request.set_region_code(kHugeCode);
+    request.set_segment(v1::SEGMENT_PPU);
+    v1::EnrollResponse response;
+    grpc::ClientContext context;
+    return enrollment_->Enroll(&context, request, &response);
+  });
+  cheap("GetParticipant nik", [&] {
+    v1::Participant out;
+    return GetParticipant(huge, &out);
+  });
+  cheap("GetParticipant region", [&] {
+    v1::Participant out;
+    return GetParticipant(TestNik(1), &out, huge);
+  });
+  cheap("SetPopulation region", [&] {
+    v1::SetPopulationRequest request;
+    request.set_region_code(huge);
+    request.set_population(1000);
+    request.set_as_of("2025-06-30");
+    v1::RegionSettings response;
+    grpc::ClientContext context;
+    return admin_->SetPopulation(&context, request, &response);
+  });
+  cheap("SetPopulation as_of", [&] {
+    v1::SetPopulationRequest request;
+    request.set_region_code("12.19");
+    request.set_population(1000);
+    request.set_as_of(huge);
+    v1::RegionSettings response;
+    grpc::ClientContext context;
+    return admin_->SetPopulation(&context, request, &response);
+  });
+  cheap("SetRegionStatus dues", [&] {
+    v1::SetRegionStatusRequest request;
+    request.set_region_code("12.19");
+    request.set_dues_paid_through(huge);
+    v1::RegionSettings response;
+    grpc::ClientContext context;
+    return admin_->SetRegionStatus(&context, request, &response);
+  });
+}
+
+TEST_F(HardeningTest, EveryStringFieldOfTheClassifierApiIsBounded) {
+  std::unique_ptr<ClassifierServer> classifier = StartClassifier();
+  ASSERT_NE(classifier, nullptr);
+  auto stub = v1::ClassifierService::NewStub(grpc::CreateChannel(
+      "127.0.0.1:" + std::to_string(classifier->port()), grpc::InsecureChannelCredentials()));
+  const std::string huge(1 << 20, 'x');
+  auto cheap = [](const char* what, grpc::StatusCode want, const std::function<grpc::Status()>& call) {
+    double cpu = ProcessCpuSeconds();
+    grpc::Status status = call();
+    cpu = ProcessCpuSeconds() - cpu;
+    EXPECT_EQ(status.error_code(), want) << what << ": " << status.error_message().substr(0, 200);
+    EXPECT_LT(status.error_message().size(), 1024u) << what;
+    EXPECT_LT(cpu, 0.1) << what;
+  };
+  for (const std::string& code : {kHugeCode, huge}) {
+    cheap("GetRegionTier region_code", grpc::StatusCode::NOT_FOUND, [&] {
+      v1::GetRegionTierRequest request;
+      request.set_region_code(code);
+      v1::RegionTier response;
+      grpc::ClientContext context;
+      return stub->GetRegionTier(&context, request, &response);
+    });
+    cheap("PlanTier region_code", grpc::StatusCode::NOT_FOUND, [&] {
+      v1::PlanTierRequest request;
+      request.set_region_code(code);
+      request.set_target_tier("utama");
+      v1::TierPlan response;
+      grpc::ClientContext context;
+      return stub->PlanTier(&context, request, &response);
+    });
+    cheap("ListTierChanges region_code", grpc::StatusCode::NOT_FOUND, [&] {
+      v1::ListTierChangesRequest request;
+      request.set_region_code(code);
+      v1::ListTierChangesResponse response;
+      grpc::ClientContext context;
+      return stub->ListTierChanges(&context, request, &response);
+    });
+  }
+  cheap("GetRegionTier policy_id", grpc::StatusCode::INVALID_ARGUMENT, [&] {
+    v1::GetRegionTierRequest request;
+    request.set_region_code("12.19");
+    request.set_policy_id(huge);
+    v1::RegionTier response;
+    grpc::ClientContext context;
+    return stub->GetRegionTier(&context, request, &response);
+  });
+  cheap("PlanTier target_tier", grpc::StatusCode::INVALID_ARGUMENT, [&] {
+    v1::PlanTierRequest request;
+    request.set_region_code("12.19");
+    request.set_target_tier(huge);
+    v1::TierPlan response;
+    grpc::ClientContext context;
+    return stub->PlanTier(&context, request, &response);
+  });
+  for (const char* field : {"province_code", "tier", "page_token", "policy_id"}) {
+    cheap(field, grpc::StatusCode::INVALID_ARGUMENT, [&] {
+      v1::ListRegionTiersRequest request;
+      if (std::string(field) == "province_code") request.set_province_code(huge);
+      if (std::string(field) == "tier") request.set_tier(huge);
+      if (std::string(field) == "page_token") request.set_page_token(huge);
+      if (std::string(field) == "policy_id") request.set_policy_id(huge);
+      v1::ListRegionTiersResponse response;
+      grpc::ClientContext context;
+      return stub->ListRegionTiers(&context, request, &response);
+    });
+  }
+  for (const char* field : {"region_code", "province_code", "policy_id"}) {
+    cheap(field, std::string(field) == "region_code" ? grpc::StatusCode::NOT_FOUND
+                                                     : grpc::StatusCode::INVALID_ARGUMENT,
+          [&] {
+            v1::WatchTierChangesRequest request;
+            if (std::string(field) == "region_code") request.set_region_code(huge);
+            if (std::string(field) == "province_code") request.set_province_code(huge);
+            if (std::string(field) == "policy_id") request.set_policy_id(huge);
+            grpc::ClientContext context;
+            context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+            auto reader = stub->WatchTierChanges(&context, request);
+            v1::WatchTierChangesResponse message;
+            while (reader->Read(&message)) {
+            }
+            return reader->Finish();
+          });
+  }
+}
+
+TEST_F(HardeningTest, PopulationBeyondTheSaneRangeIsRefusedNamingTheField) {
+  for (int64_t population : {int64_t{500'000'001}, std::numeric_limits<int64_t>::max(),
+                             int64_t{1} << 62, int64_t{-1}}) {
+    v1::SetPopulationRequest request;
+    request.set_region_code("12.19");
+    request.set_population(population);
+    request.set_as_of("2025-06-30");
+    v1::RegionSettings response;
+    grpc::ClientContext context;
+    grpc::Status status = admin_->SetPopulation(&context, request, &response);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << population;
+    EXPECT_THAT(status.error_message(), HasSubstr("population")) << population;
+  }
+  EXPECT_EQ(Aggregate("12.19").count("pop"), 0u) << "nothing stored";
+  v1::SetPopulationRequest request;
+  request.set_region_code("12");
+  request.set_population(500'000'000);
+  request.set_as_of("2025-06-30");
+  v1::RegionSettings response;
+  grpc::ClientContext context;
+  ASSERT_TRUE(admin_->SetPopulation(&context, request, &response).ok());
+  EXPECT_EQ(response.population(), 500'000'000);
+}
+
+}  // namespace
+}  // namespace uhc::testing
