@@ -60,6 +60,7 @@ Refresher::Refresher(RedisOptions redis, const RegionRegistry* regions, const Po
                                             "Tier changes this replica recorded in Redis.")),
       snapshot_age_(metrics->AddGauge("uhc_snapshot_age_seconds",
                                       "Age of the snapshot queries are answered from.")) {
+  redis_.function_libraries = {kTierFunctionsLua};
   std::map<std::string, RegionAggregate, std::less<>> none;
   snapshot_ = Snapshot::Build(*regions_, *policies_, none, absl::InfinitePast(), nullptr);
 }
@@ -85,10 +86,7 @@ void Refresher::Run() {
     absl::Status status;
     if (client == nullptr) {
       client = MakeRedisClient(redis_);
-      status = client->ForEachPrimary([](RedisConnection& c) {
-        absl::StatusOr<ReplyPtr> reply = c.Command({"FUNCTION", "LOAD", "REPLACE", kTierFunctionsLua});
-        return reply.ok() ? ReplyStatus(reply->get()) : reply.status();
-      });
+      status = client->LoadFunctionLibraries();
     }
     if (status.ok()) status = RefreshOnce(*client);
     if (!status.ok()) {

@@ -3,9 +3,12 @@
 #include <sys/time.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/log.h"
 #include "common/redis_cluster.h"
 
 namespace uhc {
@@ -15,7 +18,7 @@ absl::StatusOr<std::unique_ptr<RedisConnection>> RedisConnection::Connect(
   redisContext* raw =
       redisConnectWithTimeout(options.host.c_str(), options.port, connect_timeout);
   if (raw == nullptr) return absl::UnavailableError("redis: cannot allocate context");
-  std::unique_ptr<RedisConnection> conn(new RedisConnection(raw));
+  std::unique_ptr<RedisConnection> conn(new RedisConnection(raw, options.command_timeout));
   if (raw->err) {
     return absl::UnavailableError(absl::StrCat("redis connect ", options.host, ":", options.port,
                                                ": ", raw->errstr));
@@ -48,17 +51,30 @@ absl::Status RedisConnection::Append(const std::vector<absl::string_view>& argv)
   }
   if (redisAppendCommandArgv(context_.get(), static_cast<int>(args.size()), args.data(),
                              lengths.data()) != REDIS_OK) {
-    broken_ = true;
-    return absl::UnavailableError(absl::StrCat("redis: ", context_->errstr));
+    return TransportError();
   }
   return absl::OkStatus();
+}
+
+absl::Status RedisConnection::TransportError() {
+  broken_ = true;
+  // hiredis reports a socket timeout as the I/O error EAGAIN ("Resource temporarily
+  // unavailable"), which says nothing to an operator.
+  if (context_->err == REDIS_ERR_IO &&
+      (absl::string_view(context_->errstr) == std::strerror(EAGAIN) ||
+       absl::string_view(context_->errstr) == std::strerror(EWOULDBLOCK))) {
+    return absl::UnavailableError(absl::StrCat(
+        "redis: no reply within the Redis command timeout of ",
+        absl::FormatDuration(command_timeout_),
+        " (Redis is stalled or overloaded); the connection is dropped, retry"));
+  }
+  return absl::UnavailableError(absl::StrCat("redis: ", context_->errstr));
 }
 
 absl::StatusOr<ReplyPtr> RedisConnection::Read() {
   void* raw = nullptr;
   if (redisGetReply(context_.get(), &raw) != REDIS_OK || raw == nullptr) {
-    broken_ = true;
-    return absl::UnavailableError(absl::StrCat("redis: ", context_->errstr));
+    return TransportError();
   }
   return ReplyPtr(static_cast<redisReply*>(raw));
 }
@@ -76,10 +92,7 @@ absl::Status RedisConnection::Send(const RedisCommands& commands) {
   }
   int done = 0;
   while (!done) {
-    if (redisBufferWrite(context_.get(), &done) != REDIS_OK) {
-      broken_ = true;
-      return absl::UnavailableError(absl::StrCat("redis: ", context_->errstr));
-    }
+    if (redisBufferWrite(context_.get(), &done) != REDIS_OK) return TransportError();
   }
   return absl::OkStatus();
 }
@@ -102,17 +115,44 @@ absl::StatusOr<std::vector<ReplyPtr>> RedisConnection::Pipeline(const RedisComma
 
 absl::Status ReplyStatus(const redisReply* reply) {
   if (reply == nullptr) return absl::InternalError("redis: no reply");
-  if (reply->type == REDIS_REPLY_ERROR) {
-    absl::string_view text(reply->str, reply->len);
-    // Transient server states: the caller may retry, like a lost connection.
-    for (absl::string_view transient : {"LOADING", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN", "BUSY"}) {
-      if (absl::StartsWith(text, transient)) {
-        return absl::UnavailableError(absl::StrCat("redis: ", text));
-      }
-    }
-    return absl::InternalError(absl::StrCat("redis: ", text));
+  if (reply->type != REDIS_REPLY_ERROR) return absl::OkStatus();
+  absl::string_view text(reply->str, reply->len);
+  if (absl::StartsWith(text, "OOM")) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "redis is full (maxmemory reached): retry later with backoff; operators: raise "
+        "maxmemory or add shards (", text, ")"));
   }
-  return absl::OkStatus();
+  struct Transient {
+    absl::string_view prefix;
+    absl::string_view meaning;
+  };
+  static constexpr Transient kTransient[] = {
+      {"READONLY", "the node is a read-only replica (a failover is under way)"},
+      {"NOREPLICAS", "not enough replicas confirmed the write"},
+      {"MASTERDOWN", "the replica's primary is down"},
+      {"LOADING", "redis is loading its data set"},
+      {"BUSY", "redis is busy running a script"},
+      {"TRYAGAIN", "keys are being migrated between cluster nodes"},
+      {"CLUSTERDOWN", "the cluster is down"},
+      {"MISCONF", "redis cannot persist to disk and refuses writes"},
+  };
+  for (const Transient& t : kTransient) {
+    if (absl::StartsWith(text, t.prefix)) {
+      return absl::UnavailableError(
+          absl::StrCat("redis: ", t.meaning, "; retry with backoff (", text, ")"));
+    }
+  }
+  if (IsFunctionNotFound(reply)) {
+    return absl::UnavailableError(absl::StrCat(
+        "redis: function library missing on a primary and could not be loaded; retry (", text,
+        ")"));
+  }
+  return absl::InternalError(absl::StrCat("redis: ", text));
+}
+
+bool IsFunctionNotFound(const redisReply* reply) {
+  return reply != nullptr && reply->type == REDIS_REPLY_ERROR &&
+         absl::StartsWith(absl::string_view(reply->str, reply->len), "ERR Function not found");
 }
 
 absl::Status CheckWaitReply(const redisReply* reply, int wanted) {
@@ -123,6 +163,38 @@ absl::Status CheckWaitReply(const redisReply* reply, int wanted) {
                                                wanted, " replicas in time"));
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<ReplyPtr>> RedisClient::Pipeline(const RedisCommands& commands,
+                                                            int wait_replicas) {
+  absl::StatusOr<std::vector<ReplyPtr>> replies = PipelineOnce(commands, wait_replicas);
+  if (!replies.ok() || function_libraries_.empty()) return replies;
+  std::vector<size_t> missing;
+  for (size_t i = 0; i < replies->size(); ++i) {
+    if (IsFunctionNotFound((*replies)[i].get())) missing.push_back(i);
+  }
+  if (missing.empty()) return replies;
+  if (absl::Status loaded = LoadFunctionLibraries(); !loaded.ok()) return loaded;
+  LogInfo("redis function libraries loaded after 'Function not found'",
+          {{"commands", static_cast<int64_t>(missing.size())}});
+  RedisCommands again;
+  again.reserve(missing.size());
+  for (size_t i : missing) again.push_back(commands[i]);
+  absl::StatusOr<std::vector<ReplyPtr>> retried = PipelineOnce(again, wait_replicas);
+  if (!retried.ok()) return retried.status();
+  for (size_t k = 0; k < missing.size(); ++k) (*replies)[missing[k]] = std::move((*retried)[k]);
+  return replies;
+}
+
+absl::Status RedisClient::LoadFunctionLibraries() {
+  return ForEachPrimary([this](RedisConnection& connection) {
+    for (const char* library : function_libraries_) {
+      absl::StatusOr<ReplyPtr> reply = connection.Command({"FUNCTION", "LOAD", "REPLACE", library});
+      absl::Status status = reply.ok() ? ReplyStatus(reply->get()) : reply.status();
+      if (!status.ok()) return status;
+    }
+    return absl::OkStatus();
+  });
 }
 
 absl::StatusOr<ReplyPtr> RedisClient::Command(const RedisArgv& argv) {
@@ -136,7 +208,7 @@ std::unique_ptr<RedisClient> MakeRedisClient(const RedisOptions& options) {
   return std::make_unique<ReconnectingConnection>(options);
 }
 
-absl::StatusOr<std::vector<ReplyPtr>> ReconnectingConnection::Pipeline(
+absl::StatusOr<std::vector<ReplyPtr>> ReconnectingConnection::PipelineOnce(
     const RedisCommands& commands, int wait_replicas) {
   absl::StatusOr<RedisConnection*> connection = Get();
   if (!connection.ok()) return connection.status();

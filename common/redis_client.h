@@ -30,6 +30,10 @@ struct RedisOptions {
   std::vector<std::string> cluster_seeds;
   // Where cluster clients count redirects, retries and map refreshes (not owned; may be null).
   const RedisClusterCounters* cluster_counters = nullptr;
+  // Function libraries (the text FUNCTION LOAD takes) that this client's callers FCALL. When a
+  // primary answers "ERR Function not found" (new, restarted without persistence, or flushed),
+  // the client loads them on every primary and sends the failed commands once more.
+  std::vector<const char*> function_libraries;
 };
 
 using RedisArgv = std::vector<absl::string_view>;
@@ -63,17 +67,29 @@ class RedisConnection {
   struct ContextDeleter {
     void operator()(redisContext* c) const { redisFree(c); }
   };
-  explicit RedisConnection(redisContext* context) : context_(context) {}
+  RedisConnection(redisContext* context, absl::Duration command_timeout)
+      : context_(context), command_timeout_(command_timeout) {}
   absl::Status Append(const std::vector<absl::string_view>& argv);
   absl::StatusOr<ReplyPtr> Read();
+  // Unavailable for a failed read or write, saying so when it was the command timeout.
+  absl::Status TransportError();
 
   std::unique_ptr<redisContext, ContextDeleter> context_;
+  absl::Duration command_timeout_;
   bool broken_ = false;
 };
 
-// OK unless the reply is null or an error reply: Unavailable for transient server states
-// (LOADING, MASTERDOWN, TRYAGAIN, CLUSTERDOWN, BUSY), Internal otherwise, with Redis' message.
+// The one mapping of Redis error replies. OK unless the reply is null or an error reply:
+//  - ResourceExhausted for OOM (maxmemory reached): retry later, with backoff;
+//  - Unavailable for transient server states (READONLY, NOREPLICAS, MASTERDOWN, LOADING, BUSY,
+//    TRYAGAIN, CLUSTERDOWN, MISCONF, and a function library still missing after a reload):
+//    retry, like a lost connection;
+//  - Internal otherwise (a bug: a wrong command or a broken script).
+// Messages carry Redis' text and what a caller can do.
 absl::Status ReplyStatus(const redisReply* reply);
+
+// True for the error reply of FCALL on a primary without the library.
+bool IsFunctionNotFound(const redisReply* reply);
 
 // Checks the reply of `WAIT n timeout`: Unavailable unless at least `wanted` replicas confirmed.
 absl::Status CheckWaitReply(const redisReply* reply, int wanted);
@@ -92,8 +108,10 @@ class RedisClient {
   // pipeline per node, all nodes at once; MOVED, ASK and TRYAGAIN are followed. With
   // `wait_replicas` > 0, each node's pipeline ends with WAIT and the call is Unavailable unless
   // that many replicas confirmed the writes (so a failover cannot lose what callers were told).
-  virtual absl::StatusOr<std::vector<ReplyPtr>> Pipeline(const RedisCommands& commands,
-                                                         int wait_replicas = 0) = 0;
+  // Commands answered "ERR Function not found" are sent once more after the options'
+  // function libraries are loaded on every primary (such a command did not run).
+  absl::StatusOr<std::vector<ReplyPtr>> Pipeline(const RedisCommands& commands,
+                                                 int wait_replicas = 0);
   // Runs `fn` on a connection to every primary (FUNCTION LOAD, PING). The first error wins.
   virtual absl::Status ForEachPrimary(const std::function<absl::Status(RedisConnection&)>& fn) = 0;
   // True when commands must not mix hash slots (Redis Cluster).
@@ -102,6 +120,19 @@ class RedisClient {
   virtual std::vector<std::string> KnownNodes() const { return {}; }
 
   absl::StatusOr<ReplyPtr> Command(const RedisArgv& argv);
+
+  // FUNCTION LOAD REPLACE of every library of the options on every primary.
+  absl::Status LoadFunctionLibraries();
+
+ protected:
+  explicit RedisClient(std::vector<const char*> function_libraries)
+      : function_libraries_(std::move(function_libraries)) {}
+  // Pipeline without the function-library retry.
+  virtual absl::StatusOr<std::vector<ReplyPtr>> PipelineOnce(const RedisCommands& commands,
+                                                             int wait_replicas) = 0;
+
+ private:
+  std::vector<const char*> function_libraries_;
 };
 
 // A standalone Redis, or a cluster, as `options.cluster` says.
@@ -112,15 +143,18 @@ std::unique_ptr<RedisClient> MakeRedisClient(const RedisOptions& options);
 // Unavailable, so callers never wait on a dead server longer than one connect timeout.
 class ReconnectingConnection final : public RedisClient {
  public:
-  explicit ReconnectingConnection(RedisOptions options) : options_(std::move(options)) {}
+  explicit ReconnectingConnection(RedisOptions options)
+      : RedisClient(options.function_libraries), options_(std::move(options)) {}
 
   // A usable connection, or Unavailable.
   absl::StatusOr<RedisConnection*> Get();
 
-  absl::StatusOr<std::vector<ReplyPtr>> Pipeline(const RedisCommands& commands,
-                                                 int wait_replicas = 0) override;
   absl::Status ForEachPrimary(const std::function<absl::Status(RedisConnection&)>& fn) override;
   bool cluster() const override { return false; }
+
+ protected:
+  absl::StatusOr<std::vector<ReplyPtr>> PipelineOnce(const RedisCommands& commands,
+                                                     int wait_replicas) override;
 
  private:
   RedisOptions options_;

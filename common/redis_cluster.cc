@@ -89,7 +89,8 @@ std::optional<absl::string_view> RoutingKey(const RedisArgv& argv) {
 }
 
 ClusterClient::ClusterClient(RedisOptions options)
-    : options_(std::move(options)),
+    : RedisClient(options.function_libraries),
+      options_(std::move(options)),
       seed_(absl::StrCat(options_.host, ":", options_.port)),
       slot_node_(kClusterSlots, -1) {}
 
@@ -239,8 +240,8 @@ absl::Status ClusterClient::ForEachPrimary(
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::vector<ReplyPtr>> ClusterClient::Pipeline(const RedisCommands& commands,
-                                                              int wait_replicas) {
+absl::StatusOr<std::vector<ReplyPtr>> ClusterClient::PipelineOnce(const RedisCommands& commands,
+                                                                  int wait_replicas) {
   std::vector<ReplyPtr> replies(commands.size());
   std::vector<int> slots(commands.size(), -1);
   for (size_t i = 0; i < commands.size(); ++i) {

@@ -54,8 +54,6 @@ class ClusterClient final : public RedisClient {
  public:
   explicit ClusterClient(RedisOptions options);
 
-  absl::StatusOr<std::vector<ReplyPtr>> Pipeline(const RedisCommands& commands,
-                                                 int wait_replicas = 0) override;
   absl::Status ForEachPrimary(const std::function<absl::Status(RedisConnection&)>& fn) override;
   bool cluster() const override { return true; }
   std::vector<std::string> KnownNodes() const override;
@@ -70,6 +68,10 @@ class ClusterClient final : public RedisClient {
   const Stats& stats() const { return stats_; }
   // "host:port" of the primary serving `slot` in the current map, or "" (refreshes if stale).
   std::string PrimaryOf(uint16_t slot);
+
+ protected:
+  absl::StatusOr<std::vector<ReplyPtr>> PipelineOnce(const RedisCommands& commands,
+                                                     int wait_replicas) override;
 
  private:
   // Reads the slot map from the first node that answers, trying `preferred` first.

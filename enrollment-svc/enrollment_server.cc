@@ -46,6 +46,9 @@ absl::StatusOr<std::unique_ptr<EnrollmentServer>> EnrollmentServer::Start(
     if (absl::IsFailedPrecondition(layout)) return layout;
   }
 
+  // Every client reloads the library on a primary that lost it (and retries), so no manual
+  // FUNCTION LOAD is ever needed.
+  options.redis.function_libraries = {kUhcFunctionsLua};
   s->metrics_ = std::make_unique<MetricsRegistry>();
   s->cluster_counters_ = std::make_unique<RedisClusterCounters>(s->metrics_.get());
   options.redis.cluster_counters = s->cluster_counters_.get();
@@ -57,7 +60,7 @@ absl::StatusOr<std::unique_ptr<EnrollmentServer>> EnrollmentServer::Start(
   int bits = options.bucket_bits;
   // Each time Redis (re)appears: load the functions (a restarted Redis may have lost them).
   s->health_->set_on_up([bits](RedisClient& c) {
-    absl::Status loaded = LoadFunctions(c);
+    absl::Status loaded = c.LoadFunctionLibraries();
     if (!loaded.ok()) LogError("cannot load Redis functions", {{"error", loaded.message()}});
     absl::Status layout = loaded.ok() ? CheckBucketBits(c, bits) : loaded;
     if (absl::IsFailedPrecondition(layout)) LogError("refusing to serve", {{"error", layout.message()}});

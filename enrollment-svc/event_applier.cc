@@ -92,14 +92,6 @@ std::string EncodeApplyArg(ApplyOp op, uint16_t aggregate_key, uint16_t bucket_k
   return a;
 }
 
-absl::Status LoadFunctions(RedisClient& redis) {
-  return redis.ForEachPrimary([](RedisConnection& connection) {
-    absl::StatusOr<ReplyPtr> reply =
-        connection.Command({"FUNCTION", "LOAD", "REPLACE", kUhcFunctionsLua});
-    return reply.ok() ? ReplyStatus(reply->get()) : reply.status();
-  });
-}
-
 absl::Status ApplyEvents(RedisClient& redis, const std::vector<PreparedEvent>& events,
                          int events_per_call, int wait_replicas,
                          v1::IngestEventsResponse* response) {

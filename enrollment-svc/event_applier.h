@@ -13,10 +13,6 @@ namespace uhc {
 // The Lua library of uhc_functions.lua, embedded at build time.
 extern const char kUhcFunctionsLua[];
 
-// Loads (or replaces with the identical code) the function library on every primary. Called at
-// start and after a reconnect, since a restarted Redis without persistence has lost it.
-absl::Status LoadFunctions(RedisClient& redis);
-
 // One 24-byte event argument of uhc_apply_v1 (layout in uhc_functions.lua); key indexes are
 // 1-based positions in the call's KEYS.
 std::string EncodeApplyArg(ApplyOp op, uint16_t aggregate_key, uint16_t bucket_key,

@@ -252,5 +252,77 @@ TEST_F(HardeningTest, PopulationBeyondTheSaneRangeIsRefusedNamingTheField) {
   EXPECT_EQ(response.population(), 500'000'000);
 }
 
+// One IngestBatch of a fresh enrolment; the status and response.
+grpc::Status IngestFresh(v1::EnrollmentService::Stub* stub, int i, v1::IngestEventsResponse* response) {
+  v1::IngestEventsRequest request;
+  *request.add_events() = Enrolled("fresh" + std::to_string(i), TestNik(1000 + i), "12.19",
+                                   kBaseTime + i, v1::SEGMENT_PPU, true);
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+  return stub->IngestBatch(&context, request, response);
+}
+
+TEST_F(HardeningTest, AFullRedisIsResourceExhaustedAndRetryableNothingLost) {
+  auto redis = redis_->Connect();
+  ASSERT_TRUE(redis->Command({"CONFIG", "SET", "maxmemory", "1"}).ok());
+  ASSERT_TRUE(redis->Command({"CONFIG", "SET", "maxmemory-policy", "noeviction"}).ok());
+  v1::IngestEventsResponse response;
+  grpc::Status status = IngestFresh(enrollment_.get(), 1, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << status.error_message();
+  EXPECT_THAT(status.error_message(), HasSubstr("maxmemory"));
+  EXPECT_THAT(status.error_message(), HasSubstr("retry"));
+  ASSERT_TRUE(redis->Command({"CONFIG", "SET", "maxmemory", "0"}).ok());
+  status = IngestFresh(enrollment_.get(), 1, &response);  // the caller's retry
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(response.applied(), 1);
+  EXPECT_EQ(Aggregate("12.19")["n3"], 1);
+}
+
+TEST_F(HardeningTest, AReadOnlyRedisIsUnavailable) {
+  auto redis = redis_->Connect();
+  // A replica of a primary that does not exist: reads work, writes answer READONLY.
+  ASSERT_TRUE(redis->Command({"REPLICAOF", "127.0.0.1", std::to_string(FreePort())}).ok());
+  v1::IngestEventsResponse response;
+  grpc::Status status = IngestFresh(enrollment_.get(), 2, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE) << status.error_message();
+  EXPECT_THAT(status.error_message(), HasSubstr("read-only replica"));
+  ASSERT_TRUE(redis->Command({"REPLICAOF", "NO", "ONE"}).ok());
+  status = IngestFresh(enrollment_.get(), 2, &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(response.applied(), 1);
+}
+
+TEST_F(HardeningTest, AFlushedFunctionLibraryIsReloadedWithoutAnyManualStep) {
+  v1::IngestEventsResponse response;
+  ASSERT_TRUE(IngestFresh(enrollment_.get(), 3, &response).ok());
+  auto redis = redis_->Connect();
+  ASSERT_TRUE(redis->Command({"FUNCTION", "FLUSH"}).ok());
+  grpc::Status status = IngestFresh(enrollment_.get(), 4, &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(response.applied(), 1);
+  v1::SetPopulationRequest request;
+  request.set_region_code("12.19");
+  request.set_population(1000);
+  request.set_as_of("2025-06-30");
+  ASSERT_TRUE(redis->Command({"FUNCTION", "FLUSH"}).ok());
+  v1::RegionSettings settings;
+  grpc::ClientContext context;
+  status = admin_->SetPopulation(&context, request, &settings);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(Aggregate("12.19")["n3"], 2);
+  EXPECT_EQ(Aggregate("12.19")["pop"], 1000);
+}
+
+TEST_F(HardeningTest, AStalledRedisSaysWhichTimeoutWasHit) {
+  redis_->Pause();
+  v1::IngestEventsResponse response;
+  grpc::Status status = IngestFresh(enrollment_.get(), 5, &response);
+  redis_->Resume();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE) << status.error_message();
+  EXPECT_THAT(status.error_message(), HasSubstr("Redis command timeout of 2s"));
+  EXPECT_THAT(status.error_message(), ::testing::Not(HasSubstr("Resource temporarily")));
+  ASSERT_TRUE(WaitFor([&] { return IngestFresh(enrollment_.get(), 5, &response).ok(); }, 10000));
+}
+
 }  // namespace
 }  // namespace uhc::testing

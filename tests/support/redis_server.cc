@@ -143,4 +143,8 @@ void RedisServer::Restart() {
   Launch();
 }
 
+void RedisServer::Pause() { ASSERT_EQ(kill(pid_, SIGSTOP), 0); }
+
+void RedisServer::Resume() { ASSERT_EQ(kill(pid_, SIGCONT), 0); }
+
 }  // namespace uhc::testing

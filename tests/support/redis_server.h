@@ -32,6 +32,9 @@ class RedisServer {
   void Stop(bool kill = false);
   // Starts it again on the same port and directory and waits for PING.
   void Restart();
+  // SIGSTOP / SIGCONT: a Redis that stalls (accepts bytes, answers nothing) and comes back.
+  void Pause();
+  void Resume();
 
  private:
   void Launch();
