@@ -34,8 +34,14 @@ absl::StatusOr<std::unique_ptr<ClassifierServer>> ClassifierServer::Start(
       s->executor_.get(), s->auth_.get());
   s->host_->AddService(s->service_.get(), "uhc.v1.ClassifierService");
   if (absl::Status started = s->host_->Start(); !started.ok()) return started;
-  s->refresher_->Start();
   ClassifierServer* self = s.get();
+  // Readiness follows the refresher: ready once a snapshot is read and while it is fresh. A
+  // stale classifier still answers (marked stale), so liveness never depends on Redis.
+  s->refresher_->set_on_ready([self](bool ready) {
+    std::lock_guard<std::mutex> lock(self->mu_);
+    if (!self->stop_) self->host_->SetReady(ready);
+  });
+  s->refresher_->Start();
   s->keepalive_ = std::thread([self] { self->KeepAliveLoop(); });
   LogInfo("classifier-svc serving", {{"port", s->host_->port()},
                                      {"metrics_port", s->host_->metrics_port()}});
@@ -45,23 +51,14 @@ absl::StatusOr<std::unique_ptr<ClassifierServer>> ClassifierServer::Start(
 ClassifierServer::~ClassifierServer() { Shutdown(); }
 
 void ClassifierServer::KeepAliveLoop() {
-  // Also drives readiness: ready once a snapshot has been read, and while it is fresh. A stale
-  // classifier still answers (marked stale), so liveness never depends on Redis.
-  auto tick = absl::Milliseconds(100);
-  absl::Time next_keepalive = absl::Now() + options_.keepalive_interval;
-  int ready = -1;
   for (;;) {
-    int now_ready = refresher_->generation() > 0 && !refresher_->stale() ? 1 : 0;
-    if (now_ready != ready) {
-      host_->SetReady(now_ready == 1);
-      ready = now_ready;
-    }
-    if (absl::Now() >= next_keepalive) {
-      hub_->KeepAliveAll();
-      next_keepalive = absl::Now() + options_.keepalive_interval;
-    }
     std::unique_lock<std::mutex> lock(mu_);
-    if (cv_.wait_for(lock, absl::ToChronoMilliseconds(tick), [this] { return stop_; })) return;
+    if (cv_.wait_for(lock, absl::ToChronoMilliseconds(options_.keepalive_interval),
+                     [this] { return stop_; })) {
+      return;
+    }
+    lock.unlock();
+    hub_->KeepAliveAll();
   }
 }
 

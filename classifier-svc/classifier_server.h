@@ -54,7 +54,6 @@ class ClassifierServer {
   std::condition_variable cv_;
   bool stop_ = false;
   std::thread keepalive_;
-  std::thread readiness_;
 };
 
 }  // namespace uhc

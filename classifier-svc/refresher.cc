@@ -91,6 +91,7 @@ void Refresher::Run() {
     if (status.ok()) status = RefreshOnce(*client);
     if (!status.ok()) {
       if (!stale_.exchange(true)) {
+        if (on_ready_) on_ready_(false);
         LogWarning("snapshot refresh failed; serving the last good snapshot",
                    {{"error", status.message()}});
       }
@@ -99,8 +100,6 @@ void Refresher::Run() {
         redis_.cluster_seeds = std::move(known);
       }
       client.reset();
-    } else if (stale_.exchange(false)) {
-      LogInfo("snapshot refreshed from redis", {{"generation", generation_.load()}});
     }
     snapshot_age_->Set(absl::ToDoubleSeconds(absl::Now() - snapshot()->read_at()));
     std::unique_lock<std::mutex> lock(mu_);
@@ -178,6 +177,12 @@ absl::Status Refresher::RefreshOnce(RedisClient& redis) {
       change.set_data_version(entry->data_version);
       changes.push_back(std::move(change));
     }
+  }
+  if (stale_.load()) {
+    // Ready before the snapshot is published: whoever sees a fresh answer sees a ready server.
+    if (on_ready_) on_ready_(true);
+    stale_.store(false);
+    LogInfo("snapshot refreshed from redis", {{"generation", generation_.load() + 1}});
   }
   std::atomic_store(&snapshot_, next);
   generation_.fetch_add(1);

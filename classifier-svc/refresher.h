@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -21,10 +22,14 @@ namespace uhc {
 // When Redis cannot be read, the last good snapshot stays and stale() turns true.
 class Refresher {
  public:
-  // Pointers are not owned and must outlive the refresher. `on_health` is called on changes of
-  // Redis reachability (readiness).
+  // Pointers are not owned and must outlive the refresher.
   Refresher(RedisOptions redis, const RegionRegistry* regions, const PolicySet* policies,
             absl::Duration interval, TierChangeHub* hub, MetricsRegistry* metrics);
+
+  // Readiness: called from the refresher thread with true before the first fresh snapshot is
+  // published (so a caller that sees an answer sees a ready server), and with false as soon as a
+  // refresh fails. Set before Start.
+  void set_on_ready(std::function<void(bool)> on_ready) { on_ready_ = std::move(on_ready); }
   ~Refresher();
 
   void Start();
@@ -53,6 +58,7 @@ class Refresher {
   Counter* changes_recorded_;
   Gauge* snapshot_age_;
 
+  std::function<void(bool)> on_ready_;
   std::shared_ptr<const Snapshot> snapshot_;
   std::atomic<bool> stale_{true};
   std::atomic<int64_t> generation_{0};

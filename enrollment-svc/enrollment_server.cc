@@ -68,7 +68,8 @@ absl::StatusOr<std::unique_ptr<EnrollmentServer>> EnrollmentServer::Start(
   });
   s->executor_ = std::make_unique<RedisExecutor>(options.redis, options.redis_threads,
                                                  options.queue_limit);
-  s->validator_ = std::make_unique<EventValidator>(s->regions_.get(), s->keyer_.get());
+  s->validator_ = std::make_unique<EventValidator>(s->regions_.get(), s->keyer_.get(),
+                                                   options.max_future_skew);
   absl::StatusOr<std::unique_ptr<TokenAuthorizer>> auth =
       LoadTokensIfConfigured(options.token_file);
   if (!auth.ok()) return auth.status();

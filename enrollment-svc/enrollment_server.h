@@ -21,6 +21,8 @@ struct EnrollmentServerOptions {
   int redis_threads = 4;
   size_t queue_limit = 256;
   std::string token_file;  // empty: no per-call tokens (local run)
+  // How far ahead of this server's clock an event's occurred_at may be.
+  absl::Duration max_future_skew = EventValidator::kDefaultMaxFutureSkew;
 };
 
 // The whole enrollment-svc: regions, pseudonymisation, Redis executor and health, both services

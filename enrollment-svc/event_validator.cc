@@ -8,7 +8,6 @@ namespace {
 
 // JKN began on 1 January 2014; nothing older can be a participant event.
 constexpr int64_t kEarliestEventSeconds = 1388534400;
-constexpr absl::Duration kMaxClockSkew = absl::Hours(24);
 
 bool ValidSegment(int segment) {
   return segment >= v1::SEGMENT_PBI_APBN && segment <= v1::SEGMENT_BP;
@@ -71,8 +70,10 @@ PreparedEvent EventValidator::Prepare(const v1::ParticipantEvent& event, int ind
   if (ts.seconds() < kEarliestEventSeconds) {
     return reject("occurred_at", "is before JKN began (2014-01-01)");
   }
-  if (absl::FromUnixSeconds(ts.seconds()) > now + kMaxClockSkew) {
-    return reject("occurred_at", "is more than 24 hours in the future");
+  if (absl::FromUnixSeconds(ts.seconds()) > now + max_future_skew_) {
+    return reject("occurred_at",
+                  absl::StrCat("is more than ", absl::FormatDuration(max_future_skew_),
+                               " in the future (the producer's clock?); see --max_future_skew_seconds"));
   }
   out.occurred_at_ms = static_cast<uint64_t>(ts.seconds()) * 1000 + ts.nanos() / 1000000;
 

@@ -41,12 +41,17 @@ struct PreparedEvent {
 // Thread-safe; pure apart from the keyed hash.
 class EventValidator {
  public:
+  // Producer clocks may run this far ahead of ours: an event further in the future is rejected
+  // (one accepted would make every real event of the participant STALE until then).
+  static constexpr absl::Duration kDefaultMaxFutureSkew = absl::Minutes(5);
+
   // Neither pointer is owned; both must outlive the validator.
-  EventValidator(const RegionRegistry* regions, const NikKeyer* keyer)
-      : regions_(regions), keyer_(keyer) {}
+  EventValidator(const RegionRegistry* regions, const NikKeyer* keyer,
+                 absl::Duration max_future_skew = kDefaultMaxFutureSkew)
+      : regions_(regions), keyer_(keyer), max_future_skew_(max_future_skew) {}
 
   // Field names of rejections are prefixed "events[<index>]." when `in_batch` (bare for
-  // Enroll). `now` bounds occurred_at: at most 24 hours ahead.
+  // Enroll). `now` bounds occurred_at: at most max_future_skew ahead.
   PreparedEvent Prepare(const v1::ParticipantEvent& event, int index, bool in_batch,
                         absl::Time now) const;
 
@@ -58,6 +63,7 @@ class EventValidator {
  private:
   const RegionRegistry* regions_;
   const NikKeyer* keyer_;
+  absl::Duration max_future_skew_;
 };
 
 }  // namespace uhc

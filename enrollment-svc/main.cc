@@ -27,6 +27,9 @@ ABSL_FLAG(int, queue_limit, 256, "queued Redis tasks before RESOURCE_EXHAUSTED "
 ABSL_FLAG(int, redis_wait_replicas, 0, "acknowledge writes only after this many Redis replicas "
           "confirmed them (WAIT), so a failover loses nothing acked; 0 does not wait "
           "(env UHC_REDIS_WAIT_REPLICAS)");
+ABSL_FLAG(int, max_future_skew_seconds, 300,
+          "events whose occurred_at is further ahead of this server's clock are rejected "
+          "(env UHC_MAX_FUTURE_SKEW_SECONDS)");
 ABSL_FLAG(int, max_message_mb, 64, "largest request, MiB (env UHC_MAX_MESSAGE_MB)");
 
 namespace uhc {
@@ -46,6 +49,7 @@ int Run() {
   options.limits.wait_replicas = absl::GetFlag(FLAGS_redis_wait_replicas);
   options.redis_threads = absl::GetFlag(FLAGS_redis_threads);
   options.queue_limit = static_cast<size_t>(absl::GetFlag(FLAGS_queue_limit));
+  options.max_future_skew = absl::Seconds(absl::GetFlag(FLAGS_max_future_skew_seconds));
   absl::StatusOr<std::string> secret =
       NikKeyer::LoadSecret(absl::GetFlag(FLAGS_hmac_secret_file), "UHC_NIK_HMAC_SECRET");
   if (!secret.ok()) {

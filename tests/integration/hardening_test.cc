@@ -6,6 +6,7 @@
 #include "gmock/gmock.h"
 #include "tests/integration/enrollment_fixture.h"
 #include "tests/support/events.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "uhc/v1/classifier.grpc.pb.h"
 
 namespace uhc::testing {
@@ -322,6 +323,28 @@ TEST_F(HardeningTest, AStalledRedisSaysWhichTimeoutWasHit) {
   EXPECT_THAT(status.error_message(), HasSubstr("Redis command timeout of 2s"));
   EXPECT_THAT(status.error_message(), ::testing::Not(HasSubstr("Resource temporarily")));
   ASSERT_TRUE(WaitFor([&] { return IngestFresh(enrollment_.get(), 5, &response).ok(); }, 10000));
+}
+
+TEST_F(HardeningTest, TheClassifierIsReadyAsSoonAsItAnswersFromAFreshSnapshot) {
+  std::unique_ptr<ClassifierServer> classifier = StartClassifier();
+  ASSERT_NE(classifier, nullptr);
+  auto health = grpc::health::v1::Health::NewStub(grpc::CreateChannel(
+      "127.0.0.1:" + std::to_string(classifier->port()), grpc::InsecureChannelCredentials()));
+  auto serving = [&] {
+    grpc::health::v1::HealthCheckRequest request;
+    grpc::health::v1::HealthCheckResponse response;
+    grpc::ClientContext context;
+    return health->Check(&context, request, &response).ok() &&
+           response.status() == grpc::health::v1::HealthCheckResponse::SERVING;
+  };
+  ASSERT_TRUE(WaitFor([&] { return classifier->refresher().generation() >= 1; }, 10000));
+  EXPECT_TRUE(serving()) << "answers come from a fresh snapshot, so readiness must say so";
+  redis_->Pause();
+  ASSERT_TRUE(WaitFor([&] { return classifier->refresher().stale(); }, 10000));
+  EXPECT_FALSE(serving()) << "a stale classifier is not ready";
+  redis_->Resume();
+  ASSERT_TRUE(WaitFor([&] { return !classifier->refresher().stale(); }, 10000));
+  EXPECT_TRUE(serving());
 }
 
 }  // namespace

@@ -37,6 +37,8 @@ std::vector<Case> Cases() {
       {"no timestamp", "occurred_at", [](auto* e) { e->clear_occurred_at(); }},
       {"far future", "occurred_at",
        [ts](auto* e) { ts(e)->set_seconds(absl::ToUnixSeconds(absl::Now()) + 3 * 86400); }},
+      {"ten minutes ahead (beyond the default 5-minute skew)", "occurred_at",
+       [ts](auto* e) { ts(e)->set_seconds(absl::ToUnixSeconds(absl::Now()) + 600); }},
       {"before JKN", "occurred_at", [ts](auto* e) { ts(e)->set_seconds(1000000000); }},
       {"negative nanos", "occurred_at", [ts](auto* e) { ts(e)->set_nanos(-1); }},
       {"no change", "change", [](auto* e) { e->clear_change(); }},
