@@ -1,44 +1,58 @@
 #pragma once
 
 #include <mutex>
+#include <optional>
 #include <set>
 #include <vector>
 
-#include "uhc/v1/classifier.pb.h"
+#include "classifier-svc/tier_log.h"
 
 namespace uhc {
 
-// Receives tier changes. Deliver is called with the hub's lock held: it must only queue, never
-// block or call back into the hub.
+// Receives logged tier changes. Called with the hub's lock held: implementations only queue,
+// never block or call back into the hub.
 class TierChangeSubscriber {
  public:
   virtual ~TierChangeSubscriber() = default;
-  virtual void Deliver(const v1::TierChange& change) = 0;
-  virtual void KeepAlive() = 0;
+  // Every change the log receives, in log order (the subscriber filters).
+  virtual void Deliver(const LoggedChange& change) = 0;
+  // `position`: the hub's log position, if known.
+  virtual void KeepAlive(std::optional<LogPosition> position) = 0;
   virtual void Close() = 0;
 };
 
-// Fans tier changes out to the live WatchTierChanges streams of this replica. Thread-safe.
+// Fans the change log out to the live WatchTierChanges streams of this replica, in log order.
+// The refresher is its only publisher. Thread-safe.
 class TierChangeHub {
  public:
-  void Subscribe(TierChangeSubscriber* s) {
+  // Returns the hub's log position (every change up to it was published before `s` subscribed;
+  // every later one will be delivered to it), if known yet.
+  std::optional<LogPosition> Subscribe(TierChangeSubscriber* s) {
     std::lock_guard<std::mutex> lock(mu_);
     subscribers_.insert(s);
+    return position_;
   }
   // After this returns, `s` receives nothing more (so it may be deleted).
   void Unsubscribe(TierChangeSubscriber* s) {
     std::lock_guard<std::mutex> lock(mu_);
     subscribers_.erase(s);
   }
-  void Publish(const std::vector<v1::TierChange>& changes) {
+  // Where the log stood when the publisher started reading it.
+  void SetPosition(LogPosition position) {
     std::lock_guard<std::mutex> lock(mu_);
-    for (TierChangeSubscriber* s : subscribers_) {
-      for (const v1::TierChange& c : changes) s->Deliver(c);
+    if (!position_ || *position_ < position) position_ = position;
+  }
+  void Publish(const std::vector<LoggedChange>& changes) {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const LoggedChange& c : changes) {
+      if (position_ && c.position <= *position_) continue;  // never twice
+      position_ = c.position;
+      for (TierChangeSubscriber* s : subscribers_) s->Deliver(c);
     }
   }
   void KeepAliveAll() {
     std::lock_guard<std::mutex> lock(mu_);
-    for (TierChangeSubscriber* s : subscribers_) s->KeepAlive();
+    for (TierChangeSubscriber* s : subscribers_) s->KeepAlive(position_);
   }
   // Shutdown: every stream finishes.
   void CloseAll() {
@@ -49,10 +63,15 @@ class TierChangeHub {
     std::lock_guard<std::mutex> lock(mu_);
     return subscribers_.size();
   }
+  std::optional<LogPosition> position() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return position_;
+  }
 
  private:
   std::mutex mu_;
   std::set<TierChangeSubscriber*> subscribers_;
+  std::optional<LogPosition> position_;
 };
 
 }  // namespace uhc

@@ -41,6 +41,7 @@ absl::StatusOr<std::unique_ptr<ClassifierServer>> ClassifierServer::Start(
     std::lock_guard<std::mutex> lock(self->mu_);
     if (!self->stop_) self->host_->SetReady(ready);
   });
+  s->refresher_->set_resume_window(options.resume_window);
   s->refresher_->Start();
   s->keepalive_ = std::thread([self] { self->KeepAliveLoop(); });
   LogInfo("classifier-svc serving", {{"port", s->host_->port()},

@@ -20,6 +20,8 @@ struct ClassifierServerOptions {
   std::string policy_dir = "config/policies";
   absl::Duration refresh_interval = absl::Milliseconds(200);
   absl::Duration keepalive_interval = absl::Seconds(10);
+  // How long the change log keeps changes (WatchTierChanges resume tokens stay valid).
+  absl::Duration resume_window = absl::Hours(24 * 7);
   std::string token_file;  // empty: no per-call tokens (local run)
 };
 

@@ -1,6 +1,5 @@
 #include "classifier-svc/classifier_service.h"
 
-#include <deque>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
@@ -8,6 +7,7 @@
 #include "absl/strings/str_split.h"
 #include "common/regions.h"
 #include "common/text.h"
+#include "classifier-svc/watch_stream.h"
 #include "common/grpc_status.h"
 #include "common/plan.h"
 #include "common/policy.h"
@@ -22,6 +22,8 @@ using google::protobuf::util::TimeUtil;
 
 constexpr int kDefaultPageSize = 100;
 constexpr int kMaxPageSize = 1000;
+// Changes queued for one slow watcher before its stream ends (RESOURCE_EXHAUSTED).
+constexpr size_t kMaxQueuedChanges = 10000;
 // Tokens are base64 of "<policy>|<province>|<level>|<tier>#<code>": well under this.
 constexpr size_t kMaxPageTokenBytes = 512;
 
@@ -45,119 +47,6 @@ std::string UnknownTier(const std::string& tier, const v1::PolicyConfig& policy,
                       closest.empty() ? "" : absl::StrCat("did you mean '", closest, "'? "),
                       policy.id(), " has ", absl::StrJoin(ids, ", "), ")");
 }
-
-// One WatchTierChanges stream: queues what the hub delivers and writes one message at a time.
-class WatchStream final : public grpc::ServerWriteReactor<v1::WatchTierChangesResponse>,
-                          public TierChangeSubscriber {
- public:
-  WatchStream(TierChangeHub* hub, const RegionRegistry* regions,
-              const v1::WatchTierChangesRequest& request, const grpc::Status& authorized)
-      : hub_(hub), regions_(regions), request_(request) {
-    hub_->Subscribe(this);
-    if (!authorized.ok()) Close(authorized);
-  }
-
-  void Deliver(const v1::TierChange& change) override {
-    if (!Matches(change)) return;
-    v1::WatchTierChangesResponse message;
-    *message.mutable_change() = change;
-    Enqueue(std::move(message));
-  }
-
-  void KeepAlive() override {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (wrote_since_tick_ || writing_) {
-      wrote_since_tick_ = false;
-      return;
-    }
-    v1::WatchTierChangesResponse message;
-    *message.mutable_keepalive() = TimeUtil::GetCurrentTime();
-    queue_.push_back(std::move(message));
-    WriteNextLocked();
-  }
-
-  void Close() override {
-    Close(grpc::Status(grpc::StatusCode::UNAVAILABLE, "server shutting down"));
-  }
-
-  void Close(const grpc::Status& status) {
-    std::lock_guard<std::mutex> lock(mu_);
-    closing_ = true;
-    if (!writing_) FinishLocked(status);
-  }
-
-  void OnWriteDone(bool ok) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    writing_ = false;
-    queue_.pop_front();
-    if (!ok) {
-      FinishLocked(grpc::Status(grpc::StatusCode::CANCELLED, "write failed"));
-      return;
-    }
-    if (closing_) {
-      FinishLocked(grpc::Status(grpc::StatusCode::UNAVAILABLE, "server shutting down"));
-      return;
-    }
-    WriteNextLocked();
-  }
-
-  void OnCancel() override {
-    std::lock_guard<std::mutex> lock(mu_);
-    closing_ = true;
-    if (!writing_) FinishLocked(grpc::Status::CANCELLED);
-  }
-
-  void OnDone() override {
-    hub_->Unsubscribe(this);
-    delete this;
-  }
-
- private:
-  bool Matches(const v1::TierChange& c) const {
-    if (!request_.policy_id().empty() && c.policy_id() != request_.policy_id()) return false;
-    if (!request_.region_code().empty() && c.region_code() != request_.region_code()) {
-      return false;
-    }
-    if (!request_.province_code().empty()) {
-      const Region* r = regions_->Find(c.region_code());
-      if (r == nullptr) return false;
-      if (r->code != request_.province_code() && r->parent_code != request_.province_code()) {
-        return false;
-      }
-    }
-    return true;
-  }
-
-  void Enqueue(v1::WatchTierChangesResponse message) {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (finished_ || closing_) return;
-    queue_.push_back(std::move(message));
-    wrote_since_tick_ = true;
-    WriteNextLocked();
-  }
-
-  void WriteNextLocked() {
-    if (writing_ || finished_ || queue_.empty()) return;
-    writing_ = true;
-    StartWrite(&queue_.front());
-  }
-
-  void FinishLocked(grpc::Status status) {
-    if (finished_) return;
-    finished_ = true;
-    Finish(status);
-  }
-
-  TierChangeHub* hub_;
-  const RegionRegistry* regions_;
-  v1::WatchTierChangesRequest request_;
-  std::mutex mu_;
-  std::deque<v1::WatchTierChangesResponse> queue_;  // front is being written while writing_
-  bool writing_ = false;
-  bool closing_ = false;
-  bool finished_ = false;
-  bool wrote_since_tick_ = false;
-};
 
 }  // namespace
 
@@ -368,7 +257,14 @@ grpc::ServerWriteReactor<v1::WatchTierChangesResponse>* ClassifierServiceImpl::W
     status = CheckWatchFilters(request->region_code(), request->province_code(),
                                request->policy_id());
   }
-  return new WatchStream(hub_, regions_, *request, status);
+  std::optional<LogPosition> resume;
+  if (status.ok() && !request->resume_token().empty()) {
+    resume = ParseResumeToken(request->resume_token());
+    if (!resume) {
+      status = InvalidArgument({{"resume_token", "is not a resume_token of WatchTierChanges"}});
+    }
+  }
+  return new WatchStream(hub_, executor_, regions_, *request, resume, status, kMaxQueuedChanges);
 }
 
 grpc::ServerUnaryReactor* ClassifierServiceImpl::ListPolicies(grpc::CallbackServerContext* context,

@@ -14,6 +14,8 @@ ABSL_FLAG(std::string, data_dir, "data", "directory with provinces.csv and regen
 ABSL_FLAG(std::string, policy_dir, "config/policies", "directory of *.textproto tier policies "
           "(env UHC_POLICY_DIR)");
 ABSL_FLAG(int, refresh_ms, 200, "snapshot refresh period, ms (env UHC_REFRESH_MS)");
+ABSL_FLAG(int, watch_resume_window_hours, 168, "how long the tier change log keeps changes, "
+          "so WatchTierChanges resume tokens stay valid (env UHC_WATCH_RESUME_WINDOW_HOURS)");
 ABSL_FLAG(int, keepalive_seconds, 10, "WatchTierChanges keep-alive period "
           "(env UHC_KEEPALIVE_SECONDS)");
 
@@ -36,6 +38,7 @@ int main(int argc, char** argv) {
   options.policy_dir = absl::GetFlag(FLAGS_policy_dir);
   options.refresh_interval = absl::Milliseconds(absl::GetFlag(FLAGS_refresh_ms));
   options.keepalive_interval = absl::Seconds(absl::GetFlag(FLAGS_keepalive_seconds));
+  options.resume_window = absl::Hours(absl::GetFlag(FLAGS_watch_resume_window_hours));
   auto server = uhc::ClassifierServer::Start(options);
   if (!server.ok()) {
     uhc::LogError("cannot start classifier-svc", {{"error", server.status().message()}});

@@ -16,10 +16,7 @@ extern const char kTierFunctionsLua[];
 namespace {
 
 constexpr int kHistoryLength = 1000;
-constexpr char kHistoryLengthText[] = "1000";
-
-std::string TierKey(absl::string_view code) { return absl::StrCat("uhc:{", code, "}:tier"); }
-std::string HistoryKey(absl::string_view code) { return absl::StrCat("uhc:{", code, "}:history"); }
+constexpr int kLogPage = 1000;
 
 RegionAggregate ParseAggregate(const redisReply* reply) {
   RegionAggregate a;
@@ -110,25 +107,11 @@ void Refresher::Run() {
 }
 
 absl::Status Refresher::LoadRecordedTiers(RedisClient& redis) {
-  std::vector<std::string> keys;
-  for (const Region* r : regions_->all()) keys.push_back(TierKey(r->code));
-  RedisCommands commands;
-  for (const std::string& k : keys) commands.push_back({"HGETALL", k});
-  absl::StatusOr<std::vector<ReplyPtr>> replies = redis.Pipeline(commands);
-  if (!replies.ok()) return replies.status();
   // Rebuilt from Redis alone: a change believed recorded by a pipeline that failed is forgotten,
   // so it is recorded again (compare-and-set) rather than never.
-  recorded_.clear();
-  for (size_t i = 0; i < keys.size(); ++i) {
-    const redisReply* reply = (*replies)[i].get();
-    if (absl::Status s = ReplyStatus(reply); !s.ok()) return s;
-    if (reply->type != REDIS_REPLY_ARRAY) continue;
-    auto& by_policy = recorded_[regions_->all()[i]->code];
-    for (size_t j = 0; j + 1 < reply->elements; j += 2) {
-      by_policy[std::string(reply->element[j]->str, reply->element[j]->len)] =
-          std::string(reply->element[j + 1]->str, reply->element[j + 1]->len);
-    }
-  }
+  auto recorded = ReadRecordedTiers(redis, *regions_);
+  if (!recorded.ok()) return recorded.status();
+  recorded_ = *std::move(recorded);
   recorded_loaded_ = true;
   return absl::OkStatus();
 }
@@ -136,6 +119,13 @@ absl::Status Refresher::LoadRecordedTiers(RedisClient& redis) {
 absl::Status Refresher::RefreshOnce(RedisClient& redis) {
   if (!recorded_loaded_) {
     if (absl::Status s = LoadRecordedTiers(redis); !s.ok()) return s;
+  }
+  if (!log_position_) {
+    // Live watchers get what is logged from now on; older entries are for resumed streams.
+    absl::StatusOr<LogPosition> last = LastLogPosition(redis);
+    if (!last.ok()) return last.status();
+    log_position_ = *last;
+    hub_->SetPosition(*last);
   }
   std::vector<const Region*> read;
   for (const Region* r : regions_->all()) {
@@ -187,58 +177,50 @@ absl::Status Refresher::RefreshOnce(RedisClient& redis) {
   std::atomic_store(&snapshot_, next);
   generation_.fetch_add(1);
   refreshes_->Increment();
-  if (!changes.empty()) {
-    hub_->Publish(changes);
-    RecordChanges(redis, changes);
+  if (!changes.empty()) RecordChanges(redis, changes);
+  return PublishLog(redis);
+}
+
+absl::Status Refresher::PublishLog(RedisClient& redis) {
+  for (;;) {
+    absl::StatusOr<std::vector<LoggedChange>> page = ReadLogAfter(redis, *log_position_, kLogPage);
+    if (!page.ok()) return page.status();
+    if (page->empty()) return absl::OkStatus();
+    hub_->Publish(*page);
+    log_position_ = page->back().position;
+    if (page->size() < static_cast<size_t>(kLogPage)) return absl::OkStatus();
   }
-  return absl::OkStatus();
 }
 
 void Refresher::RecordChanges(RedisClient& redis, const std::vector<v1::TierChange>& changes) {
-  std::vector<std::string> storage;
-  storage.reserve(changes.size() * 5);
-  RedisCommands commands;
+  const absl::Time keep_since = absl::Now() - resume_window_;
+  std::vector<std::vector<std::string>> calls;
+  calls.reserve(changes.size());
   for (const v1::TierChange& c : changes) {
     auto& recorded = recorded_[c.region_code()];
-    std::string before = recorded.count(c.policy_id()) ? recorded[c.policy_id()] : "";
-    storage.push_back(TierKey(c.region_code()));
-    storage.push_back(HistoryKey(c.region_code()));
-    storage.push_back(before);
-    storage.push_back(c.SerializeAsString());
-    size_t n = storage.size();
-    commands.push_back({"FCALL", "uhc_record_tier_v1", "2", storage[n - 4], storage[n - 3],
-                        c.policy_id(), storage[n - 2], c.to_tier(), storage[n - 1],
-                        kHistoryLengthText});
+    auto it = recorded.find(c.policy_id());
+    calls.push_back(RecordTierCall(c, it == recorded.end() ? "" : it->second, kHistoryLength,
+                                   keep_since));
     recorded[c.policy_id()] = c.to_tier();
   }
+  RedisCommands commands;
+  commands.reserve(calls.size());
+  for (const auto& call : calls) commands.emplace_back(call.begin(), call.end());
   absl::StatusOr<std::vector<ReplyPtr>> replies = redis.Pipeline(commands);
-  if (!replies.ok()) {
-    LogWarning("tier changes not recorded", {{"error", replies.status().message()}});
-    recorded_loaded_ = false;  // re-read the recorded state next time
-    return;
-  }
-  for (const ReplyPtr& r : *replies) {
-    if (r->type == REDIS_REPLY_INTEGER && r->integer == 1) changes_recorded_->Increment();
-  }
-}
-
-absl::StatusOr<std::vector<v1::TierChange>> ReadTierHistory(RedisClient& redis,
-                                                           const std::string& region,
-                                                           const std::string& policy, int limit) {
-  absl::StatusOr<ReplyPtr> reply =
-      redis.Command({"LRANGE", HistoryKey(region), "0", std::to_string(kHistoryLength - 1)});
-  if (!reply.ok()) return reply.status();
-  if (absl::Status s = ReplyStatus(reply->get()); !s.ok()) return s;
-  std::vector<v1::TierChange> out;
-  for (size_t i = 0; i < (*reply)->elements && static_cast<int>(out.size()) < limit; ++i) {
-    v1::TierChange change;
-    if (!change.ParseFromArray((*reply)->element[i]->str,
-                               static_cast<int>((*reply)->element[i]->len))) {
-      continue;
+  bool failed = !replies.ok();
+  for (size_t i = 0; !failed && i < replies->size(); ++i) {
+    const redisReply* r = (*replies)[i].get();
+    if (absl::Status s = ReplyStatus(r); !s.ok()) {
+      LogWarning("tier change not recorded", {{"error", s.message()}});
+      failed = true;
+    } else if (r->type == REDIS_REPLY_STRING) {
+      changes_recorded_->Increment();
     }
-    if (policy.empty() || change.policy_id() == policy) out.push_back(std::move(change));
   }
-  return out;
+  if (failed) {
+    if (!replies.ok()) LogWarning("tier changes not recorded", {{"error", replies.status().message()}});
+    recorded_loaded_ = false;  // re-read the recorded state next time
+  }
 }
 
 }  // namespace uhc

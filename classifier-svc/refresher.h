@@ -5,11 +5,13 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "absl/time/time.h"
 #include "classifier-svc/change_hub.h"
 #include "classifier-svc/snapshot.h"
+#include "classifier-svc/tier_log.h"
 #include "common/metrics.h"
 #include "common/redis_client.h"
 
@@ -18,8 +20,9 @@ namespace uhc {
 // The classifier's only Redis reader and writer. Every `interval` it reads every region's
 // aggregate in one pipeline, builds a new Snapshot and swaps it in; readers take the current
 // snapshot without waiting (an atomic shared_ptr load). Tier changes between snapshots are
-// published to the hub and recorded in Redis with compare-and-set, once across replicas.
-// When Redis cannot be read, the last good snapshot stays and stale() turns true.
+// recorded in Redis with compare-and-set, once across replicas, into the change log
+// (tier_log.h); then the log's new entries, whichever replica recorded them, are published to
+// the hub. When Redis cannot be read, the last good snapshot stays and stale() turns true.
 class Refresher {
  public:
   // Pointers are not owned and must outlive the refresher.
@@ -30,6 +33,8 @@ class Refresher {
   // published (so a caller that sees an answer sees a ready server), and with false as soon as a
   // refresh fails. Set before Start.
   void set_on_ready(std::function<void(bool)> on_ready) { on_ready_ = std::move(on_ready); }
+  // How long the change log keeps entries (resume tokens stay valid). Set before Start.
+  void set_resume_window(absl::Duration window) { resume_window_ = window; }
   ~Refresher();
 
   void Start();
@@ -47,6 +52,8 @@ class Refresher {
   absl::Status RefreshOnce(RedisClient& redis);
   absl::Status LoadRecordedTiers(RedisClient& redis);
   void RecordChanges(RedisClient& redis, const std::vector<v1::TierChange>& changes);
+  // Publishes what the change log holds after log_position_.
+  absl::Status PublishLog(RedisClient& redis);
 
   RedisOptions redis_;
   const RegionRegistry* regions_;
@@ -65,17 +72,14 @@ class Refresher {
   // What this replica believes is recorded in Redis: region -> policy -> tier.
   std::map<std::string, std::map<std::string, std::string>> recorded_;
   bool recorded_loaded_ = false;
+  // The last change log entry published to the hub; unknown until the log is first read.
+  std::optional<LogPosition> log_position_;
+  absl::Duration resume_window_ = absl::Hours(24 * 7);
 
   std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;
   std::thread thread_;
 };
-
-// Reads the recorded tier history of a region, newest first, at most `limit` changes of `policy`
-// (all policies when empty).
-absl::StatusOr<std::vector<v1::TierChange>> ReadTierHistory(RedisClient& redis,
-                                                           const std::string& region,
-                                                           const std::string& policy, int limit);
 
 }  // namespace uhc

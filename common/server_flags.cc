@@ -25,7 +25,13 @@ ABSL_FLAG(bool, redis_cluster, false, "Redis Cluster: --redis_host:--redis_port 
 ABSL_FLAG(std::string, health_listen, "", "address of a plaintext listener serving only "
           "grpc.health.v1, for kubelet gRPC probes when the main port speaks TLS; empty: none "
           "(env UHC_HEALTH_LISTEN)");
-ABSL_FLAG(int, drain_seconds, 10, "on SIGTERM, time for in-flight calls (env UHC_DRAIN_SECONDS)");
+ABSL_FLAG(int, drain_seconds, 10, "on SIGTERM, time for in-flight calls; also the grace a "
+          "connection past its maximum age gives its calls (env UHC_DRAIN_SECONDS)");
+ABSL_FLAG(int, max_connection_age_seconds, 300, "connections are ended after this age (plus "
+          "--drain_seconds of grace) so clients rebalance over new pods; streams then end with "
+          "UNAVAILABLE and clients reconnect (env UHC_MAX_CONNECTION_AGE_SECONDS)");
+ABSL_FLAG(int, redis_timeout_ms, 2000, "Redis command timeout, ms: a Redis that answers nothing "
+          "for this long is UNAVAILABLE (env UHC_REDIS_TIMEOUT_MS)");
 
 namespace uhc {
 
@@ -47,6 +53,7 @@ void ApplySharedServerFlags(ServerConfig* config, std::string* token_file) {
   config->metrics_host = absl::GetFlag(FLAGS_metrics_host);
   config->health_listen_address = absl::GetFlag(FLAGS_health_listen);
   config->drain_timeout = absl::Seconds(absl::GetFlag(FLAGS_drain_seconds));
+  config->max_connection_age = absl::Seconds(absl::GetFlag(FLAGS_max_connection_age_seconds));
   *token_file = absl::GetFlag(FLAGS_token_file);
 }
 
@@ -56,6 +63,7 @@ void ApplySharedRedisFlags(RedisOptions* redis) {
   redis->user = absl::GetFlag(FLAGS_redis_user);
   redis->password = absl::GetFlag(FLAGS_redis_password);
   redis->cluster = absl::GetFlag(FLAGS_redis_cluster);
+  redis->command_timeout = absl::Milliseconds(absl::GetFlag(FLAGS_redis_timeout_ms));
 }
 
 absl::StatusOr<std::unique_ptr<TokenAuthorizer>> LoadTokensIfConfigured(
