@@ -1,5 +1,8 @@
 // uhcctl tier / tiers / plan / watch / history: ClassifierService for people (and --json).
+#include <algorithm>
+#include <chrono>
 #include <iostream>
+#include <thread>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
@@ -232,7 +235,10 @@ int RunPlan(const std::vector<std::string>& args) {
 }
 
 int RunWatch(const std::vector<std::string>& args) {
-  Command cmd("watch", "Prints tier changes as the classifier sees them, until interrupted.",
+  Command cmd("watch",
+              "Prints tier changes as they are recorded, until interrupted. Reconnects by itself "
+              "(servers end connections every few minutes) and resumes where it stopped, so no "
+              "change is missed or printed twice.",
               "[--region R] [--province P] [--policy ID] [--json]",
               {ClassifierAddressOption(), PolicyOption(),
                {"region", "R", "only this region", ""},
@@ -245,22 +251,58 @@ int RunWatch(const std::vector<std::string>& args) {
   request.set_region_code(cmd.Get("region"));
   request.set_province_code(cmd.Get("province"));
   request.set_policy_id(PolicyOf(cmd));
-  grpc::ClientContext context;
-  Authenticate(&context);
-  auto reader = stub->WatchTierChanges(&context, request);
-  v1::WatchTierChangesResponse message;
-  while (reader->Read(&message)) {
-    if (!message.has_change()) continue;
-    const v1::TierChange& c = message.change();
-    if (cmd.Flag("json")) {
-      std::cout << ToJson(c) << std::endl;
-    } else {
-      std::cout << TimeUtil::ToString(c.changed_at()) << "  " << c.region_code() << "  "
-                << c.policy_id() << "  " << c.from_tier() << " -> " << c.to_tier() << std::endl;
+  std::cerr << "watching tier changes of "
+            << (!request.region_code().empty()     ? "region " + request.region_code()
+                : !request.province_code().empty() ? "province " + request.province_code() +
+                                                         " and its kab/kota"
+                                                   : std::string("every region"))
+            << ", policy " << (request.policy_id().empty() ? "all" : request.policy_id())
+            << ", on " << cmd.Get("classifier") << " (Ctrl-C to stop)" << std::endl;
+  // Backoff between failed attempts: 100 ms doubling to 5 s, reset by any message received.
+  auto backoff = std::chrono::milliseconds(100);
+  for (;;) {
+    grpc::ClientContext context;
+    Authenticate(&context);
+    auto reader = stub->WatchTierChanges(&context, request);
+    v1::WatchTierChangesResponse message;
+    bool received = false;
+    while (reader->Read(&message)) {
+      received = true;
+      if (!message.resume_token().empty()) request.set_resume_token(message.resume_token());
+      if (!message.has_change()) continue;
+      const v1::TierChange& c = message.change();
+      if (cmd.Flag("json")) {
+        std::cout << ToJson(c) << std::endl;
+      } else {
+        std::cout << TimeUtil::ToString(c.changed_at()) << "  " << c.region_code() << "  "
+                  << c.policy_id() << "  " << c.from_tier() << " -> " << c.to_tier() << std::endl;
+      }
+    }
+    grpc::Status status = reader->Finish();
+    switch (status.error_code()) {
+      case grpc::StatusCode::INVALID_ARGUMENT:
+      case grpc::StatusCode::NOT_FOUND:
+      case grpc::StatusCode::UNAUTHENTICATED:
+      case grpc::StatusCode::PERMISSION_DENIED:
+        return ReportRpcError(cmd, status);
+      case grpc::StatusCode::OUT_OF_RANGE:
+        std::cerr << "uhcctl watch: " << status.error_message()
+                  << "\nuhcctl watch: changes while disconnected may be missing (see uhcctl "
+                     "history); watching live again"
+                  << std::endl;
+        request.clear_resume_token();
+        break;
+      default:
+        if (received) {
+          backoff = std::chrono::milliseconds(100);  // a normal end: the connection's age
+        } else {
+          std::cerr << "uhcctl watch: " << status.error_message() << "; retrying in "
+                    << backoff.count() << " ms" << std::endl;
+          std::this_thread::sleep_for(backoff);
+          backoff = std::min<std::chrono::milliseconds>(backoff * 2, std::chrono::seconds(5));
+        }
     }
   }
-  grpc::Status status = reader->Finish();
-  return status.ok() ? kExitOk : ReportRpcError(cmd, status);
 }
 
 int RunHistory(const std::vector<std::string>& args) {
