@@ -2,6 +2,9 @@
 // populations are refused and plan arithmetic cannot overflow.
 #include <sys/resource.h>
 
+#include <cstdio>
+#include <iostream>
+
 #include "classifier-svc/classifier_server.h"
 #include "gmock/gmock.h"
 #include "tests/integration/enrollment_fixture.h"
@@ -62,12 +65,33 @@ TEST_F(HardeningTest, MegabyteRegionCodesInABatchCostNoCpuAndAreNotEchoed) {
   cpu = ProcessCpuSeconds() - cpu;
   ASSERT_TRUE(status.ok()) << status.error_code() << " " << status.error_message().substr(0, 200);
   EXPECT_LT(cpu, 0.1) << "CPU seconds for 5 events with 1 MiB codes";
+  std::cout << "5 events with 1 MiB codes: " << cpu << " s of CPU (client included)\n";
   ASSERT_EQ(response.results_size(), 5);
   for (const v1::EventResult& r : response.results()) {
     EXPECT_EQ(r.outcome(), v1::REJECTED);
     EXPECT_LT(r.reason().size(), 1024u) << r.reason().substr(0, 200);
     EXPECT_THAT(r.reason(), HasSubstr("1048576 bytes"));
   }
+}
+
+TEST_F(HardeningTest, AFullBatchOfUnknownCodesStaysCheap) {
+  // The worst case for suggestions: the batch limit of events, each with another unknown code.
+  v1::IngestEventsRequest request;
+  for (int i = 0; i < 10000; ++i) {
+    char code[8];
+    std::snprintf(code, sizeof(code), "%02d.%02d", i % 10, i % 100);
+    *request.add_events() = Enrolled("u" + std::to_string(i), TestNik(i + 1), code, kBaseTime,
+                                     v1::SEGMENT_PPU, true);
+  }
+  double cpu = ProcessCpuSeconds();
+  v1::IngestEventsResponse response;
+  grpc::ClientContext context;
+  ASSERT_TRUE(enrollment_->IngestBatch(&context, request, &response).ok());
+  cpu = ProcessCpuSeconds() - cpu;
+  EXPECT_EQ(response.rejected(), 10000);
+  EXPECT_THAT(response.results(0).reason(), HasSubstr("did you mean"));
+  EXPECT_LT(cpu, 1.0) << "CPU seconds for 10,000 unknown codes";
+  std::cout << "10,000 events with unknown codes: " << cpu << " s of CPU (client included)\n";
 }
 
 TEST_F(HardeningTest, EveryStringFieldOfTheEnrollmentApiIsBounded) {
