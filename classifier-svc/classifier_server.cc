@@ -1,7 +1,8 @@
+#include "common/config/files.h"
 #include "classifier-svc/classifier_server.h"
 
-#include "common/log.h"
-#include "common/server_flags.h"
+#include "common/observability/log.h"
+#include "common/server/flags.h"
 
 namespace uhc {
 
@@ -9,10 +10,10 @@ absl::StatusOr<std::unique_ptr<ClassifierServer>> ClassifierServer::Start(
     ClassifierServerOptions options) {
   std::unique_ptr<ClassifierServer> s(new ClassifierServer());
   s->options_ = options;
-  absl::StatusOr<RegionRegistry> regions = RegionRegistry::LoadFromDirectory(options.data_dir);
+  absl::StatusOr<RegionRegistry> regions = LoadRegions(options.data_dir);
   if (!regions.ok()) return regions.status();
   s->regions_ = std::make_unique<RegionRegistry>(*std::move(regions));
-  absl::StatusOr<PolicySet> policies = PolicySet::LoadFromDirectory(options.policy_dir);
+  absl::StatusOr<PolicySet> policies = LoadPolicies(options.policy_dir);
   if (!policies.ok()) return policies.status();
   s->policies_ = std::make_unique<PolicySet>(*std::move(policies));
 

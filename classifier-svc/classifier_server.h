@@ -8,8 +8,8 @@
 
 #include "absl/status/statusor.h"
 #include "classifier-svc/classifier_service.h"
-#include "common/redis_cluster.h"
-#include "common/server.h"
+#include "common/redis/cluster.h"
+#include "common/server/host.h"
 
 namespace uhc {
 

@@ -2,8 +2,8 @@
 
 #include "classifier-svc/change_hub.h"
 #include "classifier-svc/refresher.h"
-#include "common/auth.h"
-#include "common/redis_executor.h"
+#include "common/server/auth.h"
+#include "common/redis/executor.h"
 #include "uhc/v1/classifier.grpc.pb.h"
 
 namespace uhc {

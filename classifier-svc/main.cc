@@ -2,9 +2,9 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
-#include "common/server_flags.h"
+#include "common/server/flags.h"
 #include "classifier-svc/classifier_server.h"
-#include "common/log.h"
+#include "common/observability/log.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:50052", "gRPC listen address (env UHC_LISTEN)");
 ABSL_FLAG(int, metrics_port, 9102, "Prometheus /metrics port on --metrics_host; -1 disables "

@@ -3,9 +3,9 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "common/log.h"
-#include "common/participant_key.h"
-#include "common/policy.h"
+#include "common/observability/log.h"
+#include "common/redis/schema.h"
+#include "common/domain/policy.h"
 #include "google/protobuf/util/time_util.h"
 
 namespace uhc {
@@ -18,29 +18,6 @@ namespace {
 constexpr int kHistoryLength = 1000;
 constexpr int kLogPage = 1000;
 
-RegionAggregate ParseAggregate(const redisReply* reply) {
-  RegionAggregate a;
-  if (reply->type != REDIS_REPLY_ARRAY) return a;
-  for (size_t i = 0; i + 1 < reply->elements; i += 2) {
-    absl::string_view name(reply->element[i]->str, reply->element[i]->len);
-    absl::string_view text(reply->element[i + 1]->str, reply->element[i + 1]->len);
-    int64_t value = 0;
-    (void)absl::SimpleAtoi(text, &value);
-    if (name == "pop") {
-      a.counts.population = value;
-    } else if (name == "ver") {
-      a.version = value;
-    } else if (name == "prio") {
-      a.counts.uhc_prioritas = value == 1;
-    } else if (name == "dues") {
-      a.counts.dues_paid_through = ParseYearMonth(std::string(text));
-    } else if (name.size() == 2 && (name[0] == 'n' || name[0] == 'a') && name[1] >= '1' &&
-               name[1] <= '5') {
-      (name[0] == 'n' ? a.counts.participants : a.counts.active)[name[1] - '0'] = value;
-    }
-  }
-  return a;
-}
 
 }  // namespace
 

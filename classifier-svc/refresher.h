@@ -12,8 +12,8 @@
 #include "classifier-svc/change_hub.h"
 #include "classifier-svc/snapshot.h"
 #include "classifier-svc/tier_log.h"
-#include "common/metrics.h"
-#include "common/redis_client.h"
+#include "common/observability/metrics.h"
+#include "common/redis/client.h"
 
 namespace uhc {
 

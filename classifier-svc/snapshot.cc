@@ -1,7 +1,7 @@
 #include "absl/strings/string_view.h"
 #include "classifier-svc/snapshot.h"
 
-#include "common/policy.h"
+#include "common/domain/policy.h"
 #include "google/protobuf/util/time_util.h"
 
 namespace uhc {

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "common/redis/schema.h"
 #include "absl/strings/string_view.h"
 #include <map>
 #include <memory>
@@ -7,18 +8,14 @@
 #include <vector>
 
 #include "absl/time/time.h"
-#include "common/policy_loader.h"
-#include "common/region_counts.h"
-#include "common/regions.h"
+#include "common/domain/policy_set.h"
+#include "common/domain/region_counts.h"
+#include "common/domain/regions.h"
 #include "uhc/v1/classifier.pb.h"
 
 namespace uhc {
 
 // What Redis holds for one region (its aggregate hash), parsed.
-struct RegionAggregate {
-  RegionCounts counts;  // population, per-segment counts, status
-  int64_t version = 0;
-};
 
 // One region in a snapshot: its figures (kab/kota as read; provinces and the nation rolled up)
 // and its evaluation under every policy, prebuilt so that queries only copy.

@@ -4,7 +4,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
-#include "common/log.h"
+#include "common/observability/log.h"
+#include "common/redis/schema.h"
 
 namespace uhc {
 namespace {
@@ -12,10 +13,6 @@ namespace {
 constexpr char kTokenPrefix[] = "t1.";
 constexpr int kV1HistoryLength = 1000;
 
-std::string V1TierKey(absl::string_view code) { return absl::StrCat("uhc:{", code, "}:tier"); }
-std::string V1HistoryKey(absl::string_view code) {
-  return absl::StrCat("uhc:{", code, "}:history");
-}
 
 std::optional<LogPosition> ParseStreamId(absl::string_view id) {
   std::vector<absl::string_view> parts = absl::StrSplit(id, '-');
@@ -48,7 +45,7 @@ absl::StatusOr<std::vector<LoggedChange>> ParseEntries(const redisReply* reply) 
     LoggedChange logged{*position, {}};
     const redisReply* fields = entry->element[1];
     for (size_t f = 0; f + 1 < fields->elements; f += 2) {
-      if (Text(fields->element[f]) != "c") continue;
+      if (Text(fields->element[f]) != tier_abi::kLogChangeField) continue;
       if (!logged.change.ParseFromArray(fields->element[f + 1]->str,
                                         static_cast<int>(fields->element[f + 1]->len))) {
         return absl::InternalError("tier log: unreadable change");
@@ -106,7 +103,7 @@ absl::Status MigrateV1(RedisClient& redis, const RegionRegistry& regions) {
     }
     const std::string& history_key = storage[next++];
     if (history->elements == 0) continue;
-    RedisArgv call = {"FCALL", "uhc_import_history_v2", "1", history_key};
+    RedisArgv call = {"FCALL", tier_abi::kImportHistoryFunction, "1", history_key};
     for (size_t j = 0; j < history->elements && j < kV1HistoryLength; ++j) {
       call.push_back(Text(history->element[j]));
     }
@@ -134,17 +131,11 @@ std::optional<LogPosition> ParseResumeToken(absl::string_view token) {
   return ParseStreamId(token);
 }
 
-std::string RecordedTiersKey() { return "uhc:{tiers}:recorded"; }
-std::string TierHistoryKey(absl::string_view region) {
-  return absl::StrCat("uhc:{tiers}:history:", region);
-}
-std::string TierLogKey() { return "uhc:{tiers}:log"; }
-std::string TierLogTrimmedKey() { return "uhc:{tiers}:trimmed"; }
 
 std::vector<std::string> RecordTierCall(const v1::TierChange& change, const std::string& believed,
                                         int history_length, absl::Time keep_since) {
   return {"FCALL",
-          "uhc_record_tier_v2",
+          tier_abi::kRecordFunction,
           "4",
           RecordedTiersKey(),
           TierHistoryKey(change.region_code()),

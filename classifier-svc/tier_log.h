@@ -9,8 +9,9 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
-#include "common/redis_client.h"
-#include "common/regions.h"
+#include "common/redis/client.h"
+#include "common/redis/schema.h"
+#include "common/domain/regions.h"
 #include "uhc/v1/classifier.pb.h"
 
 namespace uhc {
@@ -37,12 +38,6 @@ struct LoggedChange {
   LogPosition position;
   v1::TierChange change;
 };
-
-// Keys (hash tag {tiers}) and the version-1 keys they replace.
-std::string RecordedTiersKey();
-std::string TierHistoryKey(absl::string_view region);
-std::string TierLogKey();
-std::string TierLogTrimmedKey();
 
 // The arguments of one uhc_record_tier_v2 call (FCALL ... 4 keys, 6 args). `believed` is the tier
 // the caller believes is recorded ("" for none); the log keeps entries newer than `keep_since`.

@@ -1,7 +1,7 @@
 #include "classifier-svc/watch_stream.h"
 
 #include "absl/strings/str_cat.h"
-#include "common/grpc_status.h"
+#include "common/server/status.h"
 #include "google/protobuf/util/time_util.h"
 
 namespace uhc {

@@ -1,8 +1,11 @@
+#include "common/config/files.h"
 #include "enrollment-svc/enrollment_server.h"
 
+#include "common/redis/schema.h"
+
 #include "absl/strings/str_cat.h"
-#include "common/log.h"
-#include "common/server_flags.h"
+#include "common/observability/log.h"
+#include "common/server/flags.h"
 #include "enrollment-svc/event_applier.h"
 
 namespace uhc {
@@ -13,7 +16,7 @@ namespace {
 absl::Status CheckBucketBits(RedisClient& redis, int bits) {
   std::string value = std::to_string(bits);
   absl::StatusOr<std::vector<ReplyPtr>> replies = redis.Pipeline(
-      {{"HSETNX", "uhc:meta", "bucket_bits", value}, {"HGET", "uhc:meta", "bucket_bits"}});
+      {{"HSETNX", kMetaKey, kMetaBucketBits, value}, {"HGET", kMetaKey, kMetaBucketBits}});
   if (!replies.ok()) return replies.status();
   if (absl::Status s = ReplyStatus((*replies)[1].get()); !s.ok()) return s;
   if ((*replies)[1]->type != REDIS_REPLY_STRING) return absl::UnavailableError("uhc:meta unreadable");
@@ -32,7 +35,7 @@ absl::StatusOr<std::unique_ptr<EnrollmentServer>> EnrollmentServer::Start(
     EnrollmentServerOptions options) {
   std::unique_ptr<EnrollmentServer> s(new EnrollmentServer());
   s->options_ = options;
-  absl::StatusOr<RegionRegistry> regions = RegionRegistry::LoadFromDirectory(options.data_dir);
+  absl::StatusOr<RegionRegistry> regions = LoadRegions(options.data_dir);
   if (!regions.ok()) return regions.status();
   s->regions_ = std::make_unique<RegionRegistry>(*std::move(regions));
   absl::StatusOr<NikKeyer> keyer = NikKeyer::Create(options.hmac_secret, options.bucket_bits);

@@ -4,9 +4,9 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "common/redis_client.h"
-#include "common/redis_cluster.h"
-#include "common/server.h"
+#include "common/redis/client.h"
+#include "common/redis/cluster.h"
+#include "common/server/host.h"
 #include "enrollment-svc/enrollment_service.h"
 
 namespace uhc {

@@ -7,11 +7,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
-#include "common/grpc_status.h"
-#include "common/log.h"
-#include "common/nik.h"
-#include "common/policy.h"
-#include "common/region_counts.h"
+#include "common/server/status.h"
+#include "common/observability/log.h"
+#include "common/domain/nik.h"
+#include "common/domain/policy.h"
+#include "common/domain/region_counts.h"
+#include "common/redis/schema.h"
 #include "enrollment-svc/event_applier.h"
 
 namespace uhc {
@@ -249,7 +250,7 @@ grpc::ServerUnaryReactor* EnrollmentServiceImpl::Enroll(grpc::CallbackServerCont
       reactor->Finish(InvalidArgument({{field, check.reason}}));
       return;
     }
-    absl::StatusOr<ReplyPtr> prio = c.Command({"HGET", AggregateKey(request->region_code()), "prio"});
+    absl::StatusOr<ReplyPtr> prio = c.Command({"HGET", AggregateKey(request->region_code()), agg::kPrioritas});
     if (!prio.ok()) {
       health_->ReportFailure();
       reactor->Finish(ToGrpcStatus(prio.status()));
@@ -327,37 +328,34 @@ grpc::ServerUnaryReactor* EnrollmentServiceImpl::GetParticipant(
     // The live record wins; otherwise the newest terminated one. Moved-out records only point
     // elsewhere.
     int best = -1;
-    uint64_t best_ts = 0;
-    bool best_live = false;
+    ParticipantRecord found;
     for (size_t i = 0; i < replies->size(); ++i) {
       const redisReply* r = (*replies)[i].get();
-      if (r->type != REDIS_REPLY_STRING || r->len != 11) continue;
-      auto flags = static_cast<uint8_t>(r->str[0]);
-      int kind = (flags >> 4) & 7;
-      if (kind == 5) continue;  // moved out
-      uint64_t ts = 0;
-      for (int b = 1; b <= 6; ++b) ts = (ts << 8) | static_cast<uint8_t>(r->str[b]);
-      bool live = kind != 6;
-      if (best < 0 || (live && !best_live) || (live == best_live && ts > best_ts)) {
+      if (r->type != REDIS_REPLY_STRING) continue;
+      std::optional<ParticipantRecord> record = DecodeRecord(absl::string_view(r->str, r->len));
+      if (!record || record->kind == RecordKind::kMovedOut) continue;
+      if (best < 0 || (record->live() && !found.live()) ||
+          (record->live() == found.live() && record->occurred_at_ms > found.occurred_at_ms)) {
         best = static_cast<int>(i);
-        best_ts = ts;
-        best_live = live;
+        found = *record;
       }
     }
     if (best < 0) {
       reactor->Finish(grpc::Status(grpc::StatusCode::NOT_FOUND, "no participant with this NIK"));
       return;
     }
-    auto flags = static_cast<uint8_t>((*replies)[best]->str[0]);
-    int kind = (flags >> 4) & 7;
+    const bool terminated = found.kind == RecordKind::kTerminated;
     response->set_region_code(candidates[best]->code);
-    response->set_segment(static_cast<v1::Segment>(flags & 7));
-    response->set_active((flags & 8) != 0);
-    response->set_state(kind == 6 ? v1::PARTICIPANT_STATE_TERMINATED : v1::PARTICIPANT_STATE_LIVE);
-    // Record kinds 1-4 are the API's kinds; 6 (terminated) is EVENT_KIND_TERMINATED.
-    response->set_last_event_kind(static_cast<v1::EventKind>(kind == 6 ? 5 : kind));
-    response->mutable_last_event_time()->set_seconds(static_cast<int64_t>(best_ts / 1000));
-    response->mutable_last_event_time()->set_nanos(static_cast<int32_t>(best_ts % 1000) * 1000000);
+    response->set_segment(static_cast<v1::Segment>(found.segment));
+    response->set_active(found.active);
+    response->set_state(terminated ? v1::PARTICIPANT_STATE_TERMINATED : v1::PARTICIPANT_STATE_LIVE);
+    // Record kinds 1-4 are the API's kinds; a terminated record is EVENT_KIND_TERMINATED.
+    response->set_last_event_kind(terminated ? v1::EVENT_KIND_TERMINATED
+                                             : static_cast<v1::EventKind>(found.kind));
+    response->mutable_last_event_time()->set_seconds(
+        static_cast<int64_t>(found.occurred_at_ms / 1000));
+    response->mutable_last_event_time()->set_nanos(
+        static_cast<int32_t>(found.occurred_at_ms % 1000) * 1000000);
     reactor->Finish(grpc::Status::OK);
   });
   if (!queued) reactor->Finish(kOverloaded);
@@ -421,7 +419,7 @@ grpc::ServerUnaryReactor* RegionAdminServiceImpl::SetPopulation(
     return reactor;
   }
   return Call(context, request->region_code(),
-              {"FCALL", "uhc_set_population_v1", "1", AggregateKey(request->region_code()),
+              {"FCALL", apply_abi::kSetPopulationFunction, "1", AggregateKey(request->region_code()),
                std::to_string(request->population()), request->as_of()},
               response);
 }
@@ -445,7 +443,7 @@ grpc::ServerUnaryReactor* RegionAdminServiceImpl::SetRegionStatus(
     return reactor;
   }
   return Call(context, request->region_code(),
-              {"FCALL", "uhc_set_status_v1", "1", AggregateKey(request->region_code()),
+              {"FCALL", apply_abi::kSetStatusFunction, "1", AggregateKey(request->region_code()),
                request->uhc_prioritas() ? "1" : "0", request->dues_paid_through()},
               response);
 }

@@ -2,12 +2,12 @@
 
 #include <atomic>
 
-#include "common/auth.h"
-#include "common/metrics.h"
-#include "common/redis_executor.h"
-#include "common/redis_health.h"
-#include "common/regions.h"
-#include "enrollment-svc/event_validator.h"
+#include "common/server/auth.h"
+#include "common/observability/metrics.h"
+#include "common/redis/executor.h"
+#include "common/redis/health.h"
+#include "common/domain/regions.h"
+#include "common/domain/event_rules.h"
 #include "uhc/v1/enrollment.grpc.pb.h"
 
 namespace uhc {

@@ -1,25 +1,40 @@
 #include "enrollment-svc/event_applier.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
+#include "common/redis/schema.h"
 
 namespace uhc {
 namespace {
 
-// Result codes of uhc_apply_v1 (low 3 bits of each result byte).
-enum ResultCode : uint8_t {
-  kApplied = 1,
-  kDuplicate = 2,
-  kStale = 3,
-  kNotFound = 4,
-  kGone = 5,
-  kSkipped = 6,
-};
+using apply_abi::kApplied;
+using apply_abi::kDuplicate;
+using apply_abi::kEnterFromLeave;
+using apply_abi::kGone;
+using apply_abi::kNotFound;
+using apply_abi::kStale;
 
-constexpr uint8_t kEnterFromLeave = 255;
+uint8_t AbiOp(ApplyOp op) {
+  switch (op) {
+    case ApplyOp::kEnroll:
+      return apply_abi::kEnroll;
+    case ApplyOp::kStatus:
+      return apply_abi::kStatus;
+    case ApplyOp::kSegment:
+      return apply_abi::kSegment;
+    case ApplyOp::kLeave:
+      return apply_abi::kLeave;
+    case ApplyOp::kEnter:
+      return apply_abi::kEnter;
+    case ApplyOp::kTerminate:
+      return apply_abi::kTerminate;
+  }
+  std::abort();  // every enumerator is handled above
+}
 
 // One FCALL under construction: its keys (deduplicated) and 24-byte event arguments.
 struct Call {
@@ -79,17 +94,9 @@ void Reject(v1::EventResult* result, const std::string& field, const std::string
 
 std::string EncodeApplyArg(ApplyOp op, uint16_t aggregate_key, uint16_t bucket_key,
                            const PreparedEvent& e, uint8_t arg) {
-  std::string a(24, '\0');
-  a[0] = static_cast<char>(op);
-  a[1] = static_cast<char>(aggregate_key >> 8);
-  a[2] = static_cast<char>(aggregate_key);
-  a[3] = static_cast<char>(bucket_key >> 8);
-  a[4] = static_cast<char>(bucket_key);
-  std::copy(e.key.field.begin(), e.key.field.end(), a.begin() + 5);
-  for (int i = 0; i < 6; ++i) a[13 + i] = static_cast<char>(e.occurred_at_ms >> (8 * (5 - i)));
-  for (int i = 0; i < 4; ++i) a[19 + i] = static_cast<char>(e.event_id_hash >> (8 * (3 - i)));
-  a[23] = static_cast<char>(arg);
-  return a;
+  return apply_abi::EncodeEventArg(AbiOp(op), aggregate_key, bucket_key,
+                                   absl::string_view(e.key.field.data(), e.key.field.size()),
+                                   e.occurred_at_ms, e.event_id_hash, arg);
 }
 
 absl::Status ApplyEvents(RedisClient& redis, const std::vector<PreparedEvent>& events,
@@ -160,8 +167,9 @@ absl::Status ApplyEvents(RedisClient& redis, const std::vector<PreparedEvent>& e
       uint8_t arg = step.arg;
       if (step.carry) {
         const uint8_t leave = codes[step.event];
-        if ((leave & 7) != kApplied && (leave & 7) != kDuplicate) continue;  // nothing moved
-        arg = static_cast<uint8_t>(((leave >> 3) & 7) | (((leave >> 6) & 1) << 3));
+        const uint8_t left = apply_abi::Outcome(leave);
+        if (left != kApplied && left != kDuplicate) continue;  // nothing moved
+        arg = apply_abi::CarriedEnterArg(leave);
       }
       // A LEAVE and its ENTER in one call are never split across calls.
       if (!(step.op == ApplyOp::kEnter && arg == kEnterFromLeave)) {
@@ -186,7 +194,7 @@ absl::Status ApplyEvents(RedisClient& redis, const std::vector<PreparedEvent>& e
       RedisArgv& cmd = commands[c];
       cmd.reserve(3 + calls[c].keys.size() + calls[c].args.size());
       cmd.push_back("FCALL");
-      cmd.push_back("uhc_apply_v1");
+      cmd.push_back(apply_abi::kApplyFunction);
       cmd.push_back(key_counts.back());
       for (const std::string& k : calls[c].keys) cmd.push_back(k);
       for (const std::string& a : calls[c].args) cmd.push_back(a);
@@ -202,10 +210,9 @@ absl::Status ApplyEvents(RedisClient& redis, const std::vector<PreparedEvent>& e
       for (size_t a = 0; a < calls[c].args.size(); ++a) {
         const int event = calls[c].event_of_arg[a];
         const auto code = static_cast<uint8_t>(reply->str[a]);
-        const bool is_enter = static_cast<uint8_t>(calls[c].args[a][0]) ==
-                              static_cast<uint8_t>(ApplyOp::kEnter);
+        const bool is_enter = static_cast<uint8_t>(calls[c].args[a][0]) == apply_abi::kEnter;
         if (is_enter) {
-          enter_codes[event] = code & 7;
+          enter_codes[event] = apply_abi::Outcome(code);
         } else {
           codes[event] = code;
         }
@@ -222,7 +229,7 @@ absl::Status ApplyEvents(RedisClient& redis, const std::vector<PreparedEvent>& e
       Reject(result, e.field, e.reason);
       continue;
     }
-    const uint8_t code = codes[i] & 7;
+    const uint8_t code = apply_abi::Outcome(codes[i]);
     if (e.op == ApplyOp::kLeave) {
       v1::EventOutcome outcome = Combine(code, enter_codes[i]);
       if (outcome != v1::REJECTED) {

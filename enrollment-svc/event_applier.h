@@ -4,8 +4,8 @@
 #include <vector>
 
 #include "absl/status/status.h"
-#include "common/redis_client.h"
-#include "enrollment-svc/event_validator.h"
+#include "common/redis/client.h"
+#include "common/domain/event_rules.h"
 #include "uhc/v1/enrollment.pb.h"
 
 namespace uhc {

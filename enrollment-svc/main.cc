@@ -2,11 +2,12 @@
 #include <cstdlib>
 #include <memory>
 
+#include "common/config/files.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
-#include "common/server_flags.h"
-#include "common/log.h"
+#include "common/server/flags.h"
+#include "common/observability/log.h"
 #include "enrollment-svc/enrollment_server.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:50051", "gRPC listen address (env UHC_LISTEN)");
@@ -51,7 +52,7 @@ int Run() {
   options.queue_limit = static_cast<size_t>(absl::GetFlag(FLAGS_queue_limit));
   options.max_future_skew = absl::Seconds(absl::GetFlag(FLAGS_max_future_skew_seconds));
   absl::StatusOr<std::string> secret =
-      NikKeyer::LoadSecret(absl::GetFlag(FLAGS_hmac_secret_file), "UHC_NIK_HMAC_SECRET");
+      LoadSecret(absl::GetFlag(FLAGS_hmac_secret_file), "UHC_NIK_HMAC_SECRET");
   if (!secret.ok()) {
     LogError("cannot read the NIK HMAC secret", {{"error", secret.status().message()}});
     return 2;

@@ -8,9 +8,10 @@
 #include <fstream>
 #include <thread>
 
-#include "common/plan.h"
-#include "common/policy.h"
-#include "common/policy_loader.h"
+#include "common/config/files.h"
+#include "common/domain/plan.h"
+#include "common/domain/policy.h"
+#include "common/domain/policy_set.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
@@ -42,7 +43,7 @@ class ClassifierE2eTest : public ::testing::Test {
     classifier_ = v1::ClassifierService::NewStub(
         grpc::CreateChannel(Address(classifier_ports_[0]), grpc::InsecureChannelCredentials()));
     policies_ = std::make_unique<PolicySet>(
-        *PolicySet::LoadFromDirectory(UHC_SOURCE_DIR "/config/policies"));
+        *LoadPolicies(UHC_SOURCE_DIR "/config/policies"));
   }
 
   void TearDown() override {

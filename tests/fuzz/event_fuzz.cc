@@ -3,16 +3,17 @@
 #include <cstdint>
 #include <cstdlib>
 
+#include "common/config/files.h"
 #include "absl/time/clock.h"
-#include "common/participant_key.h"
-#include "common/regions.h"
-#include "enrollment-svc/event_validator.h"
+#include "common/domain/identity.h"
+#include "common/domain/regions.h"
+#include "common/domain/event_rules.h"
 
 namespace {
 
 const uhc::RegionRegistry& Regions() {
   static const uhc::RegionRegistry* r = new uhc::RegionRegistry(
-      *uhc::RegionRegistry::LoadFromDirectory(UHC_SOURCE_DIR "/data"));
+      *uhc::LoadRegions(UHC_SOURCE_DIR "/data"));
   return *r;
 }
 

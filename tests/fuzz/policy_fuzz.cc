@@ -4,9 +4,9 @@
 #include <cstdlib>
 #include <string>
 
-#include "common/plan.h"
-#include "common/policy.h"
-#include "common/policy_loader.h"
+#include "common/domain/plan.h"
+#include "common/domain/policy.h"
+#include "common/domain/policy_set.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string text(reinterpret_cast<const char*>(data), size);

@@ -6,12 +6,13 @@
 #include <atomic>
 #include <thread>
 
+#include "common/config/files.h"
 #include "absl/strings/str_cat.h"
 #include "classifier-svc/classifier_server.h"
-#include "common/participant_key.h"
-#include "common/policy.h"
-#include "common/policy_loader.h"
-#include "common/redis_cluster.h"
+#include "common/domain/identity.h"
+#include "common/domain/policy.h"
+#include "common/domain/policy_set.h"
+#include "common/redis/cluster.h"
 #include "enrollment-svc/enrollment_server.h"
 #include "grpcpp/grpcpp.h"
 #include "gmock/gmock.h"
@@ -39,7 +40,7 @@ class ClusterServicesTest : public ::testing::Test {
  protected:
   void SetUp() override {
     registry_ = std::make_unique<RegionRegistry>(
-        *RegionRegistry::LoadFromDirectory(UHC_SOURCE_DIR "/data"));
+        *LoadRegions(UHC_SOURCE_DIR "/data"));
   }
   void TearDown() override {
     classifier_.reset();
@@ -133,7 +134,7 @@ class ClusterServicesTest : public ::testing::Test {
   // gives for the model's counts.
   void ExpectTiersMatch(const ReferenceModel& model, const std::vector<std::string>& regions,
                         const std::map<std::string, int64_t>& population) {
-    PolicySet policies = *PolicySet::LoadFromDirectory(UHC_SOURCE_DIR "/config/policies");
+    PolicySet policies = *LoadPolicies(UHC_SOURCE_DIR "/config/policies");
     for (const std::string& region : regions) {
       RegionCounts counts = model.regions().count(region) ? model.regions().at(region)
                                                           : RegionCounts();

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "common/redis/schema.h"
 #include "enrollment-svc/enrollment_server.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
@@ -84,7 +85,7 @@ class EnrollmentFixture : public ::testing::Test {
   // The aggregate hash of a region as name -> integer (missing fields are 0).
   std::map<std::string, int64_t> Aggregate(const std::string& region) {
     auto c = redis_->Connect();
-    auto reply = c->Command({"HGETALL", "uhc:{" + region + "}:agg"});
+    auto reply = c->Command({"HGETALL", AggregateKey(region)});
     std::map<std::string, int64_t> out;
     if (!reply.ok()) return out;
     for (size_t i = 0; i + 1 < (*reply)->elements; i += 2) {

@@ -1,11 +1,13 @@
 // enrollment-svc against a real redis-server: every event kind and outcome, relocation healing,
 // restarts, Redis outages and pseudonymisation.
+#include "common/redis/schema.h"
+#include "common/config/files.h"
 #include "absl/strings/string_view.h"
 #include <httplib.h>
 
 #include <map>
 
-#include "common/log.h"
+#include "common/observability/log.h"
 #include "enrollment-svc/event_applier.h"
 #include "gmock/gmock.h"
 #include "grpc/health/v1/health.grpc.pb.h"
@@ -142,7 +144,7 @@ TEST_F(EnrollmentTest, InterruptedRelocationIsHealedByTheRetry) {
   ASSERT_EQ(IngestOne(Enrolled("a", nik, kBatuBara, kBaseTime, v1::SEGMENT_PBI_APBN, true)),
             v1::APPLIED);
   // Apply only the leave half, as if the service died between the two halves.
-  RegionRegistry regions = *RegionRegistry::LoadFromDirectory(UHC_SOURCE_DIR "/data");
+  RegionRegistry regions = *LoadRegions(UHC_SOURCE_DIR "/data");
   NikKeyer keyer = *NikKeyer::Create(kTestSecret, 4);
   EventValidator validator(&regions, &keyer);
   v1::ParticipantEvent move = Relocated("move", nik, kBatuBara, kBaseTime + 10, kBinjai);

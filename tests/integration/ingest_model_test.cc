@@ -1,7 +1,8 @@
 // The randomized model test: 200,000+ events over 24 kab/kota with exact duplicates, reordering,
 // relocations and terminations, streamed through IngestEvents; afterwards every per-event outcome,
 // every region aggregate and every participant record in Redis equals the reference model.
-#include "common/participant_key.h"
+#include "common/config/files.h"
+#include "common/domain/identity.h"
 #include "tests/integration/enrollment_fixture.h"
 #include "tests/support/events.h"
 #include "tests/support/model_check.h"
@@ -13,7 +14,7 @@ namespace {
 class IngestModelTest : public EnrollmentFixture {};
 
 TEST_F(IngestModelTest, RedisEqualsTheReferenceModelExactly) {
-  RegionRegistry registry = *RegionRegistry::LoadFromDirectory(UHC_SOURCE_DIR "/data");
+  RegionRegistry registry = *LoadRegions(UHC_SOURCE_DIR "/data");
   std::vector<std::string> regions;
   for (const Region* r : registry.regencies()) {
     if (regions.size() < 24 && r->code.back() % 3 == 0) regions.push_back(r->code);

@@ -1,6 +1,6 @@
 // The cluster client against a real Redis Cluster (three primaries, one replica each): routing,
 // MOVED after a slot moved, ASK and TRYAGAIN during a migration, a lost primary, WAIT.
-#include "common/redis_cluster.h"
+#include "common/redis/cluster.h"
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"

@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <map>
 
+#include "common/redis/schema.h"
 #include "gtest/gtest.h"
 
 namespace uhc::testing {
@@ -18,18 +19,19 @@ void ExpectAggregatesEqualModel(RedisClient& redis, const ReferenceModel& model,
   for (size_t i = 0; i < regions.size(); ++i) {
     const redisReply* reply = (*aggregates)[i].get();
     ASSERT_EQ(reply->type, REDIS_REPLY_ARRAY) << regions[i];
-    std::map<std::string, int64_t> agg;
+    std::map<std::string, int64_t> totals;  // part and act, which ParseAggregate sums itself
     for (size_t j = 0; j + 1 < reply->elements; j += 2) {
-      agg[std::string(reply->element[j]->str, reply->element[j]->len)] =
+      totals[std::string(reply->element[j]->str, reply->element[j]->len)] =
           std::atoll(std::string(reply->element[j + 1]->str, reply->element[j + 1]->len).c_str());
     }
+    const RegionCounts have = ParseAggregate(reply).counts;
     auto it = model.regions().find(regions[i]);
     const RegionCounts want = it == model.regions().end() ? RegionCounts() : it->second;
-    EXPECT_EQ(agg["part"], want.Participants()) << regions[i];
-    EXPECT_EQ(agg["act"], want.Active()) << regions[i];
+    EXPECT_EQ(totals[agg::kParticipants], want.Participants()) << regions[i];
+    EXPECT_EQ(totals[agg::kActive], want.Active()) << regions[i];
     for (int s = 1; s <= 5; ++s) {
-      EXPECT_EQ(agg["n" + std::to_string(s)], want.participants[s]) << regions[i] << " n" << s;
-      EXPECT_EQ(agg["a" + std::to_string(s)], want.active[s]) << regions[i] << " a" << s;
+      EXPECT_EQ(have.participants[s], want.participants[s]) << regions[i] << " n" << s;
+      EXPECT_EQ(have.active[s], want.active[s]) << regions[i] << " a" << s;
     }
   }
 }
@@ -52,15 +54,11 @@ size_t ExpectRecordsEqualModel(RedisClient& redis, const ReferenceModel& model,
   size_t wrong = 0;
   for (size_t i = 0; i < want.size(); ++i) {
     const redisReply* r = (*replies)[i].get();
-    if (r->type != REDIS_REPLY_STRING || r->len != 11) {
-      ++wrong;
-      continue;
-    }
-    auto flags = static_cast<uint8_t>(r->str[0]);
-    uint64_t ts = 0;
-    for (int b = 1; b <= 6; ++b) ts = (ts << 8) | static_cast<uint8_t>(r->str[b]);
-    if ((flags & 7) != want[i]->segment || ((flags & 8) != 0) != want[i]->active ||
-        ((flags >> 4) & 7) != want[i]->kind || ts != want[i]->ts_ms) {
+    std::optional<ParticipantRecord> have =
+        r->type == REDIS_REPLY_STRING ? DecodeRecord(absl::string_view(r->str, r->len))
+                                      : std::nullopt;
+    if (!have || have->segment != want[i]->segment || have->active != want[i]->active ||
+        static_cast<int>(have->kind) != want[i]->kind || have->occurred_at_ms != want[i]->ts_ms) {
       ++wrong;
     }
   }

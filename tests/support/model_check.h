@@ -3,8 +3,8 @@
 #include <string>
 #include <vector>
 
-#include "common/participant_key.h"
-#include "common/redis_client.h"
+#include "common/domain/identity.h"
+#include "common/redis/client.h"
 #include "tests/support/reference_model.h"
 
 namespace uhc::testing {

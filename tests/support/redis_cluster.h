@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "common/redis_client.h"
+#include "common/redis/client.h"
 #include "tests/support/redis_server.h"
 
 namespace uhc::testing {

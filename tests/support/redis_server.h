@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "common/redis_client.h"
+#include "common/redis/client.h"
 
 namespace uhc::testing {
 

@@ -1,6 +1,6 @@
 #include "tests/support/reference_model.h"
 
-#include "common/participant_key.h"
+#include "common/domain/identity.h"
 
 namespace uhc::testing {
 

@@ -5,7 +5,7 @@
 #include <string>
 #include <utility>
 
-#include "common/region_counts.h"
+#include "common/domain/region_counts.h"
 #include "uhc/v1/common.pb.h"
 #include "uhc/v1/enrollment.pb.h"
 

@@ -16,13 +16,15 @@
 #include <random>
 #include <thread>
 
+#include "common/redis/schema.h"
+#include "common/config/files.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
-#include "common/redis_client.h"
-#include "common/regions.h"
+#include "common/redis/client.h"
+#include "common/domain/regions.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
 #include "uhc/v1/classifier.grpc.pb.h"
@@ -133,7 +135,7 @@ std::vector<v1::IngestEventsRequest> MakeBatches(const RegionRegistry& regions) 
 
 int Ingest() {
   absl::StatusOr<RegionRegistry> regions =
-      RegionRegistry::LoadFromDirectory(absl::GetFlag(FLAGS_data_dir));
+      LoadRegions(absl::GetFlag(FLAGS_data_dir));
   if (!regions.ok()) {
     std::cerr << regions.status() << "\n";
     return 2;
@@ -329,7 +331,7 @@ int Verify() {
   absl::Status scanned = redis->ForEachPrimary([&names](RedisConnection& node) {
     std::string cursor = "0";
     do {
-      auto page = node.Command({"SCAN", cursor, "MATCH", "uhc:{*}:p:*", "COUNT", "1000"});
+      auto page = node.Command({"SCAN", cursor, "MATCH", BucketKeyPattern(), "COUNT", "1000"});
       if (!page.ok()) return page.status();
       if (absl::Status s = ReplyStatus(page->get()); !s.ok()) return s;
       cursor.assign((*page)->element[0]->str, (*page)->element[0]->len);
@@ -354,38 +356,45 @@ int Verify() {
     if (!values.ok()) return 2;
     for (size_t k = start; k < end; ++k) {
       const std::string& name = names[k];
-      std::string region = name.substr(5, name.find('}') - 5);
-      auto& counts = recount[region];
+      auto& counts = recount[RegionOfKey(name)];
       const redisReply* hash = (*values)[k - start].get();
       for (size_t v = 0; v < hash->elements; ++v) {
         const redisReply* r = hash->element[v];
-        auto flags = static_cast<uint8_t>(r->str[0]);
-        int kind = (flags >> 4) & 7;
+        std::optional<ParticipantRecord> record = DecodeRecord(absl::string_view(r->str, r->len));
         ++records;
-        if (kind == 5 || kind == 6) continue;
-        int seg = flags & 7;
-        ++counts["n" + std::to_string(seg)];
-        ++counts["part"];
-        if (flags & 8) {
-          ++counts["a" + std::to_string(seg)];
-          ++counts["act"];
+        if (!record) {
+          ++counts["undecodable"];
+          continue;
+        }
+        if (!record->live()) continue;
+        ++counts[agg::ParticipantsOf(record->segment)];
+        ++counts[agg::kParticipants];
+        if (record->active) {
+          ++counts[agg::ActiveOf(record->segment)];
+          ++counts[agg::kActive];
         }
       }
     }
   }
   int64_t mismatches = 0, participants = 0;
   for (auto& [region, want] : recount) {
-    auto agg = redis->Command({"HGETALL", "uhc:{" + region + "}:agg"});
-    if (!agg.ok()) return 2;
+    auto aggregate = redis->Command({"HGETALL", AggregateKey(region)});
+    if (!aggregate.ok()) return 2;
     std::map<std::string, int64_t> have;
-    for (size_t i = 0; i + 1 < (*agg)->elements; i += 2) {
-      have[std::string((*agg)->element[i]->str, (*agg)->element[i]->len)] =
-          std::atoll(std::string((*agg)->element[i + 1]->str, (*agg)->element[i + 1]->len).c_str());
+    for (size_t i = 0; i + 1 < (*aggregate)->elements; i += 2) {
+      have[std::string((*aggregate)->element[i]->str, (*aggregate)->element[i]->len)] = std::atoll(
+          std::string((*aggregate)->element[i + 1]->str, (*aggregate)->element[i + 1]->len).c_str());
     }
-    for (const char* f : {"part", "act", "n1", "n2", "n3", "n4", "n5", "a1", "a2", "a3", "a4", "a5"}) {
+    std::vector<std::string> fields = {agg::kParticipants, agg::kActive};
+    for (int s = 1; s <= 5; ++s) {
+      fields.push_back(agg::ParticipantsOf(s));
+      fields.push_back(agg::ActiveOf(s));
+    }
+    for (const std::string& f : fields) {
       if (have[f] != want[f]) ++mismatches;
     }
-    participants += want["part"];
+    mismatches += want["undecodable"];
+    participants += want[agg::kParticipants];
   }
   std::cout << absl::StrFormat(
       "{\"mode\":\"verify\",\"regions\":%d,\"records\":%d,\"live_participants\":%d,"

@@ -1,9 +1,10 @@
 // uhcctl evaluate: one policy on figures given as flags, no server needed.
 #include <iostream>
 
+#include "common/config/files.h"
 #include "absl/strings/str_cat.h"
-#include "common/policy.h"
-#include "common/policy_loader.h"
+#include "common/domain/policy.h"
+#include "common/domain/policy_set.h"
 #include "google/protobuf/util/json_util.h"
 #include "tools/uhcctl/commands.h"
 
@@ -47,7 +48,7 @@ int RunEvaluate(const std::vector<std::string>& args) {
                                          "' is not a month YYYY-MM"));
     }
   }
-  absl::StatusOr<PolicySet> policies = PolicySet::LoadFromDirectory(cmd.Get("policies"));
+  absl::StatusOr<PolicySet> policies = LoadPolicies(cmd.Get("policies"));
   if (!policies.ok()) return cmd.UsageError(std::string(policies.status().message()));
   const v1::PolicyConfig* policy = policies->Find(cmd.Get("policy"));
   if (policy == nullptr) {

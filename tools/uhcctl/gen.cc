@@ -6,9 +6,10 @@
 #include <iostream>
 #include <random>
 
+#include "common/config/files.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "common/regions.h"
+#include "common/domain/regions.h"
 #include "tools/uhcctl/client.h"
 #include "tools/uhcctl/commands.h"
 
@@ -86,7 +87,7 @@ int RunGen(const std::vector<std::string>& args) {
   auto scale = cmd.GetInt("scale", 1, 1000000);
   auto seed = cmd.GetInt("seed", 0, INT64_MAX);
   if (!scale || !seed) return kExitUsage;
-  absl::StatusOr<RegionRegistry> regions = RegionRegistry::LoadFromDirectory(cmd.Get("data-dir"));
+  absl::StatusOr<RegionRegistry> regions = LoadRegions(cmd.Get("data-dir"));
   if (!regions.ok()) return cmd.UsageError(std::string(regions.status().message()));
   std::string out = cmd.Get("out");
   std::error_code ec;

@@ -1,0 +1,47 @@
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <thread>
+
+#include "absl/time/time.h"
+#include "common/redis/client.h"
+
+namespace uhc {
+
+// Watches whether Redis answers PING, on its own thread and connection, and calls `on_change`
+// (from that thread) on every transition, starting with the first result. Workers that see an
+// I/O error call ReportFailure so readiness drops at once instead of at the next probe.
+class RedisHealth {
+ public:
+  RedisHealth(RedisOptions options, absl::Duration interval, std::function<void(bool)> on_change);
+  ~RedisHealth();
+
+  bool healthy() const { return healthy_.load(std::memory_order_acquire); }
+  void ReportFailure();
+  // Runs `on_up` on the probe thread each time Redis becomes reachable (e.g. reload functions);
+  // set before Start. In a cluster, probes PING every primary and a failover counts as a return.
+  void set_on_up(std::function<bool(RedisClient&)> on_up) { on_up_ = std::move(on_up); }
+  void Start();
+  void Stop();
+
+ private:
+  void Run();
+  void Set(bool healthy);
+
+  RedisOptions options_;
+  absl::Duration interval_;
+  std::function<void(bool)> on_change_;
+  std::function<bool(RedisClient&)> on_up_;
+  std::atomic<bool> healthy_{false};
+  std::atomic<int> reported_{-1};
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  bool wake_ = false;
+  std::thread thread_;
+};
+
+}  // namespace uhc

@@ -1,0 +1,114 @@
+#include "common/redis/schema.h"
+
+#include <hiredis/hiredis.h>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/strip.h"
+#include "common/domain/policy.h"
+
+namespace uhc {
+
+std::string AggregateKey(absl::string_view region_code) {
+  return absl::StrCat("uhc:{", region_code, "}:agg");
+}
+
+std::string BucketKey(absl::string_view region_code, uint32_t bucket) {
+  return absl::StrFormat("uhc:{%s}:p:%x", region_code, bucket);
+}
+
+std::string BucketKeyPattern() { return "uhc:{*}:p:*"; }
+
+std::string RegionOfKey(absl::string_view key) {
+  if (!absl::ConsumePrefix(&key, "uhc:{")) return "";
+  size_t close = key.find('}');
+  if (close == absl::string_view::npos) return "";
+  absl::string_view rest = key.substr(close + 1);
+  if (rest != ":agg" && !absl::StartsWith(rest, ":p:")) return "";
+  return std::string(key.substr(0, close));
+}
+
+std::string RecordedTiersKey() { return "uhc:{tiers}:recorded"; }
+std::string TierHistoryKey(absl::string_view region) {
+  return absl::StrCat("uhc:{tiers}:history:", region);
+}
+std::string TierLogKey() { return "uhc:{tiers}:log"; }
+std::string TierLogTrimmedKey() { return "uhc:{tiers}:trimmed"; }
+std::string V1TierKey(absl::string_view region) { return absl::StrCat("uhc:{", region, "}:tier"); }
+std::string V1HistoryKey(absl::string_view region) {
+  return absl::StrCat("uhc:{", region, "}:history");
+}
+
+std::string EncodeRecord(const ParticipantRecord& r) {
+  std::string out(kRecordBytes, '\0');
+  out[0] = static_cast<char>((r.segment & 7) | (r.active ? 8 : 0) |
+                             ((static_cast<int>(r.kind) & 7) << 4));
+  for (int i = 0; i < 6; ++i) out[1 + i] = static_cast<char>(r.occurred_at_ms >> (8 * (5 - i)));
+  for (int i = 0; i < 4; ++i) out[7 + i] = static_cast<char>(r.event_id_hash >> (8 * (3 - i)));
+  return out;
+}
+
+std::optional<ParticipantRecord> DecodeRecord(absl::string_view bytes) {
+  if (bytes.size() != kRecordBytes) return std::nullopt;
+  const auto flags = static_cast<uint8_t>(bytes[0]);
+  const int kind = (flags >> 4) & 7;
+  if (kind < 1 || kind > 6) return std::nullopt;
+  ParticipantRecord r;
+  r.segment = flags & 7;
+  r.active = (flags & 8) != 0;
+  r.kind = static_cast<RecordKind>(kind);
+  for (int i = 1; i <= 6; ++i) r.occurred_at_ms = (r.occurred_at_ms << 8) | static_cast<uint8_t>(bytes[i]);
+  for (int i = 7; i <= 10; ++i) r.event_id_hash = (r.event_id_hash << 8) | static_cast<uint8_t>(bytes[i]);
+  return r;
+}
+
+namespace agg {
+std::string ParticipantsOf(int segment) { return absl::StrCat("n", segment); }
+std::string ActiveOf(int segment) { return absl::StrCat("a", segment); }
+}  // namespace agg
+
+RegionAggregate ParseAggregate(const redisReply* reply) {
+  RegionAggregate a;
+  if (reply == nullptr || reply->type != REDIS_REPLY_ARRAY) return a;
+  for (size_t i = 0; i + 1 < reply->elements; i += 2) {
+    absl::string_view name(reply->element[i]->str, reply->element[i]->len);
+    absl::string_view text(reply->element[i + 1]->str, reply->element[i + 1]->len);
+    int64_t value = 0;
+    (void)absl::SimpleAtoi(text, &value);
+    if (name == agg::kPopulation) {
+      a.counts.population = value;
+    } else if (name == agg::kVersion) {
+      a.version = value;
+    } else if (name == agg::kPrioritas) {
+      a.counts.uhc_prioritas = value == 1;
+    } else if (name == agg::kDuesPaidThrough) {
+      a.counts.dues_paid_through = ParseYearMonth(std::string(text));
+    } else if (name.size() == 2 && (name[0] == 'n' || name[0] == 'a') && name[1] >= '1' &&
+               name[1] <= '5') {
+      (name[0] == 'n' ? a.counts.participants : a.counts.active)[name[1] - '0'] = value;
+    }
+  }
+  return a;
+}
+
+namespace apply_abi {
+std::string EncodeEventArg(uint8_t op, uint16_t aggregate_key, uint16_t bucket_key,
+                           absl::string_view field, uint64_t occurred_at_ms,
+                           uint32_t event_id_hash, uint8_t arg) {
+  std::string a(kEventArgBytes, '\0');
+  a[0] = static_cast<char>(op);
+  a[1] = static_cast<char>(aggregate_key >> 8);
+  a[2] = static_cast<char>(aggregate_key);
+  a[3] = static_cast<char>(bucket_key >> 8);
+  a[4] = static_cast<char>(bucket_key);
+  for (size_t i = 0; i < 8 && i < field.size(); ++i) a[5 + i] = field[i];
+  for (int i = 0; i < 6; ++i) a[13 + i] = static_cast<char>(occurred_at_ms >> (8 * (5 - i)));
+  for (int i = 0; i < 4; ++i) a[19 + i] = static_cast<char>(event_id_hash >> (8 * (3 - i)));
+  a[23] = static_cast<char>(arg);
+  return a;
+}
+}  // namespace apply_abi
+
+}  // namespace uhc

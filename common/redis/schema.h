@@ -1,0 +1,126 @@
+#pragma once
+
+// The Redis data model, in one place: every key, the participant record codec, the aggregate
+// hash fields and the ABI of the Lua function libraries (enrollment-svc/uhc_functions.lua,
+// classifier-svc/tier_functions.lua). The Lua files state the same layout in their headers;
+// tests/integration/schema_golden_test.cc runs them on a real Redis and decodes what they write
+// with this codec, and checks their constants against these, so the two cannot drift.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "absl/strings/string_view.h"
+#include "common/domain/region_counts.h"
+
+struct redisReply;
+
+namespace uhc {
+
+// ---- Keys. Every key of a region carries its code as hash tag (one Redis Cluster slot); the
+// recorded tier changes share the tag {tiers}.
+std::string AggregateKey(absl::string_view region_code);           // uhc:{12.19}:agg
+std::string BucketKey(absl::string_view region_code, uint32_t bucket);  // uhc:{12.19}:p:1f
+std::string BucketKeyPattern();                                     // uhc:{*}:p:* (SCAN)
+// The region code of an aggregate or bucket key ("" if it is neither).
+std::string RegionOfKey(absl::string_view key);
+inline constexpr char kMetaKey[] = "uhc:meta";  // hash: bucket_bits
+inline constexpr char kMetaBucketBits[] = "bucket_bits";
+std::string RecordedTiersKey();                        // uhc:{tiers}:recorded
+std::string TierHistoryKey(absl::string_view region);  // uhc:{tiers}:history:12.19
+std::string TierLogKey();                              // uhc:{tiers}:log
+std::string TierLogTrimmedKey();                       // uhc:{tiers}:trimmed
+// Version-1 tier keys, read once to move their data (tier_log.cc).
+std::string V1TierKey(absl::string_view region);     // uhc:{12.19}:tier
+std::string V1HistoryKey(absl::string_view region);  // uhc:{12.19}:history
+
+// ---- Participant record: the 11-byte value of a bucket hash field (the field is 8 bytes of the
+// NIK's keyed HMAC). flags (bits 0-2 segment, bit 3 active, bits 4-6 kind of the last applied
+// event), occurred_at ms (6 bytes, big-endian), hash of the last event id (4 bytes).
+enum class RecordKind : uint8_t {
+  kEnrolled = 1,
+  kStatusChanged = 2,
+  kSegmentChanged = 3,
+  kRelocated = 4,   // moved in
+  kMovedOut = 5,    // tombstone: counts nowhere
+  kTerminated = 6,  // tombstone
+};
+struct ParticipantRecord {
+  int segment = 0;  // 1..5
+  bool active = false;
+  RecordKind kind = RecordKind::kEnrolled;
+  uint64_t occurred_at_ms = 0;
+  uint32_t event_id_hash = 0;
+
+  // Live records count in their region's aggregate; tombstones do not.
+  bool live() const { return kind != RecordKind::kMovedOut && kind != RecordKind::kTerminated; }
+};
+inline constexpr size_t kRecordBytes = 11;
+std::string EncodeRecord(const ParticipantRecord& record);
+std::optional<ParticipantRecord> DecodeRecord(absl::string_view bytes);
+
+// ---- Aggregate hash `uhc:{<region>}:agg`.
+namespace agg {
+inline constexpr char kPopulation[] = "pop";
+inline constexpr char kPopulationAsOf[] = "pop_asof";
+inline constexpr char kPrioritas[] = "prio";
+inline constexpr char kDuesPaidThrough[] = "dues";
+inline constexpr char kVersion[] = "ver";
+inline constexpr char kParticipants[] = "part";
+inline constexpr char kActive[] = "act";
+inline constexpr char kNewestEvent[] = "last";
+std::string ParticipantsOf(int segment);  // "n3"
+std::string ActiveOf(int segment);        // "a3"
+}  // namespace agg
+
+// A region's aggregate hash, decoded.
+struct RegionAggregate {
+  RegionCounts counts;  // population, per-segment counts, status
+  int64_t version = 0;
+};
+// Decodes an HGETALL reply of an aggregate hash (missing fields are zero; unknown ones ignored).
+RegionAggregate ParseAggregate(const redisReply* reply);
+
+// ---- uhc_v1 library (enrollment-svc/uhc_functions.lua).
+namespace apply_abi {
+inline constexpr char kApplyFunction[] = "uhc_apply_v1";
+inline constexpr char kSetPopulationFunction[] = "uhc_set_population_v1";
+inline constexpr char kSetStatusFunction[] = "uhc_set_status_v1";
+// Operation codes: byte 0 of each 24-byte event argument.
+inline constexpr uint8_t kEnroll = 1;
+inline constexpr uint8_t kStatus = 2;
+inline constexpr uint8_t kSegment = 3;
+inline constexpr uint8_t kLeave = 4;
+inline constexpr uint8_t kEnter = 5;
+inline constexpr uint8_t kTerminate = 6;
+inline constexpr size_t kEventArgBytes = 24;
+// The argument of an ENTER in the same call as its LEAVE: "what the LEAVE removed".
+inline constexpr uint8_t kEnterFromLeave = 255;
+// Result codes: the low 3 bits of each result byte.
+inline constexpr uint8_t kApplied = 1;
+inline constexpr uint8_t kDuplicate = 2;
+inline constexpr uint8_t kStale = 3;
+inline constexpr uint8_t kNotFound = 4;
+inline constexpr uint8_t kGone = 5;
+inline constexpr uint8_t kSkipped = 6;
+inline uint8_t Outcome(uint8_t result) { return result & 7; }
+// A LEAVE's result byte also carries the segment (bits 3-5) and active (bit 6) it removed; an
+// ENTER applied in a later call takes them as its argument (segment | active << 3).
+inline uint8_t CarriedEnterArg(uint8_t leave_result) {
+  return static_cast<uint8_t>(((leave_result >> 3) & 7) | (((leave_result >> 6) & 1) << 3));
+}
+// One event argument: op, aggregate and bucket key indexes (1-based into KEYS), participant
+// field (8 bytes), occurred_at ms, event id hash, argument byte.
+std::string EncodeEventArg(uint8_t op, uint16_t aggregate_key, uint16_t bucket_key,
+                           absl::string_view field, uint64_t occurred_at_ms,
+                           uint32_t event_id_hash, uint8_t arg);
+}  // namespace apply_abi
+
+// ---- uhc_tiers_v2 library (classifier-svc/tier_functions.lua).
+namespace tier_abi {
+inline constexpr char kRecordFunction[] = "uhc_record_tier_v2";
+inline constexpr char kImportHistoryFunction[] = "uhc_import_history_v2";
+inline constexpr char kLogChangeField[] = "c";
+}  // namespace tier_abi
+
+}  // namespace uhc

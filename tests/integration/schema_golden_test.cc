@@ -1,0 +1,208 @@
+// The Redis schema in C++ (common/redis/schema.h) against the Lua libraries that write the data:
+// their constants are compared, then the functions run on a real Redis and what they write is
+// decoded with the C++ codec. If either side changes alone, this fails.
+#include <fstream>
+#include <map>
+#include <regex>
+#include <sstream>
+
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "classifier-svc/tier_log.h"
+#include "common/config/files.h"
+#include "common/domain/identity.h"
+#include "common/redis/schema.h"
+#include "enrollment-svc/event_applier.h"
+#include "gtest/gtest.h"
+#include "tests/support/redis_server.h"
+
+namespace uhc {
+extern const char kTierFunctionsLua[];
+namespace testing {
+namespace {
+
+std::string ReadSource(const std::string& path) {
+  std::ifstream in(std::string(UHC_SOURCE_DIR) + "/" + path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// "local A, B, C = 1, 2, 3" lines of a Lua file, as name -> value.
+std::map<std::string, int> LuaConstants(const std::string& lua) {
+  std::map<std::string, int> out;
+  std::regex line(R"(^local ([A-Z_, ]+) = ([0-9, ]+)$)");
+  std::istringstream in(lua);
+  for (std::string l; std::getline(in, l);) {
+    std::smatch m;
+    if (!std::regex_match(l, m, line)) continue;
+    std::vector<std::string> names = absl::StrSplit(m[1].str(), ',');
+    std::vector<std::string> values = absl::StrSplit(m[2].str(), ',');
+    for (size_t i = 0; i < names.size() && i < values.size(); ++i) {
+      out[std::string(absl::StripAsciiWhitespace(names[i]))] =
+          std::stoi(std::string(absl::StripAsciiWhitespace(values[i])));
+    }
+  }
+  return out;
+}
+
+TEST(SchemaGoldenTest, LuaConstantsAreTheCppOnes) {
+  const std::string lua = ReadSource("enrollment-svc/uhc_functions.lua");
+  std::map<std::string, int> c = LuaConstants(lua);
+  EXPECT_EQ(c["ENROLL"], apply_abi::kEnroll);
+  EXPECT_EQ(c["STATUS"], apply_abi::kStatus);
+  EXPECT_EQ(c["SEGMENT"], apply_abi::kSegment);
+  EXPECT_EQ(c["LEAVE"], apply_abi::kLeave);
+  EXPECT_EQ(c["ENTER"], apply_abi::kEnter);
+  EXPECT_EQ(c["TERMINATE"], apply_abi::kTerminate);
+  EXPECT_EQ(c["APPLIED"], apply_abi::kApplied);
+  EXPECT_EQ(c["DUPLICATE"], apply_abi::kDuplicate);
+  EXPECT_EQ(c["STALE"], apply_abi::kStale);
+  EXPECT_EQ(c["NOT_FOUND"], apply_abi::kNotFound);
+  EXPECT_EQ(c["GONE"], apply_abi::kGone);
+  EXPECT_EQ(c["SKIPPED"], apply_abi::kSkipped);
+  EXPECT_EQ(c["FROM_LEAVE"], apply_abi::kEnterFromLeave);
+  EXPECT_EQ(c["K_ENROLLED"], static_cast<int>(RecordKind::kEnrolled));
+  EXPECT_EQ(c["K_STATUS"], static_cast<int>(RecordKind::kStatusChanged));
+  EXPECT_EQ(c["K_SEGMENT"], static_cast<int>(RecordKind::kSegmentChanged));
+  EXPECT_EQ(c["K_RELOCATED"], static_cast<int>(RecordKind::kRelocated));
+  EXPECT_EQ(c["K_MOVED_OUT"], static_cast<int>(RecordKind::kMovedOut));
+  EXPECT_EQ(c["K_TERMINATED"], static_cast<int>(RecordKind::kTerminated));
+  for (const char* name : {apply_abi::kApplyFunction, apply_abi::kSetPopulationFunction,
+                           apply_abi::kSetStatusFunction}) {
+    EXPECT_NE(lua.find(std::string("register_function('") + name + "'"), std::string::npos)
+        << name;
+  }
+  const std::string tiers = ReadSource("classifier-svc/tier_functions.lua");
+  for (const char* name : {tier_abi::kRecordFunction, tier_abi::kImportHistoryFunction}) {
+    EXPECT_NE(tiers.find(std::string("register_function('") + name + "'"), std::string::npos)
+        << name;
+  }
+}
+
+class SchemaGoldenRedisTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    RedisOptions options = redis_.options();
+    options.function_libraries = {kUhcFunctionsLua, kTierFunctionsLua};
+    client_ = MakeRedisClient(options);
+    ASSERT_TRUE(client_->LoadFunctionLibraries().ok());
+    auto keyer = NikKeyer::Create("golden-test-secret-0123", 4);
+    ASSERT_TRUE(keyer.ok());
+    key_ = keyer->Key("1219010503890001");
+    field_ = std::string(key_.field.begin(), key_.field.end());
+  }
+
+  // One event through uhc_apply_v1 on region `region`; the result byte.
+  uint8_t Apply(const std::string& region, uint8_t op, uint64_t ms, uint32_t id_hash, uint8_t arg) {
+    std::string event = apply_abi::EncodeEventArg(op, 1, 2, field_, ms, id_hash, arg);
+    auto reply = client_->Command({"FCALL", apply_abi::kApplyFunction, "2", AggregateKey(region),
+                                   BucketKey(region, key_.bucket), event});
+    EXPECT_TRUE(reply.ok());
+    EXPECT_EQ((*reply)->type, REDIS_REPLY_STRING);
+    return (*reply)->len == 1 ? static_cast<uint8_t>((*reply)->str[0]) : 0;
+  }
+
+  ParticipantRecord Record(const std::string& region) {
+    auto reply = client_->Command({"HGET", BucketKey(region, key_.bucket), field_});
+    EXPECT_TRUE(reply.ok());
+    std::optional<ParticipantRecord> record =
+        DecodeRecord(absl::string_view((*reply)->str, (*reply)->len));
+    EXPECT_TRUE(record.has_value());
+    return record.value_or(ParticipantRecord{});
+  }
+
+  RegionAggregate Aggregate(const std::string& region) {
+    auto reply = client_->Command({"HGETALL", AggregateKey(region)});
+    EXPECT_TRUE(reply.ok());
+    return ParseAggregate(reply->get());
+  }
+
+  RedisServer redis_;
+  std::unique_ptr<RedisClient> client_;
+  ParticipantKey key_;
+  std::string field_;
+};
+
+TEST_F(SchemaGoldenRedisTest, WhatTheApplyFunctionWritesDecodes) {
+  const uint64_t t = 1735689600000;
+  // Enrol as PBPU mandiri (4), active.
+  EXPECT_EQ(apply_abi::Outcome(Apply("12.19", apply_abi::kEnroll, t, 7, 4 | 8)), apply_abi::kApplied);
+  ParticipantRecord r = Record("12.19");
+  EXPECT_EQ(r.segment, 4);
+  EXPECT_TRUE(r.active);
+  EXPECT_EQ(r.kind, RecordKind::kEnrolled);
+  EXPECT_EQ(r.occurred_at_ms, t);
+  EXPECT_EQ(r.event_id_hash, 7u);
+  EXPECT_EQ(EncodeRecord(r).size(), kRecordBytes);
+  EXPECT_EQ(DecodeRecord(EncodeRecord(r))->occurred_at_ms, t);
+  RegionAggregate a = Aggregate("12.19");
+  EXPECT_EQ(a.counts.participants[4], 1);
+  EXPECT_EQ(a.counts.active[4], 1);
+  EXPECT_EQ(a.version, 1);
+
+  EXPECT_EQ(apply_abi::Outcome(Apply("12.19", apply_abi::kEnroll, t, 7, 4 | 8)), apply_abi::kDuplicate);
+  EXPECT_EQ(apply_abi::Outcome(Apply("12.19", apply_abi::kStatus, t - 1, 8, 0)), apply_abi::kStale);
+  EXPECT_EQ(apply_abi::Outcome(Apply("12.01", apply_abi::kStatus, t, 9, 0)), apply_abi::kNotFound);
+
+  // A relocation in two calls: the LEAVE's result carries what the ENTER needs.
+  uint8_t leave = Apply("12.19", apply_abi::kLeave, t + 1, 10, 0);
+  EXPECT_EQ(apply_abi::Outcome(leave), apply_abi::kApplied);
+  EXPECT_EQ(apply_abi::CarriedEnterArg(leave), 4 | 8);
+  EXPECT_EQ(Record("12.19").kind, RecordKind::kMovedOut);
+  EXPECT_FALSE(Record("12.19").live());
+  EXPECT_EQ(apply_abi::Outcome(Apply("12.71", apply_abi::kEnter, t + 1, 10,
+                                     apply_abi::CarriedEnterArg(leave))),
+            apply_abi::kApplied);
+  EXPECT_EQ(Record("12.71").kind, RecordKind::kRelocated);
+  EXPECT_EQ(Aggregate("12.19").counts.participants[4], 0);
+  EXPECT_EQ(Aggregate("12.71").counts.active[4], 1);
+
+  EXPECT_EQ(apply_abi::Outcome(Apply("12.71", apply_abi::kTerminate, t + 2, 11, 0)), apply_abi::kApplied);
+  EXPECT_EQ(Record("12.71").kind, RecordKind::kTerminated);
+  EXPECT_EQ(apply_abi::Outcome(Apply("12.71", apply_abi::kStatus, t + 3, 12, 1)), apply_abi::kGone);
+}
+
+TEST_F(SchemaGoldenRedisTest, AdminFunctionsWriteTheFieldsTheParserReads) {
+  ASSERT_TRUE(client_->Command({"FCALL", apply_abi::kSetPopulationFunction, "1",
+                                AggregateKey("12.19"), "475000", "2024-12-31"}).ok());
+  ASSERT_TRUE(client_->Command({"FCALL", apply_abi::kSetStatusFunction, "1", AggregateKey("12.19"),
+                                "1", "2025-09"}).ok());
+  RegionAggregate a = Aggregate("12.19");
+  EXPECT_EQ(a.counts.population, 475000);
+  EXPECT_TRUE(a.counts.uhc_prioritas);
+  EXPECT_EQ(a.counts.dues_paid_through, 202509);
+  EXPECT_EQ(a.version, 2);
+}
+
+TEST_F(SchemaGoldenRedisTest, TheTierFunctionWritesWhatTheLogReaderDecodes) {
+  v1::TierChange change;
+  change.set_region_code("12.19");
+  change.set_policy_id("uhc-awards-2026");
+  change.set_from_tier("none");
+  change.set_to_tier("madya");
+  std::vector<std::string> call = RecordTierCall(change, "", 1000, absl::Now() - absl::Hours(1));
+  auto reply = client_->Command(RedisArgv(call.begin(), call.end()));
+  ASSERT_TRUE(reply.ok());
+  ASSERT_EQ((*reply)->type, REDIS_REPLY_STRING) << "the log entry ID";
+  auto again = client_->Command(RedisArgv(call.begin(), call.end()));
+  EXPECT_EQ((*again)->type, REDIS_REPLY_NIL) << "compare-and-set: recorded once";
+  auto log = ReadLogAfter(*client_, LogPosition{}, 10);
+  ASSERT_TRUE(log.ok());
+  ASSERT_EQ(log->size(), 1u);
+  EXPECT_EQ(log->front().change.to_tier(), "madya");
+  EXPECT_EQ(log->front().change.resume_token(),
+            ResumeToken(*ParseResumeToken("t1." + std::string((*reply)->str, (*reply)->len))));
+  auto history = ReadTierHistory(*client_, "12.19", "", 10);
+  ASSERT_TRUE(history.ok());
+  ASSERT_EQ(history->size(), 1u);
+  auto regions = LoadRegions(UHC_SOURCE_DIR "/data");
+  ASSERT_TRUE(regions.ok());
+  auto recorded = ReadRecordedTiers(*client_, *regions);
+  ASSERT_TRUE(recorded.ok());
+  EXPECT_EQ((*recorded)["12.19"]["uhc-awards-2026"], "madya");
+}
+
+}  // namespace
+}  // namespace testing
+}  // namespace uhc
