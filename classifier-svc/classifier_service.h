@@ -3,6 +3,7 @@
 #include "classifier-svc/change_hub.h"
 #include "classifier-svc/refresher.h"
 #include "common/server/auth.h"
+#include "common/server/unary.h"
 #include "common/redis/executor.h"
 #include "uhc/v1/classifier.grpc.pb.h"
 
@@ -41,10 +42,13 @@ class ClassifierServiceImpl final
 
  private:
   // WatchTierChanges filters (and ListTierChanges' policy): each empty or known.
-  grpc::Status CheckWatchFilters(const std::string& region_code, const std::string& province_code,
+  absl::Status CheckWatchFilters(const std::string& region_code, const std::string& province_code,
                                  const std::string& policy_id) const;
+  // ListRegionTiers' answer from the current snapshot.
+  absl::Status ListFromSnapshot(const v1::ListRegionTiersRequest& request,
+                                v1::ListRegionTiersResponse* response) const;
   // The entry and policy of a request, or the error to answer.
-  grpc::Status Resolve(const std::string& region_code, const std::string& policy_id,
+  absl::Status Resolve(const std::string& region_code, const std::string& policy_id,
                        std::shared_ptr<const Snapshot>* snapshot, const SnapshotEntry** entry,
                        const v1::PolicyConfig** policy) const;
   void Stamp(const Snapshot& snapshot, v1::RegionTier* tier) const;
@@ -54,7 +58,7 @@ class ClassifierServiceImpl final
   Refresher* refresher_;
   TierChangeHub* hub_;
   RedisExecutor* executor_;
-  const TokenAuthorizer* auth_;  // null: tokens off
+  UnaryCalls calls_;
 };
 
 }  // namespace uhc

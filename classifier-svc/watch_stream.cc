@@ -13,7 +13,7 @@ constexpr int kReplayPage = 500;
 
 WatchStream::WatchStream(TierChangeHub* hub, RedisExecutor* executor,
                          const RegionRegistry* regions, const v1::WatchTierChangesRequest& request,
-                         std::optional<LogPosition> resume, const grpc::Status& status,
+                         std::optional<LogPosition> resume, const absl::Status& status,
                          size_t max_queued)
     : hub_(hub),
       executor_(executor),
@@ -71,8 +71,7 @@ void WatchStream::PassLocked(const LoggedChange& change) {
   position_ = change.position;
   if (!Matches(change.change)) return;
   if (queue_.size() >= max_queued_) {
-    CloseLocked(grpc::Status(
-        grpc::StatusCode::RESOURCE_EXHAUSTED,
+    CloseLocked(absl::ResourceExhaustedError(
         absl::StrCat("this watcher fell ", max_queued_,
                      " changes behind; reconnect with the last resume_token (nothing is lost)")));
     return;
@@ -128,8 +127,7 @@ void WatchStream::FetchLocked(bool check_expiry) {
   });
   if (!queued) {
     fetching_ = false;
-    CloseLocked(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                             "server overloaded: Redis work queue full, retry with backoff"));
+    CloseLocked(Overloaded());
   }
 }
 
@@ -141,14 +139,13 @@ void WatchStream::OnFetched(absl::Status status, bool expired, std::vector<Logge
     return;
   }
   if (!status.ok()) {
-    CloseLocked(ToGrpcStatus(status));
+    CloseLocked(status);
     return;
   }
   if (expired) {
-    CloseLocked(grpc::Status(grpc::StatusCode::OUT_OF_RANGE,
-                             "resume_token is older than the resume window: changes after it "
-                             "were trimmed; read ListTierChanges for the gap, then watch "
-                             "without a token"));
+    CloseLocked(absl::OutOfRangeError("resume_token is older than the resume window: changes after it "
+                                      "were trimmed; read ListTierChanges for the gap, then "
+                                      "watch without a token"));
     return;
   }
   for (const LoggedChange& change : page) {
@@ -178,7 +175,7 @@ void WatchStream::OnWriteDone(bool ok) {
   writing_ = false;
   queue_.pop_front();
   if (!ok) {
-    CloseLocked(grpc::Status(grpc::StatusCode::CANCELLED, "write failed"));
+    CloseLocked(absl::CancelledError("write failed"));
     return;
   }
   if (closing_) {
@@ -194,19 +191,18 @@ void WatchStream::OnWriteDone(bool ok) {
 
 void WatchStream::Close() {
   std::lock_guard<std::mutex> lock(mu_);
-  CloseLocked(grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                           "server shutting down: reconnect with the last resume_token"));
+  CloseLocked(absl::UnavailableError("server shutting down: reconnect with the last resume_token"));
 }
 
 void WatchStream::OnCancel() {
   std::lock_guard<std::mutex> lock(mu_);
-  CloseLocked(grpc::Status::CANCELLED);
+  CloseLocked(absl::CancelledError("cancelled"));
 }
 
-void WatchStream::CloseLocked(grpc::Status status) {
+void WatchStream::CloseLocked(const absl::Status& status) {
   if (closing_) return;
   closing_ = true;
-  final_status_ = std::move(status);
+  final_status_ = ToGrpcStatus(status);
   MaybeFinishLocked();
 }
 

@@ -32,7 +32,7 @@ class WatchStream final : public grpc::ServerWriteReactor<v1::WatchTierChangesRe
   // replay the log. Pointers are not owned and must outlive the stream.
   WatchStream(TierChangeHub* hub, RedisExecutor* executor, const RegionRegistry* regions,
               const v1::WatchTierChangesRequest& request, std::optional<LogPosition> resume,
-              const grpc::Status& status, size_t max_queued);
+              const absl::Status& status, size_t max_queued);
 
   void Deliver(const LoggedChange& change) override;
   void KeepAlive(std::optional<LogPosition> position) override;
@@ -49,7 +49,7 @@ class WatchStream final : public grpc::ServerWriteReactor<v1::WatchTierChangesRe
   void FetchLocked(bool check_expiry);
   void OnFetched(absl::Status status, bool expired, std::vector<LoggedChange> page);
   void WriteNextLocked();
-  void CloseLocked(grpc::Status status);
+  void CloseLocked(const absl::Status& status);
   void MaybeFinishLocked();
 
   TierChangeHub* const hub_;

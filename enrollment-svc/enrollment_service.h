@@ -6,6 +6,7 @@
 #include "common/observability/metrics.h"
 #include "common/redis/executor.h"
 #include "common/redis/health.h"
+#include "common/server/unary.h"
 #include "common/domain/regions.h"
 #include "common/domain/event_rules.h"
 #include "uhc/v1/enrollment.grpc.pb.h"
@@ -55,26 +56,30 @@ class EnrollmentServiceImpl final : public v1::EnrollmentService::CallbackServic
   int wait_replicas() const { return limits_.wait_replicas; }
 
   // Validates and applies one batch on `connection`; the shared core of both ingest RPCs.
-  grpc::Status ProcessBatch(RedisClient& connection,
-                            const v1::IngestEventsRequest& request,
+  absl::Status ProcessBatch(RedisClient& connection, const v1::IngestEventsRequest& request,
                             v1::IngestEventsResponse* response);
-  bool Submit(RedisExecutor::Task task);
-  // OK when tokens are off (no token file) or the call's token has `role`.
-  grpc::Status Authorize(const grpc::CallbackServerContext& context, Role role) const {
-    return auth_ == nullptr ? grpc::Status::OK : auth_->Check(context, role);
-  }
+  const UnaryCalls& calls() const { return calls_; }
 
  private:
+  // Enroll's work on the executor.
+  absl::Status EnrollOn(RedisClient& redis, const v1::EnrollRequest& request,
+                        v1::EnrollResponse* response);
+  // GetParticipant's work: the record of the NIK in each candidate region, in one pipeline.
+  absl::Status FindParticipant(RedisClient& redis, const std::string& nik,
+                               const std::vector<const Region*>& candidates,
+                               v1::Participant* response);
+
   EnrollmentLimits limits_;
   const RegionRegistry* regions_;
   const EventValidator* validator_;
-  RedisExecutor* executor_;
   RedisHealth* health_;
   EnrollmentMetrics* metrics_;
-  const TokenAuthorizer* auth_;
+  UnaryCalls calls_;
   std::atomic<bool> draining_{false};
 };
 
+// RegionAdminService: population and status, one Redis function call each
+// (region_admin_service.cc).
 class RegionAdminServiceImpl final : public v1::RegionAdminService::CallbackService {
  public:
   RegionAdminServiceImpl(const RegionRegistry* regions, EnrollmentServiceImpl* enrollment)
@@ -88,6 +93,7 @@ class RegionAdminServiceImpl final : public v1::RegionAdminService::CallbackServ
                                             v1::RegionSettings* response) override;
 
  private:
+  // Runs one admin function call (validated already) and decodes its settings reply.
   grpc::ServerUnaryReactor* Call(grpc::CallbackServerContext* context,
                                  const std::string& region_code,
                                  std::vector<std::string> command, v1::RegionSettings* response);

@@ -62,15 +62,14 @@ absl::StatusOr<std::unique_ptr<TokenAuthorizer>> TokenAuthorizer::LoadFromFile(
   return FromText(text.str());
 }
 
-grpc::Status TokenAuthorizer::Check(const grpc::ServerContextBase& context, Role role) const {
+absl::Status TokenAuthorizer::Check(const grpc::ServerContextBase& context, Role role) const {
   const auto& metadata = context.client_metadata();
   auto it = metadata.find("authorization");
   absl::string_view value = it == metadata.end()
                                 ? absl::string_view()
                                 : absl::string_view(it->second.data(), it->second.size());
   if (!absl::ConsumePrefix(&value, "Bearer ")) {
-    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
-                        "missing 'authorization: Bearer <token>' metadata");
+    return absl::UnauthenticatedError("missing 'authorization: Bearer <token>' metadata");
   }
   std::array<unsigned char, 32> presented = Digest(value);
   int roles = 0;
@@ -80,11 +79,11 @@ grpc::Status TokenAuthorizer::Check(const grpc::ServerContextBase& context, Role
     known |= match;
     roles |= match ? e.roles : 0;
   }
-  if (!known) return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "unknown token");
+  if (!known) return absl::UnauthenticatedError("unknown token");
   if ((roles & static_cast<int>(role)) == 0) {
-    return grpc::Status(grpc::StatusCode::PERMISSION_DENIED, "the token lacks the role this call needs");
+    return absl::PermissionDeniedError("the token lacks the role this call needs");
   }
-  return grpc::Status::OK;
+  return absl::OkStatus();
 }
 
 }  // namespace uhc

@@ -7,7 +7,6 @@
 
 #include "absl/status/statusor.h"
 #include "grpcpp/server_context.h"
-#include "grpcpp/support/status.h"
 
 namespace uhc {
 
@@ -25,7 +24,7 @@ class TokenAuthorizer {
 
   // OK; UNAUTHENTICATED without a known "authorization: Bearer <token>"; PERMISSION_DENIED when
   // the token lacks `role`.
-  grpc::Status Check(const grpc::ServerContextBase& context, Role role) const;
+  absl::Status Check(const grpc::ServerContextBase& context, Role role) const;
 
  private:
   struct Entry {

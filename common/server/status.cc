@@ -1,6 +1,6 @@
 #include "common/server/status.h"
 
-#include "absl/strings/str_cat.h"
+#include "common/domain/errors.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
 
@@ -8,23 +8,33 @@ namespace uhc {
 
 grpc::Status ToGrpcStatus(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
-}
-
-grpc::Status InvalidArgument(const std::vector<std::pair<std::string, std::string>>& violations) {
+  const auto code = static_cast<grpc::StatusCode>(status.code());
+  std::vector<FieldViolation> violations = FieldViolations(status);
+  if (violations.empty()) return grpc::Status(code, std::string(status.message()));
   google::rpc::BadRequest bad_request;
-  std::string message;
-  for (const auto& [field, description] : violations) {
-    auto* v = bad_request.add_field_violations();
-    v->set_field(field);
-    v->set_description(description);
-    absl::StrAppend(&message, message.empty() ? "" : "; ", field, ": ", description);
+  for (const FieldViolation& v : violations) {
+    auto* out = bad_request.add_field_violations();
+    out->set_field(v.field);
+    out->set_description(v.description);
   }
   google::rpc::Status details;
-  details.set_code(grpc::StatusCode::INVALID_ARGUMENT);
-  details.set_message(message);
+  details.set_code(static_cast<int>(code));
+  details.set_message(std::string(status.message()));
   details.add_details()->PackFrom(bad_request);
-  return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, message, details.SerializeAsString());
+  return grpc::Status(code, std::string(status.message()), details.SerializeAsString());
+}
+
+absl::Status Overloaded() {
+  return absl::ResourceExhaustedError(
+      "server overloaded: Redis work queue full, retry with backoff");
+}
+
+absl::Status DeadlinePassedInQueue() {
+  return absl::DeadlineExceededError("deadline passed while queued; nothing was done");
+}
+
+absl::Status ShuttingDown() {
+  return absl::UnavailableError("server shutting down: reconnect and resend what was not acked");
 }
 
 }  // namespace uhc

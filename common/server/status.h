@@ -1,20 +1,19 @@
 #pragma once
 
-#include <string>
-#include <utility>
-#include <vector>
-
 #include "absl/status/status.h"
 #include "grpcpp/support/status.h"
 
 namespace uhc {
 
-// The one mapping from internal status to the RPC edge. absl and gRPC share code numbers;
-// messages pass through (they never contain personal data).
+// The one mapping from an internal absl::Status to the RPC edge. Codes are the same numbers in
+// absl and gRPC and pass through; the message passes through (messages never hold personal data
+// and echo input at most 64 bytes long); an InvalidFields status (domain/errors.h) gets its
+// google.rpc.BadRequest as the grpc-status-details-bin trailer.
 grpc::Status ToGrpcStatus(const absl::Status& status);
 
-// INVALID_ARGUMENT carrying a google.rpc.BadRequest with one violation per (field, description),
-// in the grpc-status-details-bin trailer.
-grpc::Status InvalidArgument(const std::vector<std::pair<std::string, std::string>>& violations);
+// The same words for the same condition, in both services.
+absl::Status Overloaded();              // RESOURCE_EXHAUSTED: the Redis work queue is full
+absl::Status DeadlinePassedInQueue();   // DEADLINE_EXCEEDED before any work was done
+absl::Status ShuttingDown();            // UNAVAILABLE: reconnect (to another pod)
 
 }  // namespace uhc

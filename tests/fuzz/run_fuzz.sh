@@ -15,7 +15,11 @@ cmake --build "$BUILD" -j"$(nproc)" --target nik_fuzz event_fuzz jsonl_fuzz poli
 status=0
 for target in nik event jsonl policy; do
   work=$(mktemp -d)
-  cp tests/fuzz/corpus/$target/* "$work"/
+  if [ "$target" = policy ]; then
+    cp config/policies/*.textproto "$work"/  # the seeds are the real policies, never a copy
+  else
+    cp tests/fuzz/corpus/$target/* "$work"/
+  fi
   echo "==> ${target}_fuzz for ${SECONDS_EACH}s"
   if ! UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1 \
       "$BUILD/tests/fuzz/${target}_fuzz" -max_total_time="$SECONDS_EACH" -print_final_stats=1 \

@@ -1,0 +1,100 @@
+#include "absl/strings/str_cat.h"
+#include "absl/time/civil_time.h"
+#include "common/domain/errors.h"
+#include "common/domain/policy.h"
+#include "common/domain/region_counts.h"
+#include "common/redis/schema.h"
+#include "enrollment-svc/enrollment_service.h"
+
+namespace uhc {
+namespace {
+
+// Admin calls take a kab/kota or a province (not the nation).
+void CheckAdminRegion(const RegionRegistry& regions, const std::string& code,
+                      std::vector<FieldViolation>* violations) {
+  const Region* region = regions.Find(code);
+  if (region == nullptr || region->level == RegionLevel::kNation) {
+    violations->push_back({"region_code", region == nullptr
+                                              ? regions.UnknownRegion(code)
+                                              : "is the nation; name a province or kab/kota"});
+  }
+}
+
+// The settings every admin function returns: population, as of, prioritas, dues, version.
+absl::Status DecodeSettings(const redisReply* reply, const std::string& region_code,
+                            v1::RegionSettings* response) {
+  if (absl::Status s = ReplyStatus(reply); !s.ok()) return s;
+  if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 5) {
+    return absl::InternalError("malformed settings reply");
+  }
+  redisReply** e = reply->element;
+  response->set_region_code(region_code);
+  response->set_population(e[0]->integer);
+  response->set_population_as_of(std::string(e[1]->str, e[1]->len));
+  response->set_uhc_prioritas(e[2]->integer == 1);
+  response->set_dues_paid_through(std::string(e[3]->str, e[3]->len));
+  response->set_version(e[4]->integer);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+grpc::ServerUnaryReactor* RegionAdminServiceImpl::Call(grpc::CallbackServerContext* context,
+                                                       const std::string& region_code,
+                                                       std::vector<std::string> command,
+                                                       v1::RegionSettings* response) {
+  const int wait_replicas = enrollment_->wait_replicas();
+  return enrollment_->calls().OnExecutor(
+      context, Role::kAdmin,
+      [region_code, command = std::move(command), response, wait_replicas](RedisClient& redis) {
+        RedisArgv argv(command.begin(), command.end());
+        absl::StatusOr<std::vector<ReplyPtr>> replies = redis.Pipeline({argv}, wait_replicas);
+        if (!replies.ok()) return replies.status();
+        return DecodeSettings(replies->front().get(), region_code, response);
+      });
+}
+
+grpc::ServerUnaryReactor* RegionAdminServiceImpl::SetPopulation(
+    grpc::CallbackServerContext* context, const v1::SetPopulationRequest* request,
+    v1::RegionSettings* response) {
+  std::vector<FieldViolation> violations;
+  CheckAdminRegion(*regions_, request->region_code(), &violations);
+  if (request->population() < 0 || request->population() > kMaxPopulation) {
+    violations.push_back({"population",
+                          absl::StrCat(request->population(), " is outside 0..", kMaxPopulation,
+                                       " (Indonesia has about 285 million people)")});
+  }
+  absl::CivilDay day;
+  if (request->as_of().size() != 10 || !absl::ParseCivilTime(request->as_of(), &day)) {
+    violations.push_back({"as_of", "must be a date YYYY-MM-DD"});
+  }
+  if (!violations.empty()) {
+    return enrollment_->calls().Answer(context, Role::kAdmin,
+                                       [&] { return InvalidFields(violations); });
+  }
+  return Call(context, request->region_code(),
+              {"FCALL", apply_abi::kSetPopulationFunction, "1",
+               AggregateKey(request->region_code()), std::to_string(request->population()),
+               request->as_of()},
+              response);
+}
+
+grpc::ServerUnaryReactor* RegionAdminServiceImpl::SetRegionStatus(
+    grpc::CallbackServerContext* context, const v1::SetRegionStatusRequest* request,
+    v1::RegionSettings* response) {
+  std::vector<FieldViolation> violations;
+  CheckAdminRegion(*regions_, request->region_code(), &violations);
+  if (!request->dues_paid_through().empty() && ParseYearMonth(request->dues_paid_through()) == 0) {
+    violations.push_back({"dues_paid_through", "must be a month YYYY-MM"});
+  }
+  if (!violations.empty()) {
+    return enrollment_->calls().Answer(context, Role::kAdmin,
+                                       [&] { return InvalidFields(violations); });
+  }
+  return Call(context, request->region_code(),
+              {"FCALL", apply_abi::kSetStatusFunction, "1", AggregateKey(request->region_code()),
+               request->uhc_prioritas() ? "1" : "0", request->dues_paid_through()},
+              response);
+}
+
+}  // namespace uhc
