@@ -66,15 +66,6 @@ struct Call {
   }
 };
 
-// One operation of a round: an event's own operation, or a relocation's ENTER.
-struct Step {
-  int event;
-  ApplyOp op;
-  const Region* region;
-  uint8_t arg;
-  bool carry;  // an ENTER whose segment and status come from the LEAVE's result byte
-};
-
 v1::EventOutcome Combine(uint8_t leave, uint8_t enter) {
   if (leave == kApplied) return v1::APPLIED;
   if (leave == kDuplicate) {
@@ -99,29 +90,33 @@ std::string EncodeApplyArg(ApplyOp op, uint16_t aggregate_key, uint16_t bucket_k
                                    e.occurred_at_ms, e.event_id_hash, arg);
 }
 
-absl::Status ApplyEvents(RedisClient& redis, const std::vector<PreparedEvent>& events,
-                         int events_per_call, int wait_replicas,
-                         v1::IngestEventsResponse* response) {
-  // In a cluster a call holds the keys of one region (one hash slot), and a round holds at most
-  // one call per region: two calls of one slot in one pipeline could be reordered by a redirect
-  // (the first gets TRYAGAIN during a migration, the second runs). A region's overflow and a
-  // relocation's ENTER (which cannot share its LEAVE's call) go to later rounds, the ENTER with
-  // the segment and status the LEAVE reported; a participant's later events follow it, so every
-  // participant's events stay in batch order. On a standalone Redis there is one round.
-  const bool per_region = redis.cluster();
-  std::vector<std::vector<Step>> rounds(1);
+std::vector<std::vector<ApplyStep>> PlanRounds(const std::vector<PreparedEvent>& events,
+                                               bool per_region, int events_per_call) {
+  std::vector<std::vector<ApplyStep>> rounds(1);
+  if (!per_region) {
+    for (size_t i = 0; i < events.size(); ++i) {
+      const PreparedEvent& e = events[i];
+      if (e.rejected) continue;
+      const int event = static_cast<int>(i);
+      rounds[0].push_back({event, e.op, e.region, e.arg, false});
+      if (e.op == ApplyOp::kLeave) {
+        rounds[0].push_back({event, ApplyOp::kEnter, e.to_region, kEnterFromLeave, false});
+      }
+    }
+    return rounds;
+  }
   std::vector<absl::flat_hash_map<const Region*, int>> load(1);  // steps per region and round
   absl::flat_hash_map<uint64_t, size_t> round_of;  // participants held back to a later round
-  // The first round from `from` where `region`'s call has room for `steps` more steps.
-  const auto place = [&](size_t from, const Region* region, int steps) {
+  // The first round from `from` where `region`'s call has room for one more step.
+  const auto place = [&](size_t from, const Region* region) {
     for (size_t r = from;; ++r) {
       if (r == rounds.size()) {
         rounds.emplace_back();
         load.emplace_back();
       }
       int& n = load[r][region];
-      if (n == 0 || n + steps <= events_per_call) {
-        n += steps;
+      if (n == 0 || n < events_per_call) {
+        ++n;
         return r;
       }
     }
@@ -130,40 +125,36 @@ absl::Status ApplyEvents(RedisClient& redis, const std::vector<PreparedEvent>& e
     const PreparedEvent& e = events[i];
     if (e.rejected) continue;
     const int event = static_cast<int>(i);
-    if (!per_region) {
-      rounds[0].push_back({event, e.op, e.region, e.arg, false});
-      if (e.op == ApplyOp::kLeave) {
-        rounds[0].push_back({event, ApplyOp::kEnter, e.to_region, kEnterFromLeave, false});
-      }
-      continue;
-    }
     uint64_t participant = 0;
     std::memcpy(&participant, e.key.field.data(), sizeof(participant));
     size_t r = 0;
-    if (!round_of.empty()) {
-      auto it = round_of.find(participant);
-      if (it != round_of.end()) r = it->second;
-    }
-    const bool same_region_move = e.op == ApplyOp::kLeave && e.to_region == e.region;
-    r = place(r, e.region, same_region_move ? 2 : 1);
+    if (auto it = round_of.find(participant); it != round_of.end()) r = it->second;
+    r = place(r, e.region);
     rounds[r].push_back({event, e.op, e.region, e.arg, false});
-    if (same_region_move) {
-      rounds[r].push_back({event, ApplyOp::kEnter, e.to_region, kEnterFromLeave, false});
-    } else if (e.op == ApplyOp::kLeave) {
-      r = place(r + 1, e.to_region, 1);
+    if (e.op == ApplyOp::kLeave) {  // the validator guarantees to_region != region
+      r = place(r + 1, e.to_region);
       rounds[r].push_back({event, ApplyOp::kEnter, e.to_region, 0, true});
     }
     if (r > 0) round_of[participant] = r;
   }
+  return rounds;
+}
+
+absl::Status ApplyEvents(RedisClient& redis, const std::vector<PreparedEvent>& events,
+                         int events_per_call, int wait_replicas,
+                         v1::IngestEventsResponse* response) {
+  const bool per_region = redis.cluster();
+  const std::vector<std::vector<ApplyStep>> rounds =
+      PlanRounds(events, per_region, events_per_call);
 
   // codes: the whole result byte of each event's own operation (a LEAVE's carries segment and
   // status); enter_codes: the outcome of a relocation's ENTER.
   std::vector<uint8_t> codes(events.size(), 0), enter_codes(events.size(), 0);
-  for (const std::vector<Step>& round : rounds) {
+  for (const std::vector<ApplyStep>& round : rounds) {
     std::vector<Call> calls;
     absl::flat_hash_map<const Region*, size_t> open_call;  // per region, or one (nullptr)
     size_t current = 0;
-    for (const Step& step : round) {
+    for (const ApplyStep& step : round) {
       uint8_t arg = step.arg;
       if (step.carry) {
         const uint8_t leave = codes[step.event];

@@ -18,6 +18,26 @@ extern const char kUhcFunctionsLua[];
 std::string EncodeApplyArg(ApplyOp op, uint16_t aggregate_key, uint16_t bucket_key,
                            const PreparedEvent& event, uint8_t arg);
 
+// One operation of a round: an event's own operation, or a relocation's ENTER.
+struct ApplyStep {
+  int event;  // index into the batch
+  ApplyOp op;
+  const Region* region;
+  uint8_t arg;
+  bool carry;  // an ENTER whose segment and status come from its LEAVE's result byte
+};
+
+// The rounds (one pipeline each) that apply a batch, in order; rejected events are left out.
+// Standalone (`per_region` false): one round, each LEAVE followed by its ENTER in the same call
+// (the ENTER's argument says "what the LEAVE removed"). Redis Cluster: a call holds the keys of
+// one region (one hash slot) and a round holds at most one call per region, because two calls
+// of one slot in one pipeline could be reordered by a redirect (the first gets TRYAGAIN during a
+// migration, the second runs). A region's steps beyond `events_per_call` and a relocation's
+// ENTER go to later rounds, the ENTER carrying what its LEAVE reported; a participant's later
+// events follow it, so every participant's events stay in batch order. Pure.
+std::vector<std::vector<ApplyStep>> PlanRounds(const std::vector<PreparedEvent>& events,
+                                               bool per_region, int events_per_call);
+
 // Applies a batch of prepared events through uhc_apply_v1 and fills one EventResult per event
 // (rejected ones included, in index order) and the counts of `response`. The events go in order
 // in calls of at most `events_per_call` events (in a cluster, one region per call), each round of
