@@ -1,6 +1,6 @@
-#include "common/config/files.h"
 #include "classifier-svc/classifier_server.h"
 
+#include "common/config/files.h"
 #include "common/observability/log.h"
 #include "common/server/flags.h"
 
@@ -22,17 +22,17 @@ absl::StatusOr<std::unique_ptr<ClassifierServer>> ClassifierServer::Start(
   options.redis.cluster_counters = s->cluster_counters_.get();
   s->host_ = std::make_unique<ServerHost>(options.server, s->metrics_.get());
   s->hub_ = std::make_unique<TierChangeHub>();
-  s->refresher_ = std::make_unique<Refresher>(options.redis, s->regions_.get(),
-                                              s->policies_.get(), options.refresh_interval,
-                                              s->hub_.get(), s->metrics_.get());
+  s->refresher_ =
+      std::make_unique<Refresher>(options.redis, s->regions_.get(), s->policies_.get(),
+                                  options.refresh_interval, s->hub_.get(), s->metrics_.get());
   s->executor_ = std::make_unique<RedisExecutor>(options.redis, 1, 64);
   absl::StatusOr<std::unique_ptr<TokenAuthorizer>> auth =
       LoadTokensIfConfigured(options.token_file);
   if (!auth.ok()) return auth.status();
   s->auth_ = *std::move(auth);
-  s->service_ = std::make_unique<ClassifierServiceImpl>(
-      s->regions_.get(), s->policies_.get(), s->refresher_.get(), s->hub_.get(),
-      s->executor_.get(), s->auth_.get());
+  s->service_ = std::make_unique<ClassifierServiceImpl>(s->regions_.get(), s->policies_.get(),
+                                                        s->refresher_.get(), s->hub_.get(),
+                                                        s->executor_.get(), s->auth_.get());
   s->host_->AddService(s->service_.get(), "uhc.v1.ClassifierService");
   if (absl::Status started = s->host_->Start(); !started.ok()) return started;
   ClassifierServer* self = s.get();
@@ -45,8 +45,8 @@ absl::StatusOr<std::unique_ptr<ClassifierServer>> ClassifierServer::Start(
   s->refresher_->set_resume_window(options.resume_window);
   s->refresher_->Start();
   s->keepalive_ = std::thread([self] { self->KeepAliveLoop(); });
-  LogInfo("classifier-svc serving", {{"port", s->host_->port()},
-                                     {"metrics_port", s->host_->metrics_port()}});
+  LogInfo("classifier-svc serving",
+          {{"port", s->host_->port()}, {"metrics_port", s->host_->metrics_port()}});
   return s;
 }
 

@@ -38,8 +38,8 @@ std::string UnknownTier(const std::string& tier, const v1::PolicyConfig& policy,
 absl::Status UnknownPolicy(const std::string& id, const PolicySet& policies) {
   std::vector<std::string> known;
   for (const auto& [known_id, p] : policies.all()) known.push_back(known_id);
-  return InvalidField("policy_id", absl::StrCat("unknown policy '", Clip(id), "' (known: ",
-                                                absl::StrJoin(known, ", "), ")"));
+  return InvalidField("policy_id", absl::StrCat("unknown policy '", Clip(id),
+                                                "' (known: ", absl::StrJoin(known, ", "), ")"));
 }
 
 }  // namespace
@@ -71,14 +71,15 @@ absl::Status ClassifierServiceImpl::Resolve(const std::string& region_code,
 
 void ClassifierServiceImpl::Stamp(const Snapshot& snapshot, v1::RegionTier* tier) const {
   if (snapshot.read_at() != absl::InfinitePast()) {
-    *tier->mutable_as_of() = TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(snapshot.read_at()));
+    *tier->mutable_as_of() =
+        TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(snapshot.read_at()));
   }
   tier->set_stale(refresher_->stale());
 }
 
-grpc::ServerUnaryReactor* ClassifierServiceImpl::GetRegionTier(
-    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
-    grpc::ByteBuffer* response) {
+grpc::ServerUnaryReactor* ClassifierServiceImpl::GetRegionTier(grpc::CallbackServerContext* context,
+                                                               const grpc::ByteBuffer* request,
+                                                               grpc::ByteBuffer* response) {
   return calls_.Answer(context, Role::kRead, [&] {
     v1::GetRegionTierRequest parsed;
     grpc::ByteBuffer copy(*request);  // Deserialize consumes its buffer
@@ -104,8 +105,7 @@ grpc::ServerUnaryReactor* ClassifierServiceImpl::GetRegionTier(
 grpc::ServerUnaryReactor* ClassifierServiceImpl::ListRegionTiers(
     grpc::CallbackServerContext* context, const v1::ListRegionTiersRequest* request,
     v1::ListRegionTiersResponse* response) {
-  return calls_.Answer(context, Role::kRead,
-                       [&] { return ListFromSnapshot(*request, response); });
+  return calls_.Answer(context, Role::kRead, [&] { return ListFromSnapshot(*request, response); });
 }
 
 absl::Status ClassifierServiceImpl::ListFromSnapshot(const v1::ListRegionTiersRequest& req,
@@ -116,9 +116,9 @@ absl::Status ClassifierServiceImpl::ListFromSnapshot(const v1::ListRegionTiersRe
   if (!request->province_code().empty()) {
     const Region* p = regions_->Find(request->province_code());
     if (p == nullptr || p->level != RegionLevel::kProvince) {
-      return InvalidField("province_code",
-                          p == nullptr ? regions_->UnknownRegion(request->province_code())
-                                       : absl::StrCat("'", p->code, "' is not a province"));
+      return InvalidField("province_code", p == nullptr
+                                               ? regions_->UnknownRegion(request->province_code())
+                                               : absl::StrCat("'", p->code, "' is not a province"));
     }
   }
   if (!request->tier().empty() && request->tier() != kNoTier &&
@@ -126,8 +126,8 @@ absl::Status ClassifierServiceImpl::ListFromSnapshot(const v1::ListRegionTiersRe
     return InvalidField("tier", UnknownTier(request->tier(), *policy, true));
   }
   if (request->page_size() < 0) return InvalidField("page_size", "must be >= 0");
-  int page_size = request->page_size() == 0 ? kDefaultPageSize
-                                            : std::min(request->page_size(), kMaxPageSize);
+  int page_size =
+      request->page_size() == 0 ? kDefaultPageSize : std::min(request->page_size(), kMaxPageSize);
   const std::string fingerprint = ListingFingerprint(*request, policy->id());
   std::string after;
   if (!request->page_token().empty()) {
@@ -206,9 +206,9 @@ absl::Status ClassifierServiceImpl::CheckWatchFilters(const std::string& region_
   if (!province_code.empty()) {
     const Region* p = regions_->Find(province_code);
     if (p == nullptr || p->level != RegionLevel::kProvince) {
-      return InvalidField("province_code",
-                          p == nullptr ? regions_->UnknownRegion(province_code)
-                                       : absl::StrCat("'", p->code, "' is not a province"));
+      return InvalidField("province_code", p == nullptr
+                                               ? regions_->UnknownRegion(province_code)
+                                               : absl::StrCat("'", p->code, "' is not a province"));
     }
   }
   if (!region_code.empty() && regions_->Find(region_code) == nullptr) {
@@ -221,8 +221,8 @@ grpc::ServerWriteReactor<v1::WatchTierChangesResponse>* ClassifierServiceImpl::W
     grpc::CallbackServerContext* context, const v1::WatchTierChangesRequest* request) {
   absl::Status status = calls_.Authorize(*context, Role::kRead);
   if (status.ok()) {
-    status = CheckWatchFilters(request->region_code(), request->province_code(),
-                               request->policy_id());
+    status =
+        CheckWatchFilters(request->region_code(), request->province_code(), request->policy_id());
   }
   std::optional<LogPosition> resume;
   if (status.ok() && !request->resume_token().empty()) {

@@ -2,9 +2,9 @@
 
 #include "classifier-svc/change_hub.h"
 #include "classifier-svc/refresher.h"
+#include "common/redis/executor.h"
 #include "common/server/auth.h"
 #include "common/server/unary.h"
-#include "common/redis/executor.h"
 #include "uhc/v1/classifier.grpc.pb.h"
 
 namespace uhc {

@@ -2,21 +2,26 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
-#include "common/server/flags.h"
 #include "classifier-svc/classifier_server.h"
 #include "common/observability/log.h"
+#include "common/server/flags.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:50052", "gRPC listen address (env UHC_LISTEN)");
-ABSL_FLAG(int, metrics_port, 9102, "Prometheus /metrics port on --metrics_host; -1 disables "
+ABSL_FLAG(int, metrics_port, 9102,
+          "Prometheus /metrics port on --metrics_host; -1 disables "
           "(env UHC_METRICS_PORT)");
-ABSL_FLAG(std::string, data_dir, "data", "directory with provinces.csv and regencies.csv "
+ABSL_FLAG(std::string, data_dir, "data",
+          "directory with provinces.csv and regencies.csv "
           "(env UHC_DATA_DIR)");
-ABSL_FLAG(std::string, policy_dir, "config/policies", "directory of *.textproto tier policies "
+ABSL_FLAG(std::string, policy_dir, "config/policies",
+          "directory of *.textproto tier policies "
           "(env UHC_POLICY_DIR)");
 ABSL_FLAG(int, refresh_ms, 200, "snapshot refresh period, ms (env UHC_REFRESH_MS)");
-ABSL_FLAG(int, watch_resume_window_hours, 168, "how long the tier change log keeps changes, "
+ABSL_FLAG(int, watch_resume_window_hours, 168,
+          "how long the tier change log keeps changes, "
           "so WatchTierChanges resume tokens stay valid (env UHC_WATCH_RESUME_WINDOW_HOURS)");
-ABSL_FLAG(int, keepalive_seconds, 10, "WatchTierChanges keep-alive period "
+ABSL_FLAG(int, keepalive_seconds, 10,
+          "WatchTierChanges keep-alive period "
           "(env UHC_KEEPALIVE_SECONDS)");
 
 int main(int argc, char** argv) {

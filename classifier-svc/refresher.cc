@@ -1,11 +1,11 @@
-#include "absl/strings/string_view.h"
 #include "classifier-svc/refresher.h"
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "common/domain/policy.h"
 #include "common/observability/log.h"
 #include "common/redis/schema.h"
-#include "common/domain/policy.h"
 #include "google/protobuf/util/time_util.h"
 
 namespace uhc {
@@ -17,7 +17,6 @@ namespace {
 
 constexpr int kHistoryLength = 1000;
 constexpr int kLogPage = 1000;
-
 
 }  // namespace
 
@@ -41,7 +40,9 @@ Refresher::Refresher(RedisOptions redis, const RegionRegistry* regions, const Po
 
 Refresher::~Refresher() { Stop(); }
 
-void Refresher::Start() { thread_ = std::thread([this] { Run(); }); }
+void Refresher::Start() {
+  thread_ = std::thread([this] { Run(); });
+}
 
 void Refresher::Stop() {
   {
@@ -176,8 +177,8 @@ void Refresher::RecordChanges(RedisClient& redis, const std::vector<v1::TierChan
   for (const v1::TierChange& c : changes) {
     auto& recorded = recorded_[c.region_code()];
     auto it = recorded.find(c.policy_id());
-    calls.push_back(RecordTierCall(c, it == recorded.end() ? "" : it->second, kHistoryLength,
-                                   keep_since));
+    calls.push_back(
+        RecordTierCall(c, it == recorded.end() ? "" : it->second, kHistoryLength, keep_since));
     recorded[c.policy_id()] = c.to_tier();
   }
   RedisCommands commands;
@@ -195,7 +196,8 @@ void Refresher::RecordChanges(RedisClient& redis, const std::vector<v1::TierChan
     }
   }
   if (failed) {
-    if (!replies.ok()) LogWarning("tier changes not recorded", {{"error", replies.status().message()}});
+    if (!replies.ok())
+      LogWarning("tier changes not recorded", {{"error", replies.status().message()}});
     recorded_loaded_ = false;  // re-read the recorded state next time
   }
 }

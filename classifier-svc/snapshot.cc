@@ -1,6 +1,6 @@
-#include "absl/strings/string_view.h"
 #include "classifier-svc/snapshot.h"
 
+#include "absl/strings/string_view.h"
 #include "common/domain/policy.h"
 #include "google/protobuf/util/time_util.h"
 
@@ -8,9 +8,8 @@ namespace uhc {
 namespace {
 
 bool SameCounts(const RegionCounts& a, const RegionCounts& b) {
-  return a.population == b.population && a.participants == b.participants &&
-         a.active == b.active && a.uhc_prioritas == b.uhc_prioritas &&
-         a.dues_paid_through == b.dues_paid_through;
+  return a.population == b.population && a.participants == b.participants && a.active == b.active &&
+         a.uhc_prioritas == b.uhc_prioritas && a.dues_paid_through == b.dues_paid_through;
 }
 
 v1::RegionLevel Level(RegionLevel level) {

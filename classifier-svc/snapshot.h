@@ -1,16 +1,16 @@
 #pragma once
 
-#include "common/redis/schema.h"
-#include "absl/strings/string_view.h"
 #include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "common/domain/policy_set.h"
 #include "common/domain/region_counts.h"
 #include "common/domain/regions.h"
+#include "common/redis/schema.h"
 #include "uhc/v1/classifier.pb.h"
 
 namespace uhc {

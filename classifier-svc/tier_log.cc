@@ -13,7 +13,6 @@ namespace {
 constexpr char kTokenPrefix[] = "t1.";
 constexpr int kV1HistoryLength = 1000;
 
-
 std::optional<LogPosition> ParseStreamId(absl::string_view id) {
   std::vector<absl::string_view> parts = absl::StrSplit(id, '-');
   LogPosition p;
@@ -131,7 +130,6 @@ std::optional<LogPosition> ParseResumeToken(absl::string_view token) {
   return ParseStreamId(token);
 }
 
-
 std::vector<std::string> RecordTierCall(const v1::TierChange& change, const std::string& believed,
                                         int history_length, absl::Time keep_since) {
   return {"FCALL",
@@ -172,7 +170,8 @@ absl::StatusOr<std::map<std::string, std::map<std::string, std::string>>> ReadRe
 }
 
 absl::StatusOr<LogPosition> LastLogPosition(RedisClient& redis) {
-  absl::StatusOr<ReplyPtr> reply = redis.Command({"XREVRANGE", TierLogKey(), "+", "-", "COUNT", "1"});
+  absl::StatusOr<ReplyPtr> reply =
+      redis.Command({"XREVRANGE", TierLogKey(), "+", "-", "COUNT", "1"});
   if (!reply.ok()) return reply.status();
   absl::StatusOr<std::vector<LoggedChange>> entries = ParseEntries(reply->get());
   if (!entries.ok()) return entries.status();
@@ -202,10 +201,10 @@ absl::StatusOr<bool> LogTrimmedAfter(RedisClient& redis, LogPosition after) {
 }
 
 absl::StatusOr<std::vector<v1::TierChange>> ReadTierHistory(RedisClient& redis,
-                                                           const std::string& region,
-                                                           const std::string& policy, int limit) {
-  absl::StatusOr<ReplyPtr> reply = redis.Command(
-      {"LRANGE", TierHistoryKey(region), "0", std::to_string(kV1HistoryLength - 1)});
+                                                            const std::string& region,
+                                                            const std::string& policy, int limit) {
+  absl::StatusOr<ReplyPtr> reply =
+      redis.Command({"LRANGE", TierHistoryKey(region), "0", std::to_string(kV1HistoryLength - 1)});
   if (!reply.ok()) return reply.status();
   if (absl::Status s = ReplyStatus(reply->get()); !s.ok()) return s;
   std::vector<v1::TierChange> out;

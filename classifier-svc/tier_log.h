@@ -9,9 +9,9 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "common/domain/regions.h"
 #include "common/redis/client.h"
 #include "common/redis/schema.h"
-#include "common/domain/regions.h"
 #include "uhc/v1/classifier.pb.h"
 
 namespace uhc {
@@ -63,7 +63,7 @@ absl::StatusOr<bool> LogTrimmedAfter(RedisClient& redis, LogPosition after);
 // The recorded tier history of a region, newest first, at most `limit` changes of `policy`
 // (all policies when empty).
 absl::StatusOr<std::vector<v1::TierChange>> ReadTierHistory(RedisClient& redis,
-                                                           const std::string& region,
-                                                           const std::string& policy, int limit);
+                                                            const std::string& region,
+                                                            const std::string& policy, int limit);
 
 }  // namespace uhc

@@ -11,8 +11,8 @@ constexpr int kReplayPage = 500;
 
 }  // namespace
 
-WatchStream::WatchStream(TierChangeHub* hub, RedisExecutor* executor,
-                         const RegionRegistry* regions, const v1::WatchTierChangesRequest& request,
+WatchStream::WatchStream(TierChangeHub* hub, RedisExecutor* executor, const RegionRegistry* regions,
+                         const v1::WatchTierChangesRequest& request,
                          std::optional<LogPosition> resume, const absl::Status& status,
                          size_t max_queued)
     : hub_(hub),
@@ -143,9 +143,10 @@ void WatchStream::OnFetched(absl::Status status, bool expired, std::vector<Logge
     return;
   }
   if (expired) {
-    CloseLocked(absl::OutOfRangeError("resume_token is older than the resume window: changes after it "
-                                      "were trimmed; read ListTierChanges for the gap, then "
-                                      "watch without a token"));
+    CloseLocked(
+        absl::OutOfRangeError("resume_token is older than the resume window: changes after it "
+                              "were trimmed; read ListTierChanges for the gap, then "
+                              "watch without a token"));
     return;
   }
   for (const LoggedChange& change : page) {

@@ -6,8 +6,8 @@
 #include <vector>
 
 #include "classifier-svc/change_hub.h"
-#include "common/redis/executor.h"
 #include "common/domain/regions.h"
+#include "common/redis/executor.h"
 #include "grpcpp/grpcpp.h"
 #include "uhc/v1/classifier.pb.h"
 

@@ -1,10 +1,9 @@
-#include "common/config/files.h"
 #include "enrollment-svc/enrollment_server.h"
 
-#include "common/redis/schema.h"
-
 #include "absl/strings/str_cat.h"
+#include "common/config/files.h"
 #include "common/observability/log.h"
+#include "common/redis/schema.h"
 #include "common/server/flags.h"
 #include "enrollment-svc/event_applier.h"
 
@@ -19,12 +18,14 @@ absl::Status CheckBucketBits(RedisClient& redis, int bits) {
       {{"HSETNX", kMetaKey, kMetaBucketBits, value}, {"HGET", kMetaKey, kMetaBucketBits}});
   if (!replies.ok()) return replies.status();
   if (absl::Status s = ReplyStatus((*replies)[1].get()); !s.ok()) return s;
-  if ((*replies)[1]->type != REDIS_REPLY_STRING) return absl::UnavailableError("uhc:meta unreadable");
+  if ((*replies)[1]->type != REDIS_REPLY_STRING)
+    return absl::UnavailableError("uhc:meta unreadable");
   std::string stored((*replies)[1]->str, (*replies)[1]->len);
   if (stored != value) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "--bucket_bits ", bits, " differs from ", stored, ", the value the data in Redis was "
-        "written with (uhc:meta)"));
+    return absl::FailedPreconditionError(absl::StrCat("--bucket_bits ", bits, " differs from ",
+                                                      stored,
+                                                      ", the value the data in Redis was "
+                                                      "written with (uhc:meta)"));
   }
   return absl::OkStatus();
 }
@@ -66,26 +67,28 @@ absl::StatusOr<std::unique_ptr<EnrollmentServer>> EnrollmentServer::Start(
     absl::Status loaded = c.LoadFunctionLibraries();
     if (!loaded.ok()) LogError("cannot load Redis functions", {{"error", loaded.message()}});
     absl::Status layout = loaded.ok() ? CheckBucketBits(c, bits) : loaded;
-    if (absl::IsFailedPrecondition(layout)) LogError("refusing to serve", {{"error", layout.message()}});
+    if (absl::IsFailedPrecondition(layout))
+      LogError("refusing to serve", {{"error", layout.message()}});
     return layout.ok();
   });
-  s->executor_ = std::make_unique<RedisExecutor>(options.redis, options.redis_threads,
-                                                 options.queue_limit);
-  s->validator_ = std::make_unique<EventValidator>(s->regions_.get(), s->keyer_.get(),
-                                                   options.max_future_skew);
+  s->executor_ =
+      std::make_unique<RedisExecutor>(options.redis, options.redis_threads, options.queue_limit);
+  s->validator_ =
+      std::make_unique<EventValidator>(s->regions_.get(), s->keyer_.get(), options.max_future_skew);
   absl::StatusOr<std::unique_ptr<TokenAuthorizer>> auth =
       LoadTokensIfConfigured(options.token_file);
   if (!auth.ok()) return auth.status();
   s->auth_ = *std::move(auth);
   s->enrollment_ = std::make_unique<EnrollmentServiceImpl>(
-      options.limits, s->regions_.get(), s->validator_.get(), s->executor_.get(),
-      s->health_.get(), s->enrollment_metrics_.get(), s->auth_.get());
+      options.limits, s->regions_.get(), s->validator_.get(), s->executor_.get(), s->health_.get(),
+      s->enrollment_metrics_.get(), s->auth_.get());
   s->admin_ = std::make_unique<RegionAdminServiceImpl>(s->regions_.get(), s->enrollment_.get());
   host->AddService(s->enrollment_.get(), "uhc.v1.EnrollmentService");
   host->AddService(s->admin_.get(), "uhc.v1.RegionAdminService");
   if (absl::Status started = host->Start(); !started.ok()) return started;
   s->health_->Start();
-  LogInfo("enrollment-svc serving", {{"port", host->port()}, {"metrics_port", host->metrics_port()}});
+  LogInfo("enrollment-svc serving",
+          {{"port", host->port()}, {"metrics_port", host->metrics_port()}});
   return s;
 }
 

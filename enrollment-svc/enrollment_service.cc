@@ -1,26 +1,25 @@
 #include "enrollment-svc/enrollment_service.h"
 
 #include <chrono>
-#include "absl/strings/string_view.h"
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
 #include "common/domain/errors.h"
-#include "common/observability/log.h"
-#include "common/server/status.h"
 #include "common/domain/nik.h"
 #include "common/domain/policy.h"
 #include "common/domain/region_counts.h"
+#include "common/observability/log.h"
 #include "common/redis/schema.h"
+#include "common/server/status.h"
 #include "enrollment-svc/event_applier.h"
 
 namespace uhc {
 namespace {
 
 constexpr size_t kMaxBatchIdBytes = 128;
-
 
 // Indonesia's western time (WIB, UTC+7) decides calendar days for cover dates.
 const absl::TimeZone kWib = absl::FixedTimeZone(7 * 3600);
@@ -48,8 +47,7 @@ void RejectConflictingIds(const v1::IngestEventsRequest& request,
 class IngestStream final
     : public grpc::ServerBidiReactor<v1::IngestEventsRequest, v1::IngestEventsResponse> {
  public:
-  IngestStream(EnrollmentServiceImpl* service, const absl::Status& authorized)
-      : service_(service) {
+  IngestStream(EnrollmentServiceImpl* service, const absl::Status& authorized) : service_(service) {
     if (!authorized.ok()) {
       Finish(ToGrpcStatus(authorized));
       return;
@@ -112,8 +110,7 @@ EnrollmentMetrics::EnrollmentMetrics(MetricsRegistry* registry) {
                                     "Calls refused because the Redis work queue was full.");
 }
 
-EnrollmentServiceImpl::EnrollmentServiceImpl(EnrollmentLimits limits,
-                                             const RegionRegistry* regions,
+EnrollmentServiceImpl::EnrollmentServiceImpl(EnrollmentLimits limits, const RegionRegistry* regions,
                                              const EventValidator* validator,
                                              RedisExecutor* executor, RedisHealth* health,
                                              EnrollmentMetrics* metrics,
@@ -139,16 +136,15 @@ absl::Status EnrollmentServiceImpl::ProcessBatch(RedisClient& connection,
     return InvalidField("events", "a batch needs at least one event");
   }
   if (request.events_size() > limits_.max_events_per_batch) {
-    return InvalidField("events", absl::StrCat(request.events_size(),
-                                               " events exceed the batch limit of ",
-                                               limits_.max_events_per_batch));
+    return InvalidField("events",
+                        absl::StrCat(request.events_size(), " events exceed the batch limit of ",
+                                     limits_.max_events_per_batch));
   }
   if (!health_->healthy()) return absl::UnavailableError("redis unreachable; retry with backoff");
   std::vector<PreparedEvent> prepared;
   prepared.reserve(request.events_size());
   for (int i = 0; i < request.events_size(); ++i) {
-    prepared.push_back(
-        validator_->Prepare(request.events(i), i, /*in_batch=*/true, start));
+    prepared.push_back(validator_->Prepare(request.events(i), i, /*in_batch=*/true, start));
   }
   RejectConflictingIds(request, &prepared);
 
@@ -157,8 +153,8 @@ absl::Status EnrollmentServiceImpl::ProcessBatch(RedisClient& connection,
   if (!applied.ok()) {
     metrics_->redis_errors->Increment();
     if (absl::IsUnavailable(applied)) health_->ReportFailure();
-    LogWarning("batch not applied", {{"error", applied.message()},
-                                     {"events", request.events_size()}});
+    LogWarning("batch not applied",
+               {{"error", applied.message()}, {"events", request.events_size()}});
     response->Clear();
     return applied;
   }
@@ -175,9 +171,9 @@ EnrollmentServiceImpl::IngestEvents(grpc::CallbackServerContext* context) {
   return new IngestStream(this, calls_.Authorize(*context, Role::kIngest));
 }
 
-grpc::ServerUnaryReactor* EnrollmentServiceImpl::IngestBatch(
-    grpc::CallbackServerContext* context, const v1::IngestEventsRequest* request,
-    v1::IngestEventsResponse* response) {
+grpc::ServerUnaryReactor* EnrollmentServiceImpl::IngestBatch(grpc::CallbackServerContext* context,
+                                                             const v1::IngestEventsRequest* request,
+                                                             v1::IngestEventsResponse* response) {
   return calls_.OnExecutor(context, Role::kIngest, [this, request, response](RedisClient& redis) {
     return ProcessBatch(redis, *request, response);
   });
@@ -207,18 +203,19 @@ absl::Status EnrollmentServiceImpl::EnrollOn(RedisClient& redis, const v1::Enrol
   // Validate first (nothing is read for a bad request), then read the region's status.
   PreparedEvent check = validator_->Prepare(event, 0, /*in_batch=*/false, now);
   if (check.rejected) {
-    std::string field = check.field == "event_id" ? "request_id"
+    std::string field = check.field == "event_id"           ? "request_id"
                         : check.field == "enrolled.segment" ? "segment"
                                                             : check.field;
     return InvalidField(field, check.reason);
   }
-  absl::StatusOr<ReplyPtr> prio = redis.Command({"HGET", AggregateKey(request.region_code()), agg::kPrioritas});
+  absl::StatusOr<ReplyPtr> prio =
+      redis.Command({"HGET", AggregateKey(request.region_code()), agg::kPrioritas});
   if (!prio.ok()) {
     health_->ReportFailure();
     return prio.status();
   }
-  bool prioritas = (*prio)->type == REDIS_REPLY_STRING &&
-                   absl::string_view((*prio)->str, (*prio)->len) == "1";
+  bool prioritas =
+      (*prio)->type == REDIS_REPLY_STRING && absl::string_view((*prio)->str, (*prio)->len) == "1";
   event.mutable_enrolled()->set_active(prioritas);
   v1::IngestEventsRequest batch;
   *batch.add_events() = event;
@@ -232,8 +229,7 @@ absl::Status EnrollmentServiceImpl::EnrollOn(RedisClient& redis, const v1::Enrol
   p->set_state(v1::PARTICIPANT_STATE_LIVE);
   p->set_last_event_kind(v1::EVENT_KIND_ENROLLED);
   *p->mutable_last_event_time() = event.occurred_at();
-  absl::CivilDay day =
-      absl::ToCivilDay(absl::FromUnixSeconds(event.occurred_at().seconds()), kWib);
+  absl::CivilDay day = absl::ToCivilDay(absl::FromUnixSeconds(event.occurred_at().seconds()), kWib);
   if (!prioritas) day = absl::CivilDay(absl::CivilMonth(day) + 1);
   response->set_cover_starts(absl::FormatCivilTime(day));
   return absl::OkStatus();
@@ -244,16 +240,16 @@ grpc::ServerUnaryReactor* EnrollmentServiceImpl::GetParticipant(
     v1::Participant* response) {
   absl::StatusOr<Nik> nik = ParseNik(request->nik());
   if (!nik.ok()) {
-    return calls_.Answer(context, Role::kRead, [&] {
-      return InvalidField("nik", std::string(nik.status().message()));
-    });
+    return calls_.Answer(context, Role::kRead,
+                         [&] { return InvalidField("nik", std::string(nik.status().message())); });
   }
   std::vector<const Region*> candidates;
   if (!request->region_code().empty()) {
     std::string reason;
     const Region* region = validator_->Regency(request->region_code(), &reason);
     if (region == nullptr) {
-      return calls_.Answer(context, Role::kRead, [&] { return InvalidField("region_code", reason); });
+      return calls_.Answer(context, Role::kRead,
+                           [&] { return InvalidField("region_code", reason); });
     }
     candidates.push_back(region);
   } else {
@@ -268,7 +264,7 @@ grpc::ServerUnaryReactor* EnrollmentServiceImpl::GetParticipant(
 absl::Status EnrollmentServiceImpl::FindParticipant(RedisClient& redis, const std::string& nik,
                                                     const std::vector<const Region*>& candidates,
                                                     v1::Participant* response) {
-ParticipantKey key = validator_->Key(nik);
+  ParticipantKey key = validator_->Key(nik);
   std::string field(key.field.begin(), key.field.end());
   std::vector<std::string> buckets;
   buckets.reserve(candidates.size());
@@ -308,8 +304,8 @@ ParticipantKey key = validator_->Key(nik);
                                            : static_cast<v1::EventKind>(found.kind));
   response->mutable_last_event_time()->set_seconds(
       static_cast<int64_t>(found.occurred_at_ms / 1000));
-  response->mutable_last_event_time()->set_nanos(
-      static_cast<int32_t>(found.occurred_at_ms % 1000) * 1000000);
+  response->mutable_last_event_time()->set_nanos(static_cast<int32_t>(found.occurred_at_ms % 1000) *
+                                                 1000000);
   return absl::OkStatus();
 }
 

@@ -2,13 +2,13 @@
 
 #include <atomic>
 
-#include "common/server/auth.h"
+#include "common/domain/event_rules.h"
+#include "common/domain/regions.h"
 #include "common/observability/metrics.h"
 #include "common/redis/executor.h"
 #include "common/redis/health.h"
+#include "common/server/auth.h"
 #include "common/server/unary.h"
-#include "common/domain/regions.h"
-#include "common/domain/event_rules.h"
 #include "uhc/v1/enrollment.grpc.pb.h"
 
 namespace uhc {
@@ -95,8 +95,8 @@ class RegionAdminServiceImpl final : public v1::RegionAdminService::CallbackServ
  private:
   // Runs one admin function call (validated already) and decodes its settings reply.
   grpc::ServerUnaryReactor* Call(grpc::CallbackServerContext* context,
-                                 const std::string& region_code,
-                                 std::vector<std::string> command, v1::RegionSettings* response);
+                                 const std::string& region_code, std::vector<std::string> command,
+                                 v1::RegionSettings* response);
   const RegionRegistry* regions_;
   EnrollmentServiceImpl* enrollment_;
 };

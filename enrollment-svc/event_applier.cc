@@ -239,12 +239,13 @@ absl::Status ApplyEvents(RedisClient& redis, const std::vector<PreparedEvent>& e
         result->set_outcome(v1::STALE);
         break;
       case kNotFound:
-        Reject(result, "nik", absl::StrCat("no participant with this NIK in region ",
-                                           e.region->code));
+        Reject(result, "nik",
+               absl::StrCat("no participant with this NIK in region ", e.region->code));
         break;
       case kGone:
-        Reject(result, "nik", absl::StrCat("the participant has left region ", e.region->code,
-                                           " (relocated or terminated)"));
+        Reject(result, "nik",
+               absl::StrCat("the participant has left region ", e.region->code,
+                            " (relocated or terminated)"));
         break;
       default:
         return absl::InternalError(absl::StrCat("uhc_apply_v1: unexpected result ", code));

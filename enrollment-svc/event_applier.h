@@ -4,8 +4,8 @@
 #include <vector>
 
 #include "absl/status/status.h"
-#include "common/redis/client.h"
 #include "common/domain/event_rules.h"
+#include "common/redis/client.h"
 #include "uhc/v1/enrollment.pb.h"
 
 namespace uhc {

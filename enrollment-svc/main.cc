@@ -2,30 +2,37 @@
 #include <cstdlib>
 #include <memory>
 
-#include "common/config/files.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
-#include "common/server/flags.h"
+#include "common/config/files.h"
 #include "common/observability/log.h"
+#include "common/server/flags.h"
 #include "enrollment-svc/enrollment_server.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:50051", "gRPC listen address (env UHC_LISTEN)");
-ABSL_FLAG(int, metrics_port, 9101, "Prometheus /metrics port on --metrics_host; -1 disables "
+ABSL_FLAG(int, metrics_port, 9101,
+          "Prometheus /metrics port on --metrics_host; -1 disables "
           "(env UHC_METRICS_PORT)");
-ABSL_FLAG(std::string, data_dir, "data", "directory with provinces.csv and regencies.csv "
+ABSL_FLAG(std::string, data_dir, "data",
+          "directory with provinces.csv and regencies.csv "
           "(env UHC_DATA_DIR)");
-ABSL_FLAG(std::string, hmac_secret_file, "", "file holding the NIK HMAC secret (>= 16 bytes); "
+ABSL_FLAG(std::string, hmac_secret_file, "",
+          "file holding the NIK HMAC secret (>= 16 bytes); "
           "when empty the secret comes from env UHC_NIK_HMAC_SECRET (env UHC_HMAC_SECRET_FILE)");
-ABSL_FLAG(int, bucket_bits, 8, "participant buckets per region = 2^bits; fixed for the life of "
+ABSL_FLAG(int, bucket_bits, 8,
+          "participant buckets per region = 2^bits; fixed for the life of "
           "the data: Redis remembers it and a different value is refused (env UHC_BUCKET_BITS)");
 ABSL_FLAG(int, max_batch_events, 10000, "events per batch limit (env UHC_MAX_BATCH_EVENTS)");
 ABSL_FLAG(int, events_per_call, 2000, "events per Redis function call (env UHC_EVENTS_PER_CALL)");
-ABSL_FLAG(int, redis_threads, 4, "Redis worker threads, one connection each "
+ABSL_FLAG(int, redis_threads, 4,
+          "Redis worker threads, one connection each "
           "(env UHC_REDIS_THREADS)");
-ABSL_FLAG(int, queue_limit, 256, "queued Redis tasks before RESOURCE_EXHAUSTED "
+ABSL_FLAG(int, queue_limit, 256,
+          "queued Redis tasks before RESOURCE_EXHAUSTED "
           "(env UHC_QUEUE_LIMIT)");
-ABSL_FLAG(int, redis_wait_replicas, 0, "acknowledge writes only after this many Redis replicas "
+ABSL_FLAG(int, redis_wait_replicas, 0,
+          "acknowledge writes only after this many Redis replicas "
           "confirmed them (WAIT), so a failover loses nothing acked; 0 does not wait "
           "(env UHC_REDIS_WAIT_REPLICAS)");
 ABSL_FLAG(int, max_future_skew_seconds, 300,

@@ -60,9 +60,9 @@ grpc::ServerUnaryReactor* RegionAdminServiceImpl::SetPopulation(
   std::vector<FieldViolation> violations;
   CheckAdminRegion(*regions_, request->region_code(), &violations);
   if (request->population() < 0 || request->population() > kMaxPopulation) {
-    violations.push_back({"population",
-                          absl::StrCat(request->population(), " is outside 0..", kMaxPopulation,
-                                       " (Indonesia has about 285 million people)")});
+    violations.push_back(
+        {"population", absl::StrCat(request->population(), " is outside 0..", kMaxPopulation,
+                                    " (Indonesia has about 285 million people)")});
   }
   absl::CivilDay day;
   if (request->as_of().size() != 10 || !absl::ParseCivilTime(request->as_of(), &day)) {
@@ -72,11 +72,11 @@ grpc::ServerUnaryReactor* RegionAdminServiceImpl::SetPopulation(
     return enrollment_->calls().Answer(context, Role::kAdmin,
                                        [&] { return InvalidFields(violations); });
   }
-  return Call(context, request->region_code(),
-              {"FCALL", apply_abi::kSetPopulationFunction, "1",
-               AggregateKey(request->region_code()), std::to_string(request->population()),
-               request->as_of()},
-              response);
+  return Call(
+      context, request->region_code(),
+      {"FCALL", apply_abi::kSetPopulationFunction, "1", AggregateKey(request->region_code()),
+       std::to_string(request->population()), request->as_of()},
+      response);
 }
 
 grpc::ServerUnaryReactor* RegionAdminServiceImpl::SetRegionStatus(

@@ -8,7 +8,8 @@ BUILD_DIR="${2:-build}"
 
 PACKAGES=(build-essential cmake pkg-config libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev
   protobuf-compiler libabsl-dev libhiredis-dev libssl-dev libgtest-dev libgmock-dev
-  libcpp-httplib-dev redis-server redis-tools python3 python3-yaml stunnel4 openssl)
+  libcpp-httplib-dev redis-server redis-tools python3 python3-yaml stunnel4 openssl clang-format
+  git)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,8 +1,19 @@
 #!/usr/bin/env bash
 # Installs, builds and runs every test (unit, integration with a real redis-server, end to end,
-# and the bench smoke). Usage: scripts/test.sh
+# the format check and the bench smoke), then the unit and integration tests again built with
+# AddressSanitizer and UndefinedBehaviorSanitizer. Usage: scripts/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh RelWithDebInfo build
-cd build
-ctest --output-on-failure --timeout 600 -j2
+(cd build && ctest --output-on-failure --timeout 600 -j2)
+
+echo "==> sanitizers (ASan + UBSan): unit and integration tests in build-asan"
+SANITIZED=(domain_test observability_test redis_unit_test server_unit_test enrollment_unit_test
+  classifier_unit_test overflow_test enrollment_test ingest_model_test malformed_test
+  hardening_test faults_test schema_golden_test watch_resume_test)
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DUHC_SANITIZE=ON >/dev/null
+cmake --build build-asan -j"$(nproc)" --target "${SANITIZED[@]}" uhcctl
+labels=$(IFS='|'; echo "^(${SANITIZED[*]})\$")
+(cd build-asan &&
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ctest --output-on-failure --timeout 900 -j2 -L "$labels")

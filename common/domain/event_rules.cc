@@ -35,7 +35,8 @@ const Region* EventValidator::Regency(const std::string& code, std::string* reas
     return nullptr;
   }
   if (region->level != RegionLevel::kRegency) {
-    *reason = absl::StrCat("'", code, "' is a ", region->level == RegionLevel::kNation ? "nation" : "province",
+    *reason = absl::StrCat("'", code, "' is a ",
+                           region->level == RegionLevel::kNation ? "nation" : "province",
                            ", not a kab/kota; events name the domicile kab/kota");
     return nullptr;
   }
@@ -71,9 +72,10 @@ PreparedEvent EventValidator::Prepare(const v1::ParticipantEvent& event, int ind
     return reject("occurred_at", "is before JKN began (2014-01-01)");
   }
   if (absl::FromUnixSeconds(ts.seconds()) > now + max_future_skew_) {
-    return reject("occurred_at",
-                  absl::StrCat("is more than ", absl::FormatDuration(max_future_skew_),
-                               " in the future (the producer's clock?); see --max_future_skew_seconds"));
+    return reject(
+        "occurred_at",
+        absl::StrCat("is more than ", absl::FormatDuration(max_future_skew_),
+                     " in the future (the producer's clock?); see --max_future_skew_seconds"));
   }
   out.occurred_at_ms = static_cast<uint64_t>(ts.seconds()) * 1000 + ts.nanos() / 1000000;
 
@@ -84,8 +86,8 @@ PreparedEvent EventValidator::Prepare(const v1::ParticipantEvent& event, int ind
                                                        " is not a known segment (1-5)"));
       }
       out.op = ApplyOp::kEnroll;
-      out.arg = static_cast<uint8_t>(event.enrolled().segment() |
-                                     (event.enrolled().active() ? 8 : 0));
+      out.arg =
+          static_cast<uint8_t>(event.enrolled().segment() | (event.enrolled().active() ? 8 : 0));
       break;
     case v1::ParticipantEvent::kStatusChanged:
       out.op = ApplyOp::kStatus;
@@ -112,8 +114,9 @@ PreparedEvent EventValidator::Prepare(const v1::ParticipantEvent& event, int ind
       out.op = ApplyOp::kTerminate;
       break;
     case v1::ParticipantEvent::CHANGE_NOT_SET:
-      return reject("change", "one of enrolled, status_changed, segment_changed, relocated, "
-                              "terminated is required");
+      return reject("change",
+                    "one of enrolled, status_changed, segment_changed, relocated, "
+                    "terminated is required");
   }
   out.key = keyer_->Key(event.nik());
   out.event_id_hash = EventIdHash(event.event_id());

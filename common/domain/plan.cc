@@ -10,7 +10,8 @@ namespace {
 
 // Inactive participants of a segment (never negative, whatever Redis holds).
 int64_t Inactive(const RegionCounts& c, int segment) {
-  return std::max<int64_t>(0, SaturatingSub(c.participants[segment], std::max<int64_t>(0, c.active[segment])));
+  return std::max<int64_t>(
+      0, SaturatingSub(c.participants[segment], std::max<int64_t>(0, c.active[segment])));
 }
 
 int64_t TakeOverPool(const RegionCounts& c) {
@@ -59,7 +60,8 @@ int64_t TierEnrolmentsFor(const v1::PolicyConfig& policy, int target, const Regi
 RegionCounts ApplyPlan(const RegionCounts& counts, int64_t enroll, int64_t take_over) {
   RegionCounts after = counts;
   int64_t added = SaturatingAdd(enroll, take_over);
-  after.participants[kSegmentPbpuPemda] = SaturatingAdd(after.participants[kSegmentPbpuPemda], added);
+  after.participants[kSegmentPbpuPemda] =
+      SaturatingAdd(after.participants[kSegmentPbpuPemda], added);
   after.active[kSegmentPbpuPemda] = SaturatingAdd(after.active[kSegmentPbpuPemda], added);
   int64_t from_bp = std::min(take_over, Inactive(counts, kSegmentBp));
   after.participants[kSegmentBp] -= from_bp;

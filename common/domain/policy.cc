@@ -19,7 +19,6 @@ int64_t Clamp128(absl::int128 v) {
   return static_cast<int64_t>(v);
 }
 
-
 const char* MetricName(v1::Metric metric) {
   switch (metric) {
     case v1::COVERAGE:
@@ -145,8 +144,7 @@ int64_t ActivityDenominator(const v1::PolicyConfig& policy, const RegionCounts& 
                                                            : counts.population;
 }
 
-void FillMetrics(const v1::PolicyConfig& policy, const RegionCounts& counts,
-                 v1::RegionMetrics* m) {
+void FillMetrics(const v1::PolicyConfig& policy, const RegionCounts& counts, v1::RegionMetrics* m) {
   m->set_population(counts.population);
   m->set_participants(counts.Participants());
   m->set_active(counts.Active());

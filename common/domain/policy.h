@@ -45,7 +45,8 @@ bool GroupMet(const v1::PolicyConfig& policy, const v1::CriteriaGroup& group,
 // Whether the tier's criteria (not the common requirements) hold for counts.
 bool TierCriteriaMet(const v1::PolicyConfig& policy, int tier_index, const RegionCounts& counts);
 
-// The rule of a tier and of a requirement in words, e.g. "coverage >= 98.00% and activity >= 80.00%".
+// The rule of a tier and of a requirement in words, e.g. "coverage >= 98.00% and activity
+// >= 80.00%".
 std::string DescribeTier(const v1::TierRule& tier);
 std::string DescribeRequirement(const v1::Requirement& requirement);
 

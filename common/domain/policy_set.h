@@ -2,10 +2,10 @@
 
 #include <map>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "uhc/v1/policy.pb.h"
 
 namespace uhc {

@@ -15,13 +15,12 @@ namespace uhc {
 absl::StatusOr<std::unique_ptr<RedisConnection>> RedisConnection::Connect(
     const RedisOptions& options) {
   timeval connect_timeout = absl::ToTimeval(options.connect_timeout);
-  redisContext* raw =
-      redisConnectWithTimeout(options.host.c_str(), options.port, connect_timeout);
+  redisContext* raw = redisConnectWithTimeout(options.host.c_str(), options.port, connect_timeout);
   if (raw == nullptr) return absl::UnavailableError("redis: cannot allocate context");
   std::unique_ptr<RedisConnection> conn(new RedisConnection(raw, options.command_timeout));
   if (raw->err) {
-    return absl::UnavailableError(absl::StrCat("redis connect ", options.host, ":", options.port,
-                                               ": ", raw->errstr));
+    return absl::UnavailableError(
+        absl::StrCat("redis connect ", options.host, ":", options.port, ": ", raw->errstr));
   }
   timeval command_timeout = absl::ToTimeval(options.command_timeout);
   if (redisSetTimeout(raw, command_timeout) != REDIS_OK) {
@@ -63,10 +62,10 @@ absl::Status RedisConnection::TransportError() {
   if (context_->err == REDIS_ERR_IO &&
       (absl::string_view(context_->errstr) == std::strerror(EAGAIN) ||
        absl::string_view(context_->errstr) == std::strerror(EWOULDBLOCK))) {
-    return absl::UnavailableError(absl::StrCat(
-        "redis: no reply within the Redis command timeout of ",
-        absl::FormatDuration(command_timeout_),
-        " (Redis is stalled or overloaded); the connection is dropped, retry"));
+    return absl::UnavailableError(
+        absl::StrCat("redis: no reply within the Redis command timeout of ",
+                     absl::FormatDuration(command_timeout_),
+                     " (Redis is stalled or overloaded); the connection is dropped, retry"));
   }
   return absl::UnavailableError(absl::StrCat("redis: ", context_->errstr));
 }
@@ -120,7 +119,8 @@ absl::Status ReplyStatus(const redisReply* reply) {
   if (absl::StartsWith(text, "OOM")) {
     return absl::ResourceExhaustedError(absl::StrCat(
         "redis is full (maxmemory reached): retry later with backoff; operators: raise "
-        "maxmemory or add shards (", text, ")"));
+        "maxmemory or add shards (",
+        text, ")"));
   }
   struct Transient {
     absl::string_view prefix;
@@ -215,7 +215,8 @@ absl::StatusOr<std::vector<ReplyPtr>> ReconnectingConnection::PipelineOnce(
   if (wait_replicas <= 0) return (*connection)->Pipeline(commands);
   RedisCommands with_wait = commands;
   const std::string wanted = std::to_string(wait_replicas);
-  const std::string timeout_ms = std::to_string(absl::ToInt64Milliseconds(options_.command_timeout) / 2);
+  const std::string timeout_ms =
+      std::to_string(absl::ToInt64Milliseconds(options_.command_timeout) / 2);
   with_wait.push_back({"WAIT", wanted, timeout_ms});
   absl::StatusOr<std::vector<ReplyPtr>> replies = (*connection)->Pipeline(with_wait);
   if (!replies.ok()) return replies.status();

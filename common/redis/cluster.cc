@@ -80,8 +80,8 @@ std::optional<absl::string_view> RoutingKey(const RedisArgv& argv) {
     if (argv.size() > 3 && absl::SimpleAtoi(argv[2], &keys) && keys > 0) return argv[3];
     return std::nullopt;
   }
-  for (absl::string_view keyless : {"PING", "WAIT", "FUNCTION", "INFO", "CLUSTER", "SCAN",
-                                    "ASKING", "DBSIZE", "FLUSHALL", "AUTH", "TIME"}) {
+  for (absl::string_view keyless : {"PING", "WAIT", "FUNCTION", "INFO", "CLUSTER", "SCAN", "ASKING",
+                                    "DBSIZE", "FLUSHALL", "AUTH", "TIME"}) {
     if (name == keyless) return std::nullopt;
   }
   if (argv.size() < 2) return std::nullopt;
@@ -195,8 +195,8 @@ absl::Status ClusterClient::RefreshSlotMap(const std::string& preferred) {
     }
     return absl::OkStatus();
   }
-  return absl::UnavailableError(absl::StrCat("redis cluster: cannot read the slot map: ",
-                                             last.message()));
+  return absl::UnavailableError(
+      absl::StrCat("redis cluster: cannot read the slot map: ", last.message()));
 }
 
 std::vector<std::string> ClusterClient::KnownNodes() const {

@@ -84,10 +84,10 @@ class ClusterClient final : public RedisClient {
 
   RedisOptions options_;
   std::string seed_;
-  std::vector<std::string> nodes_;           // primaries by index
-  std::vector<int16_t> slot_node_;           // slot -> index into nodes_, -1 when unserved
+  std::vector<std::string> nodes_;  // primaries by index
+  std::vector<int16_t> slot_node_;  // slot -> index into nodes_, -1 when unserved
   bool map_stale_ = true;
-  std::string refresh_from_;                 // where the last redirect pointed
+  std::string refresh_from_;  // where the last redirect pointed
   absl::flat_hash_map<std::string, std::unique_ptr<RedisConnection>> connections_;
   Stats stats_;
 };

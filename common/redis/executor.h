@@ -14,8 +14,8 @@ namespace uhc {
 
 // Runs Redis work off the gRPC callback threads (which must never block on I/O). Each worker
 // thread owns one RedisClient (standalone or cluster), so a task has its connections to itself
-// for its whole run (pipelines stay on one connection per node). The queue is bounded: Submit refuses work instead of
-// piling it up, and the caller answers RESOURCE_EXHAUSTED.
+// for its whole run (pipelines stay on one connection per node). The queue is bounded: Submit
+// refuses work instead of piling it up, and the caller answers RESOURCE_EXHAUSTED.
 class RedisExecutor {
  public:
   using Task = std::function<void(RedisClient&)>;

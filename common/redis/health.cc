@@ -10,7 +10,9 @@ RedisHealth::RedisHealth(RedisOptions options, absl::Duration interval,
 
 RedisHealth::~RedisHealth() { Stop(); }
 
-void RedisHealth::Start() { thread_ = std::thread([this] { Run(); }); }
+void RedisHealth::Start() {
+  thread_ = std::thread([this] { Run(); });
+}
 
 void RedisHealth::Stop() {
   {

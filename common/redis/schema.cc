@@ -59,8 +59,10 @@ std::optional<ParticipantRecord> DecodeRecord(absl::string_view bytes) {
   r.segment = flags & 7;
   r.active = (flags & 8) != 0;
   r.kind = static_cast<RecordKind>(kind);
-  for (int i = 1; i <= 6; ++i) r.occurred_at_ms = (r.occurred_at_ms << 8) | static_cast<uint8_t>(bytes[i]);
-  for (int i = 7; i <= 10; ++i) r.event_id_hash = (r.event_id_hash << 8) | static_cast<uint8_t>(bytes[i]);
+  for (int i = 1; i <= 6; ++i)
+    r.occurred_at_ms = (r.occurred_at_ms << 8) | static_cast<uint8_t>(bytes[i]);
+  for (int i = 7; i <= 10; ++i)
+    r.event_id_hash = (r.event_id_hash << 8) | static_cast<uint8_t>(bytes[i]);
   return r;
 }
 
@@ -95,8 +97,8 @@ RegionAggregate ParseAggregate(const redisReply* reply) {
 
 namespace apply_abi {
 std::string EncodeEventArg(uint8_t op, uint16_t aggregate_key, uint16_t bucket_key,
-                           absl::string_view field, uint64_t occurred_at_ms,
-                           uint32_t event_id_hash, uint8_t arg) {
+                           absl::string_view field, uint64_t occurred_at_ms, uint32_t event_id_hash,
+                           uint8_t arg) {
   std::string a(kEventArgBytes, '\0');
   a[0] = static_cast<char>(op);
   a[1] = static_cast<char>(aggregate_key >> 8);

@@ -19,9 +19,9 @@ namespace uhc {
 
 // ---- Keys. Every key of a region carries its code as hash tag (one Redis Cluster slot); the
 // recorded tier changes share the tag {tiers}.
-std::string AggregateKey(absl::string_view region_code);           // uhc:{12.19}:agg
+std::string AggregateKey(absl::string_view region_code);                // uhc:{12.19}:agg
 std::string BucketKey(absl::string_view region_code, uint32_t bucket);  // uhc:{12.19}:p:1f
-std::string BucketKeyPattern();                                     // uhc:{*}:p:* (SCAN)
+std::string BucketKeyPattern();                                         // uhc:{*}:p:* (SCAN)
 // The region code of an aggregate or bucket key ("" if it is neither).
 std::string RegionOfKey(absl::string_view key);
 inline constexpr char kMetaKey[] = "uhc:meta";  // hash: bucket_bits
@@ -112,8 +112,8 @@ inline uint8_t CarriedEnterArg(uint8_t leave_result) {
 // One event argument: op, aggregate and bucket key indexes (1-based into KEYS), participant
 // field (8 bytes), occurred_at ms, event id hash, argument byte.
 std::string EncodeEventArg(uint8_t op, uint16_t aggregate_key, uint16_t bucket_key,
-                           absl::string_view field, uint64_t occurred_at_ms,
-                           uint32_t event_id_hash, uint8_t arg);
+                           absl::string_view field, uint64_t occurred_at_ms, uint32_t event_id_hash,
+                           uint8_t arg);
 }  // namespace apply_abi
 
 // ---- uhc_tiers_v2 library (classifier-svc/tier_functions.lua).

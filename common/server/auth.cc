@@ -22,7 +22,8 @@ std::array<unsigned char, 32> Digest(absl::string_view token) {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<TokenAuthorizer>> TokenAuthorizer::FromText(const std::string& text) {
+absl::StatusOr<std::unique_ptr<TokenAuthorizer>> TokenAuthorizer::FromText(
+    const std::string& text) {
   auto auth = std::unique_ptr<TokenAuthorizer>(new TokenAuthorizer());
   int n = 0;
   for (absl::string_view line : absl::StrSplit(text, '\n')) {

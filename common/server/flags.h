@@ -4,8 +4,8 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "common/server/auth.h"
 #include "common/redis/client.h"
+#include "common/server/auth.h"
 #include "common/server/host.h"
 
 namespace uhc {

@@ -40,7 +40,8 @@ void BlockTerminationSignals() {
 void ApplyEnvironmentToFlags() {
   for (const auto& [name, flag] : absl::GetAllFlags()) {
     std::string env = "UHC_";
-    for (char c : name) env.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+    for (char c : name)
+      env.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
     if (const char* value = std::getenv(env.c_str()); value != nullptr) {
       std::string error;
       if (!flag->ParseFrom(value, &error)) {
@@ -90,8 +91,7 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(const Serve
     if (!read(config.tls_client_ca_file, &options.pem_root_certs)) {
       return absl::NotFoundError("cannot read the TLS client CA file");
     }
-    options.client_certificate_request =
-        GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+    options.client_certificate_request = GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
   }
   return grpc::SslServerCredentials(options);
 }
@@ -99,8 +99,7 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(const Serve
 }  // namespace
 
 absl::Status ServerHost::Start() {
-  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
-      Credentials(config_);
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials = Credentials(config_);
   if (!credentials.ok()) return credentials.status();
   grpc::EnableDefaultHealthCheckService(true);
   // The built-in health service is not built on protobuf, so its descriptors are only in the
@@ -113,8 +112,9 @@ absl::Status ServerHost::Start() {
   builder.SetMaxReceiveMessageSize(config_.max_message_bytes);
   builder.SetMaxSendMessageSize(config_.max_message_bytes);
   // Clients re-resolve (and rebalance over new pods) when a connection ages out.
-  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS,
-                             static_cast<int>(absl::ToInt64Milliseconds(config_.max_connection_age)));
+  builder.AddChannelArgument(
+      GRPC_ARG_MAX_CONNECTION_AGE_MS,
+      static_cast<int>(absl::ToInt64Milliseconds(config_.max_connection_age)));
   builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS,
                              static_cast<int>(absl::ToInt64Milliseconds(config_.drain_timeout)));
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 30000);

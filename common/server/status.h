@@ -12,8 +12,8 @@ namespace uhc {
 grpc::Status ToGrpcStatus(const absl::Status& status);
 
 // The same words for the same condition, in both services.
-absl::Status Overloaded();              // RESOURCE_EXHAUSTED: the Redis work queue is full
-absl::Status DeadlinePassedInQueue();   // DEADLINE_EXCEEDED before any work was done
-absl::Status ShuttingDown();            // UNAVAILABLE: reconnect (to another pod)
+absl::Status Overloaded();             // RESOURCE_EXHAUSTED: the Redis work queue is full
+absl::Status DeadlinePassedInQueue();  // DEADLINE_EXCEEDED before any work was done
+absl::Status ShuttingDown();           // UNAVAILABLE: reconnect (to another pod)
 
 }  // namespace uhc

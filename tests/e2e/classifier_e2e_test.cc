@@ -1,6 +1,5 @@
 // End to end through real processes: redis-server, enrollment-svc and classifier-svc binaries.
 #include <signal.h>
-
 #include <sys/wait.h>
 
 #include <algorithm>
@@ -14,8 +13,8 @@
 #include "common/domain/policy_set.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/message_differencer.h"
-#include "gtest/gtest.h"
 #include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
 #include "tests/support/events.h"
 #include "tests/support/process.h"
 #include "tests/support/redis_server.h"
@@ -42,8 +41,7 @@ class ClassifierE2eTest : public ::testing::Test {
     admin_ = v1::RegionAdminService::NewStub(channel_);
     classifier_ = v1::ClassifierService::NewStub(
         grpc::CreateChannel(Address(classifier_ports_[0]), grpc::InsecureChannelCredentials()));
-    policies_ = std::make_unique<PolicySet>(
-        *LoadPolicies(UHC_SOURCE_DIR "/config/policies"));
+    policies_ = std::make_unique<PolicySet>(*LoadPolicies(UHC_SOURCE_DIR "/config/policies"));
   }
 
   void TearDown() override {
@@ -71,10 +69,10 @@ class ClassifierE2eTest : public ::testing::Test {
     int port = FreePort();
     classifier_ports_.push_back(port);
     auto p = std::make_unique<Process>(
-        std::vector<std::string>{UHC_CLASSIFIER_SVC, "--listen", Address(port), "--plaintext", "--metrics_port",
-                                 "-1", "--redis_port", std::to_string(redis_->port()),
-                                 "--data_dir", UHC_SOURCE_DIR "/data", "--policy_dir",
-                                 UHC_SOURCE_DIR "/config/policies", "--keepalive_seconds", "1"},
+        std::vector<std::string>{
+            UHC_CLASSIFIER_SVC, "--listen", Address(port), "--plaintext", "--metrics_port", "-1",
+            "--redis_port", std::to_string(redis_->port()), "--data_dir", UHC_SOURCE_DIR "/data",
+            "--policy_dir", UHC_SOURCE_DIR "/config/policies", "--keepalive_seconds", "1"},
         std::vector<std::string>{}, dir_ + "/classifier" + std::to_string(port) + ".log");
     EXPECT_TRUE(WaitServing(Address(port), 15000));
     return p;
@@ -149,8 +147,9 @@ class ClassifierE2eTest : public ::testing::Test {
       v1::Segment inactive_segment = v1::SEGMENT_PBPU_MANDIRI) {
     std::vector<v1::ParticipantEvent> events;
     for (int64_t i = 0; i < n; ++i) {
-      v1::Segment seg = i < pemda ? v1::SEGMENT_PBPU_PEMDA
-                        : i < active ? v1::SEGMENT_PBI_APBN : inactive_segment;
+      v1::Segment seg = i < pemda    ? v1::SEGMENT_PBPU_PEMDA
+                        : i < active ? v1::SEGMENT_PBI_APBN
+                                     : inactive_segment;
       events.push_back(Enrolled(region + "-" + std::to_string(first + i), TestNik(first + i),
                                 region, kBaseTime + i, seg, i < active));
     }
@@ -176,9 +175,9 @@ TEST_F(ClassifierE2eTest, TiersMetricsAndCriteriaEqualTheReferenceAndRollUpsAreS
   struct Setup {
     std::string code;
     int64_t population, participants, active, pemda;
-  } setups[] = {{"12.19", 1000, 995, 960, 200},  // utama
-                {"12.75", 1000, 985, 860, 120},  // madya
-                {"12.01", 1000, 981, 805, 30},   // pratama
+  } setups[] = {{"12.19", 1000, 995, 960, 200},   // utama
+                {"12.75", 1000, 985, 860, 120},   // madya
+                {"12.01", 1000, 981, 805, 30},    // pratama
                 {"16.07", 1000, 979, 900, 150}};  // none: coverage 97.9%
   int64_t next = 0;
   std::vector<v1::ParticipantEvent> events;
@@ -203,12 +202,13 @@ TEST_F(ClassifierE2eTest, TiersMetricsAndCriteriaEqualTheReferenceAndRollUpsAreS
       v1::RegionTier got = Tier(setups[i].code, id);
       EXPECT_EQ(got.tier(), want.tier()) << setups[i].code << " " << id;
       EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(got.metrics(), want.metrics()))
-          << setups[i].code << " " << id << "\n" << got.metrics().DebugString() << "\nvs\n"
+          << setups[i].code << " " << id << "\n"
+          << got.metrics().DebugString() << "\nvs\n"
           << want.metrics().DebugString();
       ASSERT_EQ(got.criteria_size(), want.criteria_size());
       for (int c = 0; c < want.criteria_size(); ++c) {
-        EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(got.criteria(c),
-                                                                       want.criteria(c)));
+        EXPECT_TRUE(
+            google::protobuf::util::MessageDifferencer::Equals(got.criteria(c), want.criteria(c)));
       }
       EXPECT_EQ(got.next_tier(), want.next_tier());
     }
@@ -294,14 +294,15 @@ TEST_F(ClassifierE2eTest, PagingReturnsEveryRegionOnceFiltersWorkAndBadTokensAre
   provinces.set_level(v1::REGION_LEVEL_PROVINCE);
   EXPECT_EQ(list(provinces).regions_size(), 38);
 
-  for (const std::string& token : {std::string("garbage!"), std::string("aGVsbG8"),
-                                   request.page_token() + "x"}) {
+  for (const std::string& token :
+       {std::string("garbage!"), std::string("aGVsbG8"), request.page_token() + "x"}) {
     v1::ListRegionTiersRequest bad;
     bad.set_page_token(token);
     v1::ListRegionTiersResponse page;
     grpc::ClientContext context;
     EXPECT_EQ(classifier_->ListRegionTiers(&context, bad, &page).error_code(),
-              grpc::StatusCode::INVALID_ARGUMENT) << token;
+              grpc::StatusCode::INVALID_ARGUMENT)
+        << token;
   }
   // A token from one filter is refused under another.
   v1::ListRegionTiersRequest first;
@@ -343,8 +344,8 @@ TEST_F(ClassifierE2eTest, PlanTierIsExactWhenIngested) {
     grpc::ClientContext context;
     ASSERT_TRUE(classifier_->PlanTier(&context, request, &plan).ok());
     // The plan is what the pure planner says on the model's counts.
-    v1::TierPlan want = PlanTier(policy, ModelCounts(c.code, c.population),
-                                 TierIndex(policy, c.target));
+    v1::TierPlan want =
+        PlanTier(policy, ModelCounts(c.code, c.population), TierIndex(policy, c.target));
     EXPECT_EQ(plan.total_people(), want.total_people()) << c.code;
     EXPECT_EQ(plan.reachable(), want.reachable()) << c.code;
     if (!plan.reachable()) {
@@ -377,12 +378,14 @@ TEST_F(ClassifierE2eTest, PlanTierIsExactWhenIngested) {
     std::vector<v1::ParticipantEvent> all_but_one(registrations.begin(),
                                                   registrations.end() - hold);
     Ingest(all_but_one);
-    int64_t expected_participants = c.participants + plan.enroll_uninsured() -
-                                     (plan.take_over_inactive() > 0 ? 0 : 1);
+    int64_t expected_participants =
+        c.participants + plan.enroll_uninsured() - (plan.take_over_inactive() > 0 ? 0 : 1);
     ASSERT_TRUE(WaitParticipants(c.code, expected_participants));
-    ASSERT_TRUE(WaitFor([&] {
-      return Tier(c.code).metrics().pemda_registered() == c.pemda + plan.total_people() - 1;
-    }, 5000));
+    ASSERT_TRUE(WaitFor(
+        [&] {
+          return Tier(c.code).metrics().pemda_registered() == c.pemda + plan.total_people() - 1;
+        },
+        5000));
     EXPECT_NE(Tier(c.code).tier(), c.target) << c.code << ": one fewer must not reach it";
     Ingest(std::vector<v1::ParticipantEvent>(registrations.end() - hold, registrations.end()));
     ASSERT_TRUE(WaitFor([&] { return Tier(c.code).tier() == c.target; }, 5000))
@@ -398,9 +401,8 @@ TEST_F(ClassifierE2eTest, TierChangeReachesWatchersWithinASecondAndIsRecordedOnc
   SetRegion("12.19", 100);
   Ingest(People("12.19", 0, 97, 90, 20));  // 97%: no tier
   ASSERT_TRUE(WaitParticipants("12.19", 97));
-  ASSERT_TRUE(WaitFor([&] {
-    return Tier("12.19", "", replica2.get()).metrics().participants() == 97;
-  }, 5000));
+  ASSERT_TRUE(WaitFor(
+      [&] { return Tier("12.19", "", replica2.get()).metrics().participants() == 97; }, 5000));
   EXPECT_EQ(Tier("12.19").tier(), "none");
 
   grpc::ClientContext watch_context;
@@ -503,8 +505,9 @@ TEST_F(ClassifierE2eTest, UhcctlForPeople) {
     events << "{\"event_id\":\"u" << i << "\",\"nik\":\"" << TestNik(i)
            << "\",\"region_code\":\"12.19\",\"occurred_at\":\"2025-03-01T00:00:00Z\","
            << "\"enrolled\":{\"segment\":\"SEGMENT_PBPU_PEMDA\",\"active\":true}}\n";
-    if (i == 1) events << "{\"event_id\":\"bad\",\"nik\":\"123\",\"region_code\":\"12.19\","
-                          "\"occurred_at\":\"2025-03-01T00:00:00Z\",\"terminated\":{}}\n";
+    if (i == 1)
+      events << "{\"event_id\":\"bad\",\"nik\":\"123\",\"region_code\":\"12.19\","
+                "\"occurred_at\":\"2025-03-01T00:00:00Z\",\"terminated\":{}}\n";
     if (i == 2) events << "this is not json\n";
   }
   events.close();

@@ -105,8 +105,9 @@ class ReflectionWalker {
 
   std::unique_ptr<refl::ServerReflection::Stub> stub_;
   grpc::ClientContext context_;
-  std::unique_ptr<grpc::ClientReaderWriter<refl::ServerReflectionRequest,
-                                           refl::ServerReflectionResponse>> stream_;
+  std::unique_ptr<
+      grpc::ClientReaderWriter<refl::ServerReflectionRequest, refl::ServerReflectionResponse>>
+      stream_;
   std::map<std::string, FileDescriptorProto> files_;
   std::vector<std::string> errors_;
 };
@@ -117,19 +118,22 @@ TEST(ReflectionTest, EveryMethodOfOurServicesIsFullyDescribed) {
   std::string dir = mkdtemp(pattern);
   int enrollment_port = FreePort(), classifier_port = FreePort();
   std::string redis_port = std::to_string(redis.port());
-  Process enrollment({UHC_ENROLLMENT_SVC, "--listen", "127.0.0.1:" + std::to_string(enrollment_port),
-                      "--plaintext", "--metrics_port", "-1", "--redis_port", redis_port, "--data_dir",
-                      UHC_SOURCE_DIR "/data"},
-                     {"UHC_NIK_HMAC_SECRET=reflection-test-secret-0123"}, dir + "/e.log");
-  Process classifier({UHC_CLASSIFIER_SVC, "--listen", "127.0.0.1:" + std::to_string(classifier_port),
-                      "--plaintext", "--metrics_port", "-1", "--redis_port", redis_port, "--data_dir",
-                      UHC_SOURCE_DIR "/data", "--policy_dir", UHC_SOURCE_DIR "/config/policies"},
-                     {}, dir + "/c.log");
+  Process enrollment(
+      {UHC_ENROLLMENT_SVC, "--listen", "127.0.0.1:" + std::to_string(enrollment_port),
+       "--plaintext", "--metrics_port", "-1", "--redis_port", redis_port, "--data_dir",
+       UHC_SOURCE_DIR "/data"},
+      {"UHC_NIK_HMAC_SECRET=reflection-test-secret-0123"}, dir + "/e.log");
+  Process classifier(
+      {UHC_CLASSIFIER_SVC, "--listen", "127.0.0.1:" + std::to_string(classifier_port),
+       "--plaintext", "--metrics_port", "-1", "--redis_port", redis_port, "--data_dir",
+       UHC_SOURCE_DIR "/data", "--policy_dir", UHC_SOURCE_DIR "/config/policies"},
+      {}, dir + "/c.log");
   struct Expect {
     int port;
     std::map<std::string, int> services;  // name -> methods
-  } servers[] = {{enrollment_port, {{"uhc.v1.EnrollmentService", 4}, {"uhc.v1.RegionAdminService", 2}}},
-                 {classifier_port, {{"uhc.v1.ClassifierService", 6}}}};
+  } servers[] = {
+      {enrollment_port, {{"uhc.v1.EnrollmentService", 4}, {"uhc.v1.RegionAdminService", 2}}},
+      {classifier_port, {{"uhc.v1.ClassifierService", 6}}}};
   for (const Expect& server : servers) {
     std::string address = "127.0.0.1:" + std::to_string(server.port);
     ASSERT_TRUE(WaitServing(address, 15000, "liveness"));

@@ -3,17 +3,17 @@
 #include <cstdint>
 #include <cstdlib>
 
-#include "common/config/files.h"
 #include "absl/time/clock.h"
+#include "common/config/files.h"
+#include "common/domain/event_rules.h"
 #include "common/domain/identity.h"
 #include "common/domain/regions.h"
-#include "common/domain/event_rules.h"
 
 namespace {
 
 const uhc::RegionRegistry& Regions() {
-  static const uhc::RegionRegistry* r = new uhc::RegionRegistry(
-      *uhc::LoadRegions(UHC_SOURCE_DIR "/data"));
+  static const uhc::RegionRegistry* r =
+      new uhc::RegionRegistry(*uhc::LoadRegions(UHC_SOURCE_DIR "/data"));
   return *r;
 }
 

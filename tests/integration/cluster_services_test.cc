@@ -6,16 +6,16 @@
 #include <atomic>
 #include <thread>
 
-#include "common/config/files.h"
 #include "absl/strings/str_cat.h"
 #include "classifier-svc/classifier_server.h"
+#include "common/config/files.h"
 #include "common/domain/identity.h"
 #include "common/domain/policy.h"
 #include "common/domain/policy_set.h"
 #include "common/redis/cluster.h"
 #include "enrollment-svc/enrollment_server.h"
-#include "grpcpp/grpcpp.h"
 #include "gmock/gmock.h"
+#include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "tests/support/events.h"
 #include "tests/support/model_check.h"
@@ -39,8 +39,7 @@ struct IngestProgress {
 class ClusterServicesTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    registry_ = std::make_unique<RegionRegistry>(
-        *LoadRegions(UHC_SOURCE_DIR "/data"));
+    registry_ = std::make_unique<RegionRegistry>(*LoadRegions(UHC_SOURCE_DIR "/data"));
   }
   void TearDown() override {
     classifier_.reset();
@@ -80,9 +79,8 @@ class ClusterServicesTest : public ::testing::Test {
     auto classifier = ClassifierServer::Start(c);
     ASSERT_TRUE(classifier.ok()) << classifier.status();
     classifier_ = *std::move(classifier);
-    classifier_stub_ = v1::ClassifierService::NewStub(
-        grpc::CreateChannel(absl::StrCat("127.0.0.1:", classifier_->port()),
-                            grpc::InsecureChannelCredentials()));
+    classifier_stub_ = v1::ClassifierService::NewStub(grpc::CreateChannel(
+        absl::StrCat("127.0.0.1:", classifier_->port()), grpc::InsecureChannelCredentials()));
   }
 
   // Sends events in batches from the start, each batch resent until acknowledged (as uhcctl
@@ -124,10 +122,12 @@ class ClusterServicesTest : public ::testing::Test {
   }
 
   // Every aggregate and participant record in the cluster equals the model.
-  void ExpectRedisEqualsModel(const ReferenceModel& model, const std::vector<std::string>& regions) {
+  void ExpectRedisEqualsModel(const ReferenceModel& model,
+                              const std::vector<std::string>& regions) {
     ClusterClient redis(cluster_.options());
     ExpectAggregatesEqualModel(redis, model, regions);
-    EXPECT_GT(ExpectRecordsEqualModel(redis, model, *NikKeyer::Create(kSecret, kBucketBits)), 1000u);
+    EXPECT_GT(ExpectRecordsEqualModel(redis, model, *NikKeyer::Create(kSecret, kBucketBits)),
+              1000u);
   }
 
   // The classifier catches up with the model by itself and reports the tier the policy engine
@@ -136,8 +136,8 @@ class ClusterServicesTest : public ::testing::Test {
                         const std::map<std::string, int64_t>& population) {
     PolicySet policies = *LoadPolicies(UHC_SOURCE_DIR "/config/policies");
     for (const std::string& region : regions) {
-      RegionCounts counts = model.regions().count(region) ? model.regions().at(region)
-                                                          : RegionCounts();
+      RegionCounts counts =
+          model.regions().count(region) ? model.regions().at(region) : RegionCounts();
       counts.population = population.at(region);
       counts.uhc_prioritas = true;
       counts.dues_paid_through = 202610;
@@ -191,9 +191,8 @@ class ClusterServicesTest : public ::testing::Test {
   // Regencies ordered by the hash slot of their keys.
   std::vector<const Region*> RegenciesBySlot() const {
     std::vector<const Region*> out = registry_->regencies();
-    std::sort(out.begin(), out.end(), [](const Region* a, const Region* b) {
-      return KeySlot(a->code) < KeySlot(b->code);
-    });
+    std::sort(out.begin(), out.end(),
+              [](const Region* a, const Region* b) { return KeySlot(a->code) < KeySlot(b->code); });
     return out;
   }
 
@@ -206,8 +205,7 @@ class ClusterServicesTest : public ::testing::Test {
   std::unique_ptr<v1::ClassifierService::Stub> classifier_stub_;
 };
 
-class ClusterIngestTest : public ClusterServicesTest,
-                          public ::testing::WithParamInterface<int> {};
+class ClusterIngestTest : public ClusterServicesTest, public ::testing::WithParamInterface<int> {};
 
 // With 2,000 events per call a batch is mostly one round; with 7, a region's events spread over
 // many rounds and relocations cross them: every outcome must still be the model's.
@@ -328,9 +326,9 @@ TEST_F(ClusterServicesTest, KilledPrimaryIsReplacedAndNothingAckedIsLost) {
   }
   std::map<int, int> regions_on;
   for (const std::string& r : regions) ++regions_on[cluster_.PrimaryPortOf(KeySlot(r))];
-  const int victim = std::max_element(regions_on.begin(), regions_on.end(),
-                                      [](auto& a, auto& b) { return a.second < b.second; })
-                         ->first;
+  const int victim = std::max_element(regions_on.begin(), regions_on.end(), [](auto& a, auto& b) {
+                       return a.second < b.second;
+                     })->first;
   const uint16_t victim_slot = [&] {
     for (const std::string& r : regions) {
       if (cluster_.PrimaryPortOf(KeySlot(r)) == victim) return KeySlot(r);

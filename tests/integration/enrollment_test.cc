@@ -1,13 +1,13 @@
 // enrollment-svc against a real redis-server: every event kind and outcome, relocation healing,
 // restarts, Redis outages and pseudonymisation.
-#include "common/redis/schema.h"
-#include "common/config/files.h"
-#include "absl/strings/string_view.h"
 #include <httplib.h>
 
 #include <map>
 
+#include "absl/strings/string_view.h"
+#include "common/config/files.h"
 #include "common/observability/log.h"
+#include "common/redis/schema.h"
 #include "enrollment-svc/event_applier.h"
 #include "gmock/gmock.h"
 #include "grpc/health/v1/health.grpc.pb.h"
@@ -35,9 +35,9 @@ TEST_F(EnrollmentTest, EveryEventKindAndOutcomeWithParticipantAfterEach) {
   EXPECT_EQ(GetParticipant(nik, &p).error_code(), grpc::StatusCode::NOT_FOUND);
 
   // Enrolled.
-  EXPECT_EQ(IngestOne(Enrolled("e1", nik, kBatuBara, kBaseTime + 1, v1::SEGMENT_PBPU_MANDIRI,
-                               false)),
-            v1::APPLIED);
+  EXPECT_EQ(
+      IngestOne(Enrolled("e1", nik, kBatuBara, kBaseTime + 1, v1::SEGMENT_PBPU_MANDIRI, false)),
+      v1::APPLIED);
   ASSERT_TRUE(GetParticipant(nik, &p).ok());
   EXPECT_EQ(p.region_code(), kBatuBara);
   EXPECT_EQ(p.segment(), v1::SEGMENT_PBPU_MANDIRI);
@@ -50,9 +50,9 @@ TEST_F(EnrollmentTest, EveryEventKindAndOutcomeWithParticipantAfterEach) {
   EXPECT_EQ(agg["act"], 0);
 
   // The same event again: DUPLICATE; an older one: STALE.
-  EXPECT_EQ(IngestOne(Enrolled("e1", nik, kBatuBara, kBaseTime + 1, v1::SEGMENT_PBPU_MANDIRI,
-                               false)),
-            v1::DUPLICATE);
+  EXPECT_EQ(
+      IngestOne(Enrolled("e1", nik, kBatuBara, kBaseTime + 1, v1::SEGMENT_PBPU_MANDIRI, false)),
+      v1::DUPLICATE);
   EXPECT_EQ(IngestOne(StatusChanged("e-old", nik, kBatuBara, kBaseTime, true)), v1::STALE);
   EXPECT_EQ(Aggregate(kBatuBara)["act"], 0);
 
@@ -129,8 +129,8 @@ TEST_F(EnrollmentTest, BatchLimitsAreInvalidArgument) {
             grpc::StatusCode::INVALID_ARGUMENT);
   v1::IngestEventsRequest huge;
   for (int i = 0; i < 10001; ++i) {
-    *huge.add_events() = Enrolled("h" + std::to_string(i), TestNik(i), kBatuBara, kBaseTime,
-                                  v1::SEGMENT_PPU, true);
+    *huge.add_events() =
+        Enrolled("h" + std::to_string(i), TestNik(i), kBatuBara, kBaseTime, v1::SEGMENT_PPU, true);
   }
   grpc::ClientContext c2;
   grpc::Status status = enrollment_->IngestBatch(&c2, huge, &response);
@@ -174,10 +174,10 @@ std::vector<v1::ParticipantEvent> SmallHistory() {
   for (int i = 0; i < 300; ++i) {
     std::string nik = TestNik(1000 + i);
     std::string id = "p" + std::to_string(i);
-    events.push_back(Enrolled(id + "-e", nik, kBatuBara, kBaseTime + i, v1::SEGMENT_PBPU_MANDIRI,
-                              i % 2 == 0));
-    if (i % 3 == 0) events.push_back(StatusChanged(id + "-s", nik, kBatuBara, kBaseTime + i + 1000,
-                                                   i % 2 != 0));
+    events.push_back(
+        Enrolled(id + "-e", nik, kBatuBara, kBaseTime + i, v1::SEGMENT_PBPU_MANDIRI, i % 2 == 0));
+    if (i % 3 == 0)
+      events.push_back(StatusChanged(id + "-s", nik, kBatuBara, kBaseTime + i + 1000, i % 2 != 0));
     if (i % 10 == 0) {
       events.push_back(Relocated(id + "-r", nik, kBatuBara, kBaseTime + i + 2000, kBinjai));
     }
@@ -218,13 +218,14 @@ TEST_F(EnrollmentTest, RedisOutageFailsFastFlipsHealthAndLosesNothingAcked) {
   };
   ASSERT_TRUE(serving());
   std::vector<v1::ParticipantEvent> events = SmallHistory();
-  v1::IngestEventsResponse before = Ingest(std::vector<v1::ParticipantEvent>(
-      events.begin(), events.begin() + 100));
+  v1::IngestEventsResponse before =
+      Ingest(std::vector<v1::ParticipantEvent>(events.begin(), events.begin() + 100));
   ASSERT_EQ(before.rejected(), 0);
 
   redis_->Stop(false);  // SHUTDOWN SAVE: acked writes are in the dump
   v1::IngestEventsRequest request;
-  *request.add_events() = Enrolled("down", TestNik(9999), kBatuBara, kBaseTime, v1::SEGMENT_PPU, true);
+  *request.add_events() =
+      Enrolled("down", TestNik(9999), kBatuBara, kBaseTime, v1::SEGMENT_PPU, true);
   v1::IngestEventsResponse response;
   bool unavailable = WaitFor(
       [&] {
@@ -239,12 +240,12 @@ TEST_F(EnrollmentTest, RedisOutageFailsFastFlipsHealthAndLosesNothingAcked) {
 
   redis_->Restart();
   EXPECT_TRUE(WaitFor([&] { return serving(); }, 5000));
-  v1::IngestEventsResponse after = Ingest(std::vector<v1::ParticipantEvent>(
-      events.begin() + 100, events.end()));
+  v1::IngestEventsResponse after =
+      Ingest(std::vector<v1::ParticipantEvent>(events.begin() + 100, events.end()));
   EXPECT_EQ(after.rejected(), 0);
   // Replaying the first part: every acked event is still there.
-  v1::IngestEventsResponse replay = Ingest(std::vector<v1::ParticipantEvent>(
-      events.begin(), events.begin() + 100));
+  v1::IngestEventsResponse replay =
+      Ingest(std::vector<v1::ParticipantEvent>(events.begin(), events.begin() + 100));
   EXPECT_EQ(replay.applied(), 0);
   EXPECT_EQ(Aggregate(kBatuBara)["part"] + Aggregate(kBinjai)["part"], 300);
 }

@@ -184,7 +184,8 @@ TEST_F(FaultsTest, RedisAwayUnderLoadFailsFastAndServesWithinTwoSecondsOfItsRetu
         auto begin = std::chrono::steady_clock::now();
         grpc::Status status = enrollment_->IngestBatch(&context, request, &response);
         int64_t ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                         std::chrono::steady_clock::now() - begin).count();
+                         std::chrono::steady_clock::now() - begin)
+                         .count();
         if (status.ok()) {
           ++ok;
         } else if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
@@ -215,8 +216,7 @@ TEST_F(FaultsTest, RedisAwayUnderLoadFailsFastAndServesWithinTwoSecondsOfItsRetu
 TEST_F(FaultsTest, RedisAclUser) {
   redis_ = std::make_unique<RedisServer>(std::vector<std::string>{"--requirepass", "admin-pw"});
   auto admin = redis_->Connect();
-  auto created = admin->Command({"ACL", "SETUSER", "uhc", "on", ">uhc-user-pw", "~uhc:*",
-                                 "+@all"});
+  auto created = admin->Command({"ACL", "SETUSER", "uhc", "on", ">uhc-user-pw", "~uhc:*", "+@all"});
   ASSERT_TRUE(created.ok() && ReplyStatus(created->get()).ok());
   EnrollmentServerOptions options = Options();
   options.server.metrics_port = -1;
@@ -241,7 +241,8 @@ TEST_F(FaultsTest, RedisOverTlsThroughATunnel) {
   char pattern[] = "/tmp/uhc-redis-tls-XXXXXX";
   std::string dir = mkdtemp(pattern);
   std::string make =
-      "cd " + dir + " && openssl req -x509 -newkey rsa:2048 -nodes -keyout redis.key "
+      "cd " + dir +
+      " && openssl req -x509 -newkey rsa:2048 -nodes -keyout redis.key "
       "-out redis.crt -days 1 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 "
       ">/dev/null 2>&1";
   ASSERT_EQ(std::system(make.c_str()), 0);
@@ -257,14 +258,17 @@ TEST_F(FaultsTest, RedisOverTlsThroughATunnel) {
       << "\nconnect = 127.0.0.1:" << tls_port << "\nverifyPeer = yes\nCAfile = " << dir
       << "/redis.crt\n";
   Process tunnel({"/usr/bin/stunnel4", dir + "/stunnel.conf"}, {}, dir + "/stunnel.log");
-  ASSERT_TRUE(WaitFor([&] {
-    RedisOptions o;
-    o.port = tunnel_port;
-    auto c = RedisConnection::Connect(o);
-    if (!c.ok()) return false;
-    auto pong = (*c)->Command({"PING"});
-    return pong.ok() && ReplyStatus(pong->get()).ok();
-  }, 10000)) << "stunnel did not come up";
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        RedisOptions o;
+        o.port = tunnel_port;
+        auto c = RedisConnection::Connect(o);
+        if (!c.ok()) return false;
+        auto pong = (*c)->Command({"PING"});
+        return pong.ok() && ReplyStatus(pong->get()).ok();
+      },
+      10000))
+      << "stunnel did not come up";
 
   EnrollmentServerOptions options = Options();
   options.server.metrics_port = -1;

@@ -7,9 +7,9 @@
 
 #include "classifier-svc/classifier_server.h"
 #include "gmock/gmock.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "tests/integration/enrollment_fixture.h"
 #include "tests/support/events.h"
-#include "grpc/health/v1/health.grpc.pb.h"
 #include "uhc/v1/classifier.grpc.pb.h"
 
 namespace uhc::testing {
@@ -26,6 +26,13 @@ double ProcessCpuSeconds() {
 }
 
 const std::string kHugeCode(1 << 20, '9');
+
+// CPU limits are for an optimised build; sanitizers make every instruction several times dearer.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr double kCpuScale = 5;
+#else
+constexpr double kCpuScale = 1;
+#endif
 
 class HardeningTest : public EnrollmentFixture {
  protected:
@@ -64,7 +71,7 @@ TEST_F(HardeningTest, MegabyteRegionCodesInABatchCostNoCpuAndAreNotEchoed) {
   grpc::Status status = enrollment_->IngestBatch(&context, request, &response);
   cpu = ProcessCpuSeconds() - cpu;
   ASSERT_TRUE(status.ok()) << status.error_code() << " " << status.error_message().substr(0, 200);
-  EXPECT_LT(cpu, 0.1) << "CPU seconds for 5 events with 1 MiB codes";
+  EXPECT_LT(cpu, 0.1 * kCpuScale) << "CPU seconds for 5 events with 1 MiB codes";
   std::cout << "5 events with 1 MiB codes: " << cpu << " s of CPU (client included)\n";
   ASSERT_EQ(response.results_size(), 5);
   for (const v1::EventResult& r : response.results()) {
@@ -80,8 +87,8 @@ TEST_F(HardeningTest, AFullBatchOfUnknownCodesStaysCheap) {
   for (int i = 0; i < 10000; ++i) {
     char code[8];
     std::snprintf(code, sizeof(code), "%02d.%02d", i % 10, i % 100);
-    *request.add_events() = Enrolled("u" + std::to_string(i), TestNik(i + 1), code, kBaseTime,
-                                     v1::SEGMENT_PPU, true);
+    *request.add_events() =
+        Enrolled("u" + std::to_string(i), TestNik(i + 1), code, kBaseTime, v1::SEGMENT_PPU, true);
   }
   double cpu = ProcessCpuSeconds();
   v1::IngestEventsResponse response;
@@ -90,7 +97,7 @@ TEST_F(HardeningTest, AFullBatchOfUnknownCodesStaysCheap) {
   cpu = ProcessCpuSeconds() - cpu;
   EXPECT_EQ(response.rejected(), 10000);
   EXPECT_THAT(response.results(0).reason(), HasSubstr("did you mean"));
-  EXPECT_LT(cpu, 1.0) << "CPU seconds for 10,000 unknown codes";
+  EXPECT_LT(cpu, 1.0 * kCpuScale) << "CPU seconds for 10,000 unknown codes";
   std::cout << "10,000 events with unknown codes: " << cpu << " s of CPU (client included)\n";
 }
 
@@ -102,7 +109,7 @@ TEST_F(HardeningTest, EveryStringFieldOfTheEnrollmentApiIsBounded) {
     cpu = ProcessCpuSeconds() - cpu;
     EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << what;
     EXPECT_LT(status.error_message().size(), 1024u) << what;
-    EXPECT_LT(cpu, 0.1) << what;
+    EXPECT_LT(cpu, 0.1 * kCpuScale) << what;
   };
   cheap("batch_id", [&] {
     v1::IngestEventsRequest request;
@@ -174,13 +181,14 @@ TEST_F(HardeningTest, EveryStringFieldOfTheClassifierApiIsBounded) {
   auto stub = v1::ClassifierService::NewStub(grpc::CreateChannel(
       "127.0.0.1:" + std::to_string(classifier->port()), grpc::InsecureChannelCredentials()));
   const std::string huge(1 << 20, 'x');
-  auto cheap = [](const char* what, grpc::StatusCode want, const std::function<grpc::Status()>& call) {
+  auto cheap = [](const char* what, grpc::StatusCode want,
+                  const std::function<grpc::Status()>& call) {
     double cpu = ProcessCpuSeconds();
     grpc::Status status = call();
     cpu = ProcessCpuSeconds() - cpu;
     EXPECT_EQ(status.error_code(), want) << what << ": " << status.error_message().substr(0, 200);
     EXPECT_LT(status.error_message().size(), 1024u) << what;
-    EXPECT_LT(cpu, 0.1) << what;
+    EXPECT_LT(cpu, 0.1 * kCpuScale) << what;
   };
   for (const std::string& code : {kHugeCode, huge}) {
     cheap("GetRegionTier region_code", grpc::StatusCode::NOT_FOUND, [&] {
@@ -235,8 +243,9 @@ TEST_F(HardeningTest, EveryStringFieldOfTheClassifierApiIsBounded) {
     });
   }
   for (const char* field : {"region_code", "province_code", "policy_id"}) {
-    cheap(field, std::string(field) == "region_code" ? grpc::StatusCode::NOT_FOUND
-                                                     : grpc::StatusCode::INVALID_ARGUMENT,
+    cheap(field,
+          std::string(field) == "region_code" ? grpc::StatusCode::NOT_FOUND
+                                              : grpc::StatusCode::INVALID_ARGUMENT,
           [&] {
             v1::WatchTierChangesRequest request;
             if (std::string(field) == "region_code") request.set_region_code(huge);
@@ -254,8 +263,8 @@ TEST_F(HardeningTest, EveryStringFieldOfTheClassifierApiIsBounded) {
 }
 
 TEST_F(HardeningTest, PopulationBeyondTheSaneRangeIsRefusedNamingTheField) {
-  for (int64_t population : {int64_t{500'000'001}, std::numeric_limits<int64_t>::max(),
-                             int64_t{1} << 62, int64_t{-1}}) {
+  for (int64_t population :
+       {int64_t{500'000'001}, std::numeric_limits<int64_t>::max(), int64_t{1} << 62, int64_t{-1}}) {
     v1::SetPopulationRequest request;
     request.set_region_code("12.19");
     request.set_population(population);
@@ -278,7 +287,8 @@ TEST_F(HardeningTest, PopulationBeyondTheSaneRangeIsRefusedNamingTheField) {
 }
 
 // One IngestBatch of a fresh enrolment; the status and response.
-grpc::Status IngestFresh(v1::EnrollmentService::Stub* stub, int i, v1::IngestEventsResponse* response) {
+grpc::Status IngestFresh(v1::EnrollmentService::Stub* stub, int i,
+                         v1::IngestEventsResponse* response) {
   v1::IngestEventsRequest request;
   *request.add_events() = Enrolled("fresh" + std::to_string(i), TestNik(1000 + i), "12.19",
                                    kBaseTime + i, v1::SEGMENT_PPU, true);

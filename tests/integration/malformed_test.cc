@@ -82,8 +82,8 @@ TEST_F(MalformedTest, EachBadEventIsRejectedNamingItsFieldAndGoodOnesApply) {
   ASSERT_GE(cases.size(), 30u);
   std::vector<v1::ParticipantEvent> batch;
   for (size_t i = 0; i < cases.size(); ++i) {
-    v1::ParticipantEvent e = Enrolled("bad-" + std::to_string(i), TestNik(i), "12.19",
-                                      kBaseTime, v1::SEGMENT_PPU, true);
+    v1::ParticipantEvent e =
+        Enrolled("bad-" + std::to_string(i), TestNik(i), "12.19", kBaseTime, v1::SEGMENT_PPU, true);
     if (std::string(cases[i].field).rfind("segment_changed", 0) == 0) {
       e.mutable_segment_changed()->set_segment(v1::SEGMENT_PPU);
     }
@@ -123,8 +123,8 @@ TEST_F(MalformedTest, AllBadRequestsLeaveRedisByteForByteUnchanged) {
   std::vector<Case> cases = Cases();
   std::vector<v1::ParticipantEvent> all_bad;
   for (size_t i = 0; i < cases.size(); ++i) {
-    v1::ParticipantEvent e = Enrolled("b" + std::to_string(i), TestNik(i + 10), "12.19",
-                                      kBaseTime, v1::SEGMENT_PPU, true);
+    v1::ParticipantEvent e = Enrolled("b" + std::to_string(i), TestNik(i + 10), "12.19", kBaseTime,
+                                      v1::SEGMENT_PPU, true);
     cases[i].spoil(&e);
     all_bad.push_back(e);
   }

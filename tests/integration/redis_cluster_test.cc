@@ -1,10 +1,10 @@
 // The cluster client against a real Redis Cluster (three primaries, one replica each): routing,
 // MOVED after a slot moved, ASK and TRYAGAIN during a migration, a lost primary, WAIT.
-#include "common/redis/cluster.h"
+#include "tests/support/redis_cluster.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/redis/cluster.h"
 #include "gtest/gtest.h"
-#include "tests/support/redis_cluster.h"
 
 namespace uhc::testing {
 namespace {
@@ -40,12 +40,13 @@ class RedisClusterTest : public ::testing::Test {
     ASSERT_EQ(Text(to->Command({"CLUSTER", "SETSLOT", s, "IMPORTING", cluster_.NodeId(from_port_)})
                        ->get()),
               "OK");
-    ASSERT_EQ(Text(from->Command({"CLUSTER", "SETSLOT", s, "MIGRATING", cluster_.NodeId(to_port)})
-                       ->get()),
-              "OK");
+    ASSERT_EQ(
+        Text(
+            from->Command({"CLUSTER", "SETSLOT", s, "MIGRATING", cluster_.NodeId(to_port)})->get()),
+        "OK");
     for (const std::string& key : keys) {
-      auto reply = from->Command({"MIGRATE", "127.0.0.1", std::to_string(to_port), key, "0",
-                                  "5000"});
+      auto reply =
+          from->Command({"MIGRATE", "127.0.0.1", std::to_string(to_port), key, "0", "5000"});
       ASSERT_TRUE(reply.ok());
       ASSERT_EQ(Text(reply->get()), "OK") << key;
     }
@@ -161,8 +162,8 @@ TEST_F(RedisClusterTest, FollowsAskDuringAMigrationAndRetriesTryAgain) {
 
   // Once the remaining key moved and the slot is given to the new owner, the same call works.
   auto from_connection = ConnectTo(from);
-  ASSERT_EQ(Text((*from_connection->Command({"MIGRATE", "127.0.0.1", std::to_string(to), stays,
-                                             "0", "5000"}))
+  ASSERT_EQ(Text((*from_connection->Command(
+                      {"MIGRATE", "127.0.0.1", std::to_string(to), stays, "0", "5000"}))
                      .get()),
             "OK");
   FinishMove(200, to);
@@ -179,10 +180,13 @@ TEST_F(RedisClusterTest, ALostPrimaryIsReplacedByItsPromotedReplica) {
   ASSERT_TRUE(written.ok()) << written.status();
   const int old_primary = cluster_.PrimaryPortOf(300);
   cluster_.NodeOnPort(old_primary).Stop(/*kill=*/true);
-  ASSERT_TRUE(WaitFor([&] {
-    int p = cluster_.PrimaryPortOf(300);
-    return p != 0 && p != old_primary;
-  }, 20000)) << "no failover";
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        int p = cluster_.PrimaryPortOf(300);
+        return p != 0 && p != old_primary;
+      },
+      20000))
+      << "no failover";
   ASSERT_TRUE(cluster_.WaitHealthy(20000, /*replicas=*/false));
 
   // The first call may still hit the dead node (Unavailable); the map is then refreshed.

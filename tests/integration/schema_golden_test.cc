@@ -70,8 +70,7 @@ TEST(SchemaGoldenTest, LuaConstantsAreTheCppOnes) {
   EXPECT_EQ(c["K_TERMINATED"], static_cast<int>(RecordKind::kTerminated));
   for (const char* name : {apply_abi::kApplyFunction, apply_abi::kSetPopulationFunction,
                            apply_abi::kSetStatusFunction}) {
-    EXPECT_NE(lua.find(std::string("register_function('") + name + "'"), std::string::npos)
-        << name;
+    EXPECT_NE(lua.find(std::string("register_function('") + name + "'"), std::string::npos) << name;
   }
   const std::string tiers = ReadSource("classifier-svc/tier_functions.lua");
   for (const char* name : {tier_abi::kRecordFunction, tier_abi::kImportHistoryFunction}) {
@@ -127,7 +126,8 @@ class SchemaGoldenRedisTest : public ::testing::Test {
 TEST_F(SchemaGoldenRedisTest, WhatTheApplyFunctionWritesDecodes) {
   const uint64_t t = 1735689600000;
   // Enrol as PBPU mandiri (4), active.
-  EXPECT_EQ(apply_abi::Outcome(Apply("12.19", apply_abi::kEnroll, t, 7, 4 | 8)), apply_abi::kApplied);
+  EXPECT_EQ(apply_abi::Outcome(Apply("12.19", apply_abi::kEnroll, t, 7, 4 | 8)),
+            apply_abi::kApplied);
   ParticipantRecord r = Record("12.19");
   EXPECT_EQ(r.segment, 4);
   EXPECT_TRUE(r.active);
@@ -141,7 +141,8 @@ TEST_F(SchemaGoldenRedisTest, WhatTheApplyFunctionWritesDecodes) {
   EXPECT_EQ(a.counts.active[4], 1);
   EXPECT_EQ(a.version, 1);
 
-  EXPECT_EQ(apply_abi::Outcome(Apply("12.19", apply_abi::kEnroll, t, 7, 4 | 8)), apply_abi::kDuplicate);
+  EXPECT_EQ(apply_abi::Outcome(Apply("12.19", apply_abi::kEnroll, t, 7, 4 | 8)),
+            apply_abi::kDuplicate);
   EXPECT_EQ(apply_abi::Outcome(Apply("12.19", apply_abi::kStatus, t - 1, 8, 0)), apply_abi::kStale);
   EXPECT_EQ(apply_abi::Outcome(Apply("12.01", apply_abi::kStatus, t, 9, 0)), apply_abi::kNotFound);
 
@@ -151,23 +152,28 @@ TEST_F(SchemaGoldenRedisTest, WhatTheApplyFunctionWritesDecodes) {
   EXPECT_EQ(apply_abi::CarriedEnterArg(leave), 4 | 8);
   EXPECT_EQ(Record("12.19").kind, RecordKind::kMovedOut);
   EXPECT_FALSE(Record("12.19").live());
-  EXPECT_EQ(apply_abi::Outcome(Apply("12.71", apply_abi::kEnter, t + 1, 10,
-                                     apply_abi::CarriedEnterArg(leave))),
+  EXPECT_EQ(apply_abi::Outcome(
+                Apply("12.71", apply_abi::kEnter, t + 1, 10, apply_abi::CarriedEnterArg(leave))),
             apply_abi::kApplied);
   EXPECT_EQ(Record("12.71").kind, RecordKind::kRelocated);
   EXPECT_EQ(Aggregate("12.19").counts.participants[4], 0);
   EXPECT_EQ(Aggregate("12.71").counts.active[4], 1);
 
-  EXPECT_EQ(apply_abi::Outcome(Apply("12.71", apply_abi::kTerminate, t + 2, 11, 0)), apply_abi::kApplied);
+  EXPECT_EQ(apply_abi::Outcome(Apply("12.71", apply_abi::kTerminate, t + 2, 11, 0)),
+            apply_abi::kApplied);
   EXPECT_EQ(Record("12.71").kind, RecordKind::kTerminated);
   EXPECT_EQ(apply_abi::Outcome(Apply("12.71", apply_abi::kStatus, t + 3, 12, 1)), apply_abi::kGone);
 }
 
 TEST_F(SchemaGoldenRedisTest, AdminFunctionsWriteTheFieldsTheParserReads) {
-  ASSERT_TRUE(client_->Command({"FCALL", apply_abi::kSetPopulationFunction, "1",
-                                AggregateKey("12.19"), "475000", "2024-12-31"}).ok());
-  ASSERT_TRUE(client_->Command({"FCALL", apply_abi::kSetStatusFunction, "1", AggregateKey("12.19"),
-                                "1", "2025-09"}).ok());
+  ASSERT_TRUE(client_
+                  ->Command({"FCALL", apply_abi::kSetPopulationFunction, "1", AggregateKey("12.19"),
+                             "475000", "2024-12-31"})
+                  .ok());
+  ASSERT_TRUE(client_
+                  ->Command({"FCALL", apply_abi::kSetStatusFunction, "1", AggregateKey("12.19"),
+                             "1", "2025-09"})
+                  .ok());
   RegionAggregate a = Aggregate("12.19");
   EXPECT_EQ(a.counts.population, 475000);
   EXPECT_TRUE(a.counts.uhc_prioritas);

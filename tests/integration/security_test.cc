@@ -29,14 +29,19 @@ class Certificates {
     char pattern[] = "/tmp/uhc-certs-XXXXXX";
     dir = mkdtemp(pattern);
     std::string d = dir;
-    std::string script =
-        "set -e; cd " + d + "; exec >/dev/null 2>&1;"
-        "openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 2 -subj /CN=uhc-test-ca;"
-        "openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj /CN=127.0.0.1;"
-        "printf 'subjectAltName=IP:127.0.0.1,DNS:localhost' > san.ext;"
-        "openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out server.crt -days 2 -extfile san.ext;"
-        "openssl req -newkey rsa:2048 -nodes -keyout client.key -out client.csr -subj /CN=bpjs-backend;"
-        "openssl x509 -req -in client.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out client.crt -days 2";
+    std::string script = "set -e; cd " + d +
+                         "; exec >/dev/null 2>&1;"
+                         "openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt "
+                         "-days 2 -subj /CN=uhc-test-ca;"
+                         "openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr "
+                         "-subj /CN=127.0.0.1;"
+                         "printf 'subjectAltName=IP:127.0.0.1,DNS:localhost' > san.ext;"
+                         "openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key "
+                         "-CAcreateserial -out server.crt -days 2 -extfile san.ext;"
+                         "openssl req -newkey rsa:2048 -nodes -keyout client.key -out client.csr "
+                         "-subj /CN=bpjs-backend;"
+                         "openssl x509 -req -in client.csr -CA ca.crt -CAkey ca.key "
+                         "-CAcreateserial -out client.crt -days 2";
     ok = std::system(script.c_str()) == 0;
   }
   ~Certificates() {
@@ -56,9 +61,8 @@ class SecurityTest : public ::testing::Test {
   void SetUp() override {
     redis_ = std::make_unique<RedisServer>();
     ASSERT_TRUE(certs_.ok);
-    std::ofstream(certs_.dir + "/tokens")
-        << "# roles token\ningest " << kIngestToken << "\nread " << kReadToken << "\nadmin,read "
-        << kAdminToken << "\n";
+    std::ofstream(certs_.dir + "/tokens") << "# roles token\ningest " << kIngestToken << "\nread "
+                                          << kReadToken << "\nadmin,read " << kAdminToken << "\n";
   }
 
   absl::StatusOr<std::unique_ptr<EnrollmentServer>> Start(bool tls, bool mutual, bool tokens) {
@@ -95,10 +99,10 @@ class SecurityTest : public ::testing::Test {
   }
 
   static grpc::Status Ingest(grpc::Channel* channel, const std::string& token) {
-    auto stub = v1::EnrollmentService::NewStub(std::shared_ptr<grpc::Channel>(channel, [](auto*) {}));
+    auto stub =
+        v1::EnrollmentService::NewStub(std::shared_ptr<grpc::Channel>(channel, [](auto*) {}));
     v1::IngestEventsRequest request;
-    *request.add_events() =
-        Enrolled("s1", TestNik(1), "12.19", kBaseTime, v1::SEGMENT_PPU, true);
+    *request.add_events() = Enrolled("s1", TestNik(1), "12.19", kBaseTime, v1::SEGMENT_PPU, true);
     v1::IngestEventsResponse response;
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
@@ -203,11 +207,12 @@ TEST_F(SecurityTest, PlaintextHealthListenerServesHealthOnly) {
     grpc::health::v1::HealthCheckResponse response;
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
-    return health->Check(&context, request, &response).ok() ? response.status()
-                                                            : grpc::health::v1::HealthCheckResponse::UNKNOWN;
+    return health->Check(&context, request, &response).ok()
+               ? response.status()
+               : grpc::health::v1::HealthCheckResponse::UNKNOWN;
   };
-  EXPECT_TRUE(WaitFor([&] { return status_of("") == grpc::health::v1::HealthCheckResponse::NOT_SERVING; },
-                      10000));
+  EXPECT_TRUE(WaitFor(
+      [&] { return status_of("") == grpc::health::v1::HealthCheckResponse::NOT_SERVING; }, 10000));
   EXPECT_EQ(status_of("liveness"), grpc::health::v1::HealthCheckResponse::SERVING);
 }
 
@@ -250,8 +255,9 @@ TEST_F(SecurityTest, UhcctlSpeaksTlsAndSendsTheToken) {
   auto run = [&](const std::string& token) {
     std::string command = "UHC_ENROLLMENT_ADDR=127.0.0.1:" + std::to_string((*server)->port()) +
                           " UHC_TLS_CA=" + certs_.dir + "/ca.crt UHC_TLS_CERT=" + certs_.dir +
-                          "/client.crt UHC_TLS_KEY=" + certs_.dir + "/client.key UHC_TOKEN=" +
-                          token + " " UHC_UHCCTL " region-status 12.19 --uhc-prioritas >/dev/null 2>&1";
+                          "/client.crt UHC_TLS_KEY=" + certs_.dir +
+                          "/client.key UHC_TOKEN=" + token +
+                          " " UHC_UHCCTL " region-status 12.19 --uhc-prioritas >/dev/null 2>&1";
     int status = std::system(command.c_str());
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   };

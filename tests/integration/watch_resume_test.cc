@@ -138,10 +138,10 @@ TEST_F(WatchResumeTest, AWatcherAcrossConnectionAgeCutsGetsExactlyTheLog) {
   char pattern[] = "/tmp/uhc-watch-XXXXXX";
   const std::string dir = mkdtemp(pattern);
   const std::string printed = dir + "/watch.jsonl";
-  Process uhcctl({"/bin/sh", "-c",
-                  std::string("exec " UHC_UHCCTL " watch --json --classifier ") + address +
-                      " > " + printed},
-                 {}, dir + "/uhcctl.log");
+  Process uhcctl(
+      {"/bin/sh", "-c",
+       std::string("exec " UHC_UHCCTL " watch --json --classifier ") + address + " > " + printed},
+      {}, dir + "/uhcctl.log");
 
   // Tiers flip as populations swing between 100 (everyone covered) and 100,000 (1 %).
   absl::Time end = absl::Now() + absl::Seconds(6);
@@ -153,8 +153,8 @@ TEST_F(WatchResumeTest, AWatcherAcrossConnectionAgeCutsGetsExactlyTheLog) {
   // The tiers are final once a whole refresh has run after the last change (it records what it
   // sees); then the log no longer grows.
   const int64_t after_last_change = classifier->refresher().generation() + 2;
-  ASSERT_TRUE(WaitFor(
-      [&] { return classifier->refresher().generation() >= after_last_change; }, 10000));
+  ASSERT_TRUE(
+      WaitFor([&] { return classifier->refresher().generation() >= after_last_change; }, 10000));
   // Caught up: both watchers' last token is the log's last entry.
   std::vector<LoggedChange> log;
   ASSERT_TRUE(WaitFor(
@@ -204,8 +204,9 @@ TEST_F(WatchResumeTest, AWatcherAcrossConnectionAgeCutsGetsExactlyTheLog) {
   std::string first_line;
   std::getline(banner, first_line);
   EXPECT_THAT(first_line, ::testing::HasSubstr("watching tier changes of every region"));
-  std::cout << "streams per watcher: " << all.streams << ", changes replayed after cuts: "
-            << all.replayed << ", logged: " << log.size() << "\n";
+  std::cout << "streams per watcher: " << all.streams
+            << ", changes replayed after cuts: " << all.replayed << ", logged: " << log.size()
+            << "\n";
 
   // ListTierChanges (the per-region history) holds the same changes.
   auto redis = MakeRedisClient(redis_->options());

@@ -11,8 +11,7 @@
 
 namespace uhc::testing {
 
-Process::Process(std::vector<std::string> argv, std::vector<std::string> env,
-                 std::string log_path)
+Process::Process(std::vector<std::string> argv, std::vector<std::string> env, std::string log_path)
     : log_path_(std::move(log_path)) {
   pid_ = fork();
   if (pid_ == 0) {

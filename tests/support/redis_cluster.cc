@@ -29,9 +29,10 @@ std::string Ask(int port, const RedisArgv& argv) {
 RedisClusterNodes::RedisClusterNodes() {
   std::vector<std::string> addresses;
   for (int i = 0; i < 6; ++i) {
-    nodes_.push_back(std::make_unique<RedisServer>(std::vector<std::string>{
-        "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
-        "--cluster-node-timeout", "1000", "--cluster-replica-validity-factor", "0"},
+    nodes_.push_back(std::make_unique<RedisServer>(
+        std::vector<std::string>{"--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+                                 "--cluster-node-timeout", "1000",
+                                 "--cluster-replica-validity-factor", "0"},
         FreeClusterPort()));
     addresses.push_back(absl::StrCat("127.0.0.1:", nodes_.back()->port()));
   }
@@ -90,9 +91,7 @@ int RedisClusterNodes::PrimaryPortOf(uint16_t slot) const {
   return 0;
 }
 
-std::string RedisClusterNodes::NodeId(int port) const {
-  return Ask(port, {"CLUSTER", "MYID"});
-}
+std::string RedisClusterNodes::NodeId(int port) const { return Ask(port, {"CLUSTER", "MYID"}); }
 
 bool RedisClusterNodes::WaitHealthy(int timeout_ms, bool replicas) const {
   return WaitFor(

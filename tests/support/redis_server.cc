@@ -96,14 +96,22 @@ std::unique_ptr<RedisConnection> RedisServer::Connect() const {
 
 void RedisServer::Launch() {
   std::vector<std::string> args = {"redis-server",
-                                   "--bind", "127.0.0.1",
-                                   "--port", std::to_string(port_),
-                                   "--dir", dir_,
-                                   "--save", "",
-                                   "--appendonly", "no",
-                                   "--hash-max-listpack-entries", "1024",
-                                   "--hash-max-listpack-value", "64",
-                                   "--logfile", dir_ + "/redis.log"};
+                                   "--bind",
+                                   "127.0.0.1",
+                                   "--port",
+                                   std::to_string(port_),
+                                   "--dir",
+                                   dir_,
+                                   "--save",
+                                   "",
+                                   "--appendonly",
+                                   "no",
+                                   "--hash-max-listpack-entries",
+                                   "1024",
+                                   "--hash-max-listpack-value",
+                                   "64",
+                                   "--logfile",
+                                   dir_ + "/redis.log"};
   args.insert(args.end(), extra_.begin(), extra_.end());
   pid_ = fork();
   if (pid_ == 0) {

@@ -10,8 +10,8 @@ void ReferenceModel::Count(const std::string& region, int seg, bool active, int 
   if (active) c.active[seg] += sign;
 }
 
-ReferenceModel::Code ReferenceModel::Step(const std::string& region, const std::string& nik,
-                                          int op, uint64_t ts, uint32_t idh, int seg, int active,
+ReferenceModel::Code ReferenceModel::Step(const std::string& region, const std::string& nik, int op,
+                                          uint64_t ts, uint32_t idh, int seg, int active,
                                           Record* moved) {
   auto it = records_.find({region, nik});
   Record* rec = it == records_.end() ? nullptr : &it->second;
@@ -52,8 +52,8 @@ ReferenceModel::Code ReferenceModel::Step(const std::string& region, const std::
 }
 
 v1::EventOutcome ReferenceModel::Apply(const v1::ParticipantEvent& e) {
-  uint64_t ts = static_cast<uint64_t>(e.occurred_at().seconds()) * 1000 +
-                e.occurred_at().nanos() / 1000000;
+  uint64_t ts =
+      static_cast<uint64_t>(e.occurred_at().seconds()) * 1000 + e.occurred_at().nanos() / 1000000;
   uint32_t idh = EventIdHash(e.event_id());
   Record moved;
   auto outcome = [](Code c) {

@@ -29,14 +29,12 @@ class ReferenceModel {
 
   // Counts per kab/kota (population and status not modelled).
   const std::map<std::string, RegionCounts>& regions() const { return regions_; }
-  const std::map<std::pair<std::string, std::string>, Record>& records() const {
-    return records_;
-  }
+  const std::map<std::pair<std::string, std::string>, Record>& records() const { return records_; }
 
  private:
   enum Code { kApplied = 1, kDuplicate, kStale, kNotFound, kGone, kSkipped };
-  Code Step(const std::string& region, const std::string& nik, int op, uint64_t ts,
-            uint32_t idh, int seg, int active, Record* moved);
+  Code Step(const std::string& region, const std::string& nik, int op, uint64_t ts, uint32_t idh,
+            int seg, int active, Record* moved);
   void Count(const std::string& region, int seg, bool active, int sign);
 
   std::map<std::string, RegionCounts> regions_;

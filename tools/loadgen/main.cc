@@ -16,15 +16,15 @@
 #include <random>
 #include <thread>
 
-#include "common/redis/schema.h"
-#include "common/config/files.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
-#include "common/redis/client.h"
+#include "common/config/files.h"
 #include "common/domain/regions.h"
+#include "common/redis/client.h"
+#include "common/redis/schema.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
 #include "uhc/v1/classifier.grpc.pb.h"
@@ -134,8 +134,7 @@ std::vector<v1::IngestEventsRequest> MakeBatches(const RegionRegistry& regions) 
 }
 
 int Ingest() {
-  absl::StatusOr<RegionRegistry> regions =
-      LoadRegions(absl::GetFlag(FLAGS_data_dir));
+  absl::StatusOr<RegionRegistry> regions = LoadRegions(absl::GetFlag(FLAGS_data_dir));
   if (!regions.ok()) {
     std::cerr << regions.status() << "\n";
     return 2;
@@ -383,7 +382,8 @@ int Verify() {
     std::map<std::string, int64_t> have;
     for (size_t i = 0; i + 1 < (*aggregate)->elements; i += 2) {
       have[std::string((*aggregate)->element[i]->str, (*aggregate)->element[i]->len)] = std::atoll(
-          std::string((*aggregate)->element[i + 1]->str, (*aggregate)->element[i + 1]->len).c_str());
+          std::string((*aggregate)->element[i + 1]->str, (*aggregate)->element[i + 1]->len)
+              .c_str());
     }
     std::vector<std::string> fields = {agg::kParticipants, agg::kActive};
     for (int s = 1; s <= 5; ++s) {
@@ -398,7 +398,8 @@ int Verify() {
   }
   std::cout << absl::StrFormat(
       "{\"mode\":\"verify\",\"regions\":%d,\"records\":%d,\"live_participants\":%d,"
-      "\"mismatched_fields\":%d}\n", recount.size(), records, participants, mismatches);
+      "\"mismatched_fields\":%d}\n",
+      recount.size(), records, participants, mismatches);
   return mismatches == 0 ? 0 : 1;
 }
 

@@ -1,11 +1,11 @@
 // uhcctl population import / region-status: the RegionAdminService calls.
-#include "absl/strings/string_view.h"
 #include <fstream>
 #include <iostream>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "tools/uhcctl/client.h"
@@ -47,12 +47,12 @@ std::string Today() {
 }  // namespace
 
 int RunPopulation(const std::vector<std::string>& args) {
-  Command cmd("population",
-              "Sets official populations (Dukcapil) from a CSV file with columns\n"
-              "region_code,population (a header line is allowed), one SetPopulation call per row.",
-              "import FILE.csv [--as-of YYYY-MM-DD]",
-              {EnrollmentAddressOption(),
-               {"as-of", "YYYY-MM-DD", "date of the figures", "today (WIB)"}});
+  Command cmd(
+      "population",
+      "Sets official populations (Dukcapil) from a CSV file with columns\n"
+      "region_code,population (a header line is allowed), one SetPopulation call per row.",
+      "import FILE.csv [--as-of YYYY-MM-DD]",
+      {EnrollmentAddressOption(), {"as-of", "YYYY-MM-DD", "date of the figures", "today (WIB)"}});
   int exit_code = 0;
   if (!cmd.Parse(args, &exit_code)) return exit_code;
   if (cmd.positional().size() != 2 || cmd.positional()[0] != "import") {

@@ -37,8 +37,8 @@ bool Command::Parse(const std::vector<std::string>& args, int* exit_code) {
       if (o.name == name) option = &o;
     }
     if (option == nullptr) {
-      *exit_code = UsageError(absl::StrCat("unknown flag --", name, " (see uhcctl ", name_,
-                                           " --help)"));
+      *exit_code =
+          UsageError(absl::StrCat("unknown flag --", name, " (see uhcctl ", name_, " --help)"));
       return false;
     }
     if (name == "help") {

@@ -2,8 +2,8 @@
 
 #include <cstdlib>
 #include <fstream>
-#include <sstream>
 #include <iostream>
+#include <sstream>
 
 #include "google/protobuf/util/json_util.h"
 #include "google/rpc/error_details.pb.h"

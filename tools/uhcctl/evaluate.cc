@@ -1,8 +1,8 @@
 // uhcctl evaluate: one policy on figures given as flags, no server needed.
 #include <iostream>
 
-#include "common/config/files.h"
 #include "absl/strings/str_cat.h"
+#include "common/config/files.h"
 #include "common/domain/policy.h"
 #include "common/domain/policy_set.h"
 #include "google/protobuf/util/json_util.h"
@@ -53,9 +53,10 @@ int RunEvaluate(const std::vector<std::string>& args) {
   const v1::PolicyConfig* policy = policies->Find(cmd.Get("policy"));
   if (policy == nullptr) {
     std::string known;
-    for (const auto& [id, p] : policies->all()) absl::StrAppend(&known, known.empty() ? "" : ", ", id);
-    return cmd.UsageError(absl::StrCat("--policy: unknown policy '", cmd.Get("policy"),
-                                       "' (known: ", known, ")"));
+    for (const auto& [id, p] : policies->all())
+      absl::StrAppend(&known, known.empty() ? "" : ", ", id);
+    return cmd.UsageError(
+        absl::StrCat("--policy: unknown policy '", cmd.Get("policy"), "' (known: ", known, ")"));
   }
 
   // Split the counts over segments: PBPU Pemda are assumed active first, the rest PBI APBN.

@@ -6,9 +6,9 @@
 #include <iostream>
 #include <random>
 
-#include "common/config/files.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/config/files.h"
 #include "common/domain/regions.h"
 #include "tools/uhcctl/client.h"
 #include "tools/uhcctl/commands.h"
@@ -34,7 +34,8 @@ Profile DrawProfile(std::mt19937_64& rng) {
   if (pick < 0.74) return {in(0.981, 0.992), in(0.805, 0.845), in(0.02, 0.09), true, "2025-09"};
   if (pick < 0.82) return {in(0.9785, 0.9799), in(0.82, 0.90), in(0.05, 0.15), true, "2025-09"};
   if (pick < 0.88) return {in(0.985, 0.995), in(0.790, 0.7995), in(0.05, 0.12), true, "2025-09"};
-  if (pick < 0.94) return {in(0.90, 0.975), in(0.70, 0.82), in(0.02, 0.10), u(rng) < 0.5, "2025-06"};
+  if (pick < 0.94)
+    return {in(0.90, 0.975), in(0.70, 0.82), in(0.02, 0.10), u(rng) < 0.5, "2025-06"};
   return {in(0.985, 0.999), in(0.82, 0.92), in(0.10, 0.20), false, "2025-08"};
 }
 
@@ -65,8 +66,9 @@ std::string EventJson(const std::string& id, const std::string& nik, const std::
       change);
 }
 
-const char* kSegmentNames[] = {"", "SEGMENT_PBI_APBN", "SEGMENT_PBPU_PEMDA", "SEGMENT_PPU",
-                               "SEGMENT_PBPU_MANDIRI", "SEGMENT_BP"};
+const char* kSegmentNames[] = {
+    "",          "SEGMENT_PBI_APBN", "SEGMENT_PBPU_PEMDA", "SEGMENT_PPU", "SEGMENT_PBPU_MANDIRI",
+    "SEGMENT_BP"};
 
 }  // namespace
 
@@ -144,15 +146,15 @@ int RunGen(const std::vector<std::string>& args) {
         events.push_back({ts, EventJson(absl::StrCat(id, "-", k++), nik, region, ts, change)});
         ts += 3600 + static_cast<int64_t>(u(rng) * 20 * 86400);
       };
-      add(enrol_region, absl::StrFormat("\"enrolled\":{\"segment\":\"%s\",\"active\":%s}",
-                                        kSegmentNames[first_segment],
-                                        first_active ? "true" : "false"));
+      add(enrol_region,
+          absl::StrFormat("\"enrolled\":{\"segment\":\"%s\",\"active\":%s}",
+                          kSegmentNames[first_segment], first_active ? "true" : "false"));
       if (enrol_region != code) {
         add(enrol_region, absl::StrFormat("\"relocated\":{\"to_region_code\":\"%s\"}", code));
       }
       if (first_segment != segment) {
-        add(code, absl::StrFormat("\"segment_changed\":{\"segment\":\"%s\"}",
-                                  kSegmentNames[segment]));
+        add(code,
+            absl::StrFormat("\"segment_changed\":{\"segment\":\"%s\"}", kSegmentNames[segment]));
       }
       if (first_active != is_active) {
         add(code, absl::StrFormat("\"status_changed\":{\"active\":%s,\"reason\":\"%s\"}",

@@ -57,11 +57,12 @@ grpc::Status StreamFrom(v1::EnrollmentService::Stub* stub, const std::vector<Bat
     for (const v1::EventResult& r : response.results()) {
       if (r.outcome() != v1::REJECTED) continue;
       int line = r.index() >= 0 && r.index() < static_cast<int>(batch.lines.size())
-                     ? batch.lines[r.index()] : -1;
+                     ? batch.lines[r.index()]
+                     : -1;
       std::string field = r.field();
       if (size_t dot = field.find("]."); dot != std::string::npos) field = field.substr(dot + 2);
-      totals->rejections.push_back(absl::StrCat("line ", line, ": ", field.empty() ? "" : field + ": ",
-                                                r.reason()));
+      totals->rejections.push_back(
+          absl::StrCat("line ", line, ": ", field.empty() ? "" : field + ": ", r.reason()));
     }
     totals->applied += response.applied();
     totals->duplicate += response.duplicate();
@@ -75,10 +76,10 @@ grpc::Status StreamFrom(v1::EnrollmentService::Stub* stub, const std::vector<Bat
     cv.notify_all();
     if (progress) {
       double seconds = absl::ToDoubleSeconds(absl::Now() - start);
-      std::cerr << absl::StrFormat("\ringested %s / %s events (%d%%), %s events/s   ",
-                                   Thousands(events_done), Thousands(total_events),
-                                   total_events ? 100 * events_done / total_events : 100,
-                                   Thousands(static_cast<int64_t>(events_done / std::max(seconds, 1e-3))));
+      std::cerr << absl::StrFormat(
+          "\ringested %s / %s events (%d%%), %s events/s   ", Thousands(events_done),
+          Thousands(total_events), total_events ? 100 * events_done / total_events : 100,
+          Thousands(static_cast<int64_t>(events_done / std::max(seconds, 1e-3))));
     }
   }
   {
@@ -129,8 +130,8 @@ int RunIngest(const std::vector<std::string>& args) {
     auto status = google::protobuf::util::JsonStringToMessage(line, &event, parse);
     if (!status.ok()) {
       ++totals.rejected;
-      totals.rejections.push_back(absl::StrCat("line ", line_number, ": not a ParticipantEvent: ",
-                                               status.message().as_string()));
+      totals.rejections.push_back(absl::StrCat(
+          "line ", line_number, ": not a ParticipantEvent: ", status.message().as_string()));
       continue;
     }
     if (batches.empty() || batches.back().request.events_size() >= *batch_size) {
@@ -155,17 +156,15 @@ int RunIngest(const std::vector<std::string>& args) {
     if (acked == batches.size()) break;
     bool retryable = status.error_code() == grpc::StatusCode::UNAVAILABLE ||
                      status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED ||
-                     status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED ||
-                     status.ok();
+                     status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED || status.ok();
     if (!retryable || attempts++ >= *retries) {
       if (progress) std::cerr << "\n";
       std::cerr << "uhcctl ingest: stopped after " << acked << " of " << batches.size()
                 << " batches: " << status.error_message() << "\n";
-      return status.error_code() == grpc::StatusCode::INVALID_ARGUMENT ? kExitUsage
-                                                                       : kExitFailure;
+      return status.error_code() == grpc::StatusCode::INVALID_ARGUMENT ? kExitUsage : kExitFailure;
     }
-    std::cerr << (progress ? "\n" : "") << "uhcctl ingest: stream broke ("
-              << status.error_message() << "); resending from batch " << acked << "\n";
+    std::cerr << (progress ? "\n" : "") << "uhcctl ingest: stream broke (" << status.error_message()
+              << "); resending from batch " << acked << "\n";
     absl::SleepFor(backoff);  // backoff before reconnecting, not synchronisation
     backoff = std::min(backoff * 2, absl::Seconds(5));
   }

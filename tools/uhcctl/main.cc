@@ -47,8 +47,7 @@ int Help(std::ostream& out) {
          "Usage: uhcctl COMMAND [options]     uhcctl COMMAND --help for a command's options\n\n"
          "Commands:\n";
   for (const Subcommand& c : Subcommands()) {
-    out << "  " << c.name << std::string(20 - std::string(c.name).size(), ' ') << c.summary
-        << "\n";
+    out << "  " << c.name << std::string(20 - std::string(c.name).size(), ' ') << c.summary << "\n";
   }
   out << "\nExit codes: 0 success, 1 the operation failed (e.g. events rejected), 2 bad input.\n"
          "Environment: UHC_POLICY_DIR (policy directory), UHC_ENROLLMENT_ADDR and\n"

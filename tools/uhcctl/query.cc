@@ -42,17 +42,19 @@ void PrintTier(const v1::RegionTier& t, std::ostream& out) {
   out << t.region_name() << " (" << t.region_code() << "): " << t.tier_name() << "  ["
       << t.policy_id() << "]" << (t.stale() ? "  STALE: Redis unreachable, last good data" : "")
       << "\n";
-  out << absl::StrFormat("  population %s, participants %s (coverage %s), active %s "
-                         "(activity %s), PBPU Pemda %s (share %s)\n",
-                         Thousands(m.population()), Thousands(m.participants()),
-                         Percent(m.coverage_bp()), Thousands(m.active()), Percent(m.activity_bp()),
-                         Thousands(m.pemda_registered()), Percent(m.pemda_share_bp()));
+  out << absl::StrFormat(
+      "  population %s, participants %s (coverage %s), active %s "
+      "(activity %s), PBPU Pemda %s (share %s)\n",
+      Thousands(m.population()), Thousands(m.participants()), Percent(m.coverage_bp()),
+      Thousands(m.active()), Percent(m.activity_bp()), Thousands(m.pemda_registered()),
+      Percent(m.pemda_share_bp()));
   out << "  UHC Prioritas " << (m.uhc_prioritas() ? "yes" : "no") << ", dues paid through "
       << (m.dues_paid_through().empty() ? "never" : m.dues_paid_through()) << "\n";
   if (!t.next_tier().empty()) {
     out << "  next tier: " << t.next_tier() << " lacks:\n";
     for (const v1::CriterionResult& c : t.next_tier_lacks()) {
-      out << absl::StrFormat("    %-58s actual %-9s %s\n", c.description(), Actual(c), Shortfall(c));
+      out << absl::StrFormat("    %-58s actual %-9s %s\n", c.description(), Actual(c),
+                             Shortfall(c));
     }
   } else {
     out << "  the highest tier of the policy\n";
@@ -66,7 +68,8 @@ int RunTier(const std::vector<std::string>& args) {
               "Shows the tier a region holds, its figures, and what the next tier lacks (in\n"
               "people). REGION is a kab/kota (\"12.19\"), a province (\"36\") or \"ID\".",
               "REGION [--policy ID] [--json] [--all-criteria]",
-              {ClassifierAddressOption(), PolicyOption(),
+              {ClassifierAddressOption(),
+               PolicyOption(),
                {"json", "", "print the RegionTier as JSON", ""},
                {"all-criteria", "", "list every criterion of every tier", ""}});
   int exit_code = 0;
@@ -120,7 +123,8 @@ int RunTiers(const std::vector<std::string>& args) {
   Command cmd("tiers",
               "Lists the tiers of many regions, ordered by code: a table (default), CSV or JSON.",
               "[--province P] [--tier T] [--level nation|province|regency] [--format F]",
-              {ClassifierAddressOption(), PolicyOption(),
+              {ClassifierAddressOption(),
+               PolicyOption(),
                {"province", "P", "only this province and its kab/kota", ""},
                {"tier", "T", "only regions holding tier T (\"none\" for no tier)", ""},
                {"level", "L", "only this level: nation, province or regency", ""},
@@ -143,7 +147,8 @@ int RunTiers(const std::vector<std::string>& args) {
   } else if (level == "regency") {
     request.set_level(v1::REGION_LEVEL_REGENCY);
   } else if (!level.empty()) {
-    return cmd.UsageError(absl::StrCat("--level: '", level, "' is not nation, province or regency"));
+    return cmd.UsageError(
+        absl::StrCat("--level: '", level, "' is not nation, province or regency"));
   }
   auto stub = v1::ClassifierService::NewStub(Connect(cmd.Get("classifier")));
   grpc::Status error;
@@ -189,8 +194,8 @@ void PrintPlan(const v1::TierPlan& plan, std::ostream& out) {
     out << "  enrol " << Thousands(plan.enroll_uninsured()) << " uninsured residents (of "
         << Thousands(plan.uninsured_pool()) << ") and take over "
         << Thousands(plan.take_over_inactive()) << " inactive PBPU mandiri / BP participants (of "
-        << Thousands(plan.take_over_pool()) << ") as PBPU Pemda: "
-        << Thousands(plan.total_people()) << " people\n";
+        << Thousands(plan.take_over_pool()) << ") as PBPU Pemda: " << Thousands(plan.total_people())
+        << " people\n";
     out << "  cost to the pemda: " << Rupiah(plan.yearly_cost_idr()) << " a year ("
         << Rupiah(plan.monthly_cost_per_person_idr()) << " per person per month)\n";
     const auto& m = plan.metrics_after();
@@ -208,7 +213,8 @@ int RunPlan(const std::vector<std::string>& args) {
               "enrolled plus inactive PBPU mandiri / BP participants taken over), and the yearly\n"
               "cost in rupiah.",
               "REGION --target TIER [--policy ID] [--json]",
-              {ClassifierAddressOption(), PolicyOption(),
+              {ClassifierAddressOption(),
+               PolicyOption(),
                {"target", "TIER", "tier id to reach, e.g. madya", ""},
                {"json", "", "print the TierPlan as JSON", ""}});
   int exit_code = 0;
@@ -240,7 +246,8 @@ int RunWatch(const std::vector<std::string>& args) {
               "(servers end connections every few minutes) and resumes where it stopped, so no "
               "change is missed or printed twice.",
               "[--region R] [--province P] [--policy ID] [--json]",
-              {ClassifierAddressOption(), PolicyOption(),
+              {ClassifierAddressOption(),
+               PolicyOption(),
                {"region", "R", "only this region", ""},
                {"province", "P", "only this province and its kab/kota", ""},
                {"json", "", "one JSON object per line", ""}});
@@ -252,12 +259,12 @@ int RunWatch(const std::vector<std::string>& args) {
   request.set_province_code(cmd.Get("province"));
   request.set_policy_id(PolicyOf(cmd));
   std::cerr << "watching tier changes of "
-            << (!request.region_code().empty()     ? "region " + request.region_code()
-                : !request.province_code().empty() ? "province " + request.province_code() +
-                                                         " and its kab/kota"
-                                                   : std::string("every region"))
-            << ", policy " << (request.policy_id().empty() ? "all" : request.policy_id())
-            << ", on " << cmd.Get("classifier") << " (Ctrl-C to stop)" << std::endl;
+            << (!request.region_code().empty() ? "region " + request.region_code()
+                : !request.province_code().empty()
+                    ? "province " + request.province_code() + " and its kab/kota"
+                    : std::string("every region"))
+            << ", policy " << (request.policy_id().empty() ? "all" : request.policy_id()) << ", on "
+            << cmd.Get("classifier") << " (Ctrl-C to stop)" << std::endl;
   // Backoff between failed attempts: 100 ms doubling to 5 s, reset by any message received.
   auto backoff = std::chrono::milliseconds(100);
   for (;;) {
@@ -308,7 +315,8 @@ int RunWatch(const std::vector<std::string>& args) {
 int RunHistory(const std::vector<std::string>& args) {
   Command cmd("history", "The recorded tier changes of a region, newest first.",
               "REGION [--policy ID] [--limit N] [--json]",
-              {ClassifierAddressOption(), PolicyOption(),
+              {ClassifierAddressOption(),
+               PolicyOption(),
                {"limit", "N", "at most N changes", "100"},
                {"json", "", "one JSON object per line", ""}});
   int exit_code = 0;

@@ -74,7 +74,8 @@ int64_t GapInPeople(const v1::RegionTier& t) {
 }
 
 std::string Html(absl::string_view text) {
-  return absl::StrReplaceAll(text, {{"&", "&amp;"}, {"<", "&lt;"}, {">", "&gt;"}, {"\"", "&quot;"}});
+  return absl::StrReplaceAll(text,
+                             {{"&", "&amp;"}, {"<", "&lt;"}, {">", "&gt;"}, {"\"", "&quot;"}});
 }
 
 }  // namespace
@@ -150,7 +151,8 @@ int RunSummary(const std::vector<std::string>& args) {
     if (t.level() == v1::REGION_LEVEL_REGENCY && gap > 0) near.emplace_back(gap, &t);
   }
   std::sort(near.begin(), near.end(), [](const auto& a, const auto& b) {
-    return a.first != b.first ? a.first < b.first : a.second->region_code() < b.second->region_code();
+    return a.first != b.first ? a.first < b.first
+                              : a.second->region_code() < b.second->region_code();
   });
   if (static_cast<int64_t>(near.size()) > *closest) near.resize(*closest);
   std::cout << "\nThe " << near.size() << " kab/kota closest to their next tier:\n";
@@ -228,16 +230,17 @@ int RunReport(const std::vector<std::string>& args) {
       auto it = counts.find(tiers[i]);
       int n = it == counts.end() ? 0 : it->second;
       if (n == 0) continue;
-      absl::StrAppend(&html, "<div title=\"", Html(tiers[i]), ": ", n, "\" style=\"width:",
-                      absl::StrFormat("%.1f", 100.0 * n / total), "%;background:",
-                      kColours[std::min<size_t>(i, 4)], "\"></div>");
+      absl::StrAppend(&html, "<div title=\"", Html(tiers[i]), ": ", n,
+                      "\" style=\"width:", absl::StrFormat("%.1f", 100.0 * n / total),
+                      "%;background:", kColours[std::min<size_t>(i, 4)], "\"></div>");
     }
     absl::StrAppend(&html, "</div></td><td>", total, "</td></tr>");
   }
-  absl::StrAppend(&html, "</table><h2>National table</h2><table><tr><th class=\"l\">code</th>"
-                         "<th class=\"l\">region</th><th class=\"l\">tier</th><th>population</th>"
-                         "<th>coverage</th><th>activity</th><th>pemda share</th>"
-                         "<th class=\"l\">next tier</th></tr>");
+  absl::StrAppend(&html,
+                  "</table><h2>National table</h2><table><tr><th class=\"l\">code</th>"
+                  "<th class=\"l\">region</th><th class=\"l\">tier</th><th>population</th>"
+                  "<th>coverage</th><th>activity</th><th>pemda share</th>"
+                  "<th class=\"l\">next tier</th></tr>");
   for (const auto& t : all) {
     const auto& m = t.metrics();
     absl::StrAppend(&html, "<tr><td class=\"l\">", Html(t.region_code()), "</td><td class=\"l\">",
@@ -273,10 +276,11 @@ int RunHealth(const std::vector<std::string>& args) {
       Authenticate(&context);
       context.set_deadline(Deadline(3));
       grpc::Status status = stub->Check(&context, request, &response);
-      std::string state = status.ok() ? grpc::health::v1::HealthCheckResponse::ServingStatus_Name(
-                                            response.status())
-                                      : "unreachable (" + status.error_message() + ")";
-      all_serving &= status.ok() && response.status() == grpc::health::v1::HealthCheckResponse::SERVING;
+      std::string state =
+          status.ok() ? grpc::health::v1::HealthCheckResponse::ServingStatus_Name(response.status())
+                      : "unreachable (" + status.error_message() + ")";
+      all_serving &=
+          status.ok() && response.status() == grpc::health::v1::HealthCheckResponse::SERVING;
       std::cout << absl::StrFormat("%-15s %-21s %-9s %s\n", name, address,
                                    *service ? service : "readiness", state);
     }

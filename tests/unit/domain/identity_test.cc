@@ -32,8 +32,7 @@ TEST(ParticipantKeyTest, ShortSecretsAndBadBitsAreRefused) {
   EXPECT_EQ(NikKeyer::Create("0123456789abcdef", 0)->Key("1219010503890001").bucket, 0u);
 }
 
-TEST(ParticipantKeyTest, KeysCarryTheRegionHashTag) {
-}
+TEST(ParticipantKeyTest, KeysCarryTheRegionHashTag) {}
 
 }  // namespace
 }  // namespace uhc

@@ -20,7 +20,8 @@ const PolicySet& Policies() {
   static const PolicySet* set = [] {
     // Read here: this binary links the checked domain only, not the config layer.
     std::vector<v1::PolicyConfig> policies;
-    for (const auto& entry : std::filesystem::directory_iterator(UHC_SOURCE_DIR "/config/policies")) {
+    for (const auto& entry :
+         std::filesystem::directory_iterator(UHC_SOURCE_DIR "/config/policies")) {
       std::ifstream in(entry.path());
       std::stringstream text;
       text << in.rdbuf();
@@ -96,7 +97,8 @@ TEST(OverflowTest, RollUpsAndRatiosSaturate) {
   EXPECT_TRUE(MeetsThreshold(kMax, kMax, 10000));
   EXPECT_FALSE(MeetsThreshold(kMax - 1, kMax, 10000));
   EXPECT_EQ(YearlyCostIdr(kMax, 42000), kMax);
-  EXPECT_EQ(CeilBasisPointsOf(9800, kMax), static_cast<int64_t>((absl::int128(kMax) * 9800 + 9999) / 10000));
+  EXPECT_EQ(CeilBasisPointsOf(9800, kMax),
+            static_cast<int64_t>((absl::int128(kMax) * 9800 + 9999) / 10000));
   for (const auto& [id, policy] : Policies().all()) {
     v1::RegionTier tier;
     EvaluatePolicy(policy, sum, &tier);  // must not overflow

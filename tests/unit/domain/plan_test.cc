@@ -1,6 +1,6 @@
-#include "common/config/files.h"
 #include "common/domain/plan.h"
 
+#include "common/config/files.h"
 #include "common/domain/policy.h"
 #include "common/domain/policy_set.h"
 #include "gtest/gtest.h"

@@ -1,8 +1,8 @@
-#include "common/config/files.h"
 #include "common/domain/policy.h"
 
 #include <string>
 
+#include "common/config/files.h"
 #include "common/domain/policy_set.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -143,7 +143,8 @@ TEST_F(PolicyTest, MadyaSecondPathPemdaShareTwentyFiveActivityEighty) {
 
 TEST_F(PolicyTest, EveryTierNeedsPrioritasAndDues) {
   EXPECT_EQ(Evaluate("uhc-awards-2026", Counts(10000, 10000, 10000, 5000, false)).tier(), "none");
-  v1::RegionTier late = Evaluate("uhc-awards-2026", Counts(10000, 10000, 10000, 5000, true, 202508));
+  v1::RegionTier late =
+      Evaluate("uhc-awards-2026", Counts(10000, 10000, 10000, 5000, true, 202508));
   EXPECT_EQ(late.tier(), "none");
   EXPECT_EQ(late.next_tier(), "pratama");
   ASSERT_GE(late.next_tier_lacks_size(), 1);
@@ -183,8 +184,9 @@ TEST(BudgetTest, BatuBaraPlanCostsTwentyOneBillion) {
 }
 
 TEST(PolicyLoaderTest, SyntaxErrorNamesFileAndLine) {
-  auto p = ParsePolicy("id: \"x\"\nactivity_denominator: POPULATION\ntiers {\n  id: \"a\"\n  oops\n}\n",
-                       "broken.textproto");
+  auto p =
+      ParsePolicy("id: \"x\"\nactivity_denominator: POPULATION\ntiers {\n  id: \"a\"\n  oops\n}\n",
+                  "broken.textproto");
   ASSERT_FALSE(p.ok());
   EXPECT_THAT(std::string(p.status().message()), HasSubstr("broken.textproto:6:"));
 }

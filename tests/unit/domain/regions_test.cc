@@ -1,10 +1,10 @@
-#include "common/config/files.h"
 #include "common/domain/regions.h"
 
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "common/config/files.h"
 #include "common/domain/nik.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -17,8 +17,7 @@ using ::testing::StartsWith;
 
 const RegionRegistry& Registry() {
   static const RegionRegistry* registry = [] {
-    absl::StatusOr<RegionRegistry> loaded =
-        LoadRegions(UHC_SOURCE_DIR "/data");
+    absl::StatusOr<RegionRegistry> loaded = LoadRegions(UHC_SOURCE_DIR "/data");
     if (!loaded.ok()) {
       ADD_FAILURE() << loaded.status();
       return new RegionRegistry(

@@ -52,7 +52,8 @@ TEST(PlanRoundsTest, InAClusterAnEnterAndTheParticipantsLaterEventsFollowInLater
 
 TEST(PlanRoundsTest, InAClusterARoundHoldsAtMostOneFullCallPerRegion) {
   std::vector<PreparedEvent> events;
-  for (int i = 0; i < 7; ++i) events.push_back(Event(static_cast<char>('a' + i), ApplyOp::kEnroll, &kA));
+  for (int i = 0; i < 7; ++i)
+    events.push_back(Event(static_cast<char>('a' + i), ApplyOp::kEnroll, &kA));
   events.push_back(Event('z', ApplyOp::kEnroll, &kB));
   auto rounds = PlanRounds(events, /*per_region=*/true, 3);
   ASSERT_EQ(rounds.size(), 3u);

@@ -1,5 +1,4 @@
 #include "common/redis/cluster.h"
-
 #include "gtest/gtest.h"
 
 namespace uhc {

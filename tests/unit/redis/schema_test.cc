@@ -51,8 +51,11 @@ TEST(SchemaTest, EventArgumentLayout) {
   std::string a = apply_abi::EncodeEventArg(apply_abi::kLeave, 0x0102, 0x0304, "ABCDEFGH",
                                             0x010203040506, 0x0A0B0C0D, 7);
   ASSERT_EQ(a.size(), apply_abi::kEventArgBytes);
-  EXPECT_EQ(a, std::string("\x04\x01\x02\x03\x04" "ABCDEFGH" "\x01\x02\x03\x04\x05\x06"
-                           "\x0A\x0B\x0C\x0D\x07", 24));
+  EXPECT_EQ(a, std::string("\x04\x01\x02\x03\x04"
+                           "ABCDEFGH"
+                           "\x01\x02\x03\x04\x05\x06"
+                           "\x0A\x0B\x0C\x0D\x07",
+                           24));
 }
 
 }  // namespace
