@@ -3,9 +3,12 @@
 namespace uhc {
 
 RedisExecutor::RedisExecutor(const RedisOptions& options, int threads, size_t max_queue)
+    : RedisExecutor([options] { return MakeRedisClient(options); }, threads, max_queue) {}
+
+RedisExecutor::RedisExecutor(const ClientFactory& make_client, int threads, size_t max_queue)
     : max_queue_(max_queue) {
   for (int i = 0; i < threads; ++i) {
-    workers_.emplace_back([this, options] { Work(MakeRedisClient(options)); });
+    workers_.emplace_back([this, client = make_client()]() mutable { Work(std::move(client)); });
   }
 }
 

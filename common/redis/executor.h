@@ -20,7 +20,11 @@ class RedisExecutor {
  public:
   using Task = std::function<void(RedisClient&)>;
 
+  using ClientFactory = std::function<std::unique_ptr<RedisClient>()>;
+
   RedisExecutor(const RedisOptions& options, int threads, size_t max_queue);
+  // Each worker's client from `make_client` (tests pass a fake).
+  RedisExecutor(const ClientFactory& make_client, int threads, size_t max_queue);
   // Finishes queued tasks, then joins.
   ~RedisExecutor();
 
