@@ -28,6 +28,15 @@ def check(overlay, docs):
             image = c.get("image", "")
             if ":" not in image or image.endswith(":latest"):
                 fail(overlay, f"{name}: image {image!r} is not pinned")
+            # No secret on a command line: the process list would show it to anyone on the node.
+            secret_envs = {e["name"] for e in c.get("env", []) if "secretKeyRef" in e.get("valueFrom", {})}
+            words = c.get("command", []) + c.get("args", [])
+            probes = [c.get(p, {}).get("exec", {}).get("command", [])
+                      for p in ("readinessProbe", "livenessProbe", "startupProbe")]
+            for word in words + [w for probe in probes for w in probe]:
+                if "password" in word.lower() or any(f"$({e})" in word or f"${e}" in word
+                                                     for e in secret_envs):
+                    fail(overlay, f"{name}: a secret on the command line: {word!r}")
             res = c.get("resources", {})
             for kind in ("requests", "limits"):
                 if not {"cpu", "memory"} <= set(res.get(kind, {})):
