@@ -3,9 +3,9 @@
 // decoded with the C++ codec. If either side changes alone, this fails.
 #include <fstream>
 #include <map>
-#include <regex>
 #include <sstream>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "classifier-svc/tier_log.h"
@@ -28,16 +28,21 @@ std::string ReadSource(const std::string& path) {
   return text.str();
 }
 
-// "local A, B, C = 1, 2, 3" lines of a Lua file, as name -> value.
+// "local A, B, C = 1, 2, 3" lines of a Lua file (upper-case names, integer values), as
+// name -> value.
 std::map<std::string, int> LuaConstants(const std::string& lua) {
   std::map<std::string, int> out;
-  std::regex line(R"(^local ([A-Z_, ]+) = ([0-9, ]+)$)");
   std::istringstream in(lua);
   for (std::string l; std::getline(in, l);) {
-    std::smatch m;
-    if (!std::regex_match(l, m, line)) continue;
-    std::vector<std::string> names = absl::StrSplit(m[1].str(), ',');
-    std::vector<std::string> values = absl::StrSplit(m[2].str(), ',');
+    absl::string_view line = l;
+    if (!absl::ConsumePrefix(&line, "local ")) continue;
+    std::vector<std::string> sides = absl::StrSplit(line, " = ");
+    if (sides.size() != 2 || sides[0].empty() || !absl::ascii_isupper(sides[0][0]) ||
+        sides[1].empty() || !absl::ascii_isdigit(sides[1][0])) {
+      continue;
+    }
+    std::vector<std::string> names = absl::StrSplit(sides[0], ',');
+    std::vector<std::string> values = absl::StrSplit(sides[1], ',');
     for (size_t i = 0; i < names.size() && i < values.size(); ++i) {
       out[std::string(absl::StripAsciiWhitespace(names[i]))] =
           std::stoi(std::string(absl::StripAsciiWhitespace(values[i])));
