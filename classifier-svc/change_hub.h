@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "classifier-svc/tier_log.h"
+#include "common/observability/metrics.h"
 
 namespace uhc {
 
@@ -30,13 +31,17 @@ class TierChangeHub {
   std::optional<LogPosition> Subscribe(TierChangeSubscriber* s) {
     std::lock_guard<std::mutex> lock(mu_);
     subscribers_.insert(s);
+    if (gauge_ != nullptr) gauge_->Set(static_cast<double>(subscribers_.size()));
     return position_;
   }
   // After this returns, `s` receives nothing more (so it may be deleted).
   void Unsubscribe(TierChangeSubscriber* s) {
     std::lock_guard<std::mutex> lock(mu_);
     subscribers_.erase(s);
+    if (gauge_ != nullptr) gauge_->Set(static_cast<double>(subscribers_.size()));
   }
+  // Where the number of live streams is published. Set before the first Subscribe.
+  void set_gauge(Gauge* gauge) { gauge_ = gauge; }
   // Where the log stood when the publisher started reading it.
   void SetPosition(LogPosition position) {
     std::lock_guard<std::mutex> lock(mu_);
@@ -72,6 +77,7 @@ class TierChangeHub {
   std::mutex mu_;
   std::set<TierChangeSubscriber*> subscribers_;
   std::optional<LogPosition> position_;
+  Gauge* gauge_ = nullptr;
 };
 
 }  // namespace uhc

@@ -26,6 +26,10 @@ absl::StatusOr<std::unique_ptr<ClassifierServer>> ClassifierServer::Start(
       std::make_unique<Refresher>(options.redis, s->regions_.get(), s->policies_.get(),
                                   options.refresh_interval, s->hub_.get(), s->metrics_.get());
   s->executor_ = std::make_unique<RedisExecutor>(options.redis, 1, 64);
+  s->executor_->set_depth_gauge(s->metrics_->AddGauge(
+      "uhc_redis_queue_depth", "Redis tasks waiting for an executor thread."));
+  s->hub_->set_gauge(
+      s->metrics_->AddGauge("uhc_watch_subscribers", "Live WatchTierChanges streams."));
   absl::StatusOr<std::unique_ptr<TokenAuthorizer>> auth =
       LoadTokensIfConfigured(options.token_file);
   if (!auth.ok()) return auth.status();

@@ -73,6 +73,8 @@ absl::StatusOr<std::unique_ptr<EnrollmentServer>> EnrollmentServer::Start(
   });
   s->executor_ =
       std::make_unique<RedisExecutor>(options.redis, options.redis_threads, options.queue_limit);
+  s->executor_->set_depth_gauge(s->metrics_->AddGauge(
+      "uhc_redis_queue_depth", "Redis tasks waiting for an executor thread."));
   s->validator_ =
       std::make_unique<EventValidator>(s->regions_.get(), s->keyer_.get(), options.max_future_skew);
   absl::StatusOr<std::unique_ptr<TokenAuthorizer>> auth =

@@ -19,6 +19,7 @@ bool RedisExecutor::Submit(Task task) {
     std::lock_guard<std::mutex> lock(mu_);
     if (stopping_ || queue_.size() >= max_queue_) return false;
     queue_.push_back(std::move(task));
+    if (depth_ != nullptr) depth_->Set(static_cast<double>(queue_.size()));
   }
   cv_.notify_one();
   return true;
@@ -44,6 +45,7 @@ void RedisExecutor::Work(std::unique_ptr<RedisClient> client) {
       if (queue_.empty()) return;  // stopping and drained
       task = std::move(queue_.front());
       queue_.pop_front();
+      if (depth_ != nullptr) depth_->Set(static_cast<double>(queue_.size()));
     }
     task(*client);
   }

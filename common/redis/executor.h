@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "common/observability/metrics.h"
 #include "common/redis/client.h"
 
 namespace uhc {
@@ -32,11 +33,14 @@ class RedisExecutor {
   bool Submit(Task task);
   // Stops accepting, runs what is queued, joins. Idempotent.
   void Shutdown();
+  // Where the queue's length is published (may be null). Set before the first Submit.
+  void set_depth_gauge(Gauge* gauge) { depth_ = gauge; }
 
  private:
   void Work(std::unique_ptr<RedisClient> client);
 
   const size_t max_queue_;
+  Gauge* depth_ = nullptr;
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Task> queue_ ABSL_GUARDED_BY(mu_);

@@ -3,7 +3,7 @@
 deploy/k8s on the output: native gRPC probes on a plaintext health port, requests and limits, hardened securityContext,
 pinned images, a preStop pause within the grace period, and every referenced Secret and ConfigMap
 present. Exits 77 (skipped) when kubectl is not installed."""
-import glob, os, shutil, subprocess, sys
+import glob, os, shutil, subprocess, sys, tempfile
 import yaml
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -99,6 +99,36 @@ def check(overlay, docs):
     if not any(d["kind"] == "Service" and d["spec"].get("clusterIP") == "None" for d in docs):
         fail(overlay, "no headless Service")
 
+def check_adapter(rendered, docs):
+    """The kube play adapter (tests/deploy/kube_play_adapter.py) changes only what it documents:
+    every container keeps its image, command, args, env, mounts, resources, probes and
+    securityContext; only `ports` go, and secret volumes point at the decoded copy."""
+    with tempfile.TemporaryDirectory() as out:
+        path = os.path.join(out, "rendered.yaml")
+        with open(path, "w") as f:
+            f.write(rendered)
+        run = subprocess.run([sys.executable, os.path.join(ROOT, "tests/deploy/kube_play_adapter.py"),
+                              path, out], capture_output=True, text=True)
+        if run.returncode != 0:
+            fail("dev", f"kube play adapter failed: {run.stderr.strip()}")
+            return
+        played = [d for d in yaml.safe_load_all(open(os.path.join(out, "play.yaml"))) if d]
+
+    def containers(d):
+        spec = d["spec"]["template"]["spec"] if d["kind"] in ("Deployment", "StatefulSet") else d["spec"]
+        return {c["name"]: c for c in spec.get("containers", [])}
+
+    before = {d["metadata"]["name"]: containers(d) for d in docs
+              if d["kind"] in ("Deployment", "StatefulSet")}
+    after = {d["metadata"]["name"]: containers(d) for d in played if d["kind"] in ("Deployment", "Pod")}
+    if set(before) != set(after):
+        fail("dev", f"adapter: workloads {sorted(before)} became {sorted(after)}")
+    for workload, cs in before.items():
+        for name, c in cs.items():
+            kept = {k: v for k, v in c.items() if k != "ports"}
+            if after.get(workload, {}).get(name) != kept:
+                fail("dev", f"adapter changed {workload}/{name} beyond its documented translations")
+
 def main():
     kubectl = shutil.which("kubectl")
     if not kubectl:
@@ -112,7 +142,10 @@ def main():
         if out.returncode != 0:
             fail(name, "kustomize failed: " + out.stderr.strip())
             continue
-        check(name, [d for d in yaml.safe_load_all(out.stdout) if d])
+        docs = [d for d in yaml.safe_load_all(out.stdout) if d]
+        check(name, docs)
+        if name == "dev":
+            check_adapter(out.stdout, docs)
         print(f"rendered {name}")
     for f in failures:
         print("FAIL", f)

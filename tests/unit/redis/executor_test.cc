@@ -3,6 +3,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
+#include <set>
 
 #include "gtest/gtest.h"
 #include "tests/support/fake_redis_client.h"
@@ -13,26 +14,30 @@ namespace {
 using testing::FakeRedisClient;
 
 TEST(ExecutorTest, RunsTasksInOrderOnItsWorkersClientAndDrainsOnShutdown) {
-  std::vector<FakeRedisClient*> clients;
+  int made = 0;
   RedisExecutor executor(
-      [&clients] {
-        auto client = std::make_unique<FakeRedisClient>();
-        clients.push_back(client.get());
-        return client;
+      [&made] {
+        ++made;
+        return std::make_unique<FakeRedisClient>();
       },
       1, 100);
   std::vector<int> order;
+  std::set<const RedisClient*> used;
+  size_t sent = 0;
   for (int i = 0; i < 50; ++i) {
-    ASSERT_TRUE(executor.Submit([&order, i](RedisClient& redis) {
+    ASSERT_TRUE(executor.Submit([&, i](RedisClient& redis) {
       ASSERT_TRUE(redis.Command({"PING"}).ok());
+      used.insert(&redis);
+      sent = static_cast<FakeRedisClient&>(redis).sent.size();
       order.push_back(i);
     }));
   }
-  executor.Shutdown();  // runs what is queued, then joins
+  executor.Shutdown();  // runs what is queued, then joins (the worker's client goes with it)
   ASSERT_EQ(order.size(), 50u);
   for (int i = 0; i < 50; ++i) EXPECT_EQ(order[i], i);
-  ASSERT_EQ(clients.size(), 1u);
-  EXPECT_EQ(clients[0]->sent.size(), 50u);
+  EXPECT_EQ(made, 1);
+  EXPECT_EQ(used.size(), 1u) << "every task ran on the worker's own client";
+  EXPECT_EQ(sent, 50u);
   EXPECT_FALSE(executor.Submit([](RedisClient&) {})) << "refused after shutdown";
 }
 
