@@ -136,6 +136,7 @@ def main():
         return 77
     # The policy copies are checked by policy_copies_test.sh, which runs without kubectl.
     overlays = sorted(glob.glob(os.path.join(ROOT, "deploy/k8s/overlays/*")))
+    images = {}
     for overlay in overlays:
         out = subprocess.run([kubectl, "kustomize", overlay], capture_output=True, text=True)
         name = os.path.basename(overlay)
@@ -144,11 +145,16 @@ def main():
             continue
         docs = [d for d in yaml.safe_load_all(out.stdout) if d]
         check(name, docs)
+        images[name] = sorted(c["image"] for d in docs if d["kind"] == "Deployment"
+                              for c in d["spec"]["template"]["spec"]["containers"])
         if name == "dev":
             check_adapter(out.stdout, docs)
         print(f"rendered {name}")
     for f in failures:
         print("FAIL", f)
+    # Production runs the very images the kube play test builds and runs from the dev overlay.
+    if images.get("dev") != images.get("production"):
+        fail("production", f"service images {images.get('production')} differ from dev's {images.get('dev')}")
     return 1 if failures or len(overlays) < 2 else 0
 
 if __name__ == "__main__":

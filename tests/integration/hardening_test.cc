@@ -8,6 +8,7 @@
 #include "classifier-svc/classifier_server.h"
 #include "gmock/gmock.h"
 #include "grpc/health/v1/health.grpc.pb.h"
+#include "tests/integration/classifier_options.h"
 #include "tests/integration/enrollment_fixture.h"
 #include "tests/support/events.h"
 #include "uhc/v1/classifier.grpc.pb.h"
@@ -37,13 +38,7 @@ constexpr double kCpuScale = 1;
 class HardeningTest : public EnrollmentFixture {
  protected:
   std::unique_ptr<ClassifierServer> StartClassifier() {
-    ClassifierServerOptions options;
-    options.server.listen_address = "127.0.0.1:0";
-    options.server.metrics_port = -1;
-    options.server.plaintext = true;
-    options.redis = redis_->options();
-    options.data_dir = UHC_SOURCE_DIR "/data";
-    options.policy_dir = UHC_SOURCE_DIR "/config/policies";
+    ClassifierServerOptions options = TestClassifierOptions(*redis_);
     options.refresh_interval = absl::Milliseconds(50);
     auto server = ClassifierServer::Start(options);
     EXPECT_TRUE(server.ok()) << server.status();

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/redis/cluster.h"
+#include "common/redis/schema.h"
 #include "gtest/gtest.h"
 
 namespace uhc::testing {
@@ -77,7 +78,7 @@ class RedisClusterTest : public ::testing::Test {
 TEST_F(RedisClusterTest, RoutesEveryKeyToItsPrimaryInOnePipeline) {
   ClusterClient client(cluster_.options());
   std::vector<std::string> keys;
-  for (int i = 0; i < 3000; ++i) keys.push_back(absl::StrCat("uhc:{r", i, "}:agg"));
+  for (int i = 0; i < 3000; ++i) keys.push_back(AggregateKey(absl::StrCat("r", i)));
   RedisCommands writes;
   for (const std::string& k : keys) writes.push_back({"HSET", k, "part", k});
   auto replies = client.Pipeline(writes);

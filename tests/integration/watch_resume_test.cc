@@ -13,6 +13,7 @@
 #include "classifier-svc/classifier_server.h"
 #include "classifier-svc/tier_log.h"
 #include "gmock/gmock.h"
+#include "tests/integration/classifier_options.h"
 #include "tests/integration/enrollment_fixture.h"
 #include "tests/support/events.h"
 #include "tests/support/process.h"
@@ -27,15 +28,9 @@ constexpr char kPolicy[] = "uhc-awards-2026";
 class WatchResumeTest : public EnrollmentFixture {
  protected:
   std::unique_ptr<ClassifierServer> StartClassifier(absl::Duration max_age) {
-    ClassifierServerOptions options;
-    options.server.listen_address = "127.0.0.1:0";
-    options.server.metrics_port = -1;
-    options.server.plaintext = true;
+    ClassifierServerOptions options = TestClassifierOptions(*redis_);
     options.server.max_connection_age = max_age;
     options.server.drain_timeout = absl::Milliseconds(200);  // the grace after the age
-    options.redis = redis_->options();
-    options.data_dir = UHC_SOURCE_DIR "/data";
-    options.policy_dir = UHC_SOURCE_DIR "/config/policies";
     options.refresh_interval = absl::Milliseconds(40);
     options.keepalive_interval = absl::Milliseconds(300);
     auto server = ClassifierServer::Start(options);
@@ -255,8 +250,8 @@ TEST_F(WatchResumeTest, VersionOneHistoryIsMovedToTheNewKeys) {
   old.set_from_tier("none");
   old.set_to_tier("pratama");
   auto redis = redis_->Connect();
-  ASSERT_TRUE(redis->Command({"HSET", "uhc:{12.19}:tier", kPolicy, "pratama"}).ok());
-  ASSERT_TRUE(redis->Command({"LPUSH", "uhc:{12.19}:history", old.SerializeAsString()}).ok());
+  ASSERT_TRUE(redis->Command({"HSET", V1TierKey("12.19"), kPolicy, "pratama"}).ok());
+  ASSERT_TRUE(redis->Command({"LPUSH", V1HistoryKey("12.19"), old.SerializeAsString()}).ok());
   std::unique_ptr<ClassifierServer> classifier = StartClassifier(absl::Minutes(5));
   ASSERT_NE(classifier, nullptr);
   ASSERT_TRUE(WaitFor([&] { return classifier->refresher().generation() >= 1; }, 10000));
