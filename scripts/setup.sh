@@ -9,6 +9,7 @@ BUILD_DIR="${2:-build}"
 PACKAGES=(build-essential cmake pkg-config libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev
   protobuf-compiler libabsl-dev libhiredis-dev libssl-dev libgtest-dev libgmock-dev
   libcpp-httplib-dev redis-server redis-tools python3 python3-yaml stunnel4 openssl clang-format
+  postgresql-15 libpq-dev
   git)
 missing=()
 for p in "${PACKAGES[@]}"; do

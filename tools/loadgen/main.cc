@@ -13,7 +13,6 @@
 #include <iostream>
 #include <map>
 #include <mutex>
-#include <random>
 #include <thread>
 
 #include "absl/flags/flag.h"
@@ -27,6 +26,7 @@
 #include "common/redis/schema.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
+#include "tools/loadgen/mix.h"
 #include "uhc/v1/classifier.grpc.pb.h"
 #include "uhc/v1/enrollment.grpc.pb.h"
 
@@ -58,15 +58,6 @@ std::shared_ptr<grpc::Channel> Channel(const std::string& target, int index) {
   return grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
 }
 
-std::string Nik(const std::string& region, int64_t i) {
-  int serial = static_cast<int>(i % 9999) + 1;
-  int64_t rest = i / 9999;
-  return absl::StrFormat("%s%s%02d%02d%02d%02d%04d", region.substr(0, 2), region.substr(3, 2),
-                         static_cast<int>(rest % 99) + 1, static_cast<int>(rest / 99 % 28) + 1,
-                         static_cast<int>(rest / 2772 % 12) + 1,
-                         static_cast<int>(60 + rest / 33264 % 40), serial);
-}
-
 double Percentile(std::vector<double>& v, double p) {
   if (v.empty()) return 0;
   size_t k = std::min(v.size() - 1, static_cast<size_t>(p * (v.size() - 1) + 0.5));
@@ -74,61 +65,43 @@ double Percentile(std::vector<double>& v, double p) {
   return v[k];
 }
 
-// The realistic mix: 60% enrolments, 25% status changes, 8% segment changes, 4% relocations,
-// 3% terminations; participants spread over all 514 kab/kota.
+// The realistic mix (tools/loadgen/mix.h) as IngestEvents batches.
 std::vector<v1::IngestEventsRequest> MakeBatches(const RegionRegistry& regions) {
-  int64_t total = absl::GetFlag(FLAGS_events);
-  int batch = absl::GetFlag(FLAGS_batch);
-  bool enroll_only = absl::GetFlag(FLAGS_enroll_only);
-  int64_t people = absl::GetFlag(FLAGS_participants);
-  if (people == 0) people = enroll_only ? total : std::max<int64_t>(1, total * 6 / 10);
-  int64_t offset = absl::GetFlag(FLAGS_nik_offset);
+  MixOptions options;
+  options.events = absl::GetFlag(FLAGS_events);
+  options.participants = absl::GetFlag(FLAGS_participants);
+  options.enroll_only = absl::GetFlag(FLAGS_enroll_only);
+  options.nik_offset = absl::GetFlag(FLAGS_nik_offset);
+  const int batch = absl::GetFlag(FLAGS_batch);
   const auto& kabs = regions.regencies();
-  struct Person {
-    uint16_t region = 0;
-    bool enrolled = false, gone = false;
-  };
-  std::vector<Person> state(people);
-  std::mt19937_64 rng(7);
+  EventMix mix(regions, options);
   std::vector<v1::IngestEventsRequest> batches;
-  int64_t ts = 1735689600;
-  int64_t next_new = 0;
-  for (int64_t n = 0; n < total; ++n) {
+  MixEvent m;
+  while (mix.Next(&m)) {
     if (batches.empty() || batches.back().events_size() == batch) batches.emplace_back();
     v1::ParticipantEvent* e = batches.back().add_events();
-    e->set_event_id(absl::StrFormat("b%d", offset * 10 + n));
-    e->mutable_occurred_at()->set_seconds(++ts);
-    int r = static_cast<int>(rng() % 100);
-    int64_t i;
-    if (enroll_only || r < 60 || next_new < 1000) {
-      i = next_new < people ? next_new++ : static_cast<int64_t>(rng() % people);
-      state[i].region = static_cast<uint16_t>((i * 7919) % kabs.size());
-      state[i].enrolled = true;
-      state[i].gone = false;
-      e->mutable_enrolled()->set_segment(static_cast<v1::Segment>(1 + rng() % 5));
-      e->mutable_enrolled()->set_active(rng() % 10 < 8);
-    } else {
-      i = static_cast<int64_t>(rng() % next_new);
-      if (state[i].gone) {
-        state[i].gone = false;
-        e->mutable_enrolled()->set_segment(v1::SEGMENT_PBI_APBN);
-      } else if (r < 85) {
-        e->mutable_status_changed()->set_active(rng() % 2 == 0);
-      } else if (r < 93) {
-        e->mutable_segment_changed()->set_segment(static_cast<v1::Segment>(1 + rng() % 5));
-      } else if (r < 97) {
-        uint16_t to = static_cast<uint16_t>((state[i].region + 1 + rng() % 100) % kabs.size());
-        e->mutable_relocated()->set_to_region_code(kabs[to]->code);
-        e->set_region_code(kabs[state[i].region]->code);
-        state[i].region = to;
-      } else {
+    e->set_event_id(m.event_id);
+    e->mutable_occurred_at()->set_seconds(m.occurred_at_seconds);
+    switch (m.op) {
+      case MixOp::kEnroll:
+        e->mutable_enrolled()->set_segment(static_cast<v1::Segment>(m.segment));
+        e->mutable_enrolled()->set_active(m.active);
+        break;
+      case MixOp::kStatus:
+        e->mutable_status_changed()->set_active(m.active);
+        break;
+      case MixOp::kSegment:
+        e->mutable_segment_changed()->set_segment(static_cast<v1::Segment>(m.segment));
+        break;
+      case MixOp::kRelocate:
+        e->mutable_relocated()->set_to_region_code(kabs[m.to_region]->code);
+        break;
+      case MixOp::kTerminate:
         e->mutable_terminated()->set_reason("death");
-        state[i].gone = true;
-      }
+        break;
     }
-    if (e->region_code().empty()) e->set_region_code(kabs[state[i].region]->code);
-    // The NIK is issued where the participant first enrolled: region (i * 7919) % 514.
-    e->set_nik(Nik(kabs[(i * 7919) % kabs.size()]->code, offset + i));
+    e->set_region_code(kabs[m.region]->code);
+    e->set_nik(m.nik);
   }
   return batches;
 }
@@ -290,7 +263,7 @@ int Freshness() {
     v1::IngestEventsRequest request;
     v1::ParticipantEvent* e = request.add_events();
     e->set_event_id(absl::StrFormat("fresh-%d-%d", absl::ToUnixMicros(absl::Now()), s));
-    e->set_nik(Nik(region, 9000000 + absl::ToUnixMicros(absl::Now()) % 1000000 * 10 + s));
+    e->set_nik(SyntheticNik(region, 9000000 + absl::ToUnixMicros(absl::Now()) % 1000000 * 10 + s));
     e->set_region_code(region);
     e->mutable_occurred_at()->set_seconds(absl::ToUnixSeconds(absl::Now()));
     e->mutable_enrolled()->set_segment(v1::SEGMENT_PPU);
