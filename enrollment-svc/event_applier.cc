@@ -36,14 +36,18 @@ uint8_t AbiOp(ApplyOp op) {
   std::abort();  // every enumerator is handled above
 }
 
-// One FCALL under construction: its keys (deduplicated) and 24-byte event arguments.
+// One FCALL under construction: its keys (deduplicated) and its 24-byte events, packed into one
+// argument.
 struct Call {
   std::vector<std::string> keys;
   // (region, bucket) -> 1-based KEYS index; the aggregate is bucket kAggregate. Key strings are
   // built once per call, not per event.
   absl::flat_hash_map<std::pair<const Region*, uint32_t>, uint16_t> key_index;
-  std::vector<std::string> args;
-  std::vector<int> event_of_arg;  // index into `events` for each arg
+  std::string packed;
+  std::vector<int> event_of_arg;  // index into `events` for each packed event
+  std::vector<bool> is_enter;     // whether each packed event is a relocation's ENTER
+
+  size_t size() const { return event_of_arg.size(); }
 
   static constexpr uint32_t kAggregate = 0xffffffff;
 
@@ -60,9 +64,9 @@ struct Call {
   void Add(int event, ApplyOp op, const Region& region, const PreparedEvent& e, uint8_t arg) {
     uint16_t agg = KeyIndex(region, kAggregate);
     uint16_t bucket = KeyIndex(region, e.key.bucket);
-    std::string a = EncodeApplyArg(op, agg, bucket, e, arg);
-    args.push_back(std::move(a));
+    packed += EncodeApplyArg(op, agg, bucket, e, arg);
     event_of_arg.push_back(event);
+    is_enter.push_back(op == ApplyOp::kEnter);
   }
 };
 
@@ -166,7 +170,7 @@ absl::Status ApplyEvents(RedisClient& redis, const std::vector<PreparedEvent>& e
       if (!(step.op == ApplyOp::kEnter && arg == kEnterFromLeave)) {
         auto [it, inserted] = open_call.try_emplace(per_region ? step.region : nullptr, 0);
         if (inserted ||
-            (!per_region && static_cast<int>(calls[it->second].args.size()) >= events_per_call)) {
+            (!per_region && static_cast<int>(calls[it->second].size()) >= events_per_call)) {
           it->second = calls.size();
           calls.emplace_back();
         }
@@ -183,26 +187,25 @@ absl::Status ApplyEvents(RedisClient& redis, const std::vector<PreparedEvent>& e
     for (size_t c = 0; c < calls.size(); ++c) {
       key_counts.push_back(std::to_string(calls[c].keys.size()));
       RedisArgv& cmd = commands[c];
-      cmd.reserve(3 + calls[c].keys.size() + calls[c].args.size());
+      cmd.reserve(4 + calls[c].keys.size());
       cmd.push_back("FCALL");
       cmd.push_back(apply_abi::kApplyFunction);
       cmd.push_back(key_counts.back());
       for (const std::string& k : calls[c].keys) cmd.push_back(k);
-      for (const std::string& a : calls[c].args) cmd.push_back(a);
+      cmd.push_back(calls[c].packed);
     }
     absl::StatusOr<std::vector<ReplyPtr>> replies = redis.Pipeline(commands, wait_replicas);
     if (!replies.ok()) return replies.status();
     for (size_t c = 0; c < calls.size(); ++c) {
       const redisReply* reply = (*replies)[c].get();
       if (absl::Status s = ReplyStatus(reply); !s.ok()) return s;
-      if (reply->type != REDIS_REPLY_STRING || reply->len != calls[c].args.size()) {
-        return absl::InternalError("uhc_apply_v1: malformed reply");
+      if (reply->type != REDIS_REPLY_STRING || reply->len != calls[c].size()) {
+        return absl::InternalError(absl::StrCat(apply_abi::kApplyFunction, ": malformed reply"));
       }
-      for (size_t a = 0; a < calls[c].args.size(); ++a) {
+      for (size_t a = 0; a < calls[c].size(); ++a) {
         const int event = calls[c].event_of_arg[a];
         const auto code = static_cast<uint8_t>(reply->str[a]);
-        const bool is_enter = static_cast<uint8_t>(calls[c].args[a][0]) == apply_abi::kEnter;
-        if (is_enter) {
+        if (calls[c].is_enter[a]) {
           enter_codes[event] = apply_abi::Outcome(code);
         } else {
           codes[event] = code;
@@ -248,7 +251,8 @@ absl::Status ApplyEvents(RedisClient& redis, const std::vector<PreparedEvent>& e
                             " (relocated or terminated)"));
         break;
       default:
-        return absl::InternalError(absl::StrCat("uhc_apply_v1: unexpected result ", code));
+        return absl::InternalError(
+            absl::StrCat(apply_abi::kApplyFunction, ": unexpected result ", code));
     }
   }
   int counts[5] = {0, 0, 0, 0, 0};

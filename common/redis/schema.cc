@@ -71,9 +71,47 @@ std::string ParticipantsOf(int segment) { return absl::StrCat("n", segment); }
 std::string ActiveOf(int segment) { return absl::StrCat("a", segment); }
 }  // namespace agg
 
+namespace {
+// The ten counts of layout 2's packed field (n1..n5, a1..a5); false if malformed.
+bool UnpackCounts(absl::string_view packed, int64_t (&counts)[10]) {
+  if (packed.size() != 40) return false;
+  for (int i = 0; i < 10; ++i) {
+    uint32_t v = 0;
+    for (int b = 0; b < 4; ++b) v = (v << 8) | static_cast<uint8_t>(packed[4 * i + b]);
+    counts[i] = static_cast<int32_t>(v);
+  }
+  return true;
+}
+}  // namespace
+
+std::map<std::string, int64_t> AggregateFields(const redisReply* reply) {
+  std::map<std::string, int64_t> out;
+  if (reply == nullptr || reply->type != REDIS_REPLY_ARRAY) return out;
+  for (size_t i = 0; i + 1 < reply->elements; i += 2) {
+    std::string name(reply->element[i]->str, reply->element[i]->len);
+    absl::string_view text(reply->element[i + 1]->str, reply->element[i + 1]->len);
+    int64_t counts[10];
+    if (name == agg::kPackedCounts && UnpackCounts(text, counts)) {
+      out[agg::kParticipants] = out[agg::kActive] = 0;
+      for (int s = 1; s <= 5; ++s) {
+        out[agg::ParticipantsOf(s)] = counts[s - 1];
+        out[agg::ActiveOf(s)] = counts[s + 4];
+        out[agg::kParticipants] += counts[s - 1];
+        out[agg::kActive] += counts[s + 4];
+      }
+      continue;
+    }
+    int64_t value = 0;
+    (void)absl::SimpleAtoi(text, &value);
+    out.emplace(std::move(name), value);  // the packed counts win over layout-1 leftovers
+  }
+  return out;
+}
+
 RegionAggregate ParseAggregate(const redisReply* reply) {
   RegionAggregate a;
   if (reply == nullptr || reply->type != REDIS_REPLY_ARRAY) return a;
+  absl::string_view packed;
   for (size_t i = 0; i + 1 < reply->elements; i += 2) {
     absl::string_view name(reply->element[i]->str, reply->element[i]->len);
     absl::string_view text(reply->element[i + 1]->str, reply->element[i + 1]->len);
@@ -87,9 +125,18 @@ RegionAggregate ParseAggregate(const redisReply* reply) {
       a.counts.uhc_prioritas = value == 1;
     } else if (name == agg::kDuesPaidThrough) {
       a.counts.dues_paid_through = ParseYearMonth(std::string(text));
+    } else if (name == agg::kPackedCounts) {
+      packed = text;
     } else if (name.size() == 2 && (name[0] == 'n' || name[0] == 'a') && name[1] >= '1' &&
                name[1] <= '5') {
       (name[0] == 'n' ? a.counts.participants : a.counts.active)[name[1] - '0'] = value;
+    }
+  }
+  int64_t counts[10];
+  if (!packed.empty() && UnpackCounts(packed, counts)) {
+    for (int s = 1; s <= 5; ++s) {
+      a.counts.participants[s] = counts[s - 1];
+      a.counts.active[s] = counts[s + 4];
     }
   }
   return a;

@@ -7,6 +7,7 @@
 // with this codec, and checks their constants against these, so the two cannot drift.
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 
@@ -69,6 +70,8 @@ inline constexpr char kVersion[] = "ver";
 inline constexpr char kParticipants[] = "part";
 inline constexpr char kActive[] = "act";
 inline constexpr char kNewestEvent[] = "last";
+// Layout 2 (uhc_apply_v2): n1..n5 then a1..a5 as 4-byte big-endian signed integers in one field.
+inline constexpr char kPackedCounts[] = "c";
 std::string ParticipantsOf(int segment);  // "n3"
 std::string ActiveOf(int segment);        // "a3"
 }  // namespace agg
@@ -78,12 +81,20 @@ struct RegionAggregate {
   RegionCounts counts;  // population, per-segment counts, status
   int64_t version = 0;
 };
-// Decodes an HGETALL reply of an aggregate hash (missing fields are zero; unknown ones ignored).
+// Decodes an HGETALL reply of an aggregate hash of either layout (missing fields are zero; unknown
+// ones ignored).
 RegionAggregate ParseAggregate(const redisReply* reply);
+// An HGETALL reply of an aggregate hash as field -> integer, in layout 1's names whatever the
+// layout: the packed counts become n1..n5, a1..a5, part and act. Fields that are not integers
+// (dues, pop_asof) are 0.
+std::map<std::string, int64_t> AggregateFields(const redisReply* reply);
 
-// ---- uhc_v1 library (enrollment-svc/uhc_functions.lua).
+// ---- uhc_v1 and uhc_v2 libraries (enrollment-svc/uhc_functions.lua, uhc_apply_v2.lua).
 namespace apply_abi {
-inline constexpr char kApplyFunction[] = "uhc_apply_v1";
+// uhc_v2 (enrollment-svc/uhc_apply_v2.lua): all of a call's events packed into one argument.
+inline constexpr char kApplyFunction[] = "uhc_apply_v2";
+// uhc_v1: one argument per event; kept for the previous release during a rolling update.
+inline constexpr char kApplyFunctionV1[] = "uhc_apply_v1";
 inline constexpr char kSetPopulationFunction[] = "uhc_set_population_v1";
 inline constexpr char kSetStatusFunction[] = "uhc_set_status_v1";
 // Operation codes: byte 0 of each 24-byte event argument.

@@ -93,9 +93,10 @@ std::vector<std::string> MakeCall(std::mt19937_64& rng, int64_t& next_new, int64
   std::string packed;
   packed.reserve(static_cast<size_t>(n) * 21);
   for (int e = 0; e < n; ++e) {
-    int64_t i = (next_new < 1000 || rng() % 100 < 60) && next_new < people
-                    ? next_new++
-                    : static_cast<int64_t>(rng() % static_cast<uint64_t>(std::max<int64_t>(next_new, 1)));
+    int64_t i =
+        (next_new < 1000 || rng() % 100 < 60) && next_new < people
+            ? next_new++
+            : static_cast<int64_t>(rng() % static_cast<uint64_t>(std::max<int64_t>(next_new, 1)));
     uint64_t field = Mix(static_cast<uint64_t>(i));
     std::string key = absl::StrFormat("bench:{%d}:p:%x", static_cast<int>(i * 7919 % regions),
                                       static_cast<unsigned>(field % buckets));
@@ -143,7 +144,8 @@ int main(int argc, char** argv) {
   // Calls are built before the clock starts, as the services' work is not the store's.
   std::vector<std::vector<std::string>> calls;
   for (int64_t done = 0; done < total; done += batch)
-    calls.push_back(MakeCall(rng, next_new, people, static_cast<int>(std::min<int64_t>(batch, total - done))));
+    calls.push_back(
+        MakeCall(rng, next_new, people, static_cast<int>(std::min<int64_t>(batch, total - done))));
 
   double cpu_before = RedisCpuSeconds(c);
   absl::Time start = absl::Now();

@@ -11,6 +11,7 @@
 #include "common/domain/plan.h"
 #include "common/domain/policy.h"
 #include "common/domain/policy_set.h"
+#include "common/redis/schema.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "grpcpp/grpcpp.h"
@@ -218,6 +219,7 @@ TEST_F(ClassifierE2eTest, TiersMetricsAndCriteriaEqualTheReferenceAndRollUpsAreS
   // Province and nation roll-ups are the sums of their kab/kota.
   v1::ListRegionTiersRequest list;
   list.set_page_size(1000);
+  list.set_view(v1::REGION_TIER_VIEW_FULL);  // the counts are not in the default (basic) view
   v1::ListRegionTiersResponse all;
   grpc::ClientContext context;
   ASSERT_TRUE(classifier_->ListRegionTiers(&context, list, &all).ok());
@@ -282,6 +284,7 @@ TEST_F(ClassifierE2eTest, PagingReturnsEveryRegionOnceFiltersWorkAndBadTokensAre
   v1::ListRegionTiersRequest by_province;
   by_province.set_province_code("12");
   by_province.set_level(v1::REGION_LEVEL_REGENCY);
+  by_province.set_view(v1::REGION_TIER_VIEW_FULL);  // for parent_code
   v1::ListRegionTiersResponse sumut = list(by_province);
   EXPECT_EQ(sumut.regions_size(), 33);  // Sumatera Utara's kab/kota
   for (const auto& t : sumut.regions()) EXPECT_EQ(t.parent_code(), "12");
@@ -315,6 +318,112 @@ TEST_F(ClassifierE2eTest, PagingReturnsEveryRegionOnceFiltersWorkAndBadTokensAre
   other.set_province_code("12");
   grpc::ClientContext c2;
   EXPECT_EQ(classifier_->ListRegionTiers(&c2, other, &page).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+// RegionTier with the fields of the basic view copied from `full`; as_of and stale left out.
+v1::RegionTier BasicFieldsOf(const v1::RegionTier& full) {
+  v1::RegionTier basic;
+  basic.set_region_code(full.region_code());
+  basic.set_region_name(full.region_name());
+  basic.set_level(full.level());
+  basic.set_tier(full.tier());
+  basic.mutable_metrics()->set_coverage_bp(full.metrics().coverage_bp());
+  basic.mutable_metrics()->set_activity_bp(full.metrics().activity_bp());
+  basic.mutable_metrics()->set_pemda_share_bp(full.metrics().pemda_share_bp());
+  basic.set_data_version(full.data_version());
+  return basic;
+}
+
+// `tier` without as_of, which changes with every snapshot; asserts it was there.
+v1::RegionTier WithoutAsOf(v1::RegionTier tier) {
+  EXPECT_TRUE(tier.has_as_of()) << tier.region_code();
+  tier.clear_as_of();
+  return tier;
+}
+
+TEST_F(ClassifierE2eTest, ViewsListIsBasicAndGetIsFullUnlessAskedAndFullRowsEqualGet) {
+  SetRegion("12.19", 100);
+  Ingest(People("12.19", 0, 99, 95, 20));
+  ASSERT_TRUE(WaitParticipants("12.19", 99));
+  auto list = [&](v1::RegionTierView view) {
+    v1::ListRegionTiersRequest request;
+    request.set_page_size(1000);
+    request.set_view(view);
+    v1::ListRegionTiersResponse page;
+    grpc::ClientContext context;
+    EXPECT_TRUE(classifier_->ListRegionTiers(&context, request, &page).ok());
+    EXPECT_EQ(page.total_size(), 553);
+    EXPECT_TRUE(page.next_page_token().empty());
+    return page;
+  };
+  auto get = [&](const std::string& code, v1::RegionTierView view) {
+    v1::GetRegionTierRequest request;
+    request.set_region_code(code);
+    request.set_view(view);
+    v1::RegionTier tier;
+    grpc::ClientContext context;
+    EXPECT_TRUE(classifier_->GetRegionTier(&context, request, &tier).ok());
+    return tier;
+  };
+  using google::protobuf::util::MessageDifferencer;
+  v1::ListRegionTiersResponse unspecified = list(v1::REGION_TIER_VIEW_UNSPECIFIED);
+  v1::ListRegionTiersResponse basic = list(v1::REGION_TIER_VIEW_BASIC);
+  v1::ListRegionTiersResponse full = list(v1::REGION_TIER_VIEW_FULL);
+  ASSERT_EQ(unspecified.regions_size(), 553);
+  ASSERT_EQ(basic.regions_size(), 553);
+  ASSERT_EQ(full.regions_size(), 553);
+  for (int i = 0; i < 553; ++i) {
+    const v1::RegionTier& f = full.regions(i);
+    // FULL rows are what GetRegionTier answers (unspecified there means FULL).
+    v1::RegionTier got = get(f.region_code(), v1::REGION_TIER_VIEW_UNSPECIFIED);
+    EXPECT_TRUE(MessageDifferencer::Equals(WithoutAsOf(f), WithoutAsOf(got)))
+        << f.region_code() << "\n"
+        << f.DebugString() << "\nvs Get\n"
+        << got.DebugString();
+    // Unspecified on List is BASIC: the basic fields of FULL, every other field unset.
+    for (const v1::RegionTier& b : {unspecified.regions(i), basic.regions(i)}) {
+      EXPECT_TRUE(MessageDifferencer::Equals(WithoutAsOf(b), BasicFieldsOf(f)))
+          << b.DebugString() << "\nvs the basic fields of\n"
+          << f.DebugString();
+    }
+  }
+  v1::RegionTier batu_bara;
+  for (const v1::RegionTier& t : basic.regions()) {
+    if (t.region_code() == "12.19") batu_bara = t;
+  }
+  EXPECT_EQ(batu_bara.metrics().coverage_bp(), 9900);
+  EXPECT_EQ(batu_bara.metrics().pemda_share_bp(), 2000);
+  EXPECT_EQ(batu_bara.metrics().participants(), 0);
+  EXPECT_EQ(batu_bara.criteria_size(), 0);
+  EXPECT_TRUE(batu_bara.parent_code().empty());
+  EXPECT_TRUE(batu_bara.policy_id().empty());
+
+  for (const char* code : {"12.19", "12", "ID"}) {
+    v1::RegionTier want = get(code, v1::REGION_TIER_VIEW_FULL);
+    EXPECT_GT(want.criteria_size(), 0);
+    EXPECT_EQ(want.metrics().participants(), 99);
+    EXPECT_TRUE(MessageDifferencer::Equals(WithoutAsOf(get(code, v1::REGION_TIER_VIEW_UNSPECIFIED)),
+                                           WithoutAsOf(want)))
+        << code;
+    EXPECT_TRUE(MessageDifferencer::Equals(WithoutAsOf(get(code, v1::REGION_TIER_VIEW_BASIC)),
+                                           BasicFieldsOf(want)))
+        << code;
+  }
+
+  // A view this server does not know is refused, on both methods.
+  v1::ListRegionTiersRequest bad_list;
+  bad_list.set_view(static_cast<v1::RegionTierView>(7));
+  v1::ListRegionTiersResponse page;
+  grpc::ClientContext c1;
+  EXPECT_EQ(classifier_->ListRegionTiers(&c1, bad_list, &page).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  v1::GetRegionTierRequest bad_get;
+  bad_get.set_region_code("12.19");
+  bad_get.set_view(static_cast<v1::RegionTierView>(7));
+  v1::RegionTier tier;
+  grpc::ClientContext c2;
+  EXPECT_EQ(classifier_->GetRegionTier(&c2, bad_get, &tier).error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);
 }
 
@@ -531,6 +640,14 @@ TEST_F(ClassifierE2eTest, UhcctlForPeople) {
   EXPECT_EQ(run("tiers --province 12 --format csv"), 0) << out;
   EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1 + 1 + 33) << out;  // header, 12, kab/kota
   EXPECT_EQ(run("tiers --format yaml"), 2);
+  EXPECT_EQ(run("tiers --province 12 --view basic --format csv"), 0) << out;
+  EXPECT_EQ(out.substr(0, out.find('\n')),
+            "region_code,region_name,tier,coverage_bp,activity_bp,pemda_share_bp");
+  EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1 + 1 + 33) << out;
+  EXPECT_NE(out.find("12.19,\"Kabupaten Batu Bara\",none,9700,9700,9700\n"), std::string::npos)
+      << out;
+  EXPECT_EQ(run("tiers --view brief"), 2);
+  EXPECT_NE(out.find("--view: 'brief' is not basic or full"), std::string::npos) << out;
   EXPECT_EQ(run("history 12.19"), 0) << out;
   EXPECT_EQ(run("report --html " + dir_ + "/report.html"), 0) << out;
   std::ifstream html(dir_ + "/report.html");
@@ -580,8 +697,8 @@ TEST_F(ClassifierE2eTest, KillNineDuringStreamingIngestLosesAndDoublesNothing) {
   auto participants = [&] {
     int64_t sum = 0;
     for (const char* r : regions) {
-      auto v = redis->Command({"HGET", std::string("uhc:{") + r + "}:agg", "part"});
-      if (v.ok() && (*v)->type == REDIS_REPLY_STRING) sum += std::atoll((*v)->str);
+      auto v = redis->Command({"HGETALL", std::string("uhc:{") + r + "}:agg"});
+      if (v.ok()) sum += AggregateFields(v->get())["part"];
     }
     return sum;
   };
@@ -599,10 +716,7 @@ TEST_F(ClassifierE2eTest, KillNineDuringStreamingIngestLosesAndDoublesNothing) {
   EXPECT_LT(at_kill, 30000) << "the kill came after the whole stream";
   for (const char* r : regions) {
     auto agg = redis->Command({"HGETALL", std::string("uhc:{") + r + "}:agg"});
-    std::map<std::string, int64_t> have;
-    for (size_t i = 0; i + 1 < (*agg)->elements; i += 2) {
-      have[(*agg)->element[i]->str] = std::atoll((*agg)->element[i + 1]->str);
-    }
+    std::map<std::string, int64_t> have = AggregateFields(agg->get());
     const RegionCounts& want = model_.regions().at(r);
     EXPECT_EQ(have["part"], want.Participants()) << r;
     EXPECT_EQ(have["act"], want.Active()) << r;

@@ -82,18 +82,12 @@ class EnrollmentFixture : public ::testing::Test {
     return enrollment_->GetParticipant(&context, request, out);
   }
 
-  // The aggregate hash of a region as name -> integer (missing fields are 0).
+  // The aggregate hash of a region as name -> integer in layout 1's names (missing fields are 0).
   std::map<std::string, int64_t> Aggregate(const std::string& region) {
     auto c = redis_->Connect();
     auto reply = c->Command({"HGETALL", AggregateKey(region)});
-    std::map<std::string, int64_t> out;
-    if (!reply.ok()) return out;
-    for (size_t i = 0; i + 1 < (*reply)->elements; i += 2) {
-      std::string name((*reply)->element[i]->str, (*reply)->element[i]->len);
-      std::string value((*reply)->element[i + 1]->str, (*reply)->element[i + 1]->len);
-      out[name] = std::atoll(value.c_str());
-    }
-    return out;
+    if (!reply.ok()) return {};
+    return AggregateFields(reply->get());
   }
 
   std::unique_ptr<RedisServer> redis_;

@@ -153,7 +153,7 @@ TEST_F(EnrollmentTest, InterruptedRelocationIsHealedByTheRetry) {
   auto redis = redis_->Connect();
   std::string field(leave.key.field.begin(), leave.key.field.end());
   std::string arg = EncodeApplyArg(ApplyOp::kLeave, 1, 2, leave, 0);
-  auto reply = redis->Command({"FCALL", "uhc_apply_v1", "2", AggregateKey(kBatuBara),
+  auto reply = redis->Command({"FCALL", apply_abi::kApplyFunction, "2", AggregateKey(kBatuBara),
                                BucketKey(kBatuBara, leave.key.bucket), arg});
   ASSERT_TRUE(reply.ok());
   ASSERT_TRUE(ReplyStatus(reply->get()).ok());

@@ -37,13 +37,9 @@ std::vector<v1::ParticipantEvent> History(int people, int first) {
 }
 
 std::map<std::string, int64_t> Aggregate(RedisConnection& redis, const std::string& region) {
-  std::map<std::string, int64_t> out;
   auto reply = redis.Command({"HGETALL", AggregateKey(region)});
-  if (!reply.ok() || (*reply)->type != REDIS_REPLY_ARRAY) return out;
-  for (size_t i = 0; i + 1 < (*reply)->elements; i += 2) {
-    out[(*reply)->element[i]->str] = std::atoll((*reply)->element[i + 1]->str);
-  }
-  return out;
+  if (!reply.ok()) return {};
+  return AggregateFields(reply->get());
 }
 
 void ExpectExact(RedisConnection& redis, const ReferenceModel& model) {

@@ -51,8 +51,7 @@ std::map<std::string, int> LuaConstants(const std::string& lua) {
   return out;
 }
 
-TEST(SchemaGoldenTest, LuaConstantsAreTheCppOnes) {
-  const std::string lua = ReadSource("enrollment-svc/uhc_functions.lua");
+void ExpectLuaConstantsAreTheCppOnes(const std::string& lua) {
   std::map<std::string, int> c = LuaConstants(lua);
   EXPECT_EQ(c["ENROLL"], apply_abi::kEnroll);
   EXPECT_EQ(c["STATUS"], apply_abi::kStatus);
@@ -73,7 +72,17 @@ TEST(SchemaGoldenTest, LuaConstantsAreTheCppOnes) {
   EXPECT_EQ(c["K_RELOCATED"], static_cast<int>(RecordKind::kRelocated));
   EXPECT_EQ(c["K_MOVED_OUT"], static_cast<int>(RecordKind::kMovedOut));
   EXPECT_EQ(c["K_TERMINATED"], static_cast<int>(RecordKind::kTerminated));
-  for (const char* name : {apply_abi::kApplyFunction, apply_abi::kSetPopulationFunction,
+}
+
+TEST(SchemaGoldenTest, LuaConstantsAreTheCppOnes) {
+  const std::string lua = ReadSource("enrollment-svc/uhc_functions.lua");
+  ExpectLuaConstantsAreTheCppOnes(lua);
+  const std::string v2 = ReadSource("enrollment-svc/uhc_apply_v2.lua");
+  ExpectLuaConstantsAreTheCppOnes(v2);
+  EXPECT_EQ(LuaConstants(v2)["EVENT_BYTES"], static_cast<int>(apply_abi::kEventArgBytes));
+  EXPECT_NE(v2.find(std::string("register_function('") + apply_abi::kApplyFunction + "'"),
+            std::string::npos);
+  for (const char* name : {apply_abi::kApplyFunctionV1, apply_abi::kSetPopulationFunction,
                            apply_abi::kSetStatusFunction}) {
     EXPECT_NE(lua.find(std::string("register_function('") + name + "'"), std::string::npos) << name;
   }
@@ -88,7 +97,7 @@ class SchemaGoldenRedisTest : public ::testing::Test {
  protected:
   void SetUp() override {
     RedisOptions options = redis_.options();
-    options.function_libraries = {kUhcFunctionsLua, kTierFunctionsLua};
+    options.function_libraries = {kUhcFunctionsLua, kUhcApplyV2Lua, kTierFunctionsLua};
     client_ = MakeRedisClient(options);
     ASSERT_TRUE(client_->LoadFunctionLibraries().ok());
     auto keyer = NikKeyer::Create("golden-test-secret-0123", 4);
@@ -97,11 +106,12 @@ class SchemaGoldenRedisTest : public ::testing::Test {
     field_ = std::string(key_.field.begin(), key_.field.end());
   }
 
-  // One event through uhc_apply_v1 on region `region`; the result byte.
-  uint8_t Apply(const std::string& region, uint8_t op, uint64_t ms, uint32_t id_hash, uint8_t arg) {
+  // One event through uhc_apply_v2 (or `function`) on region `region`; the result byte.
+  uint8_t Apply(const std::string& region, uint8_t op, uint64_t ms, uint32_t id_hash, uint8_t arg,
+                const char* function = apply_abi::kApplyFunction) {
     std::string event = apply_abi::EncodeEventArg(op, 1, 2, field_, ms, id_hash, arg);
-    auto reply = client_->Command({"FCALL", apply_abi::kApplyFunction, "2", AggregateKey(region),
-                                   BucketKey(region, key_.bucket), event});
+    auto reply = client_->Command(
+        {"FCALL", function, "2", AggregateKey(region), BucketKey(region, key_.bucket), event});
     EXPECT_TRUE(reply.ok());
     EXPECT_EQ((*reply)->type, REDIS_REPLY_STRING);
     return (*reply)->len == 1 ? static_cast<uint8_t>((*reply)->str[0]) : 0;
@@ -215,5 +225,47 @@ TEST_F(SchemaGoldenRedisTest, TheTierFunctionWritesWhatTheLogReaderDecodes) {
 }
 
 }  // namespace
+
+// Layout 1 (named counts, written by uhc_apply_v1) moves to layout 2 (one packed field) the first
+// time uhc_apply_v2 changes the region, exactly; both layouts decode to the same counts.
+TEST_F(SchemaGoldenRedisTest, Layout1AggregatesMoveToLayout2Exactly) {
+  const uint64_t t = 1735689600000;
+  ASSERT_EQ(apply_abi::Outcome(
+                Apply("12.19", apply_abi::kEnroll, t, 7, 4 | 8, apply_abi::kApplyFunctionV1)),
+            apply_abi::kApplied);
+  auto before = client_->Command({"HGETALL", AggregateKey("12.19")});
+  ASSERT_TRUE(before.ok());
+  std::map<std::string, int64_t> v1 = AggregateFields(before->get());
+  EXPECT_EQ(v1["n4"], 1);
+  EXPECT_EQ(v1["a4"], 1);
+  EXPECT_EQ(v1["part"], 1);
+  EXPECT_EQ(v1.count(agg::kPackedCounts), 0u);
+  EXPECT_EQ(Aggregate("12.19").counts.participants[4], 1);
+
+  // A status change through v2: inactive now.
+  ASSERT_EQ(apply_abi::Outcome(Apply("12.19", apply_abi::kStatus, t + 1, 8, 0)),
+            apply_abi::kApplied);
+  auto after = client_->Command({"HGETALL", AggregateKey("12.19")});
+  ASSERT_TRUE(after.ok());
+  std::map<std::string, std::string> raw;
+  for (size_t i = 0; i + 1 < (*after)->elements; i += 2) {
+    raw[(*after)->element[i]->str] =
+        std::string((*after)->element[i + 1]->str, (*after)->element[i + 1]->len);
+  }
+  for (const char* gone : {"n4", "a4", "part", "act"}) EXPECT_EQ(raw.count(gone), 0u) << gone;
+  ASSERT_EQ(raw.count(agg::kPackedCounts), 1u);
+  EXPECT_EQ(raw[agg::kPackedCounts].size(), 40u);
+  EXPECT_EQ(raw[agg::kVersion], "2");
+  std::map<std::string, int64_t> v2 = AggregateFields(after->get());
+  EXPECT_EQ(v2["n4"], 1);
+  EXPECT_EQ(v2["a4"], 0);
+  EXPECT_EQ(v2["part"], 1);
+  EXPECT_EQ(v2["act"], 0);
+  const RegionAggregate a = Aggregate("12.19");
+  EXPECT_EQ(a.counts.participants[4], 1);
+  EXPECT_EQ(a.counts.active[4], 0);
+  EXPECT_EQ(a.version, 2);
+}
+
 }  // namespace testing
 }  // namespace uhc

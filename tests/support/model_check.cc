@@ -19,11 +19,8 @@ void ExpectAggregatesEqualModel(RedisClient& redis, const ReferenceModel& model,
   for (size_t i = 0; i < regions.size(); ++i) {
     const redisReply* reply = (*aggregates)[i].get();
     ASSERT_EQ(reply->type, REDIS_REPLY_ARRAY) << regions[i];
-    std::map<std::string, int64_t> totals;  // part and act, which ParseAggregate sums itself
-    for (size_t j = 0; j + 1 < reply->elements; j += 2) {
-      totals[std::string(reply->element[j]->str, reply->element[j]->len)] =
-          std::atoll(std::string(reply->element[j + 1]->str, reply->element[j + 1]->len).c_str());
-    }
+    // part and act, which ParseAggregate sums itself
+    std::map<std::string, int64_t> totals = AggregateFields(reply);
     const RegionCounts have = ParseAggregate(reply).counts;
     auto it = model.regions().find(regions[i]);
     const RegionCounts want = it == model.regions().end() ? RegionCounts() : it->second;

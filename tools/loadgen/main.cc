@@ -222,6 +222,7 @@ int Unary() {
         } else if (rpc == "ListRegionTiers") {
           v1::ListRegionTiersRequest request;
           request.set_page_size(1000);
+          request.set_view(v1::REGION_TIER_VIEW_FULL);  // every field, as this has always measured
           v1::ListRegionTiersResponse response;
           status = classifier->ListRegionTiers(&context, request, &response);
         } else {
@@ -352,12 +353,7 @@ int Verify() {
   for (auto& [region, want] : recount) {
     auto aggregate = redis->Command({"HGETALL", AggregateKey(region)});
     if (!aggregate.ok()) return 2;
-    std::map<std::string, int64_t> have;
-    for (size_t i = 0; i + 1 < (*aggregate)->elements; i += 2) {
-      have[std::string((*aggregate)->element[i]->str, (*aggregate)->element[i]->len)] = std::atoll(
-          std::string((*aggregate)->element[i + 1]->str, (*aggregate)->element[i + 1]->len)
-              .c_str());
-    }
+    std::map<std::string, int64_t> have = AggregateFields(aggregate->get());
     std::vector<std::string> fields = {agg::kParticipants, agg::kActive};
     for (int s = 1; s <= 5; ++s) {
       fields.push_back(agg::ParticipantsOf(s));
