@@ -4,10 +4,14 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <random>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "common/config/files.h"
 #include "common/domain/regions.h"
 #include "tools/uhcctl/client.h"
@@ -21,22 +25,51 @@ struct Profile {
   double coverage, activity, pemda;
   bool prioritas;
   const char* dues;
+  // Meant to miss 98 % coverage (1) or 80 % activity (2) narrowly: kept below after rounding,
+  // which small populations at a large --scale would otherwise undo.
+  int below = 0;
 };
 
-// Draws a profile aiming at a tier of uhc-awards-2026; some land just below a threshold.
-Profile DrawProfile(std::mt19937_64& rng) {
+// Draws a profile aiming at a tier of uhc-awards-2026, in the shares of the published 2026
+// result (of 514 kab/kota: 75 Utama, 192 Madya, 130 Pratama, 117 none); some land just below a
+// threshold. Larger kab/kota lean to lower activity, as the big cities do, so that the national
+// figures land near the published ones (coverage ~98 %, activity ~80 % of the population).
+Profile DrawProfile(std::mt19937_64& rng, int64_t real_population) {
   std::uniform_real_distribution<double> u(0, 1);
   auto in = [&](double lo, double hi) { return lo + (hi - lo) * u(rng); };
-  double pick = u(rng);
-  if (pick < 0.15) return {in(0.992, 1.03), in(0.955, 0.99), in(0.19, 0.30), true, "2025-12"};
-  if (pick < 0.42) return {in(0.982, 0.995), in(0.855, 0.94), in(0.105, 0.17), true, "2025-11"};
-  if (pick < 0.50) return {in(0.982, 0.995), in(0.805, 0.845), in(0.255, 0.33), true, "2025-10"};
-  if (pick < 0.74) return {in(0.981, 0.992), in(0.805, 0.845), in(0.02, 0.09), true, "2025-09"};
-  if (pick < 0.82) return {in(0.9785, 0.9799), in(0.82, 0.90), in(0.05, 0.15), true, "2025-09"};
-  if (pick < 0.88) return {in(0.985, 0.995), in(0.790, 0.7995), in(0.05, 0.12), true, "2025-09"};
-  if (pick < 0.94)
-    return {in(0.90, 0.975), in(0.70, 0.82), in(0.02, 0.10), u(rng) < 0.5, "2025-06"};
-  return {in(0.985, 0.999), in(0.82, 0.92), in(0.10, 0.20), false, "2025-08"};
+  // 0 for the smallest kab/kota, 1 for a million residents and more.
+  const double size =
+      std::clamp(std::log10(std::max<int64_t>(real_population, 10000)) - 4.0, 0.0, 2.0) / 2.0;
+  double pick = u(rng) + 0.16 * (size - 0.7);
+  if (pick < 0.170) return {in(0.992, 1.02), in(0.952, 0.99), in(0.19, 0.30), true, "2025-12"};
+  if (pick < 0.455) return {in(0.982, 0.995), in(0.853, 0.88), in(0.105, 0.17), true, "2025-11"};
+  if (pick < 0.530) return {in(0.982, 0.995), in(0.803, 0.83), in(0.255, 0.33), true, "2025-10"};
+  if (pick < 0.770) return {in(0.981, 0.992), in(0.802, 0.82), in(0.02, 0.09), true, "2025-09"};
+  if (pick < 0.840) return {in(0.9785, 0.9799), in(0.78, 0.84), in(0.05, 0.15), true, "2025-09", 1};
+  if (pick < 0.890)
+    return {in(0.981, 0.990), in(0.760, 0.7995), in(0.05, 0.12), true, "2025-09", 2};
+  if (pick < 0.950)
+    return {in(0.93, 0.975), in(0.55, 0.72), in(0.02, 0.10), u(rng) < 0.5, "2025-06"};
+  return {in(0.965, 0.99), in(0.55, 0.75), in(0.03, 0.10), false, "2025-08"};
+}
+
+// code -> registered population, from population-2025.csv ("code,name,male,female,total").
+absl::StatusOr<std::map<std::string, int64_t>> ReadPopulation(const std::string& path) {
+  absl::StatusOr<std::string> text = ReadWholeFile(path);
+  if (!text.ok()) return text.status();
+  std::map<std::string, int64_t> out;
+  int line_number = 0;
+  for (absl::string_view line : absl::StrSplit(*text, '\n', absl::SkipEmpty())) {
+    if (++line_number == 1) continue;  // header
+    std::vector<absl::string_view> cells = absl::StrSplit(absl::StripSuffix(line, "\r"), ',');
+    int64_t total = 0;
+    if (cells.size() != 5 || !absl::SimpleAtoi(cells[4], &total) || total < 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ":", line_number, ": want code,name,male,female,total"));
+    }
+    out[std::string(cells[0])] = total;
+  }
+  return out;
 }
 
 // A valid NIK issued in `region` ("NN.NN"): district, birth date and serial from `i`.
@@ -73,17 +106,21 @@ const char* kSegmentNames[] = {
 }  // namespace
 
 int RunGen(const std::vector<std::string>& args) {
-  Command cmd("gen",
-              "Writes a synthetic national dataset for all 514 kab/kota: population.csv,\n"
-              "region-status.csv and events.jsonl (enrolments, status and segment changes,\n"
-              "relocations, terminations). Populations are drawn around real magnitudes and\n"
-              "divided by --scale; regions are spread over every tier of uhc-awards-2026 with\n"
-              "some just below a threshold. The same --seed gives the same files.",
-              "[--out DIR] [--scale N] [--seed N]",
-              {{"out", "DIR", "output directory", "run/dataset"},
-               {"scale", "N", "1:N of the real size", "1000"},
-               {"seed", "N", "random seed", "2026"},
-               {"data-dir", "DIR", "region CSVs", "data"}});
+  Command cmd(
+      "gen",
+      "Writes a synthetic national dataset for all 514 kab/kota: population.csv,\n"
+      "region-status.csv and events.jsonl (enrolments, status and segment changes,\n"
+      "relocations, terminations). Populations are the registered ones (Dukcapil, end of\n"
+      "2024; data/population-2025.csv) divided by --scale; regions are spread over the\n"
+      "tiers of uhc-awards-2026 in the published 2026 shares, some just below a\n"
+      "threshold. The same --seed gives the same files.",
+      "[--out DIR] [--scale N] [--seed N]",
+      {{"out", "DIR", "output directory", "run/dataset"},
+       {"scale", "N", "1:N of the real size", "1000"},
+       {"seed", "N", "random seed", "2026"},
+       {"data-dir", "DIR", "region CSVs", "data"},
+       {"population", "FILE", "registered population per kab/kota (code,name,male,female,total)",
+        "<data-dir>/population-2025.csv"}});
   int exit_code = 0;
   if (!cmd.Parse(args, &exit_code)) return exit_code;
   auto scale = cmd.GetInt("scale", 1, 1000000);
@@ -91,6 +128,12 @@ int RunGen(const std::vector<std::string>& args) {
   if (!scale || !seed) return kExitUsage;
   absl::StatusOr<RegionRegistry> regions = LoadRegions(cmd.Get("data-dir"));
   if (!regions.ok()) return cmd.UsageError(std::string(regions.status().message()));
+  std::string population_file = cmd.Get("population");
+  if (population_file == "<data-dir>/population-2025.csv") {
+    population_file = cmd.Get("data-dir") + "/population-2025.csv";
+  }
+  absl::StatusOr<std::map<std::string, int64_t>> real = ReadPopulation(population_file);
+  if (!real.ok()) return cmd.UsageError(std::string(real.status().message()));
   std::string out = cmd.Get("out");
   std::error_code ec;
   std::filesystem::create_directories(out, ec);
@@ -98,7 +141,6 @@ int RunGen(const std::vector<std::string>& args) {
 
   std::mt19937_64 rng(static_cast<uint64_t>(*seed));
   std::uniform_real_distribution<double> u(0, 1);
-  std::lognormal_distribution<double> population_of(std::log(420000.0), 0.75);
   std::ofstream population(out + "/population.csv"), status(out + "/region-status.csv");
   population << "region_code,population\n";
   status << "region_code,uhc_prioritas,dues_paid_through\n";
@@ -108,14 +150,21 @@ int RunGen(const std::vector<std::string>& args) {
   const auto& kabs = regions->regencies();
   for (size_t r = 0; r < kabs.size(); ++r) {
     const std::string& code = kabs[r]->code;
-    int64_t pop = std::clamp<int64_t>(static_cast<int64_t>(population_of(rng)), 15000, 5500000);
-    pop = std::max<int64_t>(10, pop / *scale);
-    Profile p = DrawProfile(rng);
+    auto found = real->find(code);
+    if (found == real->end()) {
+      return cmd.UsageError(absl::StrCat(population_file, " has no row for kab/kota ", code));
+    }
+    const int64_t pop = std::max<int64_t>(10, (found->second + *scale / 2) / *scale);
+    Profile p = DrawProfile(rng, found->second);
     population << code << "," << pop << "\n";
     status << code << "," << (p.prioritas ? 1 : 0) << "," << p.dues << "\n";
     people_total += pop;
     int64_t participants = static_cast<int64_t>(std::llround(p.coverage * pop));
     int64_t active = std::min(participants, static_cast<int64_t>(std::llround(p.activity * pop)));
+    // The largest count still under 98 % or 80 % of pop: (pop * pct - 1) / 100, rounded down.
+    if (p.below == 1) participants = std::min(participants, (pop * 98 - 1) / 100);
+    if (p.below == 2) active = std::min(active, (pop * 80 - 1) / 100);
+    active = std::min(active, participants);
     int64_t pemda = std::min(active, static_cast<int64_t>(std::llround(p.pemda * pop)));
     participants_total += participants;
     for (int64_t i = 0; i < participants; ++i) {
