@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# Ingest efficiency, repeated: per run, on a fresh Redis, the Redis-only ceiling
+# (uhc-bench-ceiling), our ingest through enrollment-svc (uhc-loadgen --mode ingest, Redis CPU per
+# event from INFO cpu, then --mode verify), and the PostgreSQL 15 peer (uhc-bench-pg on one and
+# on two connections, a throwaway cluster). Prints one markdown row per run and the median.
+# Usage: tests/bench/ingest_efficiency.sh [--runs N] [--events N] [--build-dir DIR]
+#   defaults: 3 runs, 1,000,000 events, build dir build-release (scripts/setup.sh Release).
+# Everything shares this machine's cores: Redis, PostgreSQL, both services, the load generator.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+RUNS=3 EVENTS=1000000 BUILD=build-release
+while (($#)); do
+  case "$1" in
+    --runs) RUNS="$2"; shift 2 ;;
+    --events) EVENTS="$2"; shift 2 ;;
+    --build-dir) BUILD="$2"; shift 2 ;;
+    -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
+    *) echo "ingest_efficiency.sh: unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+[ -x "$BUILD/tools/uhc-bench-pg" ] || scripts/setup.sh Release "$BUILD" >/dev/null
+WORK=$(mktemp -d /tmp/uhc-eff-XXXXXX)
+PG_DIR=$(mktemp -u /tmp/uhc-eff-pg-XXXXXX)  # outside WORK (mode 700) for the server's user
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+PIDS=() REDIS_PORT=""
+stop_all() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+  PIDS=()
+  [ -z "$REDIS_PORT" ] || redis-cli -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true
+}
+cleanup() { stop_all; tests/bench/pg_cluster.sh stop "$PG_DIR" >/dev/null 2>&1 || true; rm -rf "$WORK"; }
+trap cleanup EXIT
+json() { python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$1" "$2"; }
+redis_cpu() {
+  redis-cli -p "$REDIS_PORT" info cpu | awk -F: '/^used_cpu_(sys|user):/ {s += $2} END {printf "%.6f", s}'
+}
+
+RESULTS=()
+for run in $(seq "$RUNS"); do
+  REDIS_PORT=$(free_port) ENROLL_PORT=$(free_port) CLASSIFY_PORT=$(free_port)
+  redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$WORK" --save "" --appendonly no \
+    --hash-max-listpack-entries 1024 --hash-max-listpack-value 64 --daemonize yes \
+    --logfile "$WORK/redis.log"
+  for _ in $(seq 200); do [ "$(redis-cli -p "$REDIS_PORT" ping 2>/dev/null)" = PONG ] && break; sleep 0.05; done
+  CEILING=$("$BUILD/tools/uhc-bench-ceiling" --redis_port "$REDIS_PORT" --events "$EVENTS")
+  redis-cli -p "$REDIS_PORT" flushall >/dev/null
+  UHC_NIK_HMAC_SECRET=bench-secret-0123456789abcdef "$BUILD/enrollment-svc/enrollment-svc" \
+    --listen "127.0.0.1:$ENROLL_PORT" --plaintext --metrics_port -1 --redis_port "$REDIS_PORT" \
+    --bucket_bits 5 --redis_threads 4 >/dev/null 2>"$WORK/enrollment.log" </dev/null &
+  PIDS+=($!)
+  "$BUILD/classifier-svc/classifier-svc" --listen "127.0.0.1:$CLASSIFY_PORT" --plaintext \
+    --metrics_port -1 --redis_port "$REDIS_PORT" >/dev/null 2>"$WORK/classifier.log" </dev/null &
+  PIDS+=($!)
+  ready=0
+  for _ in $(seq 600); do
+    UHC_ENROLLMENT_ADDR=127.0.0.1:$ENROLL_PORT UHC_CLASSIFIER_ADDR=127.0.0.1:$CLASSIFY_PORT \
+      "$BUILD/tools/uhcctl" health >/dev/null 2>&1 && { ready=1; break; }
+    sleep 0.05
+  done
+  ((ready)) || { echo "ingest_efficiency: services not ready (logs: $WORK)" >&2; exit 1; }
+  CPU0=$(redis_cpu)
+  INGEST=$("$BUILD/tools/uhc-loadgen" --mode ingest --target "127.0.0.1:$ENROLL_PORT" \
+    --events "$EVENTS" --concurrency 4 --batch 2000 --window 4)
+  CPU1=$(redis_cpu)
+  VERIFY=$("$BUILD/tools/uhc-loadgen" --mode verify --redis_port "$REDIS_PORT")
+  MEMORY=$(redis-cli -p "$REDIS_PORT" info memory | awk -F: '/^used_memory:/ {print $2+0}')
+  stop_all
+  [ "$(json "$VERIFY" mismatched_fields)" = 0 ] || { echo "aggregates drifted: $VERIFY" >&2; exit 1; }
+  tests/bench/pg_cluster.sh start "$PG_DIR" >/dev/null
+  pg() { "$BUILD/tools/uhc-bench-pg" --socket_dir "$PG_DIR" --port "$(cat "$PG_DIR/port")" \
+    --events "$EVENTS" --batch 2000 --connections "$1" 2>/dev/null; }
+  PG1=$(pg 1)
+  PG2=$(pg 2)
+  tests/bench/pg_cluster.sh stop "$PG_DIR"
+  echo "run $run: $CEILING $INGEST $VERIFY redis_cpu_s=$(python3 -c "print($CPU1 - $CPU0)") $PG1 $PG2" >&2
+  RESULTS+=("$(python3 -c 'import json,sys; print(json.dumps({"ceiling": json.loads(sys.argv[1]),
+    "ingest": json.loads(sys.argv[2]), "verify": json.loads(sys.argv[3]),
+    "redis_cpu_s": float(sys.argv[5]) - float(sys.argv[4]), "memory": int(sys.argv[6]),
+    "pg1": json.loads(sys.argv[7]), "pg2": json.loads(sys.argv[8])}))' \
+    "$CEILING" "$INGEST" "$VERIFY" "$CPU0" "$CPU1" "$MEMORY" "$PG1" "$PG2")")
+done
+
+python3 - "${RESULTS[@]}" <<'PY'
+import json, statistics, sys
+runs = [json.loads(a) for a in sys.argv[1:]]
+print("| run | ceiling us/event | Redis us/event (ours) | ours / ceiling | PostgreSQL us/event "
+      "(2 conn / 1 conn) | ours / PostgreSQL | ingest events/s | PostgreSQL events/s (2 conn / 1 conn) "
+      "| ingest / PostgreSQL 2 conn | verify mismatches | Redis bytes per record |")
+print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+cols = []
+for i, r in enumerate(runs, 1):
+    n = r["ingest"]["events"]
+    ours = r["redis_cpu_s"] * 1e6 / n
+    ceil = r["ceiling"]["redis_cpu_us_per_event"]
+    pg2, pg1 = r["pg2"]["cpu_us_per_event"], r["pg1"]["cpu_us_per_event"]
+    eps, pg2e, pg1e = (r["ingest"]["events_per_second"], r["pg2"]["events_per_second"],
+                       r["pg1"]["events_per_second"])
+    row = [ours, ceil, ours / ceil, pg2, ours / pg2, eps, pg2e, eps / pg2e]
+    cols.append(row)
+    print("| %d | %.2f | %.2f | %.2f | %.2f / %.2f | %.2f | %.0f | %.0f / %.0f | %.2f | %d | %.1f |" % (
+        i, ceil, ours, ours / ceil, pg2, pg1, ours / pg2, eps, pg2e, pg1e, eps / pg2e,
+        r["verify"]["mismatched_fields"], r["memory"] / r["verify"]["records"]))
+med = [statistics.median(c[k] for c in cols) for k in range(8)]
+print("| median | %.2f | %.2f | %.2f | %.2f | %.2f | %.0f | %.0f | %.2f | | |" % (
+    med[1], med[0], med[2], med[3], med[4], med[5], med[6], med[7]))
+PY
