@@ -1,8 +1,13 @@
 #include "classifier-svc/classifier_service.h"
 
+#include <optional>
+#include <string>
+#include <utility>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "classifier-svc/page_token.h"
+#include "classifier-svc/tier_wire.h"
 #include "classifier-svc/watch_stream.h"
 #include "common/domain/errors.h"
 #include "common/domain/plan.h"
@@ -10,14 +15,11 @@
 #include "common/domain/regions.h"
 #include "common/domain/text.h"
 #include "common/server/status.h"
-#include "google/protobuf/util/time_util.h"
 #include "grpcpp/support/byte_buffer.h"
 #include "grpcpp/support/proto_buffer_reader.h"
 
 namespace uhc {
 namespace {
-
-using google::protobuf::util::TimeUtil;
 
 constexpr int kDefaultPageSize = 100;
 constexpr int kMaxPageSize = 1000;
@@ -33,6 +35,29 @@ std::string UnknownTier(const std::string& tier, const v1::PolicyConfig& policy,
   return absl::StrCat("unknown tier '", Clip(tier), "' (",
                       closest.empty() ? "" : absl::StrCat("did you mean '", closest, "'? "),
                       policy.id(), " has ", absl::StrJoin(ids, ", "), ")");
+}
+
+absl::Status UnknownView(v1::RegionTierView view) {
+  return InvalidField("view", absl::StrCat("unknown view ", static_cast<int>(view),
+                                           " (REGION_TIER_VIEW_BASIC or REGION_TIER_VIEW_FULL)"));
+}
+
+// A raw method's request. Deserialize consumes its buffer, so it reads a copy (sharing slices).
+template <typename Request>
+absl::Status ParseRequest(const grpc::ByteBuffer& raw, Request* request) {
+  grpc::ByteBuffer copy(raw);
+  if (!grpc::SerializationTraits<Request>::Deserialize(&copy, request).ok()) {
+    return absl::InvalidArgumentError("malformed request");
+  }
+  return absl::OkStatus();
+}
+
+// `bytes` as a one-slice ByteBuffer that takes them over: a page can be ~1 MB, not copied again.
+grpc::ByteBuffer ToByteBuffer(std::string bytes) {
+  auto* owned = new std::string(std::move(bytes));
+  grpc::Slice slice(
+      owned->data(), owned->size(), [](void* p) { delete static_cast<std::string*>(p); }, owned);
+  return grpc::ByteBuffer(&slice, 1);
 }
 
 absl::Status UnknownPolicy(const std::string& id, const PolicySet& policies) {
@@ -69,47 +94,43 @@ absl::Status ClassifierServiceImpl::Resolve(const std::string& region_code,
   return absl::OkStatus();
 }
 
-void ClassifierServiceImpl::Stamp(const Snapshot& snapshot, v1::RegionTier* tier) const {
-  if (snapshot.read_at() != absl::InfinitePast()) {
-    *tier->mutable_as_of() =
-        TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(snapshot.read_at()));
-  }
-  tier->set_stale(refresher_->stale());
-}
-
 grpc::ServerUnaryReactor* ClassifierServiceImpl::GetRegionTier(grpc::CallbackServerContext* context,
                                                                const grpc::ByteBuffer* request,
                                                                grpc::ByteBuffer* response) {
   return calls_.Answer(context, Role::kRead, [&] {
     v1::GetRegionTierRequest parsed;
-    grpc::ByteBuffer copy(*request);  // Deserialize consumes its buffer
-    if (!grpc::SerializationTraits<v1::GetRegionTierRequest>::Deserialize(&copy, &parsed).ok()) {
-      return absl::InvalidArgumentError("malformed request");
-    }
+    if (absl::Status status = ParseRequest(*request, &parsed); !status.ok()) return status;
+    std::optional<v1::RegionTierView> view =
+        EffectiveView(parsed.view(), v1::REGION_TIER_VIEW_FULL);
+    if (!view) return UnknownView(parsed.view());
     std::shared_ptr<const Snapshot> snapshot;
     const SnapshotEntry* entry = nullptr;
     const v1::PolicyConfig* policy = nullptr;
     absl::Status status =
         Resolve(parsed.region_code(), parsed.policy_id(), &snapshot, &entry, &policy);
     if (!status.ok()) return status;
-    // Fields appended to a serialized message merge into it: as_of, then stale (field 12).
-    std::string bytes = entry->serialized.find(policy->id())->second;
-    bytes += snapshot->as_of_field();
-    if (refresher_->stale()) bytes += std::string("\x60\x01", 2);
-    grpc::Slice slice(bytes);
-    *response = grpc::ByteBuffer(&slice, 1);
+    *response =
+        ToByteBuffer(TierAnswer(entry->serialized.at(policy->id()), *view,
+                                AnswerFields(snapshot->as_of_field(), refresher_->stale())));
     return absl::OkStatus();
   });
 }
 
 grpc::ServerUnaryReactor* ClassifierServiceImpl::ListRegionTiers(
-    grpc::CallbackServerContext* context, const v1::ListRegionTiersRequest* request,
-    v1::ListRegionTiersResponse* response) {
-  return calls_.Answer(context, Role::kRead, [&] { return ListFromSnapshot(*request, response); });
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return calls_.Answer(context, Role::kRead, [&] {
+    v1::ListRegionTiersRequest parsed;
+    if (absl::Status status = ParseRequest(*request, &parsed); !status.ok()) return status;
+    std::string bytes;
+    absl::Status status = ListFromSnapshot(parsed, &bytes);
+    if (status.ok()) *response = ToByteBuffer(std::move(bytes));
+    return status;
+  });
 }
 
 absl::Status ClassifierServiceImpl::ListFromSnapshot(const v1::ListRegionTiersRequest& req,
-                                                     v1::ListRegionTiersResponse* response) const {
+                                                     std::string* response) const {
   const v1::ListRegionTiersRequest* request = &req;
   const v1::PolicyConfig* policy = policies_->Find(request->policy_id());
   if (policy == nullptr) return UnknownPolicy(request->policy_id(), *policies_);
@@ -126,6 +147,9 @@ absl::Status ClassifierServiceImpl::ListFromSnapshot(const v1::ListRegionTiersRe
     return InvalidField("tier", UnknownTier(request->tier(), *policy, true));
   }
   if (request->page_size() < 0) return InvalidField("page_size", "must be >= 0");
+  std::optional<v1::RegionTierView> view =
+      EffectiveView(request->view(), v1::REGION_TIER_VIEW_BASIC);
+  if (!view) return UnknownView(request->view());
   int page_size =
       request->page_size() == 0 ? kDefaultPageSize : std::min(request->page_size(), kMaxPageSize);
   const std::string fingerprint = ListingFingerprint(*request, policy->id());
@@ -148,6 +172,9 @@ absl::Status ClassifierServiceImpl::ListFromSnapshot(const v1::ListRegionTiersRe
             entry.region->parent_code == province) &&
            (request->tier().empty() || tier.tier() == request->tier());
   };
+  // One stale flag for the whole page, read once: every row says the same.
+  ListResponseWriter page(*view, AnswerFields(snapshot->as_of_field(), refresher_->stale()));
+  std::string next_page_token;
   // Entries are in code order; the page starts after the token's region.
   int total = 0;
   bool started = after.empty();
@@ -162,18 +189,15 @@ absl::Status ClassifierServiceImpl::ListFromSnapshot(const v1::ListRegionTiersRe
       started = entry->region->code == after;
       continue;
     }
-    if (response->regions_size() == page_size) {
-      if (response->next_page_token().empty()) {
-        response->set_next_page_token(EncodePageToken(fingerprint, last));
-      }
+    if (page.size() == page_size) {
+      if (next_page_token.empty()) next_page_token = EncodePageToken(fingerprint, last);
       continue;  // keep counting total_size
     }
-    v1::RegionTier* out = response->add_regions();
-    *out = entry->tiers.at(policy->id());
-    Stamp(*snapshot, out);
+    page.Add(entry->serialized.at(policy->id()));
     last = entry->region->code;
   }
-  response->set_total_size(total);
+  // `snapshot` still holds the rows the writer points to.
+  *response = page.Finish(next_page_token, total);
   return absl::OkStatus();
 }
 

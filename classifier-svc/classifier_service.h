@@ -11,11 +11,14 @@ namespace uhc {
 
 // ClassifierService: every tier query is answered from the current snapshot, in memory, on the
 // callback thread (no I/O). Only ListTierChanges reads Redis, through the executor.
-// GetRegionTier, the hot query, is a raw method: it answers with the snapshot's pre-serialized
-// bytes plus as_of and stale, instead of copying and serializing a RegionTier per call.
+// GetRegionTier (the hot query) and ListRegionTiers (~0.7 MB for the whole country in FULL) are
+// raw methods: they answer with the snapshot's pre-serialized RegionTier bytes in the requested
+// view plus as_of and stale (classifier-svc/tier_wire.h), instead of copying and serializing
+// RegionTier messages per call.
 class ClassifierServiceImpl final
     : public v1::ClassifierService::WithRawCallbackMethod_GetRegionTier<
-          v1::ClassifierService::CallbackService> {
+          v1::ClassifierService::WithRawCallbackMethod_ListRegionTiers<
+              v1::ClassifierService::CallbackService>> {
  public:
   // Pointers are not owned and must outlive the service.
   ClassifierServiceImpl(const RegionRegistry* regions, const PolicySet* policies,
@@ -26,8 +29,8 @@ class ClassifierServiceImpl final
                                           const grpc::ByteBuffer* request,
                                           grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* ListRegionTiers(grpc::CallbackServerContext* context,
-                                            const v1::ListRegionTiersRequest* request,
-                                            v1::ListRegionTiersResponse* response) override;
+                                            const grpc::ByteBuffer* request,
+                                            grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* PlanTier(grpc::CallbackServerContext* context,
                                      const v1::PlanTierRequest* request,
                                      v1::TierPlan* response) override;
@@ -44,14 +47,13 @@ class ClassifierServiceImpl final
   // WatchTierChanges filters (and ListTierChanges' policy): each empty or known.
   absl::Status CheckWatchFilters(const std::string& region_code, const std::string& province_code,
                                  const std::string& policy_id) const;
-  // ListRegionTiers' answer from the current snapshot.
+  // ListRegionTiers' answer from the current snapshot: a serialized ListRegionTiersResponse.
   absl::Status ListFromSnapshot(const v1::ListRegionTiersRequest& request,
-                                v1::ListRegionTiersResponse* response) const;
+                                std::string* response) const;
   // The entry and policy of a request, or the error to answer.
   absl::Status Resolve(const std::string& region_code, const std::string& policy_id,
                        std::shared_ptr<const Snapshot>* snapshot, const SnapshotEntry** entry,
                        const v1::PolicyConfig** policy) const;
-  void Stamp(const Snapshot& snapshot, v1::RegionTier* tier) const;
 
   const RegionRegistry* regions_;
   const PolicySet* policies_;

@@ -45,7 +45,7 @@ std::shared_ptr<const SnapshotEntry> Evaluate(const Region* region, const Region
     tier.set_parent_code(region->parent_code);
     tier.set_data_version(version);
     EvaluatePolicy(policy, counts, &tier);
-    entry->serialized[id] = tier.SerializeAsString();
+    entry->serialized[id] = SerializeViews(tier);
   }
   return entry;
 }

@@ -7,6 +7,7 @@
 
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "classifier-svc/tier_wire.h"
 #include "common/domain/policy_set.h"
 #include "common/domain/region_counts.h"
 #include "common/domain/regions.h"
@@ -24,8 +25,9 @@ struct SnapshotEntry {
   RegionCounts counts;
   int64_t data_version = 0;
   std::map<std::string, v1::RegionTier, std::less<>> tiers;  // by policy id
-  // The same, serialized without as_of and stale (appended per answer): GetRegionTier sends bytes.
-  std::map<std::string, std::string, std::less<>> serialized;
+  // The same in both views, serialized without as_of and stale (appended per answer):
+  // GetRegionTier and ListRegionTiers send these bytes (classifier-svc/tier_wire.h).
+  std::map<std::string, SerializedTier, std::less<>> serialized;
 };
 
 // An immutable picture of every region. Shared by readers through shared_ptr<const Snapshot>;

@@ -79,6 +79,7 @@ int RunTier(const std::vector<std::string>& args) {
   v1::GetRegionTierRequest request;
   request.set_region_code(cmd.positional()[0]);
   request.set_policy_id(PolicyOf(cmd));
+  request.set_view(v1::REGION_TIER_VIEW_FULL);  // the figures, criteria and next tier printed
   v1::RegionTier tier;
   grpc::ClientContext context;
   Authenticate(&context);
@@ -122,13 +123,18 @@ absl::StatusOr<std::vector<v1::RegionTier>> ListAll(v1::ClassifierService::Stub*
 int RunTiers(const std::vector<std::string>& args) {
   Command cmd("tiers",
               "Lists the tiers of many regions, ordered by code: a table (default), CSV or JSON.",
-              "[--province P] [--tier T] [--level nation|province|regency] [--format F]",
+              "[--province P] [--tier T] [--level nation|province|regency] [--format F] "
+              "[--view basic|full]",
               {ClassifierAddressOption(),
                PolicyOption(),
                {"province", "P", "only this province and its kab/kota", ""},
                {"tier", "T", "only regions holding tier T (\"none\" for no tier)", ""},
                {"level", "L", "only this level: nation, province or regency", ""},
-               {"format", "F", "table, csv or json", "table"}});
+               {"format", "F", "table, csv or json", "table"},
+               {"view", "V",
+                "basic (code, name, level, tier, coverage, activity, pemda share: about a "
+                "twentieth of the bytes) or full (every figure, the criteria, the next tier)",
+                "full"}});
   int exit_code = 0;
   if (!cmd.Parse(args, &exit_code)) return exit_code;
   std::string format = cmd.Get("format");
@@ -136,6 +142,15 @@ int RunTiers(const std::vector<std::string>& args) {
     return cmd.UsageError(absl::StrCat("--format: '", format, "' is not table, csv or json"));
   }
   v1::ListRegionTiersRequest request;
+  std::string view = cmd.Get("view");
+  if (view == "full") {
+    request.set_view(v1::REGION_TIER_VIEW_FULL);
+  } else if (view == "basic") {
+    request.set_view(v1::REGION_TIER_VIEW_BASIC);
+  } else {
+    return cmd.UsageError(absl::StrCat("--view: '", view, "' is not basic or full"));
+  }
+  const bool full = request.view() == v1::REGION_TIER_VIEW_FULL;
   request.set_policy_id(PolicyOf(cmd));
   request.set_province_code(cmd.Get("province"));
   request.set_tier(cmd.Get("tier"));
@@ -159,23 +174,31 @@ int RunTiers(const std::vector<std::string>& args) {
     for (size_t i = 0; i < all->size(); ++i) std::cout << (i ? ",\n" : "") << ToJson((*all)[i]);
     std::cout << "]\n";
   } else if (format == "csv") {
-    std::cout << "region_code,region_name,tier,population,participants,active,pemda_registered,"
-                 "coverage_bp,activity_bp,pemda_share_bp,next_tier\n";
+    // The basic view has no counts and no next tier: its columns are the rest.
+    std::cout << "region_code,region_name,tier,"
+              << (full ? "population,participants,active,pemda_registered," : "")
+              << "coverage_bp,activity_bp,pemda_share_bp" << (full ? ",next_tier" : "") << "\n";
     for (const auto& t : *all) {
       const auto& m = t.metrics();
-      std::cout << t.region_code() << ",\"" << t.region_name() << "\"," << t.tier() << ","
-                << m.population() << "," << m.participants() << "," << m.active() << ","
-                << m.pemda_registered() << "," << m.coverage_bp() << "," << m.activity_bp() << ","
-                << m.pemda_share_bp() << "," << t.next_tier() << "\n";
+      std::cout << t.region_code() << ",\"" << t.region_name() << "\"," << t.tier() << ",";
+      if (full) {
+        std::cout << m.population() << "," << m.participants() << "," << m.active() << ","
+                  << m.pemda_registered() << ",";
+      }
+      std::cout << m.coverage_bp() << "," << m.activity_bp() << "," << m.pemda_share_bp()
+                << (full ? "," + t.next_tier() : "") << "\n";
     }
   } else {
-    std::cout << absl::StrFormat("%-6s %-36s %-12s %13s %9s %9s %9s\n", "code", "region", "tier",
-                                 "population", "coverage", "activity", "pemda");
+    auto population = [&](const std::string& text) {
+      return full ? absl::StrFormat(" %13s", text) : "";
+    };
+    std::cout << absl::StrFormat("%-6s %-36s %-12s%s %9s %9s %9s\n", "code", "region", "tier",
+                                 population("population"), "coverage", "activity", "pemda");
     for (const auto& t : *all) {
       const auto& m = t.metrics();
-      std::cout << absl::StrFormat("%-6s %-36s %-12s %13s %9s %9s %9s\n", t.region_code(),
+      std::cout << absl::StrFormat("%-6s %-36s %-12s%s %9s %9s %9s\n", t.region_code(),
                                    t.region_name().substr(0, 36), t.tier(),
-                                   Thousands(m.population()), Percent(m.coverage_bp()),
+                                   population(Thousands(m.population())), Percent(m.coverage_bp()),
                                    Percent(m.activity_bp()), Percent(m.pemda_share_bp()));
     }
     std::cout << all->size() << " regions\n";

@@ -24,6 +24,8 @@ bool FetchAll(const Command& cmd, v1::ClassifierService::Stub* stub, const std::
     v1::ListRegionTiersRequest request;
     request.set_policy_id(policy);
     request.set_page_size(1000);
+    // Summary and report use fields outside the basic view (parent, figures, next tier lacks).
+    request.set_view(v1::REGION_TIER_VIEW_FULL);
     v1::ListRegionTiersResponse response;
     grpc::ClientContext context;
     Authenticate(&context);
