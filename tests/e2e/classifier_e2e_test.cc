@@ -625,6 +625,9 @@ TEST_F(ClassifierE2eTest, UhcctlForPeople) {
   EXPECT_NE(out.find("rejected 2"), std::string::npos) << out;
   EXPECT_NE(out.find("line 3: nik: must be 16 digits, got 3"), std::string::npos) << out;
   EXPECT_NE(out.find("line 5: not a ParticipantEvent"), std::string::npos) << out;
+  // Every line counts, the unparsable one too, and rejections come in line order.
+  EXPECT_NE(out.find("99 events in"), std::string::npos) << out;
+  EXPECT_LT(out.find("line 3:"), out.find("line 5:")) << out;
   ASSERT_TRUE(WaitParticipants("12.19", 97));
 
   EXPECT_EQ(run("tier 12.19"), 0) << out;

@@ -112,6 +112,17 @@ std::string Thousands(long long n) {
 
 std::string Rupiah(long long amount) { return "Rp" + Thousands(amount); }
 
-std::string Percent(long long bp) { return absl::StrFormat("%d.%02d%%", bp / 100, bp % 100); }
+std::string Percent(long long bp) {
+  const long long a = bp < 0 ? -bp : bp;
+  return absl::StrFormat("%s%s,%02d%%", bp < 0 ? "-" : "", Thousands(a / 100), a % 100);
+}
+
+std::string Decimal(double x, int digits) {
+  std::string text = absl::StrFormat("%.*f", digits, x < 0 ? -x : x);
+  const size_t point = text.find('.');
+  std::string out = Thousands(std::stoll(text.substr(0, point)));
+  if (point != std::string::npos) out += "," + text.substr(point + 1);
+  return (x < 0 ? "-" : "") + out;
+}
 
 }  // namespace uhc::cli

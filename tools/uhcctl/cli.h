@@ -53,8 +53,10 @@ class Command {
 
 // Rupiah the Indonesian way: 21295159200 -> "Rp21.295.159.200".
 std::string Rupiah(long long amount);
-// Basis points as a percentage: 8676 -> "86.76%".
-std::string Percent(long long bp);
+// People-facing numbers follow Indonesian conventions: "." groups thousands, "," is the decimal
+// mark (CSV and JSON stay machine-readable: plain digits and a decimal point).
+std::string Percent(long long bp);          // 9888 -> "98,88%"
+std::string Decimal(double x, int digits);  // (1093.5, 2) -> "1.093,50"
 // Thousands with dots: 1234567 -> "1.234.567".
 std::string Thousands(long long n);
 

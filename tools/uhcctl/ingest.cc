@@ -24,7 +24,7 @@ struct Batch {
 
 struct Totals {
   int64_t applied = 0, duplicate = 0, stale = 0, rejected = 0;
-  std::vector<std::string> rejections;  // "line N: field: reason"
+  std::vector<std::pair<int, std::string>> rejections;  // (line, "line N: field: reason")
 };
 
 // Streams batches[first..] on one IngestEvents call with up to `window` batches unacknowledged.
@@ -61,8 +61,8 @@ grpc::Status StreamFrom(v1::EnrollmentService::Stub* stub, const std::vector<Bat
                      : -1;
       std::string field = r.field();
       if (size_t dot = field.find("]."); dot != std::string::npos) field = field.substr(dot + 2);
-      totals->rejections.push_back(
-          absl::StrCat("line ", line, ": ", field.empty() ? "" : field + ": ", r.reason()));
+      totals->rejections.emplace_back(
+          line, absl::StrCat("line ", line, ": ", field.empty() ? "" : field + ": ", r.reason()));
     }
     totals->applied += response.applied();
     totals->duplicate += response.duplicate();
@@ -121,7 +121,7 @@ int RunIngest(const std::vector<std::string>& args) {
   std::vector<Batch> batches;
   std::string line;
   int line_number = 0;
-  int64_t total_events = 0;
+  int64_t total_events = 0, unparsable = 0;
   google::protobuf::util::JsonParseOptions parse;
   while (std::getline(in, line)) {
     ++line_number;
@@ -130,8 +130,10 @@ int RunIngest(const std::vector<std::string>& args) {
     auto status = google::protobuf::util::JsonStringToMessage(line, &event, parse);
     if (!status.ok()) {
       ++totals.rejected;
-      totals.rejections.push_back(absl::StrCat(
-          "line ", line_number, ": not a ParticipantEvent: ", status.message().as_string()));
+      ++unparsable;
+      totals.rejections.emplace_back(
+          line_number, absl::StrCat("line ", line_number,
+                                    ": not a ParticipantEvent: ", status.message().as_string()));
       continue;
     }
     if (batches.empty() || batches.back().request.events_size() >= *batch_size) {
@@ -170,15 +172,20 @@ int RunIngest(const std::vector<std::string>& args) {
   }
   if (progress) std::cerr << "\n";
   double seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  // Every non-blank line is an event, the unparsable ones included (they count as rejected).
+  const int64_t lines_total = total_events + unparsable;
   std::cout << absl::StrFormat(
-      "%s events in %.2f s (%s events/s): applied %s, duplicate %s, stale %s, rejected %s\n",
-      Thousands(total_events), seconds,
-      Thousands(static_cast<int64_t>(total_events / std::max(seconds, 1e-3))),
+      "%s events in %s s (%s events/s): applied %s, duplicate %s, stale %s, rejected %s\n",
+      Thousands(lines_total), Decimal(seconds, 2),
+      Thousands(static_cast<int64_t>(lines_total / std::max(seconds, 1e-3))),
       Thousands(totals.applied), Thousands(totals.duplicate), Thousands(totals.stale),
       Thousands(totals.rejected));
   if (totals.rejected > 0) {
+    std::stable_sort(totals.rejections.begin(), totals.rejections.end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
     size_t shown = std::min<size_t>(totals.rejections.size(), 20);
-    for (size_t i = 0; i < shown; ++i) std::cerr << "rejected " << totals.rejections[i] << "\n";
+    for (size_t i = 0; i < shown; ++i)
+      std::cerr << "rejected " << totals.rejections[i].second << "\n";
     if (shown < totals.rejections.size()) {
       std::cerr << "... and " << totals.rejections.size() - shown << " more\n";
     }
