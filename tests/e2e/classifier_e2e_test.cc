@@ -632,7 +632,7 @@ TEST_F(ClassifierE2eTest, UhcctlForPeople) {
 
   EXPECT_EQ(run("tier 12.19"), 0) << out;
   EXPECT_NE(out.find("Kabupaten Batu Bara (12.19): No tier"), std::string::npos) << out;
-  EXPECT_NE(out.find("short by 1 people"), std::string::npos) << out;
+  EXPECT_NE(out.find("short by 1 person\n"), std::string::npos) << out;  // not "1 people"
   EXPECT_EQ(run("plan 12.19 --target pratama"), 0) << out;
   EXPECT_NE(out.find("enrol 1 uninsured"), std::string::npos) << out;
   EXPECT_NE(out.find("Rp453.600 a year"), std::string::npos) << out;
@@ -640,6 +640,51 @@ TEST_F(ClassifierE2eTest, UhcctlForPeople) {
   EXPECT_NE(out.find("did you mean 'madya'"), std::string::npos) << out;
   EXPECT_EQ(run("tier 12.91"), 2) << out;
   EXPECT_NE(out.find("did you mean '12."), std::string::npos) << out;
+  EXPECT_NE(out.find("' (Ka"), std::string::npos) << "suggestions show code and name: " << out;
+
+  // Issue #16's stumbles, each seen by a new user.
+  // Regions by name, any case and spacing; an ambiguous name lists the candidates.
+  EXPECT_EQ(run("tier 'batu  BARA'"), 0) << out;
+  EXPECT_NE(out.find("Kabupaten Batu Bara (12.19)"), std::string::npos) << out;
+  EXPECT_EQ(run("tier 'kota medan'"), 0) << out;
+  EXPECT_NE(out.find("(12.71)"), std::string::npos) << out;
+  EXPECT_EQ(run("tier bogor"), 2) << out;
+  EXPECT_NE(out.find("'32.01' (Kabupaten Bogor)"), std::string::npos) << out;
+  EXPECT_NE(out.find("'32.71' (Kota Bogor)"), std::string::npos) << out;
+  EXPECT_EQ(run("plan 'Batu Bara' --target pratama"), 0) << out;
+  // Tier names in any case, with or without "UHC ".
+  EXPECT_EQ(run("plan 12.19 --target 'UHC Pratama'"), 0) << out;
+  EXPECT_NE(out.find("to reach pratama"), std::string::npos) << out;
+  EXPECT_EQ(run("tiers --tier Madya --format csv"), 0) << out;
+  // Grammar: one person, no "take over 0".
+  EXPECT_NE(out.find("region_code,"), std::string::npos) << out;
+  EXPECT_EQ(run("plan 12.19 --target pratama"), 0) << out;
+  EXPECT_NE(out.find("enrol 1 uninsured resident (of 3) as PBPU Pemda: 1 person\n"),
+            std::string::npos)
+      << out;
+  EXPECT_EQ(out.find("take over 0"), std::string::npos) << out;
+  // `tiers 12` is the province, not the whole country; by name too.
+  EXPECT_EQ(run("tiers 12 --format csv"), 0) << out;
+  EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1 + 1 + 33) << out;
+  EXPECT_EQ(run("tiers 'sumatera utara' --format csv"), 0) << out;
+  EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1 + 1 + 33) << out;
+  EXPECT_EQ(run("tiers 12 --province 36"), 2) << out;
+  // Errors name the flags a person typed, and the address flag the command has.
+  EXPECT_EQ(run("plan 12.19 --target madia"), 2) << out;
+  EXPECT_EQ(out.find("target_tier"), std::string::npos) << out;
+  EXPECT_EQ(run("tier 12.19 --classifier 127.0.0.1:1"), 1) << out;
+  EXPECT_NE(out.find("see --classifier"), std::string::npos) << out;
+  EXPECT_EQ(out.find("--enrollment"), std::string::npos) << out;
+  // Help without "default the default"; alternatives marked as such.
+  EXPECT_EQ(run("tier --help"), 0) << out;
+  EXPECT_EQ(out.find("default the default"), std::string::npos) << out;
+  EXPECT_EQ(run("tier 12.19 --all-criteria"), 0) << out;
+  EXPECT_NE(out.find("madya or-2"), std::string::npos) << out;
+  // watch refuses what tier and plan refuse instead of waiting forever.
+  EXPECT_EQ(run("watch --region 99.99"), 2) << out;
+  EXPECT_NE(out.find("no region '99.99'"), std::string::npos) << out;
+  EXPECT_EQ(run("watch --province 99"), 2) << out;
+  EXPECT_EQ(run("watch --policy nope"), 2) << out;
   EXPECT_EQ(run("tiers --province 12 --format csv"), 0) << out;
   EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1 + 1 + 33) << out;  // header, 12, kab/kota
   EXPECT_EQ(run("tiers --format yaml"), 2);

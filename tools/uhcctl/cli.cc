@@ -1,11 +1,15 @@
 #include "tools/uhcctl/cli.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/strip.h"
 
 namespace uhc::cli {
 
@@ -72,6 +76,11 @@ std::string Command::Help() const {
 
 bool Command::Has(const std::string& name) const { return given_.count(name) > 0; }
 
+bool Command::Declares(const std::string& name) const {
+  return std::any_of(options_.begin(), options_.end(),
+                     [&](const Option& o) { return o.name == name; });
+}
+
 std::string Command::Get(const std::string& name) const {
   if (auto it = given_.find(name); it != given_.end()) return it->second;
   for (const Option& o : options_) {
@@ -108,6 +117,17 @@ std::string Thousands(long long n) {
     out.push_back(digits[i]);
   }
   return n < 0 ? "-" + out : out;
+}
+
+std::string Count(long long n, const std::string& singular, const std::string& plural) {
+  return Thousands(n) + " " + (n == 1 ? singular : plural);
+}
+
+std::string TierId(const std::string& text) {
+  std::string id = absl::AsciiStrToLower(absl::StripAsciiWhitespace(text));
+  if (absl::StartsWith(id, "uhc "))
+    id = std::string(absl::StripLeadingAsciiWhitespace(id.substr(4)));
+  return id;
 }
 
 std::string Rupiah(long long amount) { return "Rp" + Thousands(amount); }

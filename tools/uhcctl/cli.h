@@ -33,6 +33,8 @@ class Command {
 
   std::string Help() const;
   bool Has(const std::string& name) const;
+  // Whether the command has option `name` at all.
+  bool Declares(const std::string& name) const;
   // The value given or the declared default.
   std::string Get(const std::string& name) const;
   bool Flag(const std::string& name) const { return Has(name); }
@@ -59,5 +61,9 @@ std::string Percent(long long bp);          // 9888 -> "98,88%"
 std::string Decimal(double x, int digits);  // (1093.5, 2) -> "1.093,50"
 // Thousands with dots: 1234567 -> "1.234.567".
 std::string Thousands(long long n);
+// "1 region", "2 regions": `n` in Thousands() and the singular or plural noun.
+std::string Count(long long n, const std::string& singular, const std::string& plural);
+// A tier as people write it ("Madya", "UHC Madya", " madya ") as the policy's id ("madya").
+std::string TierId(const std::string& text);
 
 }  // namespace uhc::cli

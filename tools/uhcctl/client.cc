@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <sstream>
 
 #include "google/protobuf/util/json_util.h"
@@ -59,6 +60,19 @@ void Authenticate(grpc::ClientContext* context) {
   }
 }
 
+namespace {
+// A request field named in a server's error, as the flag or argument a person typed.
+std::string FlagOf(const std::string& field) {
+  static const std::map<std::string, std::string> kFlags = {
+      {"region_code", "REGION"},   {"province_code", "--province"},
+      {"policy_id", "--policy"},   {"target_tier", "--target"},
+      {"tier", "--tier"},          {"level", "--level"},
+      {"page_size", "--page-size"}};
+  auto it = kFlags.find(field);
+  return it == kFlags.end() ? field : it->second;
+}
+}  // namespace
+
 int ReportRpcError(const Command& cmd, const grpc::Status& status) {
   std::string message = status.error_message();
   google::rpc::Status details;
@@ -68,7 +82,7 @@ int ReportRpcError(const Command& cmd, const grpc::Status& status) {
       if (any.UnpackTo(&bad) && bad.field_violations_size() > 0) {
         message.clear();
         for (const auto& v : bad.field_violations()) {
-          message += (message.empty() ? "" : "; ") + v.field() + ": " + v.description();
+          message += (message.empty() ? "" : "; ") + FlagOf(v.field()) + ": " + v.description();
         }
       }
     }
@@ -76,7 +90,8 @@ int ReportRpcError(const Command& cmd, const grpc::Status& status) {
   bool bad_input = status.error_code() == grpc::StatusCode::INVALID_ARGUMENT ||
                    status.error_code() == grpc::StatusCode::NOT_FOUND;
   if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
-    message += " (is the service running? see --enrollment / --classifier)";
+    const std::string flag = cmd.Declares("classifier") ? "--classifier" : "--enrollment";
+    message += " (is the service running? see " + flag + ")";
   }
   cmd.UsageError(message);
   return bad_input ? kExitUsage : kExitFailure;

@@ -1,12 +1,18 @@
 // uhcctl tier / tiers / plan / watch / history: ClassifierService for people (and --json).
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <iostream>
+#include <map>
 #include <thread>
+#include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "google/protobuf/util/time_util.h"
 #include "tools/uhcctl/client.h"
@@ -17,14 +23,16 @@ namespace {
 
 using google::protobuf::util::TimeUtil;
 
-Option PolicyOption() { return {"policy", "ID", "policy id", "the default (uhc-awards-2026)"}; }
+Option PolicyOption() {
+  return {"policy", "ID", "policy id (default: the service's default policy, uhc-awards-2026)", ""};
+}
 
 std::string PolicyOf(const Command& cmd) { return cmd.Has("policy") ? cmd.Get("policy") : ""; }
 
 std::string Shortfall(const v1::CriterionResult& c) {
   if (c.met()) return c.waived() ? "waived" : "met";
   if (c.shortfall_people() < 0) return "not met";
-  return absl::StrCat("short by ", Thousands(c.shortfall_people()), " people");
+  return "short by " + Count(c.shortfall_people(), "person", "people");
 }
 
 std::string Actual(const v1::CriterionResult& c) {
@@ -35,7 +43,100 @@ std::string Actual(const v1::CriterionResult& c) {
   return Percent(c.actual());
 }
 
+// Lower case, single spaces, no "kabupaten"/"kab."/"kota"/"provinsi" in front.
+std::string Normalized(const std::string& text, bool strip_kind) {
+  std::string out;
+  for (char ch : text) {
+    if (absl::ascii_isspace(static_cast<unsigned char>(ch))) {
+      if (!out.empty() && out.back() != ' ') out.push_back(' ');
+    } else {
+      out.push_back(absl::ascii_tolower(static_cast<unsigned char>(ch)));
+    }
+  }
+  if (!out.empty() && out.back() == ' ') out.pop_back();
+  if (strip_kind) {
+    for (const char* kind : {"kabupaten ", "kab. ", "kab ", "kota ", "provinsi ", "prov. "}) {
+      if (absl::StartsWith(out, kind)) return out.substr(strlen(kind));
+    }
+  }
+  return out;
+}
+
+size_t EditDistance(const std::string& a, const std::string& b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = up;
+    }
+  }
+  return row[b.size()];
+}
+
 }  // namespace
+
+absl::StatusOr<std::vector<v1::RegionTier>> ListAll(v1::ClassifierService::Stub* stub,
+                                                    v1::ListRegionTiersRequest request,
+                                                    grpc::Status* error);
+
+// What a person typed for a region, as its code: a code ("12.19", "12", "ID") or a name ("Batu
+// Bara", "kota medan"), ignoring case and extra spaces, with or without "Kabupaten"/"Kota". An
+// unknown or ambiguous name is INVALID_ARGUMENT/NOT_FOUND with the candidates (code and name);
+// an RPC failure sets *rpc_error. Checks `policy` on the way (the list is asked for it).
+absl::StatusOr<std::string> ResolveRegion(v1::ClassifierService::Stub* stub,
+                                          const std::string& policy, const std::string& text,
+                                          bool provinces_only, grpc::Status* rpc_error) {
+  v1::ListRegionTiersRequest request;
+  request.set_policy_id(policy);
+  request.set_view(v1::REGION_TIER_VIEW_BASIC);
+  if (provinces_only) request.set_level(v1::REGION_LEVEL_PROVINCE);
+  auto all = ListAll(stub, request, rpc_error);
+  if (!all.ok()) return all.status();
+  const std::string what = provinces_only ? "province" : "region";
+  for (const v1::RegionTier& t : *all) {
+    if (t.region_code() == text || (text == "id" && t.region_code() == "ID"))
+      return t.region_code();
+  }
+  const std::string full = Normalized(text, false), bare = Normalized(text, true);
+  std::vector<const v1::RegionTier*> exact, loose;
+  for (const v1::RegionTier& t : *all) {
+    if (Normalized(t.region_name(), false) == full) exact.push_back(&t);
+    if (Normalized(t.region_name(), true) == bare) loose.push_back(&t);
+  }
+  const std::vector<const v1::RegionTier*>& found = !exact.empty() ? exact : loose;
+  auto describe = [](const v1::RegionTier* t) {
+    return absl::StrCat("'", t->region_code(), "' (", t->region_name(), ")");
+  };
+  if (found.size() == 1) return found[0]->region_code();
+  if (found.size() > 1) {
+    std::vector<std::string> names;
+    for (const v1::RegionTier* t : found) names.push_back(describe(t));
+    return absl::InvalidArgumentError(absl::StrCat("'", text, "' names more than one ", what, ": ",
+                                                   absl::StrJoin(names, ", "), "; give the code"));
+  }
+  // Nothing: suggest the closest codes and names.
+  std::vector<std::pair<size_t, const v1::RegionTier*>> ranked;
+  for (const v1::RegionTier& t : *all) {
+    size_t d = std::min(EditDistance(text, t.region_code()),
+                        EditDistance(bare, Normalized(t.region_name(), true)));
+    if (!bare.empty() && absl::StrContains(Normalized(t.region_name(), true), bare)) d = 0;
+    ranked.push_back({d, &t});
+  }
+  std::stable_sort(ranked.begin(), ranked.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<std::string> suggestions;
+  for (size_t i = 0; i < ranked.size() && i < 3 && ranked[i].first <= 3; ++i) {
+    suggestions.push_back(describe(ranked[i].second));
+  }
+  return absl::NotFoundError(absl::StrCat(
+      "no ", what, " '", text, "'",
+      suggestions.empty() ? "" : "; did you mean " + absl::StrJoin(suggestions, ", ") + "?",
+      " (a code such as 12.19 or 12, or a name such as \"Batu Bara\")"));
+}
 
 void PrintTier(const v1::RegionTier& t, std::ostream& out) {
   const v1::RegionMetrics& m = t.metrics();
@@ -66,7 +167,8 @@ void PrintTier(const v1::RegionTier& t, std::ostream& out) {
 int RunTier(const std::vector<std::string>& args) {
   Command cmd("tier",
               "Shows the tier a region holds, its figures, and what the next tier lacks (in\n"
-              "people). REGION is a kab/kota (\"12.19\"), a province (\"36\") or \"ID\".",
+              "people). REGION is a kab/kota (\"12.19\" or \"Batu Bara\"), a province (\"36\" or\n"
+              "\"Banten\") or \"ID\" (the nation); names ignore case and extra spaces.",
               "REGION [--policy ID] [--json] [--all-criteria]",
               {ClassifierAddressOption(),
                PolicyOption(),
@@ -76,8 +178,15 @@ int RunTier(const std::vector<std::string>& args) {
   if (!cmd.Parse(args, &exit_code)) return exit_code;
   if (cmd.positional().size() != 1) return cmd.UsageError("expects one REGION");
   auto stub = v1::ClassifierService::NewStub(Connect(cmd.Get("classifier")));
+  grpc::Status error;
+  absl::StatusOr<std::string> region =
+      ResolveRegion(stub.get(), PolicyOf(cmd), cmd.positional()[0], false, &error);
+  if (!region.ok()) {
+    return error.ok() ? cmd.UsageError(std::string(region.status().message()))
+                      : ReportRpcError(cmd, error);
+  }
   v1::GetRegionTierRequest request;
-  request.set_region_code(cmd.positional()[0]);
+  request.set_region_code(*region);
   request.set_policy_id(PolicyOf(cmd));
   request.set_view(v1::REGION_TIER_VIEW_FULL);  // the figures, criteria and next tier printed
   v1::RegionTier tier;
@@ -92,10 +201,17 @@ int RunTier(const std::vector<std::string>& args) {
   }
   PrintTier(tier, std::cout);
   if (cmd.Flag("all-criteria")) {
-    std::cout << "  criteria:\n";
+    // A tier with several groups of criteria is held when any one group is met in full.
+    std::map<std::string, int> groups;
     for (const v1::CriterionResult& c : tier.criteria()) {
-      std::cout << absl::StrFormat("    %-10s %-58s actual %-9s %s\n",
-                                   c.tier().empty() ? "(all)" : c.tier(), c.description(),
+      groups[c.tier()] = std::max(groups[c.tier()], c.group() + 1);
+    }
+    std::cout << "  criteria (\"madya or-1\", \"madya or-2\": alternatives, either group in full "
+                 "will do):\n";
+    for (const v1::CriterionResult& c : tier.criteria()) {
+      std::string name = c.tier().empty() ? "(all)" : c.tier();
+      if (groups[c.tier()] > 1) absl::StrAppend(&name, " or-", c.group() + 1);
+      std::cout << absl::StrFormat("    %-12s %-58s actual %-9s %s\n", name, c.description(),
                                    Actual(c), Shortfall(c));
     }
   }
@@ -123,12 +239,16 @@ absl::StatusOr<std::vector<v1::RegionTier>> ListAll(v1::ClassifierService::Stub*
 int RunTiers(const std::vector<std::string>& args) {
   Command cmd("tiers",
               "Lists the tiers of many regions, ordered by code: a table (default), CSV or JSON.",
-              "[--province P] [--tier T] [--level nation|province|regency] [--format F] "
-              "[--view basic|full]",
+              "[PROVINCE] [--province P] [--tier T] [--level nation|province|regency] "
+              "[--format F] [--view basic|full]",
               {ClassifierAddressOption(),
                PolicyOption(),
-               {"province", "P", "only this province and its kab/kota", ""},
-               {"tier", "T", "only regions holding tier T (\"none\" for no tier)", ""},
+               {"province", "P",
+                "only this province and its kab/kota (code or name; the same as PROVINCE)", ""},
+               {"tier", "T",
+                "only regions holding tier T (madya, \"UHC Madya\", any case; \"none\" for no "
+                "tier)",
+                ""},
                {"level", "L", "only this level: nation, province or regency", ""},
                {"format", "F", "table, csv or json", "table"},
                {"view", "V",
@@ -152,8 +272,15 @@ int RunTiers(const std::vector<std::string>& args) {
   }
   const bool full = request.view() == v1::REGION_TIER_VIEW_FULL;
   request.set_policy_id(PolicyOf(cmd));
-  request.set_province_code(cmd.Get("province"));
-  request.set_tier(cmd.Get("tier"));
+  if (cmd.positional().size() > 1) return cmd.UsageError("expects at most one PROVINCE");
+  std::string province = cmd.Get("province");
+  if (!cmd.positional().empty()) {
+    if (!province.empty() && province != cmd.positional()[0]) {
+      return cmd.UsageError("PROVINCE and --province differ; give one");
+    }
+    province = cmd.positional()[0];
+  }
+  request.set_tier(TierId(cmd.Get("tier")));
   std::string level = cmd.Get("level");
   if (level == "nation") {
     request.set_level(v1::REGION_LEVEL_NATION);
@@ -167,6 +294,15 @@ int RunTiers(const std::vector<std::string>& args) {
   }
   auto stub = v1::ClassifierService::NewStub(Connect(cmd.Get("classifier")));
   grpc::Status error;
+  if (!province.empty()) {
+    absl::StatusOr<std::string> code =
+        ResolveRegion(stub.get(), request.policy_id(), province, true, &error);
+    if (!code.ok()) {
+      return error.ok() ? cmd.UsageError(std::string(code.status().message()))
+                        : ReportRpcError(cmd, error);
+    }
+    request.set_province_code(*code);
+  }
   auto all = ListAll(stub.get(), request, &error);
   if (!all.ok()) return ReportRpcError(cmd, error);
   if (format == "json") {
@@ -201,7 +337,7 @@ int RunTiers(const std::vector<std::string>& args) {
                                    population(Thousands(m.population())), Percent(m.coverage_bp()),
                                    Percent(m.activity_bp()), Percent(m.pemda_share_bp()));
     }
-    std::cout << all->size() << " regions\n";
+    std::cout << Count(static_cast<long long>(all->size()), "region", "regions") << "\n";
   }
   return kExitOk;
 }
@@ -214,11 +350,21 @@ void PrintPlan(const v1::TierPlan& plan, std::ostream& out) {
   } else if (plan.total_people() == 0) {
     out << "  no registrations needed\n";
   } else {
-    out << "  enrol " << Thousands(plan.enroll_uninsured()) << " uninsured residents (of "
-        << Thousands(plan.uninsured_pool()) << ") and take over "
-        << Thousands(plan.take_over_inactive()) << " inactive PBPU mandiri / BP participants (of "
-        << Thousands(plan.take_over_pool()) << ") as PBPU Pemda: " << Thousands(plan.total_people())
-        << " people\n";
+    std::vector<std::string> steps;
+    if (plan.enroll_uninsured() > 0) {
+      steps.push_back(absl::StrCat(
+          "enrol ", Count(plan.enroll_uninsured(), "uninsured resident", "uninsured residents"),
+          " (of ", Thousands(plan.uninsured_pool()), ")"));
+    }
+    if (plan.take_over_inactive() > 0) {
+      steps.push_back(
+          absl::StrCat("take over ",
+                       Count(plan.take_over_inactive(), "inactive PBPU mandiri / BP participant",
+                             "inactive PBPU mandiri / BP participants"),
+                       " (of ", Thousands(plan.take_over_pool()), ")"));
+    }
+    out << "  " << absl::StrJoin(steps, " and ")
+        << " as PBPU Pemda: " << Count(plan.total_people(), "person", "people") << "\n";
     out << "  cost to the pemda: " << Rupiah(plan.yearly_cost_idr()) << " a year ("
         << Rupiah(plan.monthly_cost_per_person_idr()) << " per person per month)\n";
     const auto& m = plan.metrics_after();
@@ -238,16 +384,23 @@ int RunPlan(const std::vector<std::string>& args) {
               "REGION --target TIER [--policy ID] [--json]",
               {ClassifierAddressOption(),
                PolicyOption(),
-               {"target", "TIER", "tier id to reach, e.g. madya", ""},
+               {"target", "TIER", "tier to reach: madya, \"UHC Madya\", any case", ""},
                {"json", "", "print the TierPlan as JSON", ""}});
   int exit_code = 0;
   if (!cmd.Parse(args, &exit_code)) return exit_code;
   if (cmd.positional().size() != 1) return cmd.UsageError("expects one REGION");
   if (!cmd.Has("target")) return cmd.UsageError("--target is required");
   auto stub = v1::ClassifierService::NewStub(Connect(cmd.Get("classifier")));
+  grpc::Status error;
+  absl::StatusOr<std::string> region =
+      ResolveRegion(stub.get(), PolicyOf(cmd), cmd.positional()[0], false, &error);
+  if (!region.ok()) {
+    return error.ok() ? cmd.UsageError(std::string(region.status().message()))
+                      : ReportRpcError(cmd, error);
+  }
   v1::PlanTierRequest request;
-  request.set_region_code(cmd.positional()[0]);
-  request.set_target_tier(cmd.Get("target"));
+  request.set_region_code(*region);
+  request.set_target_tier(TierId(cmd.Get("target")));
   request.set_policy_id(PolicyOf(cmd));
   v1::TierPlan plan;
   grpc::ClientContext context;
@@ -271,16 +424,44 @@ int RunWatch(const std::vector<std::string>& args) {
               "[--region R] [--province P] [--policy ID] [--json]",
               {ClassifierAddressOption(),
                PolicyOption(),
-               {"region", "R", "only this region", ""},
-               {"province", "P", "only this province and its kab/kota", ""},
+               {"region", "R", "only this region (code or name)", ""},
+               {"province", "P", "only this province and its kab/kota (code or name)", ""},
                {"json", "", "one JSON object per line", ""}});
   int exit_code = 0;
   if (!cmd.Parse(args, &exit_code)) return exit_code;
   auto stub = v1::ClassifierService::NewStub(Connect(cmd.Get("classifier")));
   v1::WatchTierChangesRequest request;
-  request.set_region_code(cmd.Get("region"));
-  request.set_province_code(cmd.Get("province"));
   request.set_policy_id(PolicyOf(cmd));
+  // The server would wait forever for changes of a region or policy that does not exist: check
+  // them first, as tier and plan do (the lookup also checks --policy).
+  for (const char* flag : {"region", "province", "policy"}) {
+    if (cmd.Has(flag) && cmd.Get(flag).empty()) {
+      return cmd.UsageError(absl::StrCat("--", flag, " is empty"));
+    }
+  }
+  grpc::Status error;
+  auto resolve = [&](const std::string& text, bool province, std::string* code) {
+    absl::StatusOr<std::string> found =
+        ResolveRegion(stub.get(), request.policy_id(), text, province, &error);
+    if (found.ok()) {
+      *code = *found;
+      return kExitOk;
+    }
+    return error.ok() ? cmd.UsageError(std::string(found.status().message()))
+                      : ReportRpcError(cmd, error);
+  };
+  std::string code;
+  if (cmd.Has("region")) {
+    if (int e = resolve(cmd.Get("region"), false, &code); e != kExitOk) return e;
+    request.set_region_code(code);
+  }
+  if (cmd.Has("province")) {
+    if (int e = resolve(cmd.Get("province"), true, &code); e != kExitOk) return e;
+    request.set_province_code(code);
+  }
+  if (!cmd.Has("region") && !cmd.Has("province") && cmd.Has("policy")) {
+    if (int e = resolve("ID", false, &code); e != kExitOk) return e;  // checks --policy
+  }
   std::cerr << "watching tier changes of "
             << (!request.region_code().empty() ? "region " + request.region_code()
                 : !request.province_code().empty()
@@ -348,8 +529,15 @@ int RunHistory(const std::vector<std::string>& args) {
   auto limit = cmd.GetInt("limit", 1, 1000);
   if (!limit) return kExitUsage;
   auto stub = v1::ClassifierService::NewStub(Connect(cmd.Get("classifier")));
+  grpc::Status error;
+  absl::StatusOr<std::string> region =
+      ResolveRegion(stub.get(), PolicyOf(cmd), cmd.positional()[0], false, &error);
+  if (!region.ok()) {
+    return error.ok() ? cmd.UsageError(std::string(region.status().message()))
+                      : ReportRpcError(cmd, error);
+  }
   v1::ListTierChangesRequest request;
-  request.set_region_code(cmd.positional()[0]);
+  request.set_region_code(*region);
   request.set_policy_id(PolicyOf(cmd));
   request.set_limit(static_cast<int>(*limit));
   v1::ListTierChangesResponse response;
