@@ -15,7 +15,8 @@ while (($#)); do
   esac
 done
 
-scripts/setup.sh Release build-release
+# Only what the demo runs: the services and uhcctl, not the tests (scripts/test.sh builds those).
+scripts/setup.sh Release build-release enrollment-svc classifier-svc uhcctl
 BIN=build-release
 RUN=run
 REDIS_PORT=${UHC_REDIS_PORT:-6390}
@@ -46,13 +47,23 @@ UHCCTL="$BIN/tools/uhcctl"
 for _ in $(seq 100); do "$UHCCTL" health >/dev/null 2>&1 && break; sleep 0.1; done
 "$UHCCTL" health
 
-echo "==> the seed cases of DOMAIN.md, evaluated offline"
-"$UHCCTL" evaluate --policy uhc-awards-2026 --population 100000 --participants 98000 \
-  --active 85000 --pemda-registered 10000 --uhc-prioritas --dues-paid-through 2025-09 | cut -c1-120
-"$UHCCTL" evaluate --policy uhc-awards-2026 --population 100000 --participants 98000 \
-  --active 80000 --pemda-registered 5000 --uhc-prioritas --dues-paid-through 2025-09 | cut -c1-120
-"$UHCCTL" evaluate --policy uhc-2023 --population 10000 --participants 9507 --active 6000 \
-  --pemda-registered 0 | cut -c1-120
+echo "==> three published cases, evaluated offline (uhcctl evaluate --help)"
+# One line each: the case, the tier the policy gives, the tier that was reported.
+seed_case() {
+  local label=$1 reported=$2; shift 2
+  "$UHCCTL" evaluate "$@" | python3 -c 'import json, sys
+d = json.load(sys.stdin)
+print("  %-52s -> %-8s (reported: %s)" % (sys.argv[1], d["tier"] or "none", sys.argv[2]))' \
+    "$label" "$reported"
+}
+seed_case "Kab. Banyuasin, 2026: 98 % / 85 % / pemda 10 %" madya --policy uhc-awards-2026 \
+  --population 100000 --participants 98000 --active 85000 --pemda-registered 10000 \
+  --uhc-prioritas --dues-paid-through 2025-09
+seed_case "Prov. Banten, 2026: 98 % / 80 % / pemda 5 %" pratama --policy uhc-awards-2026 \
+  --population 100000 --participants 98000 --active 80000 --pemda-registered 5000 \
+  --uhc-prioritas --dues-paid-through 2025-09
+seed_case "Kab. Batu Bara, pre-2025 rule: coverage 95.07 %" "uhc, held since December 2023" --policy uhc-2023 \
+  --population 10000 --participants 9507 --active 6000 --pemda-registered 0
 
 echo "==> generating the national dataset (1:$SCALE, seed $SEED)"
 "$UHCCTL" gen --out "$RUN/dataset" --scale "$SCALE" --seed "$SEED"

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Installs what the build, the services and the tests need on Debian 12 (idempotent), then
-# configures and builds. Usage: scripts/setup.sh [Release|RelWithDebInfo|Debug] [build dir]
+# configures and builds. Usage: scripts/setup.sh [Release|RelWithDebInfo|Debug] [build dir] [target...]
+# (no targets: everything, tests included).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_TYPE="${1:-RelWithDebInfo}"
 BUILD_DIR="${2:-build}"
+TARGETS=("${@:3}")
 
 PACKAGES=(build-essential cmake pkg-config libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev
   protobuf-compiler libabsl-dev libhiredis-dev libssl-dev libgtest-dev libgmock-dev
@@ -24,4 +26,8 @@ fi
 
 echo "==> building ($BUILD_TYPE) in $BUILD_DIR"
 cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE="$BUILD_TYPE" >/dev/null
-cmake --build "$BUILD_DIR" -j"$(nproc)"
+if ((${#TARGETS[@]})); then
+  cmake --build "$BUILD_DIR" -j"$(nproc)" --target "${TARGETS[@]}"
+else
+  cmake --build "$BUILD_DIR" -j"$(nproc)"
+fi
