@@ -138,6 +138,20 @@ absl::StatusOr<std::string> ResolveRegion(v1::ClassifierService::Stub* stub,
       " (a code such as 12.19 or 12, or a name such as \"Batu Bara\")"));
 }
 
+// ResolveRegion for a command: the code in *code, or the error printed and the exit code.
+int Resolve(const Command& cmd, v1::ClassifierService::Stub* stub, const std::string& text,
+            bool provinces_only, std::string* code) {
+  grpc::Status error;
+  absl::StatusOr<std::string> found =
+      ResolveRegion(stub, PolicyOf(cmd), text, provinces_only, &error);
+  if (found.ok()) {
+    *code = *found;
+    return kExitOk;
+  }
+  return error.ok() ? cmd.UsageError(std::string(found.status().message()))
+                    : ReportRpcError(cmd, error);
+}
+
 void PrintTier(const v1::RegionTier& t, std::ostream& out) {
   const v1::RegionMetrics& m = t.metrics();
   out << t.region_name() << " (" << t.region_code() << "): " << t.tier_name() << "  ["
@@ -178,15 +192,12 @@ int RunTier(const std::vector<std::string>& args) {
   if (!cmd.Parse(args, &exit_code)) return exit_code;
   if (cmd.positional().size() != 1) return cmd.UsageError("expects one REGION");
   auto stub = v1::ClassifierService::NewStub(Connect(cmd.Get("classifier")));
-  grpc::Status error;
-  absl::StatusOr<std::string> region =
-      ResolveRegion(stub.get(), PolicyOf(cmd), cmd.positional()[0], false, &error);
-  if (!region.ok()) {
-    return error.ok() ? cmd.UsageError(std::string(region.status().message()))
-                      : ReportRpcError(cmd, error);
+  std::string region;
+  if (int e = Resolve(cmd, stub.get(), cmd.positional()[0], false, &region); e != kExitOk) {
+    return e;
   }
   v1::GetRegionTierRequest request;
-  request.set_region_code(*region);
+  request.set_region_code(region);
   request.set_policy_id(PolicyOf(cmd));
   request.set_view(v1::REGION_TIER_VIEW_FULL);  // the figures, criteria and next tier printed
   v1::RegionTier tier;
@@ -295,13 +306,8 @@ int RunTiers(const std::vector<std::string>& args) {
   auto stub = v1::ClassifierService::NewStub(Connect(cmd.Get("classifier")));
   grpc::Status error;
   if (!province.empty()) {
-    absl::StatusOr<std::string> code =
-        ResolveRegion(stub.get(), request.policy_id(), province, true, &error);
-    if (!code.ok()) {
-      return error.ok() ? cmd.UsageError(std::string(code.status().message()))
-                        : ReportRpcError(cmd, error);
-    }
-    request.set_province_code(*code);
+    if (int e = Resolve(cmd, stub.get(), province, true, &province); e != kExitOk) return e;
+    request.set_province_code(province);
   }
   auto all = ListAll(stub.get(), request, &error);
   if (!all.ok()) return ReportRpcError(cmd, error);
@@ -391,15 +397,12 @@ int RunPlan(const std::vector<std::string>& args) {
   if (cmd.positional().size() != 1) return cmd.UsageError("expects one REGION");
   if (!cmd.Has("target")) return cmd.UsageError("--target is required");
   auto stub = v1::ClassifierService::NewStub(Connect(cmd.Get("classifier")));
-  grpc::Status error;
-  absl::StatusOr<std::string> region =
-      ResolveRegion(stub.get(), PolicyOf(cmd), cmd.positional()[0], false, &error);
-  if (!region.ok()) {
-    return error.ok() ? cmd.UsageError(std::string(region.status().message()))
-                      : ReportRpcError(cmd, error);
+  std::string region;
+  if (int e = Resolve(cmd, stub.get(), cmd.positional()[0], false, &region); e != kExitOk) {
+    return e;
   }
   v1::PlanTierRequest request;
-  request.set_region_code(*region);
+  request.set_region_code(region);
   request.set_target_tier(TierId(cmd.Get("target")));
   request.set_policy_id(PolicyOf(cmd));
   v1::TierPlan plan;
@@ -439,28 +442,17 @@ int RunWatch(const std::vector<std::string>& args) {
       return cmd.UsageError(absl::StrCat("--", flag, " is empty"));
     }
   }
-  grpc::Status error;
-  auto resolve = [&](const std::string& text, bool province, std::string* code) {
-    absl::StatusOr<std::string> found =
-        ResolveRegion(stub.get(), request.policy_id(), text, province, &error);
-    if (found.ok()) {
-      *code = *found;
-      return kExitOk;
-    }
-    return error.ok() ? cmd.UsageError(std::string(found.status().message()))
-                      : ReportRpcError(cmd, error);
-  };
   std::string code;
   if (cmd.Has("region")) {
-    if (int e = resolve(cmd.Get("region"), false, &code); e != kExitOk) return e;
+    if (int e = Resolve(cmd, stub.get(), cmd.Get("region"), false, &code); e != kExitOk) return e;
     request.set_region_code(code);
   }
   if (cmd.Has("province")) {
-    if (int e = resolve(cmd.Get("province"), true, &code); e != kExitOk) return e;
+    if (int e = Resolve(cmd, stub.get(), cmd.Get("province"), true, &code); e != kExitOk) return e;
     request.set_province_code(code);
   }
   if (!cmd.Has("region") && !cmd.Has("province") && cmd.Has("policy")) {
-    if (int e = resolve("ID", false, &code); e != kExitOk) return e;  // checks --policy
+    if (int e = Resolve(cmd, stub.get(), "ID", false, &code); e != kExitOk) return e;  // --policy
   }
   std::cerr << "watching tier changes of "
             << (!request.region_code().empty() ? "region " + request.region_code()
@@ -529,15 +521,12 @@ int RunHistory(const std::vector<std::string>& args) {
   auto limit = cmd.GetInt("limit", 1, 1000);
   if (!limit) return kExitUsage;
   auto stub = v1::ClassifierService::NewStub(Connect(cmd.Get("classifier")));
-  grpc::Status error;
-  absl::StatusOr<std::string> region =
-      ResolveRegion(stub.get(), PolicyOf(cmd), cmd.positional()[0], false, &error);
-  if (!region.ok()) {
-    return error.ok() ? cmd.UsageError(std::string(region.status().message()))
-                      : ReportRpcError(cmd, error);
+  std::string region;
+  if (int e = Resolve(cmd, stub.get(), cmd.positional()[0], false, &region); e != kExitOk) {
+    return e;
   }
   v1::ListTierChangesRequest request;
-  request.set_region_code(*region);
+  request.set_region_code(region);
   request.set_policy_id(PolicyOf(cmd));
   request.set_limit(static_cast<int>(*limit));
   v1::ListTierChangesResponse response;
