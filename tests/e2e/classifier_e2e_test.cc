@@ -703,11 +703,55 @@ TEST_F(ClassifierE2eTest, UhcctlForPeople) {
   EXPECT_NE(page.find("<html"), std::string::npos);
   EXPECT_NE(page.find("Kabupaten Batu Bara"), std::string::npos);
   EXPECT_EQ(page.find("http"), std::string::npos) << "self-contained: no external assets";
+  // With the outlines: one shape per kab/kota and per province, each with a hover title.
+  EXPECT_EQ(run("report --html " + dir_ + "/map.html --data-dir " UHC_SOURCE_DIR "/data"), 0)
+      << out;
+  std::ifstream map_html(dir_ + "/map.html");
+  std::string map_page((std::istreambuf_iterator<char>(map_html)),
+                       std::istreambuf_iterator<char>());
+  auto occurrences = [&](const std::string& needle) {
+    int n = 0;
+    for (size_t at = map_page.find(needle); at != std::string::npos;
+         at = map_page.find(needle, at + 1)) {
+      ++n;
+    }
+    return n;
+  };
+  EXPECT_EQ(occurrences("<path class=\"kabkota"), 514);
+  EXPECT_EQ(occurrences("<path class=\"province"), 38);
+  EXPECT_EQ(occurrences("</title></path>"), 514 + 38);
+  EXPECT_GE(occurrences("<ul class=\"legend\">"), 1);
+  EXPECT_NE(map_page.find("data-code=\"12.19\" fill=\"url(#map-kabkota-none)\""),
+            std::string::npos)
+      << "Batu Bara holds no tier: hatched";
+  EXPECT_NE(map_page.find("<title>Kabupaten Batu Bara (12.19)\nno tier\ncoverage 97,00%, "
+                          "activity 97,00%, pemda share 97,00%</title>"),
+            std::string::npos);
+  EXPECT_NE(map_page.find("Rp453.600"), std::string::npos) << "Batu Bara's upgrade, 1 person";
+  EXPECT_EQ(map_page.find("http"), std::string::npos) << "no xmlns either: inline SVG in HTML5";
+  EXPECT_EQ(map_page.find("<script"), std::string::npos);
   EXPECT_EQ(run("health"), 0) << out;
   EXPECT_EQ(run("summary --closest 3"), 0) << out;
   EXPECT_NE(out.find("kab/kota (514)"), std::string::npos) << out;
   EXPECT_NE(out.find("closest to their next tier"), std::string::npos) << out;
   EXPECT_NE(out.find("12.19 Kabupaten Batu Bara: none -> pratama"), std::string::npos) << out;
+
+  // The nation: no "No tier", no "dues paid through never", no plan.
+  EXPECT_EQ(run("tier ID"), 0) << out;
+  EXPECT_NE(out.find("tiers are awarded to kab/kota and provinces"), std::string::npos) << out;
+  EXPECT_EQ(out.find("No tier"), std::string::npos) << out;
+  EXPECT_EQ(out.find("never"), std::string::npos) << out;
+  EXPECT_EQ(run("plan ID --target pratama"), 2) << out;
+  EXPECT_NE(out.find("a plan is for a pemda"), std::string::npos) << out;
+  // Coverage above 100 % is explained (last: it changes Batu Bara's figures).
+  std::ofstream(dir_ + "/lagging.csv") << "region_code,population\n12.19,90\n";
+  ASSERT_EQ(run("population import " + dir_ + "/lagging.csv --as-of 2025-12-31"), 0) << out;
+  ASSERT_TRUE(WaitFor(
+      [&] { return run("tier 12.19") == 0 && out.find("coverage 107,77%") != std::string::npos; },
+      10000))
+      << out;
+  EXPECT_NE(out.find("coverage above 100 %"), std::string::npos) << out;
+  EXPECT_NE(out.find("population\n  figure lags"), std::string::npos) << out;
 }
 
 TEST_F(ClassifierE2eTest, KillNineDuringStreamingIngestLosesAndDoublesNothing) {

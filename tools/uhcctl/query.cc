@@ -154,24 +154,39 @@ int Resolve(const Command& cmd, v1::ClassifierService::Stub* stub, const std::st
 
 void PrintTier(const v1::RegionTier& t, std::ostream& out) {
   const v1::RegionMetrics& m = t.metrics();
-  out << t.region_name() << " (" << t.region_code() << "): " << t.tier_name() << "  ["
-      << t.policy_id() << "]" << (t.stale() ? "  STALE: Redis unreachable, last good data" : "")
-      << "\n";
+  const bool nation = t.level() == v1::REGION_LEVEL_NATION;
+  // Tiers are awarded to pemda (kab/kota and provinces); the nation holds none.
+  out << t.region_name() << " (" << t.region_code() << "): "
+      << (nation ? "national figures (tiers are awarded to kab/kota and provinces)" : t.tier_name())
+      << "  [" << t.policy_id() << "]"
+      << (t.stale() ? "  STALE: Redis unreachable, last good data" : "") << "\n";
   out << absl::StrFormat(
       "  population %s, participants %s (coverage %s), active %s "
       "(activity %s), PBPU Pemda %s (share %s)\n",
       Thousands(m.population()), Thousands(m.participants()), Percent(m.coverage_bp()),
       Thousands(m.active()), Percent(m.activity_bp()), Thousands(m.pemda_registered()),
       Percent(m.pemda_share_bp()));
-  out << "  UHC Prioritas " << (m.uhc_prioritas() ? "yes" : "no") << ", dues paid through "
-      << (m.dues_paid_through().empty() ? "never" : m.dues_paid_through()) << "\n";
-  if (!t.next_tier().empty()) {
+  if (m.coverage_bp() > 10000) {
+    out << "  coverage above 100 %: more participants than registered residents. The population\n"
+           "  figure lags (Dukcapil's count at its as-of date) while newborns, newcomers and\n"
+           "  residents registered elsewhere are enrolled here; the criteria use it as it is.\n";
+  }
+  if (nation) {
+    out << "  UHC Prioritas and PBPU Pemda dues are a pemda's; see `uhcctl tiers --level "
+           "province` and `uhcctl summary`\n";
+  } else {
+    out << "  UHC Prioritas " << (m.uhc_prioritas() ? "yes" : "no") << ", dues paid through "
+        << (m.dues_paid_through().empty() ? "never (no payment recorded)" : m.dues_paid_through())
+        << "\n";
+  }
+  // No next tier for the nation: nobody acts on its criteria.
+  if (!nation && !t.next_tier().empty()) {
     out << "  next tier: " << t.next_tier() << " lacks:\n";
     for (const v1::CriterionResult& c : t.next_tier_lacks()) {
       out << absl::StrFormat("    %-58s actual %-9s %s\n", c.description(), Actual(c),
                              Shortfall(c));
     }
-  } else {
+  } else if (!nation) {
     out << "  the highest tier of the policy\n";
   }
   out << "  data version " << t.data_version() << ", as of " << TimeUtil::ToString(t.as_of())
@@ -400,6 +415,11 @@ int RunPlan(const std::vector<std::string>& args) {
   std::string region;
   if (int e = Resolve(cmd, stub.get(), cmd.positional()[0], false, &region); e != kExitOk) {
     return e;
+  }
+  if (region == "ID") {
+    return cmd.UsageError(
+        "a plan is for a pemda: give a kab/kota or a province (the nation holds no tier and has "
+        "no dues or PBPU Pemda of its own; `uhcctl summary` shows the closest kab/kota)");
   }
   v1::PlanTierRequest request;
   request.set_region_code(region);
