@@ -1,15 +1,24 @@
 #!/usr/bin/env bash
-# Installs, builds and runs every test (unit, integration with a real redis-server, end to end,
-# the format check and the bench smoke), then the unit and integration tests again built with
-# AddressSanitizer and UndefinedBehaviorSanitizer. Usage: scripts/test.sh
+# Installs, builds and runs every test (unit, integration with a real redis-server, end to end
+# including the report drawn by headless Chromium, the format check and the bench smoke), then
+# the unit and integration tests again built with AddressSanitizer and UndefinedBehaviorSanitizer.
+# Usage: scripts/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh RelWithDebInfo build
+# Headless Chromium draws the HTML report (tests/e2e/report_chromium_test.sh). Only the tests need
+# it, so it is installed here and not in setup.sh, which scripts/run.sh shares.
+if ! dpkg-query -W -f='${Status}' chromium 2>/dev/null | grep -q "install ok installed"; then
+  echo "==> installing: chromium"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+fi
 (cd build && ctest --output-on-failure --timeout 600 -j2)
 
 echo "==> sanitizers (ASan + UBSan): unit and integration tests in build-asan"
 SANITIZED=(domain_test observability_test redis_unit_test server_unit_test enrollment_unit_test
-  classifier_unit_test overflow_test enrollment_test ingest_model_test malformed_test
+  classifier_unit_test uhcctl_unit_test overflow_test enrollment_test ingest_model_test malformed_test
   hardening_test faults_test schema_golden_test watch_resume_test)
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DUHC_SANITIZE=ON >/dev/null
 cmake --build build-asan -j"$(nproc)" --target "${SANITIZED[@]}" uhcctl

@@ -721,8 +721,7 @@ TEST_F(ClassifierE2eTest, UhcctlForPeople) {
   EXPECT_EQ(occurrences("<path class=\"province"), 38);
   EXPECT_EQ(occurrences("</title></path>"), 514 + 38);
   EXPECT_GE(occurrences("<ul class=\"legend\">"), 1);
-  EXPECT_NE(map_page.find("data-code=\"12.19\" fill=\"url(#map-kabkota-none)\""),
-            std::string::npos)
+  EXPECT_NE(map_page.find("data-code=\"12.19\" fill=\"url(#map-kabkota-none)\""), std::string::npos)
       << "Batu Bara holds no tier: hatched";
   EXPECT_NE(map_page.find("<title>Kabupaten Batu Bara (12.19)\nno tier\ncoverage 97,00%, "
                           "activity 97,00%, pemda share 97,00%</title>"),
