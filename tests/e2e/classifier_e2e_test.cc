@@ -732,7 +732,12 @@ TEST_F(ClassifierE2eTest, UhcctlForPeople) {
   EXPECT_EQ(run("health"), 0) << out;
   EXPECT_EQ(run("summary --closest 3"), 0) << out;
   EXPECT_NE(out.find("kab/kota (514)"), std::string::npos) << out;
-  EXPECT_NE(out.find("closest to their next tier"), std::string::npos) << out;
+  EXPECT_NE(out.find("cheapest upgrade (of 1 kab/kota"), std::string::npos) << out;
+  // Long province names end in an ellipsis, not mid-word.
+  EXPECT_NE(out.find("Kalimantan Selat\u2026"), std::string::npos) << out;
+  EXPECT_EQ(out.find("Kalimantan Selata "), std::string::npos) << out;
+  EXPECT_NE(out.find("uhcctl plan 12.19 --target pratama"), std::string::npos)
+      << "hints name a region where they show something: " << out;
   EXPECT_NE(out.find("12.19 Kabupaten Batu Bara: none -> pratama"), std::string::npos) << out;
 
   // The nation: no "No tier", no "dues paid through never", no plan.

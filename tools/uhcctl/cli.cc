@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <iostream>
+#include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -121,6 +122,17 @@ std::string Thousands(long long n) {
 
 std::string Count(long long n, const std::string& singular, const std::string& plural) {
   return Thousands(n) + " " + (n == 1 ? singular : plural);
+}
+
+std::string Fit(const std::string& text, size_t width) {
+  // Byte offsets of each code point (continuation bytes are 10xxxxxx).
+  std::vector<size_t> starts;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if ((static_cast<unsigned char>(text[i]) & 0xC0) != 0x80) starts.push_back(i);
+  }
+  if (starts.size() <= width) return text + std::string(width - starts.size(), ' ');
+  if (width == 0) return "";
+  return text.substr(0, starts[width - 1]) + "\u2026";
 }
 
 std::string TierId(const std::string& text) {

@@ -63,6 +63,8 @@ std::string Decimal(double x, int digits);  // (1093.5, 2) -> "1.093,50"
 std::string Thousands(long long n);
 // "1 region", "2 regions": `n` in Thousands() and the singular or plural noun.
 std::string Count(long long n, const std::string& singular, const std::string& plural);
+// `text` in exactly `width` columns: padded with spaces, or cut with "…" (UTF-8 aware).
+std::string Fit(const std::string& text, size_t width);
 // A tier as people write it ("Madya", "UHC Madya", " madya ") as the policy's id ("madya").
 std::string TierId(const std::string& text);
 

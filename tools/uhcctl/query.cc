@@ -353,8 +353,8 @@ int RunTiers(const std::vector<std::string>& args) {
                                  population("population"), "coverage", "activity", "pemda");
     for (const auto& t : *all) {
       const auto& m = t.metrics();
-      std::cout << absl::StrFormat("%-6s %-36s %-12s%s %9s %9s %9s\n", t.region_code(),
-                                   t.region_name().substr(0, 36), t.tier(),
+      std::cout << absl::StrFormat("%-6s %s %-12s%s %9s %9s %9s\n", t.region_code(),
+                                   Fit(t.region_name(), 36), t.tier(),
                                    population(Thousands(m.population())), Percent(m.coverage_bp()),
                                    Percent(m.activity_bp()), Percent(m.pemda_share_bp()));
     }

@@ -1,6 +1,8 @@
 // uhcctl summary / health: the national picture for people, and whether the services serve.
+#include <algorithm>
 #include <iostream>
 #include <map>
+#include <set>
 #include <sstream>
 
 #include "absl/strings/str_format.h"
@@ -15,14 +17,16 @@ void PrintTier(const v1::RegionTier& t, std::ostream& out);
 void PrintPlan(const v1::TierPlan& plan, std::ostream& out);
 
 int RunSummary(const std::vector<std::string>& args) {
-  Command cmd("summary",
-              "The national picture: tier counts nationally and by province, the regions closest\n"
-              "to their next tier with the plan and its cost, and where to look next.",
-              "[--policy ID] [--closest N] [--fresh-after-ms EPOCH_MS]",
-              {ClassifierAddressOption(),
-               {"policy", "ID", "policy id", "the default"},
-               {"closest", "N", "how many near-miss regions to plan for", "10"},
-               {"fresh-after-ms", "EPOCH_MS", "wait for a snapshot read after this time", ""}});
+  Command cmd(
+      "summary",
+      "The national picture: tier counts nationally and by province, the cheapest\n"
+      "upgrades (kab/kota that registrations can move up, by yearly cost to the pemda,\n"
+      "one per province first) with their plans, and where to look next.",
+      "[--policy ID] [--closest N] [--fresh-after-ms EPOCH_MS]",
+      {ClassifierAddressOption(),
+       {"policy", "ID", "policy id", "the default"},
+       {"closest", "N", "how many of the cheapest upgrades to show, with their plans", "10"},
+       {"fresh-after-ms", "EPOCH_MS", "wait for a snapshot read after this time", ""}});
   int exit_code = 0;
   if (!cmd.Parse(args, &exit_code)) return exit_code;
   auto closest = cmd.GetInt("closest", 0, 514);
@@ -72,30 +76,59 @@ int RunSummary(const std::vector<std::string>& args) {
   for (const auto& tier : tiers) std::cout << absl::StrFormat("%9s", tier);
   std::cout << "  province's own tier\n";
   for (const auto& [code, row] : province_rows) {
-    std::cout << absl::StrFormat("  %-3s%-18s", code, row->region_name().substr(0, 17));
+    std::cout << absl::StrFormat("  %-3s%s ", code, Fit(row->region_name(), 17));
     for (const auto& tier : tiers) std::cout << absl::StrFormat("%9d", by_province[code][tier]);
     std::cout << "  " << row->tier() << "\n";
   }
 
-  std::vector<const v1::RegionTier*> near = UpgradeCandidates(all);
-  if (static_cast<int64_t>(near.size()) > *closest) near.resize(*closest);
-  std::cout << "\nThe " << near.size() << " kab/kota closest to their next tier:\n";
-  for (const v1::RegionTier* t : near) {
-    std::cout << absl::StrFormat("- %s %s: %s -> %s\n", t->region_code(), t->region_name(),
-                                 t->tier(), t->next_tier());
-    if (std::optional<v1::TierPlan> plan = PlanNextTier(stub.get(), *t, policy)) {
-      std::ostringstream text;
-      PrintPlan(*plan, text);
-      std::string body = text.str();
-      std::cout << body.substr(body.find('\n') + 1);
+  // The cheapest upgrades (by the pemda's yearly cost, then people), at most one per province
+  // while others remain, so that equal one-person plans do not all come from one province.
+  std::vector<Upgrade> all_upgrades = CheapestUpgrades(stub.get(), all, policy, all.size());
+  std::vector<const Upgrade*> shown;
+  std::set<std::string> provinces_shown;
+  for (int pass = 0; pass < 2; ++pass) {
+    for (const Upgrade& u : all_upgrades) {
+      if (static_cast<int64_t>(shown.size()) >= *closest) break;
+      const bool seen = provinces_shown.count(u.region->parent_code()) > 0;
+      if ((pass == 0) == seen) continue;  // first pass: new provinces; second: the rest
+      if (std::find(shown.begin(), shown.end(), &u) != shown.end()) continue;
+      shown.push_back(&u);
+      provinces_shown.insert(u.region->parent_code());
     }
   }
+  std::stable_sort(shown.begin(), shown.end(), [](const Upgrade* a, const Upgrade* b) {
+    return std::make_pair(a->plan.yearly_cost_idr(), a->plan.total_people()) <
+           std::make_pair(b->plan.yearly_cost_idr(), b->plan.total_people());
+  });
+  std::cout << "\nThe "
+            << Count(static_cast<long long>(shown.size()), "cheapest upgrade", "cheapest upgrades")
+            << " (of " << Count(static_cast<long long>(all_upgrades.size()), "kab/kota", "kab/kota")
+            << " that registrations can move up; by yearly cost to the pemda, then people, one\n"
+               "per province first; all of them: uhcctl report --html FILE):\n";
+  for (const Upgrade* u : shown) {
+    const v1::RegionTier* t = u->region;
+    std::cout << absl::StrFormat("- %s %s: %s -> %s\n", t->region_code(), t->region_name(),
+                                 t->tier(), t->next_tier());
+    std::ostringstream text;
+    PrintPlan(u->plan, text);
+    std::string body = text.str();
+    std::cout << body.substr(body.find('\n') + 1);
+  }
+  // Hints that show something on this data: the first upgrade above, its province.
+  const v1::RegionTier* example = shown.empty() ? nullptr : shown.front()->region;
+  const std::string code = example ? example->region_code() : "12.19";
+  const std::string target = example ? example->next_tier() : "pratama";
+  const std::string province = example ? example->parent_code() : "12";
   std::cout << "\nWhere to look next:\n"
-               "  uhcctl tier 12.19                     one region: figures, reasons, shortfall\n"
-               "  uhcctl plan 12.19 --target pratama    what it takes, in people and rupiah\n"
-               "  uhcctl tiers --province 12            a province's table (--format csv|json)\n"
-               "  uhcctl report --html run/report.html  the same picture as a web page, with maps\n"
-               "  uhcctl watch                          tier changes as they happen\n";
+            << absl::StrFormat("  %-44s one region: figures, reasons, shortfall\n",
+                               "uhcctl tier " + code)
+            << absl::StrFormat("  %-44s what it takes, in people and rupiah\n",
+                               "uhcctl plan " + code + " --target " + target)
+            << absl::StrFormat("  %-44s a province's table (--format csv|json)\n",
+                               "uhcctl tiers " + province)
+            << absl::StrFormat("  %-44s the same picture as a web page, with maps\n",
+                               "uhcctl report --html report.html")
+            << absl::StrFormat("  %-44s tier changes as they happen\n", "uhcctl watch");
   return kExitOk;
 }
 
