@@ -750,6 +750,7 @@ TEST_F(ClassifierE2eTest, UhcctlForPeople) {
   // Coverage above 100 % is explained (last: it changes Batu Bara's figures).
   std::ofstream(dir_ + "/lagging.csv") << "region_code,population\n12.19,90\n";
   ASSERT_EQ(run("population import " + dir_ + "/lagging.csv --as-of 2025-12-31"), 0) << out;
+  EXPECT_NE(out.find("set the population of 1 region (as of"), std::string::npos) << out;
   ASSERT_TRUE(WaitFor(
       [&] { return run("tier 12.19") == 0 && out.find("coverage 107,77%") != std::string::npos; },
       10000))

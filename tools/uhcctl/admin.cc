@@ -85,7 +85,8 @@ int RunPopulation(const std::vector<std::string>& args) {
     ++rows;
     return true;
   });
-  std::cout << "set the population of " << rows << " regions (as of " << as_of << ")\n";
+  std::cout << "set the population of " << Count(rows, "region", "regions") << " (as of " << as_of
+            << ")\n";
   if (!ok) return failed > 0 ? kExitFailure : kExitUsage;
   return failed > 0 ? kExitFailure : kExitOk;
 }
@@ -128,7 +129,7 @@ int RunRegionStatus(const std::vector<std::string>& args) {
       ++rows;
       return true;
     });
-    std::cout << "set the status of " << rows << " regions\n";
+    std::cout << "set the status of " << Count(rows, "region", "regions") << "\n";
     return ok ? kExitOk : kExitFailure;
   }
   if (cmd.positional().size() != 1) return cmd.UsageError("expects one REGION (or --file)");
