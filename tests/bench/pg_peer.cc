@@ -46,9 +46,6 @@ ABSL_FLAG(int, port, 5432, "server port");
 ABSL_FLAG(std::string, socket_dir, "", "connect through the Unix socket in this directory");
 ABSL_FLAG(std::string, user, "uhc", "database user");
 ABSL_FLAG(std::string, dbname, "postgres", "database");
-ABSL_FLAG(std::string, method, "set",
-          "set: set-based reads and writes around an in-memory fold (apply_batch); loop: one "
-          "SELECT FOR UPDATE and one write per step (apply_batch_loop)");
 ABSL_FLAG(bool, unlogged, false, "UNLOGGED tables (no WAL, like Redis without persistence)");
 ABSL_FLAG(std::string, secret, "bench-secret-0123456789abcdef", "NIK HMAC secret");
 
@@ -256,11 +253,6 @@ int Run() {
     std::cerr << keyer.status() << "\n";
     return 2;
   }
-  const std::string method = absl::GetFlag(FLAGS_method);
-  if (method != "set" && method != "loop") {
-    std::cerr << "uhc-bench-pg: --method must be set or loop\n";
-    return 2;
-  }
   const int connections = std::max(1, absl::GetFlag(FLAGS_connections));
   const std::vector<Batch> batches = MakeBatches(*regions, *keyer);
 
@@ -281,7 +273,7 @@ int Run() {
   }
   std::vector<Worker> workers;
   for (int c = 0; c < connections; ++c) {
-    absl::StatusOr<Worker> w = OpenWorker(method == "set" ? "apply_batch" : "apply_batch_loop");
+    absl::StatusOr<Worker> w = OpenWorker("apply_batch");
     if (!w.ok()) {
       std::cerr << w.status() << "\n";
       return 2;
@@ -354,13 +346,13 @@ int Run() {
     return 2;
   }
   std::cout << absl::StrFormat(
-      "{\"store\":\"postgresql\",\"method\":\"%s\",\"unlogged\":%s,\"events\":%d,"
+      "{\"store\":\"postgresql\",\"method\":\"set\",\"unlogged\":%s,\"events\":%d,"
       "\"seconds\":%.3f,\"events_per_second\":%.0f,\"applied\":%d,\"other\":%d,"
       "\"duplicate\":%d,\"stale\":%d,\"rejected\":%d,\"retries\":%d,\"connections\":%d,"
       "\"batch\":%d,\"backend_cpu_seconds\":%.2f,\"cluster_cpu_seconds\":%.2f,"
       "\"cpu_us_per_event\":%.2f,\"cluster_cpu_us_per_event\":%.2f,\"records\":%d,"
       "\"live_participants\":%d,\"bytes_per_participant\":%.1f,\"mismatched_fields\":%d}\n",
-      method, absl::GetFlag(FLAGS_unlogged) ? "true" : "false", events, seconds, events / seconds,
+      absl::GetFlag(FLAGS_unlogged) ? "true" : "false", events, seconds, events / seconds,
       total.applied, total.duplicate + total.stale + total.rejected, total.duplicate, total.stale,
       total.rejected, retries.load(), connections, absl::GetFlag(FLAGS_batch), backend_cpu,
       cluster_cpu, backend_cpu * 1e6 / events, cluster_cpu * 1e6 / events, records, live,
