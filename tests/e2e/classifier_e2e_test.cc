@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <thread>
 
 #include "common/config/files.h"
@@ -49,6 +50,18 @@ class ClassifierE2eTest : public ::testing::Test {
     classifiers_.clear();
     enrollment_.reset();
     std::error_code ec;
+    if (HasFailure()) {  // the services' last words, before their logs go
+      for (const auto& entry : std::filesystem::directory_iterator(dir_, ec)) {
+        if (entry.path().extension() != ".log") continue;
+        std::ifstream log(entry.path());
+        std::vector<std::string> lines;
+        for (std::string line; std::getline(log, line);) lines.push_back(line);
+        std::cerr << "--- last lines of " << entry.path().filename() << "\n";
+        for (size_t i = lines.size() > 20 ? lines.size() - 20 : 0; i < lines.size(); ++i) {
+          std::cerr << lines[i] << "\n";
+        }
+      }
+    }
     std::filesystem::remove_all(dir_, ec);
   }
 
