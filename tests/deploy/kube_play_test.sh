@@ -23,7 +23,7 @@ stage() {  # closes the running stage and names the next
 
 stage install
 missing=()
-for p in podman mmdebstrap runc uidmap netavark aardvark-dns python3-yaml kubectl; do
+for p in podman mmdebstrap runc uidmap netavark aardvark-dns iptables python3-yaml kubectl; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if ((${#missing[@]})); then
