@@ -40,6 +40,10 @@ class TierChangeHub {
     subscribers_.erase(s);
     if (gauge_ != nullptr) gauge_->Set(static_cast<double>(subscribers_.size()));
   }
+  size_t subscribers() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return subscribers_.size();
+  }
   // Where the number of live streams is published. Set before the first Subscribe.
   void set_gauge(Gauge* gauge) { gauge_ = gauge; }
   // Where the log stood when the publisher started reading it.
@@ -74,7 +78,7 @@ class TierChangeHub {
   }
 
  private:
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::set<TierChangeSubscriber*> subscribers_;
   std::optional<LogPosition> position_;
   Gauge* gauge_ = nullptr;

@@ -34,6 +34,8 @@ class ClassifierServer {
   int port() const { return host_->port(); }
   int health_port() const { return host_->health_port(); }
   Refresher& refresher() { return *refresher_; }
+  // Live WatchTierChanges streams on this replica.
+  size_t watch_streams() const { return hub_->subscribers(); }
   // The SIGTERM sequence. Idempotent.
   void Shutdown();
 

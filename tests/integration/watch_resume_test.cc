@@ -137,6 +137,9 @@ TEST_F(WatchResumeTest, AWatcherAcrossConnectionAgeCutsGetsExactlyTheLog) {
       {"/bin/sh", "-c",
        std::string("exec " UHC_UHCCTL " watch --json --classifier ") + address + " > " + printed},
       {}, dir + "/uhcctl.log");
+  // Changes start once all three streams are open: one opened later would start live and rightly
+  // miss what came before (slow starts under the sanitizers showed it).
+  ASSERT_TRUE(WaitFor([&] { return classifier->watch_streams() >= 3; }, 20000));
 
   // Tiers flip as populations swing between 100 (everyone covered) and 100,000 (1 %).
   absl::Time end = absl::Now() + absl::Seconds(6);
