@@ -66,7 +66,9 @@ TEST_F(HardeningTest, MegabyteRegionCodesInABatchCostNoCpuAndAreNotEchoed) {
   grpc::Status status = enrollment_->IngestBatch(&context, request, &response);
   cpu = ProcessCpuSeconds() - cpu;
   ASSERT_TRUE(status.ok()) << status.error_code() << " " << status.error_message().substr(0, 200);
-  EXPECT_LT(cpu, 0.1 * kCpuScale) << "CPU seconds for 5 events with 1 MiB codes";
+  // Copying 5 MiB through gRPC and protobuf costs 0.09-0.11 s here under a parallel ctest; the
+  // defects this guards against (echoing codes, per-character work in messages) cost seconds.
+  EXPECT_LT(cpu, 0.25 * kCpuScale) << "CPU seconds for 5 events with 1 MiB codes";
   std::cout << "5 events with 1 MiB codes: " << cpu << " s of CPU (client included)\n";
   ASSERT_EQ(response.results_size(), 5);
   for (const v1::EventResult& r : response.results()) {
