@@ -28,8 +28,10 @@ class TierChangeHub {
  public:
   // Returns the hub's log position (every change up to it was published before `s` subscribed;
   // every later one will be delivered to it), if known yet.
+  // After CloseAll, `s` is closed at once (a stream that raced the shutdown must still finish).
   std::optional<LogPosition> Subscribe(TierChangeSubscriber* s) {
     std::lock_guard<std::mutex> lock(mu_);
+    if (closed_) s->Close();
     subscribers_.insert(s);
     if (gauge_ != nullptr) gauge_->Set(static_cast<double>(subscribers_.size()));
     return position_;
@@ -63,9 +65,10 @@ class TierChangeHub {
     std::lock_guard<std::mutex> lock(mu_);
     for (TierChangeSubscriber* s : subscribers_) s->KeepAlive(position_);
   }
-  // Shutdown: every stream finishes.
+  // Shutdown: every stream finishes, and so does every stream that subscribes later.
   void CloseAll() {
     std::lock_guard<std::mutex> lock(mu_);
+    closed_ = true;
     for (TierChangeSubscriber* s : subscribers_) s->Close();
   }
   size_t size() {
@@ -80,6 +83,7 @@ class TierChangeHub {
  private:
   mutable std::mutex mu_;
   std::set<TierChangeSubscriber*> subscribers_;
+  bool closed_ = false;
   std::optional<LogPosition> position_;
   Gauge* gauge_ = nullptr;
 };

@@ -31,6 +31,7 @@ WatchStream::WatchStream(TierChangeHub* hub, RedisExecutor* executor, const Regi
   // Everything Deliver reads is set: from here on it may run on the refresher's thread.
   std::optional<LogPosition> hub_position = hub_->Subscribe(this);
   std::lock_guard<std::mutex> lock(mu_);
+  if (closing_) return;  // the hub was already closed: the server is shutting down
   if (replaying_) {
     FetchLocked(/*check_expiry=*/true);
     return;
@@ -175,10 +176,9 @@ void WatchStream::OnWriteDone(bool ok) {
   std::lock_guard<std::mutex> lock(mu_);
   writing_ = false;
   queue_.pop_front();
-  if (!ok) {
-    CloseLocked(absl::CancelledError("write failed"));
-    return;
-  }
+  // A failed write means the call is over; it may already be closing (OnCancel can come first),
+  // and either way it must still finish, or the server's shutdown waits for it forever.
+  if (!ok) CloseLocked(absl::CancelledError("write failed"));
   if (closing_) {
     MaybeFinishLocked();
     return;
