@@ -14,6 +14,7 @@
 #include "common/domain/policy.h"
 #include "common/domain/regions.h"
 #include "common/domain/text.h"
+#include "common/redis/history.h"
 #include "common/server/status.h"
 #include "grpcpp/support/byte_buffer.h"
 #include "grpcpp/support/proto_buffer_reader.h"
@@ -78,58 +79,132 @@ ClassifierServiceImpl::ClassifierServiceImpl(const RegionRegistry* regions,
       refresher_(refresher),
       hub_(hub),
       executor_(executor),
-      calls_(auth, executor, nullptr) {}
+      calls_(auth, executor, nullptr),
+      past_(regions, policies, refresher) {}
 
 absl::Status ClassifierServiceImpl::Resolve(const std::string& region_code,
-                                            const std::string& policy_id,
-                                            std::shared_ptr<const Snapshot>* snapshot,
+                                            const std::string& policy_id, const Snapshot& snapshot,
                                             const SnapshotEntry** entry,
                                             const v1::PolicyConfig** policy) const {
   *policy = policies_->Find(policy_id);
   if (*policy == nullptr) return UnknownPolicy(policy_id, *policies_);
   if (region_code.empty()) return InvalidField("region_code", "is required");
-  *snapshot = refresher_->snapshot();
-  *entry = (*snapshot)->Find(region_code);
+  *entry = snapshot.Find(region_code);
   if (*entry == nullptr) return absl::NotFoundError(regions_->UnknownRegion(region_code));
+  return absl::OkStatus();
+}
+
+ClassifierServiceImpl::Source ClassifierServiceImpl::Live() const {
+  Source source;
+  source.snapshot = refresher_->snapshot();
+  source.answer_fields = AnswerFields(source.snapshot->as_of_field(), refresher_->stale());
+  return source;
+}
+
+absl::Status ClassifierServiceImpl::CheckPast(const std::string& as_of_date,
+                                              const std::string& cutoff_id) {
+  if (!as_of_date.empty() && !cutoff_id.empty()) {
+    return InvalidField("cutoff_id", "excludes as_of_date: a cut-off has its own date");
+  }
+  if (!as_of_date.empty()) return PastAnswers::CheckDate("as_of_date", as_of_date).status();
+  return absl::OkStatus();
+}
+
+absl::StatusOr<ClassifierServiceImpl::Source> ClassifierServiceImpl::Past(
+    RedisClient& redis, const std::string& as_of_date, const std::string& cutoff_id) {
+  Source source;
+  v1::RegionTier marks;  // merged into every answer after the rows' bytes
+  if (!cutoff_id.empty()) {
+    absl::StatusOr<PastAnswers::Frozen> frozen = past_.Cutoff(redis, cutoff_id);
+    if (!frozen.ok()) return frozen.status();
+    source.snapshot = frozen->snapshot;
+    marks.set_as_of_date(frozen->cutoff.as_of_date());
+    marks.set_cutoff_id(cutoff_id);
+  } else {
+    absl::StatusOr<absl::CivilDay> day = PastAnswers::CheckDate("as_of_date", as_of_date);
+    if (!day.ok()) return day.status();
+    absl::StatusOr<std::shared_ptr<const Snapshot>> snapshot = past_.At(redis, *day);
+    if (!snapshot.ok()) return snapshot.status();
+    source.snapshot = *std::move(snapshot);
+    marks.set_as_of_date(as_of_date);
+  }
+  source.answer_fields =
+      AnswerFields(source.snapshot->as_of_field(), false) + marks.SerializeAsString();
+  return source;
+}
+
+absl::Status ClassifierServiceImpl::AnswerTier(const v1::GetRegionTierRequest& request,
+                                               const Source& source,
+                                               grpc::ByteBuffer* response) const {
+  std::optional<v1::RegionTierView> view = EffectiveView(request.view(), v1::REGION_TIER_VIEW_FULL);
+  if (!view) return UnknownView(request.view());
+  const SnapshotEntry* entry = nullptr;
+  const v1::PolicyConfig* policy = nullptr;
+  absl::Status status =
+      Resolve(request.region_code(), request.policy_id(), *source.snapshot, &entry, &policy);
+  if (!status.ok()) return status;
+  *response =
+      ToByteBuffer(TierAnswer(entry->serialized.at(policy->id()), *view, source.answer_fields));
   return absl::OkStatus();
 }
 
 grpc::ServerUnaryReactor* ClassifierServiceImpl::GetRegionTier(grpc::CallbackServerContext* context,
                                                                const grpc::ByteBuffer* request,
                                                                grpc::ByteBuffer* response) {
+  auto parsed = std::make_shared<v1::GetRegionTierRequest>();
+  absl::Status status = ParseRequest(*request, parsed.get());
+  if (status.ok()) status = CheckPast(parsed->as_of_date(), parsed->cutoff_id());
+  if (status.ok() && (!parsed->as_of_date().empty() || !parsed->cutoff_id().empty())) {
+    // Checked first against the live snapshot: a bad region or policy costs no Redis read.
+    grpc::ByteBuffer unused;
+    status = AnswerTier(*parsed, Live(), &unused);
+    if (status.ok()) {
+      return calls_.OnExecutor(
+          context, Role::kRead, [this, parsed, response](RedisClient& redis) -> absl::Status {
+            absl::StatusOr<Source> source = Past(redis, parsed->as_of_date(), parsed->cutoff_id());
+            if (!source.ok()) return source.status();
+            return AnswerTier(*parsed, *source, response);
+          });
+    }
+  }
   return calls_.Answer(context, Role::kRead, [&] {
-    v1::GetRegionTierRequest parsed;
-    if (absl::Status status = ParseRequest(*request, &parsed); !status.ok()) return status;
-    std::optional<v1::RegionTierView> view =
-        EffectiveView(parsed.view(), v1::REGION_TIER_VIEW_FULL);
-    if (!view) return UnknownView(parsed.view());
-    std::shared_ptr<const Snapshot> snapshot;
-    const SnapshotEntry* entry = nullptr;
-    const v1::PolicyConfig* policy = nullptr;
-    absl::Status status =
-        Resolve(parsed.region_code(), parsed.policy_id(), &snapshot, &entry, &policy);
     if (!status.ok()) return status;
-    *response =
-        ToByteBuffer(TierAnswer(entry->serialized.at(policy->id()), *view,
-                                AnswerFields(snapshot->as_of_field(), refresher_->stale())));
-    return absl::OkStatus();
+    return AnswerTier(*parsed, Live(), response);
   });
 }
 
 grpc::ServerUnaryReactor* ClassifierServiceImpl::ListRegionTiers(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
     grpc::ByteBuffer* response) {
+  auto parsed = std::make_shared<v1::ListRegionTiersRequest>();
+  absl::Status status = ParseRequest(*request, parsed.get());
+  if (status.ok()) status = CheckPast(parsed->as_of_date(), parsed->cutoff_id());
+  if (status.ok() && (!parsed->as_of_date().empty() || !parsed->cutoff_id().empty())) {
+    std::string unused;
+    status = ListFromSnapshot(*parsed, Live(), &unused);
+    if (status.ok()) {
+      return calls_.OnExecutor(
+          context, Role::kRead, [this, parsed, response](RedisClient& redis) -> absl::Status {
+            absl::StatusOr<Source> source = Past(redis, parsed->as_of_date(), parsed->cutoff_id());
+            if (!source.ok()) return source.status();
+            std::string bytes;
+            absl::Status s = ListFromSnapshot(*parsed, *source, &bytes);
+            if (s.ok()) *response = ToByteBuffer(std::move(bytes));
+            return s;
+          });
+    }
+  }
   return calls_.Answer(context, Role::kRead, [&] {
-    v1::ListRegionTiersRequest parsed;
-    if (absl::Status status = ParseRequest(*request, &parsed); !status.ok()) return status;
+    if (!status.ok()) return status;
     std::string bytes;
-    absl::Status status = ListFromSnapshot(parsed, &bytes);
-    if (status.ok()) *response = ToByteBuffer(std::move(bytes));
-    return status;
+    absl::Status s = ListFromSnapshot(*parsed, Live(), &bytes);
+    if (s.ok()) *response = ToByteBuffer(std::move(bytes));
+    return s;
   });
 }
 
 absl::Status ClassifierServiceImpl::ListFromSnapshot(const v1::ListRegionTiersRequest& req,
+                                                     const Source& source,
                                                      std::string* response) const {
   const v1::ListRegionTiersRequest* request = &req;
   const v1::PolicyConfig* policy = policies_->Find(request->policy_id());
@@ -163,7 +238,7 @@ absl::Status ClassifierServiceImpl::ListFromSnapshot(const v1::ListRegionTiersRe
     }
     after = *last;
   }
-  std::shared_ptr<const Snapshot> snapshot = refresher_->snapshot();
+  const std::shared_ptr<const Snapshot>& snapshot = source.snapshot;
   auto matches = [&](const SnapshotEntry& entry) {
     const v1::RegionTier& tier = entry.tiers.at(policy->id());
     const std::string& province = request->province_code();
@@ -173,7 +248,7 @@ absl::Status ClassifierServiceImpl::ListFromSnapshot(const v1::ListRegionTiersRe
            (request->tier().empty() || tier.tier() == request->tier());
   };
   // One stale flag for the whole page, read once: every row says the same.
-  ListResponseWriter page(*view, AnswerFields(snapshot->as_of_field(), refresher_->stale()));
+  ListResponseWriter page(*view, source.answer_fields);
   std::string next_page_token;
   // Entries are in code order; the page starts after the token's region.
   int total = 0;
@@ -205,11 +280,11 @@ grpc::ServerUnaryReactor* ClassifierServiceImpl::PlanTier(grpc::CallbackServerCo
                                                           const v1::PlanTierRequest* request,
                                                           v1::TierPlan* response) {
   return calls_.Answer(context, Role::kRead, [&] {
-    std::shared_ptr<const Snapshot> snapshot;
+    std::shared_ptr<const Snapshot> snapshot = refresher_->snapshot();
     const SnapshotEntry* entry = nullptr;
     const v1::PolicyConfig* policy = nullptr;
     absl::Status status =
-        Resolve(request->region_code(), request->policy_id(), &snapshot, &entry, &policy);
+        Resolve(request->region_code(), request->policy_id(), *snapshot, &entry, &policy);
     if (!status.ok()) return status;
     int target = TierIndex(*policy, request->target_tier());
     if (target < 0) {
@@ -301,6 +376,53 @@ grpc::ServerUnaryReactor* ClassifierServiceImpl::ListTierChanges(
     for (v1::TierChange& change : *history) *response->add_changes() = std::move(change);
     return absl::OkStatus();
   });
+}
+
+grpc::ServerUnaryReactor* ClassifierServiceImpl::GetRegionTrend(
+    grpc::CallbackServerContext* context, const v1::GetRegionTrendRequest* request,
+    v1::RegionTrend* response) {
+  constexpr size_t kMaxPoints = 1000;
+  const v1::PolicyConfig* policy = policies_->Find(request->policy_id());
+  const Region* region = regions_->Find(request->region_code());
+  absl::Status bad;
+  absl::StatusOr<std::vector<absl::CivilDay>> days = std::vector<absl::CivilDay>{};
+  if (policy == nullptr) {
+    bad = UnknownPolicy(request->policy_id(), *policies_);
+  } else if (request->region_code().empty()) {
+    bad = InvalidField("region_code", "is required");
+  } else if (region == nullptr) {
+    bad = absl::NotFoundError(regions_->UnknownRegion(request->region_code()));
+  } else if (request->interval() != v1::TREND_INTERVAL_UNSPECIFIED &&
+             request->interval() != v1::TREND_INTERVAL_MONTH &&
+             request->interval() != v1::TREND_INTERVAL_DAY) {
+    bad = InvalidField("interval", "TREND_INTERVAL_MONTH or TREND_INTERVAL_DAY");
+  } else {
+    absl::StatusOr<absl::CivilDay> to = request->to_date().empty()
+                                            ? absl::StatusOr<absl::CivilDay>(WibToday(absl::Now()))
+                                            : PastAnswers::CheckDate("to_date", request->to_date());
+    absl::StatusOr<absl::CivilDay> from = to;
+    if (to.ok()) {
+      from = request->from_date().empty()
+                 ? absl::StatusOr<absl::CivilDay>(absl::CivilDay(absl::CivilMonth(*to) - 11))
+                 : PastAnswers::CheckDate("from_date", request->from_date());
+    }
+    if (!to.ok() || !from.ok()) {
+      bad = to.ok() ? from.status() : to.status();
+    } else {
+      days = TrendDays(*from, *to, request->interval(), kMaxPoints);
+      bad = days.status();
+    }
+  }
+  if (!bad.ok()) return calls_.Answer(context, Role::kRead, [bad] { return bad; });
+  return calls_.OnExecutor(context, Role::kRead,
+                           [this, region, policy, days = *std::move(days),
+                            response](RedisClient& redis) -> absl::Status {
+                             absl::StatusOr<v1::RegionTrend> trend =
+                                 past_.Trend(redis, *region, *policy, days);
+                             if (!trend.ok()) return trend.status();
+                             *response = *std::move(trend);
+                             return absl::OkStatus();
+                           });
 }
 
 }  // namespace uhc

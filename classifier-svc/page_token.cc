@@ -17,7 +17,7 @@ constexpr size_t kMaxPageTokenBytes = 512;
 std::string ListingFingerprint(const v1::ListRegionTiersRequest& request,
                                const std::string& policy_id) {
   return absl::StrCat(policy_id, "|", request.province_code(), "|", request.level(), "|",
-                      request.tier());
+                      request.tier(), "|", request.as_of_date(), "|", request.cutoff_id());
 }
 
 std::string EncodePageToken(const std::string& fingerprint, const std::string& last_code) {

@@ -52,6 +52,13 @@ std::shared_ptr<const SnapshotEntry> Evaluate(const Region* region, const Region
 
 }  // namespace
 
+RegionCounts ProvinceFigures(RegionCounts sum, const RegionCounts& own) {
+  if (own.population > 0) sum.population = own.population;
+  sum.uhc_prioritas = own.uhc_prioritas;
+  sum.dues_paid_through = own.dues_paid_through;
+  return sum;
+}
+
 std::shared_ptr<const Snapshot> Snapshot::Build(
     const RegionRegistry& regions, const PolicySet& policies,
     const std::map<std::string, RegionAggregate, std::less<>>& aggregates, absl::Time read_at,
@@ -82,10 +89,7 @@ std::shared_ptr<const Snapshot> Snapshot::Build(
       version += a.version;
       built[kab->code] = Evaluate(kab, a.counts, a.version, policies, previous);
     }
-    const RegionCounts& own = aggregate(province->code).counts;
-    if (own.population > 0) sum.population = own.population;
-    sum.uhc_prioritas = own.uhc_prioritas;
-    sum.dues_paid_through = own.dues_paid_through;
+    sum = ProvinceFigures(sum, aggregate(province->code).counts);
     built[province->code] = Evaluate(province, sum, version, policies, previous);
     nation.AddCounts(sum);
     nation_version += version;

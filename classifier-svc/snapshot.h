@@ -30,6 +30,10 @@ struct SnapshotEntry {
   std::map<std::string, SerializedTier, std::less<>> serialized;
 };
 
+// A province's figures from the sum of its kab/kota and its own aggregate: its own status (UHC
+// Prioritas, dues) and, if set, its own population figure (else the sum).
+RegionCounts ProvinceFigures(RegionCounts kab_kota_sum, const RegionCounts& own);
+
 // An immutable picture of every region. Shared by readers through shared_ptr<const Snapshot>;
 // never modified after Build.
 class Snapshot {

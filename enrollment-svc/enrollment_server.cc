@@ -52,7 +52,7 @@ absl::StatusOr<std::unique_ptr<EnrollmentServer>> EnrollmentServer::Start(
 
   // Every client reloads the library on a primary that lost it (and retries), so no manual
   // FUNCTION LOAD is ever needed.
-  options.redis.function_libraries = {kUhcFunctionsLua, kUhcApplyV2Lua};
+  options.redis.function_libraries = {kUhcFunctionsLua, kUhcApplyV3Lua};
   s->metrics_ = std::make_unique<MetricsRegistry>();
   s->cluster_counters_ = std::make_unique<RedisClusterCounters>(s->metrics_.get());
   options.redis.cluster_counters = s->cluster_counters_.get();

@@ -91,6 +91,12 @@ class RegionAdminServiceImpl final : public v1::RegionAdminService::CallbackServ
   grpc::ServerUnaryReactor* SetRegionStatus(grpc::CallbackServerContext* context,
                                             const v1::SetRegionStatusRequest* request,
                                             v1::RegionSettings* response) override;
+  grpc::ServerUnaryReactor* CreateCutoff(grpc::CallbackServerContext* context,
+                                         const v1::CreateCutoffRequest* request,
+                                         v1::Cutoff* response) override;
+  grpc::ServerUnaryReactor* ListCutoffs(grpc::CallbackServerContext* context,
+                                        const v1::ListCutoffsRequest* request,
+                                        v1::ListCutoffsResponse* response) override;
 
  private:
   // Runs one admin function call (validated already) and decodes its settings reply.

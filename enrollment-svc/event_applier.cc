@@ -6,6 +6,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
+#include "common/redis/history.h"
 #include "common/redis/schema.h"
 
 namespace uhc {
@@ -54,9 +55,11 @@ struct Call {
   uint16_t KeyIndex(const Region& region, uint32_t bucket) {
     auto [it, inserted] =
         key_index.emplace(std::make_pair(&region, bucket), static_cast<uint16_t>(keys.size() + 1));
-    if (inserted) {
-      keys.push_back(bucket == kAggregate ? AggregateKey(region.code)
-                                          : BucketKey(region.code, bucket));
+    if (inserted && bucket == kAggregate) {
+      keys.push_back(AggregateKey(region.code));
+      keys.push_back(DaysKey(region.code));  // uhc_apply_v3: right after its aggregate
+    } else if (inserted) {
+      keys.push_back(BucketKey(region.code, bucket));
     }
     return it->second;
   }

@@ -11,11 +11,12 @@
 namespace uhc {
 
 // The Lua libraries, embedded at build time: uhc_functions.lua (uhc_v1: admin functions and the
-// previous release's uhc_apply_v1) and uhc_apply_v2.lua (uhc_v2: the apply function in use).
+// previous release's uhc_apply_v1) and uhc_apply_v3.lua (uhc_v3: the apply and admin functions in
+// use).
 extern const char kUhcFunctionsLua[];
-extern const char kUhcApplyV2Lua[];
+extern const char kUhcApplyV3Lua[];
 
-// One 24-byte event of uhc_apply_v1 and uhc_apply_v2 (layout in uhc_apply_v2.lua); key indexes
+// One 24-byte event of uhc_apply_v1 and uhc_apply_v3 (layout in uhc_apply_v3.lua); key indexes
 // are 1-based positions in the call's KEYS.
 std::string EncodeApplyArg(ApplyOp op, uint16_t aggregate_key, uint16_t bucket_key,
                            const PreparedEvent& event, uint8_t arg);
@@ -40,7 +41,7 @@ struct ApplyStep {
 std::vector<std::vector<ApplyStep>> PlanRounds(const std::vector<PreparedEvent>& events,
                                                bool per_region, int events_per_call);
 
-// Applies a batch of prepared events through uhc_apply_v2 and fills one EventResult per event
+// Applies a batch of prepared events through uhc_apply_v3 and fills one EventResult per event
 // (rejected ones included, in index order) and the counts of `response`. The events go in order
 // in calls of at most `events_per_call` events (in a cluster, one region per call), each round of
 // calls in one pipeline; a relocation's two halves stay in one call unless a cluster puts its

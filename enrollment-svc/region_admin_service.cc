@@ -1,10 +1,13 @@
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/civil_time.h"
 #include "common/domain/errors.h"
 #include "common/domain/policy.h"
 #include "common/domain/region_counts.h"
+#include "common/redis/history.h"
 #include "common/redis/schema.h"
 #include "enrollment-svc/enrollment_service.h"
+#include "google/protobuf/util/time_util.h"
 
 namespace uhc {
 namespace {
@@ -64,19 +67,16 @@ grpc::ServerUnaryReactor* RegionAdminServiceImpl::SetPopulation(
         {"population", absl::StrCat(request->population(), " is outside 0..", kMaxPopulation,
                                     " (Indonesia has about 285 million people)")});
   }
-  absl::CivilDay day;
-  if (request->as_of().size() != 10 || !absl::ParseCivilTime(request->as_of(), &day)) {
-    violations.push_back({"as_of", "must be a date YYYY-MM-DD"});
-  }
+  if (!ParseDate(request->as_of())) violations.push_back({"as_of", "must be a date YYYY-MM-DD"});
   if (!violations.empty()) {
     return enrollment_->calls().Answer(context, Role::kAdmin,
                                        [&] { return InvalidFields(violations); });
   }
-  return Call(
-      context, request->region_code(),
-      {"FCALL", apply_abi::kSetPopulationFunction, "1", AggregateKey(request->region_code()),
-       std::to_string(request->population()), request->as_of()},
-      response);
+  return Call(context, request->region_code(),
+              {"FCALL", apply_abi::kSetPopulationFunction, "2",
+               AggregateKey(request->region_code()), SettingsKey(request->region_code()),
+               std::to_string(request->population()), request->as_of()},
+              response);
 }
 
 grpc::ServerUnaryReactor* RegionAdminServiceImpl::SetRegionStatus(
@@ -87,14 +87,138 @@ grpc::ServerUnaryReactor* RegionAdminServiceImpl::SetRegionStatus(
   if (!request->dues_paid_through().empty() && ParseYearMonth(request->dues_paid_through()) == 0) {
     violations.push_back({"dues_paid_through", "must be a month YYYY-MM"});
   }
+  const absl::CivilDay today = WibToday(absl::Now());
+  std::string effective = request->effective_date();
+  if (effective.empty()) {
+    effective = FormatDate(today);
+  } else if (std::optional<absl::CivilDay> day = ParseDate(effective); !day) {
+    violations.push_back({"effective_date", "must be a date YYYY-MM-DD"});
+  } else if (*day > today) {
+    violations.push_back({"effective_date", absl::StrCat("is after today (", FormatDate(today),
+                                                         " WIB); set a status when it holds")});
+  }
   if (!violations.empty()) {
     return enrollment_->calls().Answer(context, Role::kAdmin,
                                        [&] { return InvalidFields(violations); });
   }
   return Call(context, request->region_code(),
-              {"FCALL", apply_abi::kSetStatusFunction, "1", AggregateKey(request->region_code()),
-               request->uhc_prioritas() ? "1" : "0", request->dues_paid_through()},
+              {"FCALL", apply_abi::kSetStatusFunction, "2", AggregateKey(request->region_code()),
+               SettingsKey(request->region_code()), request->uhc_prioritas() ? "1" : "0",
+               request->dues_paid_through(), effective},
               response);
+}
+
+namespace {
+
+bool ValidCutoffId(const std::string& id) {
+  if (id.empty() || id.size() > 64) return false;
+  for (char c : id) {
+    if (!absl::ascii_islower(c) && !absl::ascii_isdigit(c) && c != '.' && c != '_' && c != '-') {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+grpc::ServerUnaryReactor* RegionAdminServiceImpl::CreateCutoff(
+    grpc::CallbackServerContext* context, const v1::CreateCutoffRequest* request,
+    v1::Cutoff* response) {
+  std::vector<FieldViolation> violations;
+  if (!ValidCutoffId(request->cutoff_id())) {
+    violations.push_back({"cutoff_id", "must be 1-64 characters of a-z, 0-9, '.', '_' and '-'"});
+  }
+  const absl::CivilDay today = WibToday(absl::Now());
+  std::optional<absl::CivilDay> day = ParseDate(request->as_of_date());
+  if (!day) {
+    violations.push_back({"as_of_date", "must be a date YYYY-MM-DD"});
+  } else if (*day > today) {
+    violations.push_back({"as_of_date", absl::StrCat("is after today (", FormatDate(today),
+                                                     " WIB): nothing to freeze yet")});
+  }
+  if (request->description().size() > 1000) {
+    violations.push_back({"description", "is longer than 1,000 characters"});
+  }
+  if (!violations.empty()) {
+    return enrollment_->calls().Answer(context, Role::kAdmin,
+                                       [&] { return InvalidFields(violations); });
+  }
+  v1::Cutoff meta;
+  meta.set_cutoff_id(request->cutoff_id());
+  meta.set_as_of_date(request->as_of_date());
+  meta.set_description(request->description());
+  *meta.mutable_created_at() = google::protobuf::util::TimeUtil::GetCurrentTime();
+  std::vector<std::string> codes;
+  for (const Region* r : regions_->all()) {
+    if (r->level != RegionLevel::kNation) codes.push_back(r->code);
+  }
+  meta.set_regions(static_cast<int32_t>(codes.size()));
+  const absl::CivilDay on = *day;
+  return enrollment_->calls().OnExecutor(
+      context, Role::kAdmin, [meta, codes, on, response](RedisClient& redis) -> absl::Status {
+        const std::string id = meta.cutoff_id();
+        // An existing cut-off answers as it is (the same date) without reading anything.
+        auto existing = [&]() -> absl::StatusOr<bool> {
+          absl::StatusOr<std::vector<ReplyPtr>> r =
+              redis.Pipeline({{"HGET", CutoffIndexKey(), id}});
+          if (!r.ok()) return r.status();
+          const redisReply* reply = r->front().get();
+          if (absl::Status s = ReplyStatus(reply); !s.ok()) return s;
+          if (reply->type != REDIS_REPLY_STRING) return false;
+          if (!response->ParseFromArray(reply->str, static_cast<int>(reply->len))) {
+            return absl::InternalError("malformed cut-off record");
+          }
+          if (response->as_of_date() != meta.as_of_date()) {
+            return absl::AlreadyExistsError(
+                absl::StrCat("cut-off '", id, "' exists as of ", response->as_of_date(),
+                             "; a cut-off never changes: choose another id"));
+          }
+          return true;
+        };
+        absl::StatusOr<bool> found = existing();
+        if (!found.ok() || *found) return found.status();
+        absl::StatusOr<std::map<std::string, RegionHistory, std::less<>>> histories =
+            ReadHistories(redis, codes);
+        if (!histories.ok()) return histories.status();
+        std::map<std::string, RegionAggregate, std::less<>> frozen;
+        for (const auto& [code, history] : *histories) {
+          if (history.Trimmed(on)) {
+            return absl::FailedPreconditionError(
+                absl::StrCat("history of ", code, " is kept from ",
+                             FormatDate(CivilDayOf(*history.kept_from)), " only"));
+          }
+          RegionAggregate& a = frozen[code];
+          a.counts = history.On(on);
+          a.version = history.live.version;
+        }
+        const std::string data = EncodeFrozen(frozen);
+        const std::string record = meta.SerializeAsString();
+        // The data first, then the index entry that makes it visible; both only if absent, so
+        // a concurrent or retried call with the same id keeps the first.
+        const std::string data_key = CutoffDataKey(id);
+        absl::StatusOr<std::vector<ReplyPtr>> written = redis.Pipeline(
+            {{"SET", data_key, data, "NX"}, {"HSETNX", CutoffIndexKey(), id, record}});
+        if (!written.ok()) return written.status();
+        for (const ReplyPtr& r : *written) {
+          if (absl::Status s = ReplyStatus(r.get()); !s.ok()) return s;
+        }
+        found = existing();
+        if (!found.ok()) return found.status();
+        return *found ? absl::OkStatus() : absl::InternalError("cut-off not recorded");
+      });
+}
+
+grpc::ServerUnaryReactor* RegionAdminServiceImpl::ListCutoffs(grpc::CallbackServerContext* context,
+                                                              const v1::ListCutoffsRequest*,
+                                                              v1::ListCutoffsResponse* response) {
+  return enrollment_->calls().OnExecutor(
+      context, Role::kRead, [response](RedisClient& redis) -> absl::Status {
+        absl::StatusOr<std::vector<v1::Cutoff>> cutoffs = ReadCutoffs(redis);
+        if (!cutoffs.ok()) return cutoffs.status();
+        for (v1::Cutoff& c : *cutoffs) *response->add_cutoffs() = std::move(c);
+        return absl::OkStatus();
+      });
 }
 
 }  // namespace uhc

@@ -70,7 +70,8 @@ inline constexpr char kVersion[] = "ver";
 inline constexpr char kParticipants[] = "part";
 inline constexpr char kActive[] = "act";
 inline constexpr char kNewestEvent[] = "last";
-// Layout 2 (uhc_apply_v2): n1..n5 then a1..a5 as 4-byte big-endian signed integers in one field.
+// Layout 2 (uhc_apply_v2 and v3): n1..n5 then a1..a5 as 4-byte big-endian signed integers in one
+// field.
 inline constexpr char kPackedCounts[] = "c";
 std::string ParticipantsOf(int segment);  // "n3"
 std::string ActiveOf(int segment);        // "a3"
@@ -89,14 +90,18 @@ RegionAggregate ParseAggregate(const redisReply* reply);
 // (dues, pop_asof) are 0.
 std::map<std::string, int64_t> AggregateFields(const redisReply* reply);
 
-// ---- uhc_v1 and uhc_v2 libraries (enrollment-svc/uhc_functions.lua, uhc_apply_v2.lua).
+// ---- uhc_v1 and uhc_v3 libraries (enrollment-svc/uhc_functions.lua, uhc_apply_v3.lua).
 namespace apply_abi {
-// uhc_v2 (enrollment-svc/uhc_apply_v2.lua): all of a call's events packed into one argument.
-inline constexpr char kApplyFunction[] = "uhc_apply_v2";
+// uhc_v3 (enrollment-svc/uhc_apply_v3.lua): all of a call's events packed into one argument;
+// every aggregate key in KEYS is followed by its region's day hash key (common/redis/history.h).
+inline constexpr char kApplyFunction[] = "uhc_apply_v3";
 // uhc_v1: one argument per event; kept for the previous release during a rolling update.
 inline constexpr char kApplyFunctionV1[] = "uhc_apply_v1";
-inline constexpr char kSetPopulationFunction[] = "uhc_set_population_v1";
-inline constexpr char kSetStatusFunction[] = "uhc_set_status_v1";
+// uhc_v3's admin functions: KEYS aggregate, settings hash (history of the inputs).
+inline constexpr char kSetPopulationFunction[] = "uhc_set_population_v3";
+inline constexpr char kSetStatusFunction[] = "uhc_set_status_v3";
+// KEYS day hash; ARGV first day number to keep.
+inline constexpr char kTrimDaysFunction[] = "uhc_trim_days_v3";
 // Operation codes: byte 0 of each 24-byte event argument.
 inline constexpr uint8_t kEnroll = 1;
 inline constexpr uint8_t kStatus = 2;

@@ -132,8 +132,8 @@ TEST(ReflectionTest, EveryMethodOfOurServicesIsFullyDescribed) {
     int port;
     std::map<std::string, int> services;  // name -> methods
   } servers[] = {
-      {enrollment_port, {{"uhc.v1.EnrollmentService", 4}, {"uhc.v1.RegionAdminService", 2}}},
-      {classifier_port, {{"uhc.v1.ClassifierService", 6}}}};
+      {enrollment_port, {{"uhc.v1.EnrollmentService", 4}, {"uhc.v1.RegionAdminService", 4}}},
+      {classifier_port, {{"uhc.v1.ClassifierService", 7}}}};
   for (const Expect& server : servers) {
     std::string address = "127.0.0.1:" + std::to_string(server.port);
     ASSERT_TRUE(WaitServing(address, 15000, "liveness"));

@@ -7,6 +7,7 @@
 #include "absl/strings/string_view.h"
 #include "common/config/files.h"
 #include "common/observability/log.h"
+#include "common/redis/history.h"
 #include "common/redis/schema.h"
 #include "enrollment-svc/event_applier.h"
 #include "gmock/gmock.h"
@@ -152,9 +153,9 @@ TEST_F(EnrollmentTest, InterruptedRelocationIsHealedByTheRetry) {
   ASSERT_FALSE(leave.rejected);
   auto redis = redis_->Connect();
   std::string field(leave.key.field.begin(), leave.key.field.end());
-  std::string arg = EncodeApplyArg(ApplyOp::kLeave, 1, 2, leave, 0);
-  auto reply = redis->Command({"FCALL", apply_abi::kApplyFunction, "2", AggregateKey(kBatuBara),
-                               BucketKey(kBatuBara, leave.key.bucket), arg});
+  std::string arg = EncodeApplyArg(ApplyOp::kLeave, 1, 3, leave, 0);
+  auto reply = redis->Command({"FCALL", apply_abi::kApplyFunction, "3", AggregateKey(kBatuBara),
+                               DaysKey(kBatuBara), BucketKey(kBatuBara, leave.key.bucket), arg});
   ASSERT_TRUE(reply.ok());
   ASSERT_TRUE(ReplyStatus(reply->get()).ok());
   EXPECT_EQ(Aggregate(kBatuBara)["part"], 0);

@@ -11,6 +11,7 @@
 #include "classifier-svc/tier_log.h"
 #include "common/config/files.h"
 #include "common/domain/identity.h"
+#include "common/redis/history.h"
 #include "common/redis/schema.h"
 #include "enrollment-svc/event_applier.h"
 #include "gtest/gtest.h"
@@ -77,15 +78,15 @@ void ExpectLuaConstantsAreTheCppOnes(const std::string& lua) {
 TEST(SchemaGoldenTest, LuaConstantsAreTheCppOnes) {
   const std::string lua = ReadSource("enrollment-svc/uhc_functions.lua");
   ExpectLuaConstantsAreTheCppOnes(lua);
-  const std::string v2 = ReadSource("enrollment-svc/uhc_apply_v2.lua");
-  ExpectLuaConstantsAreTheCppOnes(v2);
-  EXPECT_EQ(LuaConstants(v2)["EVENT_BYTES"], static_cast<int>(apply_abi::kEventArgBytes));
-  EXPECT_NE(v2.find(std::string("register_function('") + apply_abi::kApplyFunction + "'"),
-            std::string::npos);
-  for (const char* name : {apply_abi::kApplyFunctionV1, apply_abi::kSetPopulationFunction,
-                           apply_abi::kSetStatusFunction}) {
-    EXPECT_NE(lua.find(std::string("register_function('") + name + "'"), std::string::npos) << name;
+  const std::string v3 = ReadSource("enrollment-svc/uhc_apply_v3.lua");
+  ExpectLuaConstantsAreTheCppOnes(v3);
+  EXPECT_EQ(LuaConstants(v3)["EVENT_BYTES"], static_cast<int>(apply_abi::kEventArgBytes));
+  for (const char* name : {apply_abi::kApplyFunction, apply_abi::kSetPopulationFunction,
+                           apply_abi::kSetStatusFunction, apply_abi::kTrimDaysFunction}) {
+    EXPECT_NE(v3.find(std::string("register_function('") + name + "'"), std::string::npos) << name;
   }
+  EXPECT_NE(lua.find(std::string("register_function('") + apply_abi::kApplyFunctionV1 + "'"),
+            std::string::npos);
   const std::string tiers = ReadSource("classifier-svc/tier_functions.lua");
   for (const char* name : {tier_abi::kRecordFunction, tier_abi::kImportHistoryFunction}) {
     EXPECT_NE(tiers.find(std::string("register_function('") + name + "'"), std::string::npos)
@@ -97,7 +98,7 @@ class SchemaGoldenRedisTest : public ::testing::Test {
  protected:
   void SetUp() override {
     RedisOptions options = redis_.options();
-    options.function_libraries = {kUhcFunctionsLua, kUhcApplyV2Lua, kTierFunctionsLua};
+    options.function_libraries = {kUhcFunctionsLua, kUhcApplyV3Lua, kTierFunctionsLua};
     client_ = MakeRedisClient(options);
     ASSERT_TRUE(client_->LoadFunctionLibraries().ok());
     auto keyer = NikKeyer::Create("golden-test-secret-0123", 4);
@@ -106,12 +107,15 @@ class SchemaGoldenRedisTest : public ::testing::Test {
     field_ = std::string(key_.field.begin(), key_.field.end());
   }
 
-  // One event through uhc_apply_v2 (or `function`) on region `region`; the result byte.
+  // One event through uhc_apply_v3 (or uhc_apply_v1) on region `region`; the result byte.
   uint8_t Apply(const std::string& region, uint8_t op, uint64_t ms, uint32_t id_hash, uint8_t arg,
                 const char* function = apply_abi::kApplyFunction) {
-    std::string event = apply_abi::EncodeEventArg(op, 1, 2, field_, ms, id_hash, arg);
-    auto reply = client_->Command(
-        {"FCALL", function, "2", AggregateKey(region), BucketKey(region, key_.bucket), event});
+    const std::string aggregate = AggregateKey(region), days = DaysKey(region),
+                      bucket = BucketKey(region, key_.bucket);
+    const bool v1 = std::string(function) == apply_abi::kApplyFunctionV1;
+    std::string event = apply_abi::EncodeEventArg(op, 1, v1 ? 2 : 3, field_, ms, id_hash, arg);
+    auto reply = v1 ? client_->Command({"FCALL", function, "2", aggregate, bucket, event})
+                    : client_->Command({"FCALL", function, "3", aggregate, days, bucket, event});
     EXPECT_TRUE(reply.ok());
     EXPECT_EQ((*reply)->type, REDIS_REPLY_STRING);
     return (*reply)->len == 1 ? static_cast<uint8_t>((*reply)->str[0]) : 0;
@@ -182,12 +186,12 @@ TEST_F(SchemaGoldenRedisTest, WhatTheApplyFunctionWritesDecodes) {
 
 TEST_F(SchemaGoldenRedisTest, AdminFunctionsWriteTheFieldsTheParserReads) {
   ASSERT_TRUE(client_
-                  ->Command({"FCALL", apply_abi::kSetPopulationFunction, "1", AggregateKey("12.19"),
-                             "475000", "2024-12-31"})
+                  ->Command({"FCALL", apply_abi::kSetPopulationFunction, "2", AggregateKey("12.19"),
+                             SettingsKey("12.19"), "475000", "2024-12-31"})
                   .ok());
   ASSERT_TRUE(client_
-                  ->Command({"FCALL", apply_abi::kSetStatusFunction, "1", AggregateKey("12.19"),
-                             "1", "2025-09"})
+                  ->Command({"FCALL", apply_abi::kSetStatusFunction, "2", AggregateKey("12.19"),
+                             SettingsKey("12.19"), "1", "2025-09", "2025-10-01"})
                   .ok());
   RegionAggregate a = Aggregate("12.19");
   EXPECT_EQ(a.counts.population, 475000);
@@ -227,7 +231,7 @@ TEST_F(SchemaGoldenRedisTest, TheTierFunctionWritesWhatTheLogReaderDecodes) {
 }  // namespace
 
 // Layout 1 (named counts, written by uhc_apply_v1) moves to layout 2 (one packed field) the first
-// time uhc_apply_v2 changes the region, exactly; both layouts decode to the same counts.
+// time uhc_apply_v3 changes the region, exactly; both layouts decode to the same counts.
 TEST_F(SchemaGoldenRedisTest, Layout1AggregatesMoveToLayout2Exactly) {
   const uint64_t t = 1735689600000;
   ASSERT_EQ(apply_abi::Outcome(
@@ -242,7 +246,7 @@ TEST_F(SchemaGoldenRedisTest, Layout1AggregatesMoveToLayout2Exactly) {
   EXPECT_EQ(v1.count(agg::kPackedCounts), 0u);
   EXPECT_EQ(Aggregate("12.19").counts.participants[4], 1);
 
-  // A status change through v2: inactive now.
+  // A status change through v3: inactive now.
   ASSERT_EQ(apply_abi::Outcome(Apply("12.19", apply_abi::kStatus, t + 1, 8, 0)),
             apply_abi::kApplied);
   auto after = client_->Command({"HGETALL", AggregateKey("12.19")});

@@ -73,7 +73,8 @@ v1::ParticipantEvent Terminated(const std::string& id, const std::string& nik,
 }
 
 std::vector<v1::ParticipantEvent> GenerateHistory(const std::vector<std::string>& regions,
-                                                  int participants, int events, uint32_t seed) {
+                                                  int participants, int events, uint32_t seed,
+                                                  int max_step_seconds) {
   std::mt19937 rng(seed);
   struct State {
     std::string region;
@@ -87,7 +88,7 @@ std::vector<v1::ParticipantEvent> GenerateHistory(const std::vector<std::string>
   while (static_cast<int>(out.size()) < events) {
     int i = pick(participants);
     State& s = people[i];
-    s.clock += 1 + pick(86400);
+    s.clock += 1 + pick(max_step_seconds);
     std::string nik = TestNik(i);
     std::string id = "ev" + std::to_string(out.size());
     auto seg = static_cast<v1::Segment>(1 + pick(5));

@@ -31,8 +31,10 @@ inline constexpr int64_t kBaseTime = 1735689600;
 // A random but valid history of `events` events of `participants` people over `regions`
 // (enrolments, status and segment changes, relocations, terminations, re-enrolments), then
 // mixed: 10 % exact duplicates re-sent up to 500 events later and 5 % of events overtaken by the
-// next event of the same participant. Deterministic for a seed.
+// next event of the same participant. Each participant's events are 1 to `max_step_seconds`
+// apart. Deterministic for a seed.
 std::vector<v1::ParticipantEvent> GenerateHistory(const std::vector<std::string>& regions,
-                                                  int participants, int events, uint32_t seed);
+                                                  int participants, int events, uint32_t seed,
+                                                  int max_step_seconds = 86400);
 
 }  // namespace uhc::testing

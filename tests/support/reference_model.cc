@@ -5,9 +5,20 @@
 namespace uhc::testing {
 
 void ReferenceModel::Count(const std::string& region, int seg, bool active, int sign) {
-  RegionCounts& c = regions_[region];
-  c.participants[seg] += sign;
-  if (active) c.active[seg] += sign;
+  for (RegionCounts* c : {&regions_[region], &days_[region][day_]}) {
+    c->participants[seg] += sign;
+    if (active) c->active[seg] += sign;
+  }
+}
+
+RegionCounts ReferenceModel::CountsOn(const std::string& region, int64_t day) const {
+  RegionCounts sum;
+  auto it = days_.find(region);
+  if (it == days_.end()) return sum;
+  for (const auto& [d, change] : it->second) {
+    if (d <= day) sum.AddCounts(change);
+  }
+  return sum;
 }
 
 ReferenceModel::Code ReferenceModel::Step(const std::string& region, const std::string& nik, int op,
@@ -55,6 +66,8 @@ v1::EventOutcome ReferenceModel::Apply(const v1::ParticipantEvent& e) {
   uint64_t ts =
       static_cast<uint64_t>(e.occurred_at().seconds()) * 1000 + e.occurred_at().nanos() / 1000000;
   uint32_t idh = EventIdHash(e.event_id());
+  constexpr int64_t kDayMs = 86'400'000, kWibMs = 7 * 3'600'000;
+  day_ = (static_cast<int64_t>(ts) + kWibMs) / kDayMs;
   Record moved;
   auto outcome = [](Code c) {
     switch (c) {

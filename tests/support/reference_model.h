@@ -29,6 +29,9 @@ class ReferenceModel {
 
   // Counts per kab/kota (population and status not modelled).
   const std::map<std::string, RegionCounts>& regions() const { return regions_; }
+  // A kab/kota's counts at the end of WIB day `day` (days since 1970-01-01 in UTC+7): the sum
+  // of every applied transition whose occurred_at falls on or before it, whenever it arrived.
+  RegionCounts CountsOn(const std::string& region, int64_t day) const;
   const std::map<std::pair<std::string, std::string>, Record>& records() const { return records_; }
 
  private:
@@ -38,6 +41,9 @@ class ReferenceModel {
   void Count(const std::string& region, int seg, bool active, int sign);
 
   std::map<std::string, RegionCounts> regions_;
+  // region -> WIB day -> the count changes of the transitions applied for that day.
+  std::map<std::string, std::map<int64_t, RegionCounts>> days_;
+  int64_t day_ = 0;  // the day of the event being applied
   std::map<std::pair<std::string, std::string>, Record> records_;
 };
 

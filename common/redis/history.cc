@@ -1,0 +1,273 @@
+#include "common/redis/history.h"
+
+#include <hiredis/hiredis.h>
+
+#include <algorithm>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "common/domain/policy.h"
+
+namespace uhc {
+namespace {
+
+constexpr int64_t kDayMs = 86'400'000;
+constexpr int64_t kWibOffsetMs = 7 * 3'600'000;
+const absl::CivilDay kEpoch(1970, 1, 1);
+
+bool UnpackTen(absl::string_view packed, std::array<int64_t, 10>* out) {
+  if (packed.size() != 40) return false;
+  for (int i = 0; i < 10; ++i) {
+    uint32_t v = 0;
+    for (int b = 0; b < 4; ++b) v = (v << 8) | static_cast<uint8_t>(packed[4 * i + b]);
+    (*out)[i] = static_cast<int32_t>(v);
+  }
+  return true;
+}
+
+absl::string_view Text(const redisReply* r) { return absl::string_view(r->str, r->len); }
+
+// Calls f(name, value) for each field of an HGETALL reply.
+template <typename F>
+void ForEachField(const redisReply* reply, F f) {
+  if (reply == nullptr || reply->type != REDIS_REPLY_ARRAY) return;
+  for (size_t i = 0; i + 1 < reply->elements; i += 2) {
+    f(Text(reply->element[i]), Text(reply->element[i + 1]));
+  }
+}
+
+void PutInt(std::string* out, int64_t v) {
+  for (int i = 7; i >= 0; --i)
+    out->push_back(static_cast<char>(static_cast<uint64_t>(v) >> (8 * i)));
+}
+
+bool GetInt(absl::string_view* in, int64_t* v) {
+  if (in->size() < 8) return false;
+  uint64_t u = 0;
+  for (int i = 0; i < 8; ++i) u = (u << 8) | static_cast<uint8_t>((*in)[i]);
+  in->remove_prefix(8);
+  *v = static_cast<int64_t>(u);
+  return true;
+}
+
+}  // namespace
+
+std::string DaysKey(absl::string_view region_code) {
+  return absl::StrCat("uhc:{", region_code, "}:days");
+}
+std::string SettingsKey(absl::string_view region_code) {
+  return absl::StrCat("uhc:{", region_code, "}:settings");
+}
+
+int64_t WibDayOfMillis(int64_t unix_ms) {
+  const int64_t shifted = unix_ms + kWibOffsetMs;
+  return shifted >= 0 ? shifted / kDayMs : -((-shifted + kDayMs - 1) / kDayMs);
+}
+absl::CivilDay CivilDayOf(int64_t day_number) { return kEpoch + day_number; }
+int64_t DayNumberOf(absl::CivilDay day) { return day - kEpoch; }
+absl::CivilDay WibToday(absl::Time now) {
+  return CivilDayOf(WibDayOfMillis(absl::ToUnixMillis(now)));
+}
+
+std::optional<absl::CivilDay> ParseDate(absl::string_view text) {
+  absl::CivilDay day;
+  if (text.size() != 10 || text[4] != '-' || text[7] != '-' || !absl::ParseCivilTime(text, &day) ||
+      FormatDate(day) != text) {
+    return std::nullopt;  // "2026-02-31" parses, and normalises to March: not a real date
+  }
+  return day;
+}
+
+std::string FormatDate(absl::CivilDay day) { return absl::FormatCivilTime(day); }
+
+RegionCounts RegionHistory::On(absl::CivilDay day) const { return OnEach({day}).front(); }
+
+std::vector<RegionCounts> RegionHistory::OnEach(const std::vector<absl::CivilDay>& on) const {
+  std::vector<RegionCounts> out(on.size());
+  std::array<int64_t, 10> later{};  // the changes after the day being answered
+  auto next = days.rbegin();
+  for (size_t i = on.size(); i-- > 0;) {
+    const int64_t day = DayNumberOf(on[i]);
+    for (; next != days.rend() && next->first > day; ++next) {
+      for (int k = 0; k < 10; ++k) later[k] += next->second[k];
+    }
+    out[i] = Figures(on[i], later);
+  }
+  return out;
+}
+
+RegionCounts RegionHistory::Figures(absl::CivilDay day,
+                                    const std::array<int64_t, 10>& later) const {
+  RegionCounts c = live.counts;
+  for (int s = 1; s <= 5; ++s) {
+    c.participants[s] = std::max<int64_t>(0, SaturatingSub(c.participants[s], later[s - 1]));
+    c.active[s] = std::max<int64_t>(0, SaturatingSub(c.active[s], later[s + 4]));
+  }
+  const std::string date = FormatDate(day);
+  if (!population.empty()) {
+    auto it = population.upper_bound(date);  // first as_of after the day
+    c.population = it == population.begin() ? 0 : std::prev(it)->second;
+  }
+  if (!status.empty()) {
+    auto it = status.upper_bound(date);
+    Status in_force = it == status.begin() ? Status{} : std::prev(it)->second;
+    c.uhc_prioritas = in_force.uhc_prioritas;
+    c.dues_paid_through = in_force.dues_paid_through;
+  }
+  return c;
+}
+
+bool RegionHistory::Trimmed(absl::CivilDay day) const {
+  return kept_from.has_value() && DayNumberOf(day) < *kept_from;
+}
+
+RegionHistory ParseHistory(const redisReply* aggregate, const redisReply* days,
+                           const redisReply* settings) {
+  RegionHistory h;
+  h.live = ParseAggregate(aggregate);
+  ForEachField(days, [&](absl::string_view name, absl::string_view value) {
+    int64_t n = 0;
+    if (name == "from") {
+      if (absl::SimpleAtoi(value, &n)) h.kept_from = n;
+      return;
+    }
+    std::array<int64_t, 10> delta;
+    if (name.size() > 1 && name[0] == 'd' && absl::SimpleAtoi(name.substr(1), &n) &&
+        UnpackTen(value, &delta)) {
+      h.days[n] = delta;
+    }
+  });
+  ForEachField(settings, [&](absl::string_view name, absl::string_view value) {
+    if (name.size() != 11 || !ParseDate(name.substr(1))) return;
+    const std::string date(name.substr(1));
+    if (name[0] == 'p') {
+      int64_t figure = 0;
+      if (absl::SimpleAtoi(value, &figure)) h.population[date] = figure;
+    } else if (name[0] == 's') {
+      std::pair<absl::string_view, absl::string_view> parts = absl::StrSplit(value, '|');
+      RegionHistory::Status s;
+      s.uhc_prioritas = parts.first == "1";
+      s.dues_paid_through = parts.second.empty() ? 0 : ParseYearMonth(std::string(parts.second));
+      h.status[date] = s;
+    }
+  });
+  return h;
+}
+
+absl::StatusOr<std::map<std::string, RegionHistory, std::less<>>> ReadHistories(
+    RedisClient& redis, const std::vector<std::string>& codes) {
+  std::vector<std::string> keys;
+  keys.reserve(3 * codes.size());
+  for (const std::string& code : codes) {
+    keys.push_back(AggregateKey(code));
+    keys.push_back(DaysKey(code));
+    keys.push_back(SettingsKey(code));
+  }
+  RedisCommands commands;
+  commands.reserve(keys.size());
+  for (const std::string& k : keys) commands.push_back({"HGETALL", k});
+  absl::StatusOr<std::vector<ReplyPtr>> replies = redis.Pipeline(commands);
+  if (!replies.ok()) return replies.status();
+  std::map<std::string, RegionHistory, std::less<>> out;
+  for (size_t i = 0; i < codes.size(); ++i) {
+    for (int k = 0; k < 3; ++k) {
+      if (absl::Status s = ReplyStatus((*replies)[3 * i + k].get()); !s.ok()) return s;
+    }
+    out[codes[i]] = ParseHistory((*replies)[3 * i].get(), (*replies)[3 * i + 1].get(),
+                                 (*replies)[3 * i + 2].get());
+  }
+  return out;
+}
+
+std::string CutoffIndexKey() { return "uhc:{cutoffs}:index"; }
+std::string CutoffDataKey(absl::string_view id) { return absl::StrCat("uhc:{cutoffs}:data:", id); }
+
+// Per region: code length (1 byte), code, version, population, n1..n5, a1..a5, prioritas, dues,
+// each as 8-byte big-endian integers.
+std::string EncodeFrozen(const std::map<std::string, RegionAggregate, std::less<>>& figures) {
+  std::string out = "F1";
+  for (const auto& [code, a] : figures) {
+    out.push_back(static_cast<char>(code.size()));
+    out += code;
+    PutInt(&out, a.version);
+    PutInt(&out, a.counts.population);
+    for (int s = 1; s <= 5; ++s) PutInt(&out, a.counts.participants[s]);
+    for (int s = 1; s <= 5; ++s) PutInt(&out, a.counts.active[s]);
+    PutInt(&out, a.counts.uhc_prioritas ? 1 : 0);
+    PutInt(&out, a.counts.dues_paid_through);
+  }
+  return out;
+}
+
+std::optional<std::map<std::string, RegionAggregate, std::less<>>> DecodeFrozen(
+    absl::string_view in) {
+  if (in.substr(0, 2) != "F1") return std::nullopt;
+  in.remove_prefix(2);
+  std::map<std::string, RegionAggregate, std::less<>> out;
+  while (!in.empty()) {
+    const size_t len = static_cast<uint8_t>(in[0]);
+    if (in.size() < 1 + len) return std::nullopt;
+    std::string code(in.substr(1, len));
+    in.remove_prefix(1 + len);
+    RegionAggregate a;
+    int64_t prio = 0, dues = 0;
+    bool ok = GetInt(&in, &a.version) && GetInt(&in, &a.counts.population);
+    for (int s = 1; s <= 5; ++s) ok = ok && GetInt(&in, &a.counts.participants[s]);
+    for (int s = 1; s <= 5; ++s) ok = ok && GetInt(&in, &a.counts.active[s]);
+    ok = ok && GetInt(&in, &prio) && GetInt(&in, &dues);
+    if (!ok) return std::nullopt;
+    a.counts.uhc_prioritas = prio == 1;
+    a.counts.dues_paid_through = static_cast<int>(dues);
+    out[std::move(code)] = a;
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<v1::Cutoff>> ReadCutoffs(RedisClient& redis) {
+  absl::StatusOr<std::vector<ReplyPtr>> r = redis.Pipeline({{"HGETALL", CutoffIndexKey()}});
+  if (!r.ok()) return r.status();
+  if (absl::Status s = ReplyStatus(r->front().get()); !s.ok()) return s;
+  std::vector<v1::Cutoff> out;
+  absl::Status bad;
+  ForEachField(r->front().get(), [&](absl::string_view, absl::string_view value) {
+    v1::Cutoff c;
+    if (!c.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+      bad = absl::InternalError("malformed cut-off record");
+    }
+    out.push_back(std::move(c));
+  });
+  if (!bad.ok()) return bad;
+  std::sort(out.begin(), out.end(), [](const v1::Cutoff& a, const v1::Cutoff& b) {
+    if (a.created_at().seconds() != b.created_at().seconds()) {
+      return a.created_at().seconds() < b.created_at().seconds();
+    }
+    return a.cutoff_id() < b.cutoff_id();
+  });
+  return out;
+}
+
+absl::StatusOr<FrozenCutoff> ReadCutoff(RedisClient& redis, const std::string& id) {
+  absl::StatusOr<std::vector<ReplyPtr>> r =
+      redis.Pipeline({{"HGET", CutoffIndexKey(), id}, {"GET", CutoffDataKey(id)}});
+  if (!r.ok()) return r.status();
+  for (const ReplyPtr& reply : *r) {
+    if (absl::Status s = ReplyStatus(reply.get()); !s.ok()) return s;
+  }
+  const redisReply* meta = (*r)[0].get();
+  const redisReply* data = (*r)[1].get();
+  if (meta->type != REDIS_REPLY_STRING || data->type != REDIS_REPLY_STRING) {
+    return absl::NotFoundError(absl::StrCat("no cut-off '", id, "' (uhcctl cutoffs lists them)"));
+  }
+  FrozenCutoff out;
+  std::optional<std::map<std::string, RegionAggregate, std::less<>>> figures =
+      DecodeFrozen(Text(data));
+  if (!out.meta.ParseFromArray(meta->str, static_cast<int>(meta->len)) || !figures) {
+    return absl::InternalError("malformed cut-off record");
+  }
+  out.figures = *std::move(figures);
+  return out;
+}
+
+}  // namespace uhc
