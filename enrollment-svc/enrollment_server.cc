@@ -1,8 +1,11 @@
 #include "enrollment-svc/enrollment_server.h"
 
+#include <future>
+
 #include "absl/strings/str_cat.h"
 #include "common/config/files.h"
 #include "common/observability/log.h"
+#include "common/redis/history.h"
 #include "common/redis/schema.h"
 #include "common/server/flags.h"
 #include "enrollment-svc/event_applier.h"
@@ -53,6 +56,12 @@ absl::StatusOr<std::unique_ptr<EnrollmentServer>> EnrollmentServer::Start(
   // Every client reloads the library on a primary that lost it (and retries), so no manual
   // FUNCTION LOAD is ever needed.
   options.redis.function_libraries = {kUhcFunctionsLua, kUhcApplyV3Lua};
+  if (options.history_days != 0 &&
+      options.history_days < EnrollmentServerOptions::kMinHistoryDays) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("history_days ", options.history_days, " is below ",
+                     EnrollmentServerOptions::kMinHistoryDays, " (two years); 0 keeps everything"));
+  }
   s->metrics_ = std::make_unique<MetricsRegistry>();
   s->cluster_counters_ = std::make_unique<RedisClusterCounters>(s->metrics_.get());
   options.redis.cluster_counters = s->cluster_counters_.get();
@@ -89,6 +98,10 @@ absl::StatusOr<std::unique_ptr<EnrollmentServer>> EnrollmentServer::Start(
   host->AddService(s->admin_.get(), "uhc.v1.RegionAdminService");
   if (absl::Status started = host->Start(); !started.ok()) return started;
   s->health_->Start();
+  if (options.history_days > 0) {
+    EnrollmentServer* self = s.get();
+    s->trimmer_ = std::thread([self] { self->TrimLoop(); });
+  }
   LogInfo("enrollment-svc serving",
           {{"port", host->port()}, {"metrics_port", host->metrics_port()}});
   return s;
@@ -96,7 +109,59 @@ absl::StatusOr<std::unique_ptr<EnrollmentServer>> EnrollmentServer::Start(
 
 EnrollmentServer::~EnrollmentServer() { Shutdown(); }
 
+void EnrollmentServer::TrimLoop() {
+  absl::Duration wait = absl::ZeroDuration();
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      if (cv_.wait_for(lock, absl::ToChronoMilliseconds(wait), [this] { return stop_; })) return;
+    }
+    // Until a pass succeeds (Redis may not be up yet), retry every few seconds.
+    wait = TrimOnce() ? options_.trim_interval : absl::Seconds(5);
+  }
+}
+
+bool EnrollmentServer::TrimOnce() {
+  const int64_t keep_from = DayNumberOf(WibToday(absl::Now())) - options_.history_days;
+  auto done = std::make_shared<std::promise<absl::StatusOr<int64_t>>>();
+  std::future<absl::StatusOr<int64_t>> result = done->get_future();
+  std::vector<std::string> keys;
+  for (const Region* r : regions_->all()) {
+    if (r->level == RegionLevel::kRegency) keys.push_back(DaysKey(r->code));
+  }
+  const std::string keep = std::to_string(keep_from);
+  bool queued = executor_->Submit([keys, keep, done](RedisClient& redis) {
+    RedisCommands commands;
+    for (const std::string& k : keys) {
+      commands.push_back({"FCALL", apply_abi::kTrimDaysFunction, "1", k, keep});
+    }
+    absl::StatusOr<std::vector<ReplyPtr>> replies = redis.Pipeline(commands);
+    if (!replies.ok()) return done->set_value(replies.status());
+    int64_t trimmed = 0;
+    for (const ReplyPtr& r : *replies) {
+      if (absl::Status s = ReplyStatus(r.get()); !s.ok()) return done->set_value(s);
+      trimmed += r->integer;
+    }
+    done->set_value(trimmed);
+  });
+  if (!queued) return false;
+  absl::StatusOr<int64_t> trimmed = result.get();
+  if (!trimmed.ok()) {
+    LogWarning("history trim failed; retrying", {{"error", trimmed.status().message()}});
+    return false;
+  }
+  LogInfo("history trimmed",
+          {{"kept_from", FormatDate(CivilDayOf(keep_from))}, {"region_days_deleted", *trimmed}});
+  return true;
+}
+
 void EnrollmentServer::Shutdown() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (trimmer_.joinable()) trimmer_.join();
   if (host_ == nullptr) return;
   EnrollmentServiceImpl* enrollment = enrollment_.get();
   host_->Shutdown([enrollment] { enrollment->StartDraining(); });

@@ -1,7 +1,10 @@
 #pragma once
 
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 
 #include "absl/status/statusor.h"
 #include "common/redis/client.h"
@@ -23,6 +26,11 @@ struct EnrollmentServerOptions {
   std::string token_file;  // empty: no per-call tokens (local run)
   // How far ahead of this server's clock an event's occurred_at may be.
   absl::Duration max_future_skew = EventValidator::kDefaultMaxFutureSkew;
+  // Days of per-day history kept (common/redis/history.h): at least kMinHistoryDays, or 0 to
+  // keep everything. Older days are trimmed at start and then every `trim_interval`.
+  int history_days = 800;
+  absl::Duration trim_interval = absl::Hours(1);
+  static constexpr int kMinHistoryDays = 731;  // two years, a leap day included
 };
 
 // The whole enrollment-svc: regions, pseudonymisation, Redis executor and health, both services
@@ -43,7 +51,17 @@ class EnrollmentServer {
 
  private:
   EnrollmentServer() = default;
+  // Trims every region's days older than options_.history_days, now and then every
+  // trim_interval, until Shutdown.
+  void TrimLoop();
+  // One pass over every region; false if Redis could not be reached (the next pass retries).
+  bool TrimOnce();
+
   EnrollmentServerOptions options_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::thread trimmer_;
   std::unique_ptr<RegionRegistry> regions_;
   std::unique_ptr<NikKeyer> keyer_;
   std::unique_ptr<MetricsRegistry> metrics_;

@@ -39,6 +39,9 @@ ABSL_FLAG(int, max_future_skew_seconds, 300,
           "events whose occurred_at is further ahead of this server's clock are rejected "
           "(env UHC_MAX_FUTURE_SKEW_SECONDS)");
 ABSL_FLAG(int, max_message_mb, 64, "largest request, MiB (env UHC_MAX_MESSAGE_MB)");
+ABSL_FLAG(int, history_days, 800,
+          "days of per-day history kept for as-of answers, trends and cut-offs; at least 731, "
+          "or 0 to keep everything (env UHC_HISTORY_DAYS)");
 
 namespace uhc {
 namespace {
@@ -58,6 +61,7 @@ int Run() {
   options.redis_threads = absl::GetFlag(FLAGS_redis_threads);
   options.queue_limit = static_cast<size_t>(absl::GetFlag(FLAGS_queue_limit));
   options.max_future_skew = absl::Seconds(absl::GetFlag(FLAGS_max_future_skew_seconds));
+  options.history_days = absl::GetFlag(FLAGS_history_days);
   absl::StatusOr<std::string> secret =
       LoadSecret(absl::GetFlag(FLAGS_hmac_secret_file), "UHC_NIK_HMAC_SECRET");
   if (!secret.ok()) {

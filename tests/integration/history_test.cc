@@ -302,6 +302,36 @@ TEST_F(HistoryTest, PopulationAndStatusHoldFromTheirDates) {
   }
 }
 
+// Days older than the history kept (800 by default) are trimmed at start; answers before them are
+// OUT_OF_RANGE, answers after them stay exact.
+TEST_F(HistoryTest, OldDaysAreTrimmedAndAnswersAfterThemStayExact) {
+  const int64_t old_day = Day("2024-01-10"), recent = Day("2025-06-01");
+  const int64_t hour = 3600;
+  ASSERT_EQ(
+      Ingest({Enrolled("old", TestNik(1), "12.19", old_day * 86400 + hour, v1::SEGMENT_PPU, true),
+              Enrolled("new", TestNik(2), "12.19", recent * 86400 + hour, v1::SEGMENT_PPU, true)})
+          .applied(),
+      2);
+  StopService();
+  StartService();  // trims at start
+  std::unique_ptr<RedisConnection> redis = redis_->Connect();
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto from = redis->Command({"HGET", DaysKey("12.19"), "from"});
+        return from.ok() && (*from)->type == REDIS_REPLY_STRING;
+      },
+      10000));
+  auto days = redis->Command({"HLEN", DaysKey("12.19")});
+  ASSERT_TRUE(days.ok());
+  EXPECT_EQ((*days)->integer, 2) << "the recent day and `from`";
+  v1::RegionTier tier;
+  EXPECT_EQ(Get("12.19", "2024-06-01", &tier).error_code(), grpc::StatusCode::OUT_OF_RANGE);
+  ASSERT_TRUE(Get("12.19", "2025-05-31", &tier).ok());
+  EXPECT_EQ(tier.metrics().participants(), 1);
+  ASSERT_TRUE(Get("12.19", "2025-06-01", &tier).ok());
+  EXPECT_EQ(tier.metrics().participants(), 2);
+}
+
 TEST_F(HistoryTest, BadDatesAndCutoffsAreClearErrors) {
   v1::RegionTier tier;
   const std::string tomorrow = FormatDate(WibToday(absl::Now()) + 1);
