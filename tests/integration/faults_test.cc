@@ -8,6 +8,7 @@
 #include <fstream>
 #include <thread>
 
+#include "common/redis/history.h"
 #include "common/redis/schema.h"
 #include "tests/integration/enrollment_fixture.h"
 #include "tests/support/events.h"
@@ -51,6 +52,17 @@ void ExpectExact(RedisConnection& redis, const ReferenceModel& model) {
     for (int s = 1; s <= 5; ++s) {
       EXPECT_EQ(have["n" + std::to_string(s)], want.participants[s]) << r << " " << s;
       EXPECT_EQ(have["a" + std::to_string(s)], want.active[s]) << r << " " << s;
+    }
+    // The history by event day, each day from before the first event to after the last.
+    auto agg = redis.Command({"HGETALL", AggregateKey(r)});
+    auto days = redis.Command({"HGETALL", DaysKey(r)});
+    ASSERT_TRUE(agg.ok() && days.ok());
+    RegionHistory history = ParseHistory(agg->get(), days->get(), nullptr);
+    const int64_t first = WibDayOfMillis(kBaseTime * 1000);
+    for (int64_t day = first - 1; day <= first + 4; ++day) {
+      RegionCounts have_on = history.On(CivilDayOf(day)), want_on = model.CountsOn(r, day);
+      EXPECT_EQ(have_on.participants, want_on.participants) << r << " day " << day;
+      EXPECT_EQ(have_on.active, want_on.active) << r << " day " << day;
     }
   }
 }
