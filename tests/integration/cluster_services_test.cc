@@ -13,6 +13,7 @@
 #include "common/domain/policy.h"
 #include "common/domain/policy_set.h"
 #include "common/redis/cluster.h"
+#include "common/redis/history.h"
 #include "enrollment-svc/enrollment_server.h"
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
@@ -163,6 +164,42 @@ class ClusterServicesTest : public ::testing::Test {
     }
   }
 
+  // Answers as of a day inside the history, and from a cut-off of that day, equal the model's
+  // counts on that day: the day hashes are read across the cluster's shards.
+  void ExpectPastMatches(const ReferenceModel& model, const std::vector<std::string>& regions) {
+    const int64_t day = WibDayOfMillis(kBaseTime * 1000) + 3;
+    const std::string date = FormatDate(CivilDayOf(day));
+    v1::CreateCutoffRequest create;
+    create.set_cutoff_id("cluster-round");
+    create.set_as_of_date(date);
+    v1::Cutoff cutoff;
+    grpc::ClientContext c0;
+    ASSERT_TRUE(admin_->CreateCutoff(&c0, create, &cutoff).ok());
+    for (bool from_cutoff : {false, true}) {
+      v1::ListRegionTiersRequest request;
+      request.set_page_size(1000);
+      request.set_level(v1::REGION_LEVEL_REGENCY);
+      request.set_view(v1::REGION_TIER_VIEW_FULL);  // BASIC has no participant count
+      (from_cutoff ? request.mutable_cutoff_id() : request.mutable_as_of_date())
+          ->assign(from_cutoff ? "cluster-round" : date);
+      v1::ListRegionTiersResponse response;
+      grpc::ClientContext context;
+      ASSERT_TRUE(classifier_stub_->ListRegionTiers(&context, request, &response).ok());
+      std::map<std::string, int64_t> got;
+      for (const v1::RegionTier& t : response.regions()) {
+        got[t.region_code()] = t.metrics().participants();
+      }
+      int64_t total = 0;
+      for (const std::string& region : regions) {
+        const int64_t want = model.CountsOn(region, day).Participants();
+        total += want;
+        EXPECT_EQ(got[region], want)
+            << region << " as of " << date << (from_cutoff ? " (cut-off)" : "");
+      }
+      EXPECT_GT(total, 0);
+    }
+  }
+
   // Population and status of every region, so that tiers vary around the thresholds.
   std::map<std::string, int64_t> SetRegionFigures(const ReferenceModel& model,
                                                   const std::vector<std::string>& regions) {
@@ -244,6 +281,7 @@ TEST_P(ClusterIngestTest, IngestAndTiersAreExact) {
   EXPECT_EQ(mismatches, 0u);
   ExpectRedisEqualsModel(model, regions);
   ExpectTiersMatch(model, regions, SetRegionFigures(model, regions));
+  ExpectPastMatches(model, regions);
 }
 
 TEST_F(ClusterServicesTest, LiveReshardDuringIngestLosesAndDoublesNothing) {
@@ -313,6 +351,7 @@ TEST_F(ClusterServicesTest, LiveReshardDuringIngestLosesAndDoublesNothing) {
   for (size_t k = 0; k < sent; ++k) model.Apply(events[k]);
   ExpectRedisEqualsModel(model, regions);
   ExpectTiersMatch(model, regions, SetRegionFigures(model, regions));
+  ExpectPastMatches(model, regions);
   std::cout << "reshard of " << slots_to_move << " slots: " << acked_during
             << " batches acknowledged during it, " << progress.failures << " resends, " << sent
             << " events\n";
@@ -374,6 +413,7 @@ TEST_F(ClusterServicesTest, KilledPrimaryIsReplacedAndNothingAckedIsLost) {
   for (size_t k = 0; k < sent; ++k) model.Apply(events[k]);
   ExpectRedisEqualsModel(model, regions);
   ExpectTiersMatch(model, regions, SetRegionFigures(model, regions));
+  ExpectPastMatches(model, regions);
   std::cout << "failover: " << progress.failures << " failed attempts resent, " << sent
             << " events acknowledged\n";
 }
