@@ -772,6 +772,161 @@ TEST_F(ClassifierE2eTest, UhcctlForPeople) {
   EXPECT_NE(out.find("population\n  figure lags"), std::string::npos) << out;
 }
 
+// The time commands end to end: trend, tier and tiers as of a day or from a cut-off, cut-offs,
+// awards. Batu Bara (population 100) gains 50 PBPU Pemda participants in March 2025 and 48 in
+// May: no tier at the end of March, UHC Madya (98 %) from the end of May.
+TEST_F(ClassifierE2eTest, UhcctlTimeCommands) {
+  std::string out;
+  auto run = [&](const std::string& args) {
+    return Uhcctl(args, enrollment_port_, classifier_ports_[0], &out);
+  };
+  auto page_of = [](const std::string& path) {
+    std::ifstream in(path);
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  };
+  constexpr int64_t kDay = 86400;
+  std::ofstream(dir_ + "/population.csv") << "region_code,population\n12.19,100\n";
+  ASSERT_EQ(run("population import " + dir_ + "/population.csv --as-of 2025-01-01"), 0) << out;
+  ASSERT_EQ(run("region-status 12.19 --uhc-prioritas --dues-paid-through 2025-09 --effective "
+                "2025-01-01"),
+            0)
+      << out;
+  std::vector<v1::ParticipantEvent> events;
+  for (int64_t i = 0; i < 98; ++i) {
+    const int64_t day = i < 50 ? 68 : 129;  // 2025-03-10 or 2025-05-10
+    events.push_back(Enrolled("t" + std::to_string(i), TestNik(i), "12.19",
+                              kBaseTime + day * kDay + i, v1::SEGMENT_PBPU_PEMDA, true));
+  }
+  Ingest(events);
+  ASSERT_TRUE(WaitParticipants("12.19", 98));
+
+  // Trend: a row a month end, the earlier months with fewer participants.
+  ASSERT_EQ(run("trend 12.19 --from 2025-02-01 --to 2025-06-30"), 0) << out;
+  EXPECT_NE(out.find("Kabupaten Batu Bara (12.19) [uhc-awards-2026]"), std::string::npos) << out;
+  EXPECT_NE(out.find("2025-02-28  no tier          0,00%     0,00%     0,00%             0\n"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("2025-03-31  no tier         50,00%    50,00%    50,00%            50\n"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("2025-05-31  UHC Madya       98,00%    98,00%    98,00%            98\n"),
+            std::string::npos)
+      << out;
+  // 0, 50, 50, 98, 98 % scaled between 0 and 98 %.
+  EXPECT_NE(out.find("coverage     \u2581\u2585\u2585\u2588\u2588  min 0,00% (2025-02-28), max "
+                     "98,00% (2025-05-31)"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("pemda share  \u2581\u2585\u2585\u2588\u2588"), std::string::npos) << out;
+  EXPECT_NE(out.find("held UHC Madya since 2025-05-31\n"), std::string::npos) << out;
+  ASSERT_EQ(run("trend 'batu bara' --from 2025-02-01 --to 2025-04-30"), 0) << out;
+  EXPECT_NE(out.find("no tier at every point (since 2025-02-28 at least)"), std::string::npos)
+      << out;
+  ASSERT_EQ(run("trend 'Batu Bara' --from 2025-03-01 --to 2025-05-31 --format csv"), 0) << out;
+  EXPECT_EQ(out,
+            "region_code,date,tier,population,participants,active,pemda_registered,coverage_bp,"
+            "activity_bp,pemda_share_bp,uhc_prioritas,dues_paid_through\n"
+            "12.19,2025-03-31,none,100,50,50,50,5000,5000,5000,1,2025-09\n"
+            "12.19,2025-04-30,none,100,50,50,50,5000,5000,5000,1,2025-09\n"
+            "12.19,2025-05-31,madya,100,98,98,98,9800,9800,9800,1,2025-09\n");
+  // No dates: the server's default, the twelve months to today.
+  ASSERT_EQ(run("trend 12.19 --format csv"), 0) << out;
+  EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1 + 12) << out;
+  ASSERT_EQ(run("trend 12.19 --from 2025-05-30 --to 2025-05-31 --interval day --format json"), 0)
+      << out;
+  EXPECT_NE(out.find("\"held_since\":\"\""), std::string::npos) << out;
+
+  // tier as of a past day: March's figures, not today's.
+  ASSERT_EQ(run("tier 12.19 --as-of 2025-03-31"), 0) << out;
+  EXPECT_EQ(out.rfind("as of 2025-03-31 (end of day, WIB)\n", 0), 0u) << out;
+  EXPECT_NE(out.find("participants 50 (coverage 50,00%)"), std::string::npos) << out;
+  EXPECT_NE(out.find("Kabupaten Batu Bara (12.19): No tier"), std::string::npos) << out;
+
+  // A cut-off as of the end of May, then a late termination that occurred in May: the day's
+  // answer changes, the cut-off's does not.
+  ASSERT_EQ(run("cutoff create round-1 --as-of 2025-05-31 --description 'Awards test'"), 0) << out;
+  EXPECT_NE(out.find("cut-off round-1: the figures of 552 regions as of 2025-05-31"),
+            std::string::npos)
+      << out;
+  ASSERT_EQ(run("cutoff list"), 0) << out;
+  EXPECT_NE(out.find("round-1"), std::string::npos) << out;
+  EXPECT_NE(out.find("2025-05-31"), std::string::npos) << out;
+  EXPECT_NE(out.find("552  Awards test\n1 cut-off\n"), std::string::npos) << out;
+  std::vector<v1::ParticipantEvent> late;
+  for (int64_t i = 0; i < 5; ++i) {
+    late.push_back(Terminated("late" + std::to_string(i), TestNik(i), "12.19",
+                              kBaseTime + 139 * kDay + i));  // 2025-05-20
+  }
+  Ingest(late);
+  ASSERT_TRUE(WaitParticipants("12.19", 93));
+  ASSERT_EQ(run("tier 12.19 --as-of 2025-05-31"), 0) << out;
+  EXPECT_NE(out.find("participants 93"), std::string::npos) << out;
+  ASSERT_EQ(run("tiers 12 --cutoff round-1 --format csv"), 0) << out;
+  EXPECT_NE(out.find(",next_tier,as_of_date,cutoff_id\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("12.19,\"Kabupaten Batu Bara\",madya,100,98,98,98,9800,9800,9800,utama,"
+                     "2025-05-31,round-1\n"),
+            std::string::npos)
+      << out;
+  ASSERT_EQ(run("tiers 12 --cutoff round-1 --view basic"), 0) << out;
+  EXPECT_EQ(out.rfind("cut-off round-1 (as of 2025-05-31)\n", 0), 0u) << out;
+
+  // Awards from the cut-off: Batu Bara under UHC Madya, nobody else anywhere.
+  ASSERT_EQ(run("awards --policy uhc-awards-2026 --cutoff round-1"), 0) << out;
+  EXPECT_NE(out.find("UHC awards, uhc-awards-2026, cut-off round-1 (as of 2025-05-31)"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("\nUHC Madya\n  kab/kota (1):\n    12.19  Kabupaten Batu Bara, Sumatera "
+                     "Utara\n  provinces: none\n"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("\nUHC Pratama\n  kab/kota: none\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("no tier: 513 kab/kota and 38 provinces"), std::string::npos) << out;
+  // As of the end of March (live history): no tier.
+  ASSERT_EQ(run("awards --policy uhc-awards-2026 --as-of 2025-03-31 --format csv"), 0) << out;
+  EXPECT_NE(out.find("uhc-awards-2026,2025-03-31,,none,\"no tier\",regency,12.19,\"Kabupaten Batu "
+                     "Bara\",12,5000,5000,5000\n"),
+            std::string::npos)
+      << out;
+  EXPECT_EQ(out.find(",madya,"), std::string::npos) << out;
+  ASSERT_EQ(run("awards --policy uhc-awards-2026 --cutoff round-1 --html " + dir_ + "/awards.html"),
+            0)
+      << out;
+  EXPECT_NE(out.find("wrote " + dir_ + "/awards.html (552 regions)"), std::string::npos) << out;
+  std::string page = page_of(dir_ + "/awards.html");
+  const size_t madya = page.find("UHC Madya</h2>"), pratama = page.find("UHC Pratama</h2>");
+  ASSERT_NE(madya, std::string::npos) << page;
+  ASSERT_NE(pratama, std::string::npos) << page;
+  const size_t batu_bara = page.find("<td class=\"l\">Kabupaten Batu Bara</td>", madya);
+  EXPECT_LT(batu_bara, pratama) << "listed under UHC Madya";
+  EXPECT_NE(page.find("cut-off round-1 (as of 2025-05-31)"), std::string::npos);
+  EXPECT_EQ(page.find("<script"), std::string::npos);
+  EXPECT_EQ(page.find("http"), std::string::npos) << "standalone: nothing fetched";
+
+  // Errors: which flag, and exit 2.
+  EXPECT_EQ(run("awards --policy uhc-awards-2026"), 2) << out;
+  EXPECT_NE(out.find("uhcctl awards: give --as-of YYYY-MM-DD or --cutoff ID"), std::string::npos)
+      << out;
+  EXPECT_EQ(run("awards --policy uhc-awards-2026 --as-of 2025-03-31 --cutoff round-1"), 2) << out;
+  EXPECT_NE(out.find("not both"), std::string::npos) << out;
+  EXPECT_EQ(run("tier 12.19 --as-of 2025-02-30"), 2) << out;
+  EXPECT_NE(out.find("uhcctl tier: --as-of: '2025-02-30' is not a date YYYY-MM-DD"),
+            std::string::npos)
+      << out;
+  EXPECT_EQ(run("trend 12.19 --from 31-03-2025"), 2) << out;
+  EXPECT_NE(out.find("--from: '31-03-2025' is not a date YYYY-MM-DD"), std::string::npos) << out;
+  EXPECT_EQ(run("tier 12.19 --as-of 2099-01-01"), 2) << out;  // the server's check, as a flag
+  EXPECT_NE(out.find("--as-of: is after today"), std::string::npos) << out;
+  EXPECT_EQ(run("tiers --cutoff no-such-cutoff"), 2) << out;
+  EXPECT_EQ(run("cutoff create round-1 --as-of 2025-04-30"), 1) << out;  // a cut-off never changes
+  EXPECT_NE(out.find("exists as of 2025-05-31"), std::string::npos) << out;
+  EXPECT_EQ(run("cutoff create Round!"), 2) << out;
+  EXPECT_NE(out.find("--as-of YYYY-MM-DD is required"), std::string::npos) << out;
+  EXPECT_EQ(run("cutoff create Round! --as-of 2025-04-30"), 2) << out;
+  EXPECT_NE(out.find("uhcctl cutoff: ID: must be"), std::string::npos) << out;
+  EXPECT_EQ(run("region-status 12.19 --uhc-prioritas --effective 2025-1-1"), 2) << out;
+  EXPECT_NE(out.find("--effective: '2025-1-1' is not a date"), std::string::npos) << out;
+}
+
 TEST_F(ClassifierE2eTest, KillNineDuringStreamingIngestLosesAndDoublesNothing) {
   // 60,000 events over three regions: enrolments, then status and segment changes.
   std::vector<v1::ParticipantEvent> events;

@@ -1,9 +1,10 @@
-// uhcctl population import / region-status: the RegionAdminService calls.
+// uhcctl population import / region-status / cutoff: the RegionAdminService calls.
 #include <fstream>
 #include <iostream>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
@@ -42,6 +43,12 @@ bool ReadCsv(const Command& cmd, const std::string& path, size_t columns,
 
 std::string Today() {
   return absl::FormatTime("%Y-%m-%d", absl::Now(), absl::FixedTimeZone(7 * 3600));
+}
+
+// "2026-12-02 10:50 WIB": the programme's calendar.
+std::string Wib(const google::protobuf::Timestamp& t) {
+  return absl::FormatTime("%Y-%m-%d %H:%M WIB", absl::FromUnixSeconds(t.seconds()),
+                          absl::FixedTimeZone(7 * 3600));
 }
 
 }  // namespace
@@ -97,20 +104,27 @@ int RunRegionStatus(const std::vector<std::string>& args) {
               "many regions' from a CSV file with columns region_code,uhc_prioritas(0/1),\n"
               "dues_paid_through(YYYY-MM or empty).",
               "REGION [--uhc-prioritas | --no-uhc-prioritas] [--dues-paid-through YYYY-MM] | "
-              "--file FILE.csv",
+              "--file FILE.csv [--effective YYYY-MM-DD]",
               {EnrollmentAddressOption(),
                {"uhc-prioritas", "", "the region holds UHC Prioritas", ""},
                {"no-uhc-prioritas", "", "the region does not hold (or lost) UHC Prioritas", ""},
                {"dues-paid-through", "YYYY-MM", "last month fully paid", ""},
-               {"file", "FILE.csv", "set many regions", ""}});
+               {"file", "FILE.csv", "set many regions", ""},
+               {"effective", "YYYY-MM-DD",
+                "the day from which the status holds (every row of --file); a back-dated status "
+                "changes answers as of that day on, and now unless a later one was set",
+                "today (WIB)"}});
   int exit_code = 0;
   if (!cmd.Parse(args, &exit_code)) return exit_code;
+  std::optional<std::string> effective = cmd.GetDate("effective");
+  if (!effective) return kExitUsage;
   auto stub = v1::RegionAdminService::NewStub(Connect(cmd.Get("enrollment")));
   auto set = [&](const std::string& region, bool prioritas, const std::string& dues) {
     v1::SetRegionStatusRequest request;
     request.set_region_code(region);
     request.set_uhc_prioritas(prioritas);
     request.set_dues_paid_through(dues);
+    request.set_effective_date(*effective);
     v1::RegionSettings response;
     grpc::ClientContext context;
     Authenticate(&context);
@@ -140,6 +154,71 @@ int RunRegionStatus(const std::vector<std::string>& args) {
       set(cmd.positional()[0], cmd.Flag("uhc-prioritas"), cmd.Get("dues-paid-through"));
   if (!status.ok()) return ReportRpcError(cmd, status);
   std::cout << "ok\n";
+  return kExitOk;
+}
+
+int RunCutoff(const std::vector<std::string>& args) {
+  Command cmd(
+      "cutoff",
+      "Freezes every region's figures as of the end of a day (WIB), as known now, under an id:\n"
+      "tier, tiers and awards with --cutoff ID answer from it, unchanged by events that arrive\n"
+      "later. Creating an existing id with its own date again is harmless; another date is an\n"
+      "error (a cut-off never changes). `cutoff list` shows every cut-off, oldest first.",
+      "create ID --as-of YYYY-MM-DD [--description TEXT] | list",
+      {EnrollmentAddressOption(),
+       {"as-of", "YYYY-MM-DD", "the day whose end-of-day figures are frozen (create)", ""},
+       {"description", "TEXT", "what it is for, e.g. \"UHC Awards 2026\" (create)", ""}});
+  int exit_code = 0;
+  if (!cmd.Parse(args, &exit_code)) return exit_code;
+  const std::vector<std::string>& words = cmd.positional();
+  const bool create = !words.empty() && words[0] == "create";
+  if (words.empty() || (create && words.size() != 2) ||
+      (!create && words != std::vector<std::string>{"list"})) {
+    return cmd.UsageError(
+        "usage: uhcctl cutoff create ID --as-of YYYY-MM-DD [--description TEXT] | uhcctl cutoff "
+        "list");
+  }
+  auto stub = v1::RegionAdminService::NewStub(Connect(cmd.Get("enrollment")));
+  grpc::ClientContext context;
+  Authenticate(&context);
+  if (!create) {
+    if (cmd.Has("as-of") || cmd.Has("description")) {
+      return cmd.UsageError("--as-of and --description are for cutoff create");
+    }
+    context.set_deadline(Deadline(10));
+    v1::ListCutoffsResponse response;
+    grpc::Status status = stub->ListCutoffs(&context, v1::ListCutoffsRequest(), &response);
+    if (!status.ok()) return ReportRpcError(cmd, status);
+    if (response.cutoffs().empty()) {
+      std::cout << "no cut-offs (uhcctl cutoff create ID --as-of YYYY-MM-DD makes one)\n";
+      return kExitOk;
+    }
+    std::cout << absl::StrFormat("%-24s %-10s  %-20s %7s  %s\n", "id", "as of", "created",
+                                 "regions", "description");
+    for (const v1::Cutoff& c : response.cutoffs()) {
+      std::string row =
+          absl::StrFormat("%-24s %-10s  %-20s %7s  %s", c.cutoff_id(), c.as_of_date(),
+                          Wib(c.created_at()), Thousands(c.regions()), c.description());
+      std::cout << absl::StripTrailingAsciiWhitespace(row) << "\n";
+    }
+    std::cout << Count(response.cutoffs_size(), "cut-off", "cut-offs") << "\n";
+    return kExitOk;
+  }
+  std::optional<std::string> as_of = cmd.GetDate("as-of");
+  if (!as_of) return kExitUsage;
+  if (as_of->empty()) return cmd.UsageError("--as-of YYYY-MM-DD is required: the day to freeze");
+  v1::CreateCutoffRequest request;
+  request.set_cutoff_id(words[1]);
+  request.set_as_of_date(*as_of);
+  request.set_description(cmd.Get("description"));
+  // Reads the history of every region: a few seconds on a national dataset.
+  context.set_deadline(Deadline(60));
+  v1::Cutoff cutoff;
+  grpc::Status status = stub->CreateCutoff(&context, request, &cutoff);
+  if (!status.ok()) return ReportRpcError(cmd, status);
+  std::cout << "cut-off " << cutoff.cutoff_id() << ": the figures of "
+            << Count(cutoff.regions(), "region", "regions") << " as of " << cutoff.as_of_date()
+            << " (end of day, WIB), frozen " << Wib(cutoff.created_at()) << "\n";
   return kExitOk;
 }
 

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
+#include "absl/time/civil_time.h"
 
 namespace uhc::cli {
 
@@ -105,6 +106,16 @@ std::optional<long long> Command::GetInt(const std::string& name, long long min,
   return value;
 }
 
+std::optional<std::string> Command::GetDate(const std::string& name) const {
+  if (!Has(name)) return "";  // a date option's default is the server's, shown in words
+  const std::string text = Get(name);
+  if (!IsDate(text)) {
+    UsageError(absl::StrCat("--", name, ": '", text, "' is not a date YYYY-MM-DD"));
+    return std::nullopt;
+  }
+  return text;
+}
+
 int Command::UsageError(const std::string& message) const {
   std::cerr << "uhcctl " << name_ << ": " << message << "\n";
   return kExitUsage;
@@ -133,6 +144,79 @@ std::string Fit(const std::string& text, size_t width) {
   if (starts.size() <= width) return text + std::string(width - starts.size(), ' ');
   if (width == 0) return "";
   return text.substr(0, starts[width - 1]) + "\u2026";
+}
+
+bool IsDate(const std::string& text) {
+  if (text.size() != 10 || text[4] != '-' || text[7] != '-') return false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (i != 4 && i != 7 && !absl::ascii_isdigit(static_cast<unsigned char>(text[i]))) {
+      return false;
+    }
+  }
+  const int year = std::stoi(text.substr(0, 4)), month = std::stoi(text.substr(5, 2)),
+            day = std::stoi(text.substr(8, 2));
+  // CivilDay normalizes (2025-02-30 is 2025-03-02): a real day comes back unchanged.
+  const absl::CivilDay civil(year, month, day);
+  return civil.year() == year && civil.month() == month && civil.day() == day;
+}
+
+Option AsOfOption() {
+  return {"as-of", "YYYY-MM-DD",
+          "answer as of the end of that day (WIB), by event time, late events included", ""};
+}
+
+Option CutoffOption() {
+  return {"cutoff", "ID", "answer from frozen cut-off ID (uhcctl cutoff list); excludes --as-of",
+          ""};
+}
+
+std::optional<PastQuery> GetPast(const Command& cmd) {
+  std::optional<std::string> as_of = cmd.GetDate("as-of");
+  if (!as_of) return std::nullopt;
+  PastQuery past;
+  past.as_of_date = *as_of;
+  past.cutoff_id = cmd.Get("cutoff");
+  if (cmd.Has("cutoff") && past.cutoff_id.empty()) {
+    cmd.UsageError("--cutoff is empty (uhcctl cutoff list shows the cut-offs)");
+    return std::nullopt;
+  }
+  if (!past.as_of_date.empty() && !past.cutoff_id.empty()) {
+    cmd.UsageError("give --as-of or --cutoff, not both: a cut-off has its own date");
+    return std::nullopt;
+  }
+  return past;
+}
+
+std::string PastHeading(const std::string& as_of_date, const std::string& cutoff_id) {
+  if (!cutoff_id.empty()) {
+    return absl::StrCat("cut-off ", cutoff_id,
+                        as_of_date.empty() ? "" : absl::StrCat(" (as of ", as_of_date, ")"));
+  }
+  if (!as_of_date.empty()) return absl::StrCat("as of ", as_of_date, " (end of day, WIB)");
+  return "";
+}
+
+std::string Sparkline(const std::vector<long long>& values, size_t width) {
+  static constexpr const char* kBlocks[] = {"\u2581", "\u2582", "\u2583", "\u2584",
+                                            "\u2585", "\u2586", "\u2587", "\u2588"};
+  if (values.empty() || width == 0) return "";
+  std::vector<double> marks;
+  const size_t n = values.size();
+  const size_t columns = std::min(n, width);
+  for (size_t c = 0; c < columns; ++c) {
+    const size_t begin = c * n / columns, end = (c + 1) * n / columns;
+    double sum = 0;
+    for (size_t i = begin; i < end; ++i) sum += static_cast<double>(values[i]);
+    marks.push_back(sum / static_cast<double>(end - begin));
+  }
+  const auto [lo, hi] = std::minmax_element(values.begin(), values.end());
+  const double min = static_cast<double>(*lo), range = static_cast<double>(*hi - *lo);
+  std::string line;
+  for (double mark : marks) {
+    const int level = range == 0 ? 3 : static_cast<int>((mark - min) / range * 7 + 0.5);
+    line += kBlocks[std::clamp(level, 0, 7)];
+  }
+  return line;
 }
 
 std::string TierId(const std::string& text) {

@@ -40,6 +40,11 @@ class Command {
   bool Flag(const std::string& name) const { return Has(name); }
   // Parses an integer option; on failure prints "uhcctl <cmd>: --name: ..." and returns nullopt.
   std::optional<long long> GetInt(const std::string& name, long long min, long long max) const;
+  // A date option, "YYYY-MM-DD" and a real day, or "" when not given (its declared default is
+  // words for the help, e.g. "today (WIB)": the server applies it); on a malformed date prints
+  // "uhcctl <cmd>: --name: '...' is not a date YYYY-MM-DD" and returns nullopt. Whether the day
+  // is past is the server's to say (it knows today in WIB).
+  std::optional<std::string> GetDate(const std::string& name) const;
   const std::vector<std::string>& positional() const { return positional_; }
   const std::string& name() const { return name_; }
 
@@ -65,6 +70,30 @@ std::string Thousands(long long n);
 std::string Count(long long n, const std::string& singular, const std::string& plural);
 // `text` in exactly `width` columns: padded with spaces, or cut with "…" (UTF-8 aware).
 std::string Fit(const std::string& text, size_t width);
+// Whether `text` is a date "YYYY-MM-DD" naming a real day.
+bool IsDate(const std::string& text);
+
+// --as-of DATE and --cutoff ID: a command answering about the past instead of now.
+Option AsOfOption();
+Option CutoffOption();
+// The past a command asks about: at most one of the two set.
+struct PastQuery {
+  std::string as_of_date;  // "YYYY-MM-DD", the end of that day in WIB
+  std::string cutoff_id;
+};
+// Reads --as-of and --cutoff (validated, mutually exclusive); on error prints it and returns
+// nullopt (exit code kExitUsage).
+std::optional<PastQuery> GetPast(const Command& cmd);
+// The line saying what an answer is for: "as of 2025-09-30 (end of day, WIB)", "cut-off
+// uhc-awards-2026 (as of 2025-09-30)", or "" for now. Takes the server's echo of the request.
+std::string PastHeading(const std::string& as_of_date, const std::string& cutoff_id);
+
+// A terminal sparkline of `values` in the block characters ▁..█, scaled between their
+// minimum (lowest block) and maximum (full block); a flat series is drawn at mid height. At most
+// `width` marks: a longer series is cut into `width` runs of consecutive values, each drawn at
+// its mean.
+std::string Sparkline(const std::vector<long long>& values, size_t width);
+
 // A tier as people write it ("Madya", "UHC Madya", " madya ") as the policy's id ("madya").
 std::string TierId(const std::string& text);
 

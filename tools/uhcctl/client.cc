@@ -61,13 +61,26 @@ void Authenticate(grpc::ClientContext* context) {
 }
 
 namespace {
-// A request field named in a server's error, as the flag or argument a person typed.
-std::string FlagOf(const std::string& field) {
+// A request field named in a server's error, as the flag or argument a person typed in `cmd`.
+std::string FlagOf(const Command& cmd, const std::string& field) {
   static const std::map<std::string, std::string> kFlags = {
-      {"region_code", "REGION"},   {"province_code", "--province"},
-      {"policy_id", "--policy"},   {"target_tier", "--target"},
-      {"tier", "--tier"},          {"level", "--level"},
-      {"page_size", "--page-size"}};
+      {"region_code", "REGION"},
+      {"province_code", "--province"},
+      {"policy_id", "--policy"},
+      {"target_tier", "--target"},
+      {"tier", "--tier"},
+      {"level", "--level"},
+      {"page_size", "--page-size"},
+      {"as_of_date", "--as-of"},
+      {"as_of", "--as-of"},
+      {"from_date", "--from"},
+      {"to_date", "--to"},
+      {"interval", "--interval"},
+      {"effective_date", "--effective"},
+      {"dues_paid_through", "--dues-paid-through"},
+      {"description", "--description"}};
+  // `uhcctl cutoff create ID` names the cut-off it makes; tier, tiers and awards read one.
+  if (field == "cutoff_id") return cmd.Declares("cutoff") ? "--cutoff" : "ID";
   auto it = kFlags.find(field);
   return it == kFlags.end() ? field : it->second;
 }
@@ -82,7 +95,8 @@ int ReportRpcError(const Command& cmd, const grpc::Status& status) {
       if (any.UnpackTo(&bad) && bad.field_violations_size() > 0) {
         message.clear();
         for (const auto& v : bad.field_violations()) {
-          message += (message.empty() ? "" : "; ") + FlagOf(v.field()) + ": " + v.description();
+          message +=
+              (message.empty() ? "" : "; ") + FlagOf(cmd, v.field()) + ": " + v.description();
         }
       }
     }

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "tools/uhcctl/client.h"
 
@@ -15,6 +16,12 @@ namespace uhc::cli {
 // its effect. On an RPC error reports it and returns false with the exit code in *exit_code.
 bool FetchAll(const Command& cmd, v1::ClassifierService::Stub* stub, const std::string& policy,
               absl::Time fresh_after, std::vector<v1::RegionTier>* out, int* exit_code);
+
+// Every region `request` matches, page after page of 1000 (the whole country is one page). On
+// an RPC failure sets *error and returns a non-OK status. (Defined with the queries, query.cc.)
+absl::StatusOr<std::vector<v1::RegionTier>> ListAll(v1::ClassifierService::Stub* stub,
+                                                    v1::ListRegionTiersRequest request,
+                                                    grpc::Status* error);
 
 // A tier of the policy: id ("madya") and name ("UHC Madya").
 struct TierLabel {

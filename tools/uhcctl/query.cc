@@ -1,4 +1,7 @@
-// uhcctl tier / tiers / plan / watch / history: ClassifierService for people (and --json).
+// uhcctl tier / tiers / plan / watch / history: ClassifierService for people (and
+// --json).
+#include "tools/uhcctl/query.h"
+
 #include <algorithm>
 #include <chrono>
 #include <cstring>
@@ -17,17 +20,19 @@
 #include "google/protobuf/util/time_util.h"
 #include "tools/uhcctl/client.h"
 #include "tools/uhcctl/commands.h"
+#include "tools/uhcctl/national.h"
 
 namespace uhc::cli {
-namespace {
-
-using google::protobuf::util::TimeUtil;
 
 Option PolicyOption() {
   return {"policy", "ID", "policy id (default: the service's default policy, uhc-awards-2026)", ""};
 }
 
 std::string PolicyOf(const Command& cmd) { return cmd.Has("policy") ? cmd.Get("policy") : ""; }
+
+namespace {
+
+using google::protobuf::util::TimeUtil;
 
 std::string Shortfall(const v1::CriterionResult& c) {
   if (c.met()) return c.waived() ? "waived" : "met";
@@ -78,10 +83,6 @@ size_t EditDistance(const std::string& a, const std::string& b) {
 }
 
 }  // namespace
-
-absl::StatusOr<std::vector<v1::RegionTier>> ListAll(v1::ClassifierService::Stub* stub,
-                                                    v1::ListRegionTiersRequest request,
-                                                    grpc::Status* error);
 
 // What a person typed for a region, as its code: a code ("12.19", "12", "ID") or a name ("Batu
 // Bara", "kota medan"), ignoring case and extra spaces, with or without "Kabupaten"/"Kota". An
@@ -189,23 +190,38 @@ void PrintTier(const v1::RegionTier& t, std::ostream& out) {
   } else if (!nation) {
     out << "  the highest tier of the policy\n";
   }
-  out << "  data version " << t.data_version() << ", as of " << TimeUtil::ToString(t.as_of())
-      << "\n";
+  if (!t.cutoff_id().empty()) {
+    out << "  frozen in cut-off " << t.cutoff_id() << " at " << TimeUtil::ToString(t.as_of())
+        << ", data version " << t.data_version() << "\n";
+  } else if (!t.as_of_date().empty()) {
+    // Late events count on the day they occurred: a past day's figures can still change.
+    out << "  figures at the end of " << t.as_of_date() << " (WIB) as recorded at "
+        << TimeUtil::ToString(t.as_of()) << ", data version " << t.data_version() << "\n";
+  } else {
+    out << "  data version " << t.data_version() << ", as of " << TimeUtil::ToString(t.as_of())
+        << "\n";
+  }
 }
 
 int RunTier(const std::vector<std::string>& args) {
-  Command cmd("tier",
-              "Shows the tier a region holds, its figures, and what the next tier lacks (in\n"
-              "people). REGION is a kab/kota (\"12.19\" or \"Batu Bara\"), a province (\"36\" or\n"
-              "\"Banten\") or \"ID\" (the nation); names ignore case and extra spaces.",
-              "REGION [--policy ID] [--json] [--all-criteria]",
-              {ClassifierAddressOption(),
-               PolicyOption(),
-               {"json", "", "print the RegionTier as JSON", ""},
-               {"all-criteria", "", "list every criterion of every tier", ""}});
+  Command cmd(
+      "tier",
+      "Shows the tier a region holds, its figures, and what the next tier lacks (in\n"
+      "people). REGION is a kab/kota (\"12.19\" or \"Batu Bara\"), a province (\"36\" or\n"
+      "\"Banten\") or \"ID\" (the nation); names ignore case and extra spaces. With --as-of\n"
+      "or --cutoff, as it stood at the end of a past day or in a frozen cut-off.",
+      "REGION [--policy ID] [--as-of YYYY-MM-DD | --cutoff ID] [--json] [--all-criteria]",
+      {ClassifierAddressOption(),
+       PolicyOption(),
+       AsOfOption(),
+       CutoffOption(),
+       {"json", "", "print the RegionTier as JSON", ""},
+       {"all-criteria", "", "list every criterion of every tier", ""}});
   int exit_code = 0;
   if (!cmd.Parse(args, &exit_code)) return exit_code;
   if (cmd.positional().size() != 1) return cmd.UsageError("expects one REGION");
+  std::optional<PastQuery> past = GetPast(cmd);
+  if (!past) return kExitUsage;
   auto stub = v1::ClassifierService::NewStub(Connect(cmd.Get("classifier")));
   std::string region;
   if (int e = Resolve(cmd, stub.get(), cmd.positional()[0], false, &region); e != kExitOk) {
@@ -215,6 +231,8 @@ int RunTier(const std::vector<std::string>& args) {
   request.set_region_code(region);
   request.set_policy_id(PolicyOf(cmd));
   request.set_view(v1::REGION_TIER_VIEW_FULL);  // the figures, criteria and next tier printed
+  request.set_as_of_date(past->as_of_date);
+  request.set_cutoff_id(past->cutoff_id);
   v1::RegionTier tier;
   grpc::ClientContext context;
   Authenticate(&context);
@@ -224,6 +242,9 @@ int RunTier(const std::vector<std::string>& args) {
   if (cmd.Flag("json")) {
     std::cout << ToJson(tier) << "\n";
     return kExitOk;
+  }
+  if (std::string heading = PastHeading(tier.as_of_date(), tier.cutoff_id()); !heading.empty()) {
+    std::cout << heading << "\n";
   }
   PrintTier(tier, std::cout);
   if (cmd.Flag("all-criteria")) {
@@ -264,11 +285,15 @@ absl::StatusOr<std::vector<v1::RegionTier>> ListAll(v1::ClassifierService::Stub*
 
 int RunTiers(const std::vector<std::string>& args) {
   Command cmd("tiers",
-              "Lists the tiers of many regions, ordered by code: a table (default), CSV or JSON.",
+              "Lists the tiers of many regions, ordered by code: a table (default), CSV or JSON.\n"
+              "With --as-of or --cutoff, as they stood at the end of a past day or in a frozen\n"
+              "cut-off (the table's first line says which; CSV gains as_of_date and cutoff_id).",
               "[PROVINCE] [--province P] [--tier T] [--level nation|province|regency] "
-              "[--format F] [--view basic|full]",
+              "[--as-of YYYY-MM-DD | --cutoff ID] [--format F] [--view basic|full]",
               {ClassifierAddressOption(),
                PolicyOption(),
+               AsOfOption(),
+               CutoffOption(),
                {"province", "P",
                 "only this province and its kab/kota (code or name; the same as PROVINCE)", ""},
                {"tier", "T",
@@ -287,7 +312,12 @@ int RunTiers(const std::vector<std::string>& args) {
   if (format != "table" && format != "csv" && format != "json") {
     return cmd.UsageError(absl::StrCat("--format: '", format, "' is not table, csv or json"));
   }
+  std::optional<PastQuery> past = GetPast(cmd);
+  if (!past) return kExitUsage;
+  const bool in_past = !past->as_of_date.empty() || !past->cutoff_id.empty();
   v1::ListRegionTiersRequest request;
+  request.set_as_of_date(past->as_of_date);
+  request.set_cutoff_id(past->cutoff_id);
   std::string view = cmd.Get("view");
   if (view == "full") {
     request.set_view(v1::REGION_TIER_VIEW_FULL);
@@ -334,7 +364,8 @@ int RunTiers(const std::vector<std::string>& args) {
     // The basic view has no counts and no next tier: its columns are the rest.
     std::cout << "region_code,region_name,tier,"
               << (full ? "population,participants,active,pemda_registered," : "")
-              << "coverage_bp,activity_bp,pemda_share_bp" << (full ? ",next_tier" : "") << "\n";
+              << "coverage_bp,activity_bp,pemda_share_bp" << (full ? ",next_tier" : "")
+              << (in_past ? ",as_of_date,cutoff_id" : "") << "\n";
     for (const auto& t : *all) {
       const auto& m = t.metrics();
       std::cout << t.region_code() << ",\"" << t.region_name() << "\"," << t.tier() << ",";
@@ -343,9 +374,16 @@ int RunTiers(const std::vector<std::string>& args) {
                   << m.pemda_registered() << ",";
       }
       std::cout << m.coverage_bp() << "," << m.activity_bp() << "," << m.pemda_share_bp()
-                << (full ? "," + t.next_tier() : "") << "\n";
+                << (full ? "," + t.next_tier() : "")
+                << (in_past ? absl::StrCat(",", t.as_of_date(), ",", t.cutoff_id()) : "") << "\n";
     }
   } else {
+    if (in_past) {
+      // The server's echo names a cut-off's date; an empty listing has only the request's.
+      std::cout << (all->empty() ? PastHeading(past->as_of_date, past->cutoff_id)
+                                 : PastHeading((*all)[0].as_of_date(), (*all)[0].cutoff_id()))
+                << "\n";
+    }
     auto population = [&](const std::string& text) {
       return full ? absl::StrFormat(" %13s", text) : "";
     };
