@@ -295,8 +295,8 @@ local function set_status(keys, args)
   return settings(agg)
 end
 
--- KEYS[1] a day hash; ARGV[1] the first day number to keep. Deletes the older days and records
--- where history now starts. Returns the number of days deleted.
+-- KEYS[1] a day hash; ARGV[1] the first day number to keep. Deletes the older days and, if there
+-- were any, records where history now starts. Returns the number of days deleted.
 local function trim_days(keys, args)
   local keep = tonumber(args[1])
   local old = {}
@@ -307,8 +307,10 @@ local function trim_days(keys, args)
   for first = 1, #old, 1000 do
     redis.call('HDEL', keys[1], unpack(old, first, math.min(first + 999, #old)))
   end
-  local from = tonumber(redis.call('HGET', keys[1], 'from'))
-  if not from or from < keep then redis.call('HSET', keys[1], 'from', keep) end
+  if #old > 0 then  -- answers before `keep` are no longer exact
+    local from = tonumber(redis.call('HGET', keys[1], 'from'))
+    if not from or from < keep then redis.call('HSET', keys[1], 'from', keep) end
+  end
   return #old
 end
 

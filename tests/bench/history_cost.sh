@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# What the per-day history costs at ingest: Redis CPU per event through this build's
+# enrollment-svc (uhc_apply_v3: aggregate and day hash in one call) against a baseline
+# enrollment-svc without history (the previous release, uhc_apply_v2), each run on a fresh
+# Redis, the two alternating first; then the bytes the day hashes take per region-day.
+# Usage: tests/bench/history_cost.sh --baseline-bin PATH [--runs N] [--events N] [--build-dir DIR]
+#                                    [--prefill-days N]
+#   defaults: 3 runs, 1,000,000 events, build dir build-release, 730 prefilled days: before the
+#   ingest with history, every kab/kota's day hash gets N earlier days, as in steady state with
+#   two years kept (the bench's events fall on about 12 days). A baseline binary:
+#   git worktree add /tmp/base e93a3b5 && scripts/setup.sh RelWithDebInfo /tmp/base/build ...
+#   (docs/BENCHMARKS.md, "History cost", has the exact commands).
+# Everything shares this machine's cores: Redis, both services, the load generator.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+RUNS=3 EVENTS=1000000 BUILD=build-release BASELINE="" PREFILL=730
+while (($#)); do
+  case "$1" in
+    --runs) RUNS="$2"; shift 2 ;;
+    --events) EVENTS="$2"; shift 2 ;;
+    --build-dir) BUILD="$2"; shift 2 ;;
+    --baseline-bin) BASELINE="$2"; shift 2 ;;
+    --prefill-days) PREFILL="$2"; shift 2 ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    *) echo "history_cost.sh: unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+[ -x "$BASELINE" ] || { echo "history_cost.sh: --baseline-bin must name an enrollment-svc binary" >&2; exit 2; }
+[ -x "$BUILD/tools/uhc-loadgen" ] || scripts/setup.sh Release "$BUILD" >/dev/null
+WORK=$(mktemp -d /tmp/uhc-hist-XXXXXX)
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+PIDS=() REDIS_PORT=""
+stop_all() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+  PIDS=()
+  [ -z "$REDIS_PORT" ] || redis-cli -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true
+}
+trap 'stop_all; rm -rf "$WORK"' EXIT
+redis_cpu() {
+  redis-cli -p "$REDIS_PORT" info cpu | awk -F: '/^used_cpu_(sys|user):/ {s += $2} END {printf "%.6f", s}'
+}
+
+# $PREFILL days before the bench's first event (2025-01-01, day 20089) in every kab/kota's day
+# hash, each a packed zero change: the size two years of history give the hash.
+prefill() {
+  ((PREFILL > 0)) || return 0
+  python3 - "$PREFILL" <<'PY' | redis-cli -p "$REDIS_PORT" --pipe >/dev/null
+import csv, sys
+n = int(sys.argv[1])
+out = sys.stdout.buffer
+zero = b"\0" * 40
+def bulk(b): return b"$%d\r\n%s\r\n" % (len(b), b)
+for row in csv.DictReader(open("data/regencies.csv")):
+    key = ("uhc:{%s}:days" % row["code"]).encode()
+    for first in range(20089 - n, 20089, 200):
+        days = range(first, min(first + 200, 20089))
+        args = [b"HSET", key]
+        for d in days: args += [b"d%d" % d, zero]
+        out.write(b"*%d\r\n" % len(args) + b"".join(bulk(a) for a in args))
+PY
+}
+
+# One ingest of $EVENTS through enrollment-svc binary $1 ($2 = 1: prefill the day hashes first,
+# and keep every day: the prefilled days are older than the default --history_days from today):
+# "<Redis µs/event> <events/s> <day fields> <day hash bytes>".
+measure() {
+  REDIS_PORT=$(free_port) ENROLL_PORT=$(free_port) CLASSIFY_PORT=$(free_port)
+  redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$WORK" --save "" --appendonly no \
+    --hash-max-listpack-entries 1024 --hash-max-listpack-value 64 --daemonize yes \
+    --logfile "$WORK/redis.log"
+  for _ in $(seq 200); do [ "$(redis-cli -p "$REDIS_PORT" ping 2>/dev/null)" = PONG ] && break; sleep 0.05; done
+  [ "${2:-0}" = 1 ] && prefill
+  local keep=()
+  [ "${2:-0}" = 1 ] && keep=(--history_days 0)
+  UHC_NIK_HMAC_SECRET=bench-secret-0123456789abcdef "$1" "${keep[@]}" \
+    --listen "127.0.0.1:$ENROLL_PORT" --plaintext --metrics_port -1 --redis_port "$REDIS_PORT" \
+    --bucket_bits 5 --redis_threads 4 >/dev/null 2>"$WORK/enrollment.log" </dev/null &
+  PIDS+=($!)
+  "$BUILD/classifier-svc/classifier-svc" --listen "127.0.0.1:$CLASSIFY_PORT" --plaintext \
+    --metrics_port -1 --redis_port "$REDIS_PORT" >/dev/null 2>"$WORK/classifier.log" </dev/null &
+  PIDS+=($!)
+  local ready=0
+  for _ in $(seq 600); do
+    UHC_ENROLLMENT_ADDR=127.0.0.1:$ENROLL_PORT UHC_CLASSIFIER_ADDR=127.0.0.1:$CLASSIFY_PORT \
+      "$BUILD/tools/uhcctl" health >/dev/null 2>&1 && { ready=1; break; }
+    sleep 0.05
+  done
+  ((ready)) || { echo "history_cost: services not ready (logs: $WORK)" >&2; exit 1; }
+  local cpu0 cpu1 ingest verify
+  cpu0=$(redis_cpu)
+  ingest=$("$BUILD/tools/uhc-loadgen" --mode ingest --target "127.0.0.1:$ENROLL_PORT" \
+    --events "$EVENTS" --concurrency 4 --batch 2000 --window 4)
+  cpu1=$(redis_cpu)
+  verify=$("$BUILD/tools/uhc-loadgen" --mode verify --redis_port "$REDIS_PORT")
+  python3 -c 'import json,sys; v=json.loads(sys.argv[1]); sys.exit(v["mismatched_fields"] != 0)' \
+    "$verify" || { echo "aggregates drifted: $verify" >&2; exit 1; }
+  local fields=0 bytes=0 key
+  while read -r key; do
+    [ -n "$key" ] || continue
+    fields=$((fields + $(redis-cli -p "$REDIS_PORT" hlen "$key")))
+    bytes=$((bytes + $(redis-cli -p "$REDIS_PORT" memory usage "$key" samples 0)))
+  done < <(redis-cli -p "$REDIS_PORT" --scan --pattern 'uhc:{*}:days')
+  stop_all
+  python3 -c 'import json,sys
+i = json.loads(sys.argv[1])
+print("%.3f %.0f %s %s" % ((float(sys.argv[3]) - float(sys.argv[2])) * 1e6 / i["events"],
+                           i["events_per_second"], sys.argv[4], sys.argv[5]))' \
+    "$ingest" "$cpu0" "$cpu1" "$fields" "$bytes"
+}
+
+ROWS=()
+for run in $(seq "$RUNS"); do
+  if ((run % 2)); then
+    BASE=$(measure "$BASELINE"); OURS=$(measure "$BUILD/enrollment-svc/enrollment-svc" 1)
+  else
+    OURS=$(measure "$BUILD/enrollment-svc/enrollment-svc" 1); BASE=$(measure "$BASELINE")
+  fi
+  echo "run $run: baseline $BASE / with history $OURS" >&2
+  ROWS+=("$BASE $OURS")
+done
+
+python3 - "${ROWS[@]}" <<'PY'
+import statistics, sys
+print("| run | baseline Redis us/event | with history us/event | history adds | "
+      "ingest events/s (baseline / history) | region-days | bytes per region-day |")
+print("| --- | --- | --- | --- | --- | --- | --- |")
+adds = []
+for i, row in enumerate(sys.argv[1:], 1):
+    b, be, _, _, h, he, fields, byts = [float(x) for x in row.split()]
+    days = fields  # every field is a day (`from` comes only with a trim)
+    adds.append(h / b - 1)
+    print("| %d | %.2f | %.2f | %+.1f %% | %.0f / %.0f | %d | %.0f |" % (
+        i, b, h, 100 * (h / b - 1), be, he, days, byts / days if days else 0))
+print("| median | | | %+.1f %% | | | |" % (100 * statistics.median(adds)))
+PY
