@@ -149,6 +149,25 @@ TEST_F(SecurityTest, TokensAndRoles) {
   c2.AddMetadata("authorization", std::string("Bearer ") + kAdminToken);
   EXPECT_TRUE(admin->SetPopulation(&c2, population, &settings).ok());
 
+  // Cut-offs: admin to create, read to list.
+  v1::CreateCutoffRequest create;
+  create.set_cutoff_id("round-1");
+  create.set_as_of_date("2025-12-31");
+  v1::Cutoff cutoff;
+  grpc::ClientContext c5, c6, c7, c8;
+  c5.AddMetadata("authorization", std::string("Bearer ") + kReadToken);
+  EXPECT_EQ(admin->CreateCutoff(&c5, create, &cutoff).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  c6.AddMetadata("authorization", std::string("Bearer ") + kAdminToken);
+  EXPECT_TRUE(admin->CreateCutoff(&c6, create, &cutoff).ok());
+  v1::ListCutoffsResponse cutoffs;
+  c7.AddMetadata("authorization", std::string("Bearer ") + kIngestToken);
+  EXPECT_EQ(admin->ListCutoffs(&c7, v1::ListCutoffsRequest(), &cutoffs).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  c8.AddMetadata("authorization", std::string("Bearer ") + kReadToken);
+  ASSERT_TRUE(admin->ListCutoffs(&c8, v1::ListCutoffsRequest(), &cutoffs).ok());
+  EXPECT_EQ(cutoffs.cutoffs_size(), 1);
+
   // The stream is checked when it opens.
   auto enrollment = v1::EnrollmentService::NewStub(channel);
   grpc::ClientContext c3;
