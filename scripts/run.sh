@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # The main job: installs what is missing, builds, starts Redis and both services on loopback,
-# loads a synthetic national dataset through the real RPCs and prints the national picture.
+# loads a synthetic national dataset (fifteen months of events) through the real RPCs, freezes a
+# cut-off three months back and prints the national picture and where to look at the past.
 # Leaves everything running; `scripts/stop.sh` stops it.
 # Usage: scripts/run.sh [--scale N] [--seed N]   (defaults: 1:1000, seed 2026)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-SCALE=1000 SEED=2026
+SCALE=1000 SEED=2026 MONTHS=15
 while (($#)); do
   case "$1" in
     --scale) SCALE="$2"; shift 2 ;;
@@ -65,20 +66,68 @@ seed_case "Prov. Banten, 2026: 98 % / 80 % / pemda 5 %" pratama --policy uhc-awa
 seed_case "Kab. Batu Bara, pre-2025 rule: coverage 95.07 %" "uhc, held since December 2023" --policy uhc-2023 \
   --population 10000 --participants 9507 --active 6000 --pemda-registered 0
 
-echo "==> generating the national dataset (1:$SCALE, seed $SEED)"
-"$UHCCTL" gen --out "$RUN/dataset" --scale "$SCALE" --seed "$SEED"
+# The days the demo's past hangs on, in WIB (the programme's calendar): FIRST_DAY, the 1st of
+# the month the events begin in (uhcctl gen spreads them over the MONTHS months before today),
+# and CUTOFF_DAY, the end of the month three months back, frozen as CUTOFF_ID.
+demo_dates() {
+  local month
+  month=$(TZ=Asia/Jakarta date +%Y-%m-01)
+  FIRST_DAY=$(TZ=Asia/Jakarta date -d "$month -$MONTHS months" +%F)
+  CUTOFF_DAY=$(TZ=Asia/Jakarta date -d "$month -2 months -1 day" +%F)
+  CUTOFF_ID=demo-${CUTOFF_DAY:0:7}
+}
+demo_dates
+
+echo "==> generating the national dataset (1:$SCALE, seed $SEED, $MONTHS months of events)"
+"$UHCCTL" gen --out "$RUN/dataset" --scale "$SCALE" --seed "$SEED" --months "$MONTHS"
 echo "==> loading it through the RPCs"
-"$UHCCTL" population import "$RUN/dataset/population.csv" --as-of 2025-12-31
-"$UHCCTL" region-status --file "$RUN/dataset/region-status.csv"
+# Population and status hold from the first day of the events: the registered population of
+# the end of 2024 stands for the whole period (a day before its as-of date would count 0
+# residents), and the status is what the dataset was drawn with (before its effective date a
+# region would hold no UHC Prioritas, hence no tier).
+"$UHCCTL" population import "$RUN/dataset/population.csv" --as-of "$FIRST_DAY"
+"$UHCCTL" region-status --file "$RUN/dataset/region-status.csv" --effective "$FIRST_DAY"
 "$UHCCTL" ingest "$RUN/dataset/events.jsonl"
 LOADED_MS=$(date +%s%3N)
+"$UHCCTL" cutoff create "$CUTOFF_ID" --as-of "$CUTOFF_DAY" \
+  --description "Demo: every region as of the end of $CUTOFF_DAY"
 "$UHCCTL" report --html "$RUN/report.html" >/dev/null
+"$UHCCTL" awards --policy uhc-awards-2026 --cutoff "$CUTOFF_ID" \
+  --html "$RUN/awards-$CUTOFF_ID.html" >/dev/null
 echo
 echo "==> the national picture"
 "$UHCCTL" summary --fresh-after-ms "$LOADED_MS"
+
+# Where the past shows: a kab/kota that rose since the cut-off (the largest rise, then the first
+# code) and the kab/kota per tier at the cut-off against now.
+"$UHCCTL" tiers --view basic --format csv >"$RUN/tiers-now.csv"
+"$UHCCTL" tiers --cutoff "$CUTOFF_ID" --view basic --format csv >"$RUN/tiers-$CUTOFF_ID.csv"
+{ read -r REGION; read -r STORY; read -r COUNTS; } < <(python3 - "$RUN/tiers-$CUTOFF_ID.csv" \
+  "$RUN/tiers-now.csv" <<'PY'
+import csv, sys
+tiers = ["utama", "madya", "pratama", "none"]
+name = lambda tier: "no tier" if tier == "none" else "UHC " + tier.capitalize()
+then, now = ({r["region_code"]: r for r in csv.DictReader(open(f))} for f in sys.argv[1:])
+kabs = sorted(c for c in now if "." in c)
+rose = min(kabs, key=lambda c: (tiers.index(now[c]["tier"]) - tiers.index(then[c]["tier"]), c))
+print(rose)
+print("%s: %s at the cut-off, %s now" % (now[rose]["region_name"], name(then[rose]["tier"]),
+                                         name(now[rose]["tier"])))
+count = lambda rows: [sum(rows[c]["tier"] == t for c in kabs) for t in tiers]
+print("%d Utama, %d Madya, %d Pratama, %d none (now %d, %d, %d, %d)" % tuple(count(then) + count(now)))
+PY
+)
+echo
+echo "The past: the events span the $MONTHS months before today, and cut-off $CUTOFF_ID holds every"
+echo "region as it stood at the end of $CUTOFF_DAY (WIB)."
+printf '  %-44s %s\n' "uhcctl trend $REGION" "$STORY" \
+  "uhcctl tier $REGION --as-of $CUTOFF_DAY" "the same kab/kota as it stood that day"
+echo "  uhcctl awards --policy uhc-awards-2026 --cutoff $CUTOFF_ID [--html FILE]"
+echo "      the award list then, kab/kota: $COUNTS"
 cat <<TXT
 
 uhcctl is $UHCCTL. Services are still running (logs in $RUN/, metrics on :9101 and :9102,
-report in $RUN/report.html).
+report with 12-month trends in $RUN/report.html, the cut-off's awards in
+$RUN/awards-$CUTOFF_ID.html).
 Stop them with: scripts/stop.sh
 TXT

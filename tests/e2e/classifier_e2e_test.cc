@@ -742,6 +742,22 @@ TEST_F(ClassifierE2eTest, UhcctlForPeople) {
   EXPECT_NE(map_page.find("Rp453.600"), std::string::npos) << "Batu Bara's upgrade, 1 person";
   EXPECT_EQ(map_page.find("http"), std::string::npos) << "no xmlns either: inline SVG in HTML5";
   EXPECT_EQ(map_page.find("<script"), std::string::npos);
+  // Every region's trend over 12 months: the provinces in their table, and every row of the
+  // national table. Batu Bara's figures have not moved this past year.
+  EXPECT_EQ(out.find("no trend point"), std::string::npos) << out;
+  EXPECT_EQ(occurrences("<svg class=\"trend\""), 38 + 553);
+  EXPECT_EQ(occurrences("trend, 12 months<br><span class=\"k\">"), 2) << "a key in both headings";
+  const size_t batu_bara_row = map_page.find("<tr class=\"kabkota\"><td class=\"l\">12.19</td>");
+  ASSERT_NE(batu_bara_row, std::string::npos);
+  const std::string row =
+      map_page.substr(batu_bara_row, map_page.find("</tr>", batu_bara_row) - batu_bara_row);
+  EXPECT_NE(row.find("<svg class=\"trend\""), std::string::npos) << row;
+  EXPECT_NE(row.find("):\ncoverage 97,00% \u2192 97,00%\nactivity 97,00% "
+                     "\u2192 97,00%\npemda share 97,00% \u2192 97,00%</title>"),
+            std::string::npos)
+      << row;
+  const std::string svg = row.substr(row.find("<svg"));
+  EXPECT_EQ(std::count(svg.begin(), svg.end(), 'L'), 3 * 11) << "12 points a line: " << svg;
   EXPECT_EQ(run("health"), 0) << out;
   EXPECT_EQ(run("summary --closest 3"), 0) << out;
   EXPECT_NE(out.find("kab/kota (514)"), std::string::npos) << out;

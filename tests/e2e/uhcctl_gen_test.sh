@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# uhcctl gen: reproducible for a seed, different for another, every kab/kota present.
+# uhcctl gen: reproducible for a seed, different for another, every kab/kota present; events over
+# --months months before today (WIB), each participant's in time order.
 set -u
 UHCCTL="$1"
 dir=$(mktemp -d)
@@ -18,5 +19,38 @@ cmp -s "$dir/a/events.jsonl" "$dir/c/events.jsonl" && { echo "FAIL another seed,
 grep -q '"relocated"' "$dir/a/events.jsonl" || { echo "FAIL no relocations"; fail=1; }
 grep -q '"terminated"' "$dir/a/events.jsonl" || { echo "FAIL no terminations"; fail=1; }
 "$UHCCTL" gen --scale 0 >/dev/null 2>&1; [ $? -eq 2 ] || { echo "FAIL --scale 0 must exit 2"; fail=1; }
+"$UHCCTL" gen --months 0 >/dev/null 2>&1; [ $? -eq 2 ] || { echo "FAIL --months 0 must exit 2"; fail=1; }
+"$UHCCTL" gen --out "$dir/d" --scale 20000 --seed 7 --months 12 >/dev/null || { echo "FAIL gen d"; exit 1; }
+# The default 15 months and 12: from the same day of the month that many months back (WIB), the
+# first events in its first weeks and the last ones in the last weeks, none in the future.
+for run in a:15 d:12; do
+  python3 - "$dir/${run%:*}/events.jsonl" "${run#*:}" <<'PY' || fail=1
+import datetime as d, json, sys
+wib = d.timezone(d.timedelta(hours=7))
+now = d.datetime.now(wib)
+months = int(sys.argv[2])
+m = now.year * 12 + now.month - 1 - months
+start = d.datetime(m // 12, m % 12 + 1, 1, tzinfo=wib) + d.timedelta(days=now.day - 1)
+end = now.replace(hour=0, minute=0, second=0, microsecond=0)
+last = {}
+problems = []
+times = []
+for line in open(sys.argv[1]):
+    e = json.loads(line)
+    t = d.datetime.strptime(e["occurred_at"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=d.timezone.utc)
+    times.append(t)
+    participant, k = e["event_id"].rsplit("-", 1)
+    if participant in last and last[participant] > (t, int(k)):
+        problems.append("out of order: " + e["event_id"])
+    last[participant] = (t, int(k))
+if min(times) < start or max(times) >= end:
+    problems.append("events from %s to %s, not within [%s, %s)" % (min(times), max(times), start, end))
+if min(times) > start + d.timedelta(days=14) or max(times) < end - d.timedelta(days=14):
+    problems.append("events from %s to %s do not fill the %d months" % (min(times), max(times), months))
+for p in problems[:5]:
+    print("FAIL --months %d: %s" % (months, p))
+sys.exit(1 if problems else 0)
+PY
+done
 [ $fail -eq 0 ] && echo "ok uhcctl gen"
 exit $fail

@@ -12,6 +12,9 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "absl/time/civil_time.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "common/config/files.h"
 #include "common/domain/regions.h"
 #include "tools/uhcctl/client.h"
@@ -103,6 +106,92 @@ const char* kSegmentNames[] = {
     "",          "SEGMENT_PBI_APBN", "SEGMENT_PBPU_PEMDA", "SEGMENT_PPU", "SEGMENT_PBPU_MANDIRI",
     "SEGMENT_BP"};
 
+constexpr int64_t kDay = 86400;
+constexpr int64_t kHour = 3600;
+
+// The period the events fall in, in unix seconds: from 00:00 WIB `months` before the generation
+// day to 00:00 WIB of that day, so every event is in the past whenever it is ingested that day.
+struct Window {
+  int64_t start, end;
+};
+
+Window WindowOf(absl::Time now, int months) {
+  const absl::TimeZone wib = absl::FixedTimeZone(7 * 3600);
+  const absl::CivilDay today = absl::ToCivilDay(now, wib);
+  // CivilDay normalizes: a day the month lacks (September 31st) is one of the next month's first.
+  const absl::CivilDay first(today.year(), today.month() - months, today.day());
+  return {absl::ToUnixSeconds(absl::FromCivil(first, wib)),
+          absl::ToUnixSeconds(absl::FromCivil(today, wib))};
+}
+
+// When a kab/kota's events happen, which tells its story. Its participants enrol over
+// [start, drive_start), most in the first weeks (the membership the period opens with), then
+// fewer and fewer; a registration drive by the pemda enrols its last `drive_people` PBPU Pemda
+// participants in [drive_start, drive_end], when the region reaches its final figures (and
+// tier). A participant's later events (relocation, segment and status changes: activations,
+// take-overs by the pemda) fall between their enrolment and drive_end. A late region's drive is
+// in the last weeks; in a lapsing region the participants who stop paying do so in the last
+// weeks too, after the region held its tier.
+//
+// scripts/run.sh freezes a cut-off at the end of the month three months back: 59 to 91 days
+// before the end of the window, whatever the day. Late drives start at most 54 days before the
+// end and lapses 50, early drives end at least 95 days before (with five months or more): the
+// cut-off shows every region before its late drive or lapse and after its early drive.
+struct Timeline {
+  int64_t start, drive_start, drive_end;
+  int64_t drive_people;
+  bool lapsing;
+  int64_t lapse_from, lapse_to;
+};
+
+Timeline DrawTimeline(std::mt19937_64& rng, const Window& w, const Profile& p, int64_t pop,
+                      int64_t pemda) {
+  std::uniform_real_distribution<double> u(0, 1);
+  auto clamp = [&](int64_t t) { return std::clamp(t, w.start, w.end - kDay); };
+  auto between = [&](int64_t lo, int64_t hi) {
+    return clamp(lo +
+                 static_cast<int64_t>(u(rng) * static_cast<double>(std::max<int64_t>(0, hi - lo))));
+  };
+  Timeline t;
+  t.start = w.start;
+  // Profile 2 misses 80 % activity narrowly: it held Pratama until premiums went unpaid.
+  t.lapsing = p.below == 2;
+  const bool late = !t.lapsing && u(rng) < 0.3;
+  t.drive_end = late ? between(w.end - 40 * kDay, w.end - 2 * kDay)
+                     : between(w.start + (w.end - w.start) / 4, w.end - 95 * kDay);
+  t.drive_start =
+      std::max(w.start, t.drive_end - 5 * kDay - static_cast<int64_t>(u(rng) * 9 * kDay));
+  // 0.3 % to 5 % of the residents, mostly small: a small drive lifts a region by a tier, a big
+  // one out of none.
+  const double drive = 0.003 + 0.047 * std::pow(u(rng), 2);
+  t.drive_people = std::min(pemda, static_cast<int64_t>(std::llround(drive * pop)));
+  t.lapse_from = clamp(w.end - 50 * kDay);
+  t.lapse_to = clamp(w.end - 2 * kDay);
+  return t;
+}
+
+// The enrolment time of participant `i` from a uniform `x`: the drive's evenly, the others
+// with 65 % in the first 5 % of [start, drive_start) and the rest at a density falling to 0 at
+// drive_start.
+int64_t EnrolTime(const Timeline& t, int64_t i, double x) {
+  if (i < t.drive_people) {
+    return t.drive_start +
+           static_cast<int64_t>(x * static_cast<double>(t.drive_end - t.drive_start));
+  }
+  constexpr double kOpening = 0.65;
+  const double q =
+      x < kOpening ? 0.05 * x / kOpening : 1 - std::sqrt(1 - (x - kOpening) / (1 - kOpening));
+  return t.start + static_cast<int64_t>(q * static_cast<double>(t.drive_start - t.start));
+}
+
+// The time of an event after one at `previous`, from a uniform `y`: at least an hour later,
+// else anywhere up to `until`.
+int64_t NextTime(int64_t previous, int64_t until, double y) {
+  const int64_t earliest = previous + kHour;
+  return earliest +
+         static_cast<int64_t>(y * static_cast<double>(std::max<int64_t>(0, until - earliest)));
+}
+
 }  // namespace
 
 int RunGen(const std::vector<std::string>& args) {
@@ -113,11 +202,18 @@ int RunGen(const std::vector<std::string>& args) {
       "relocations, terminations). Populations are the registered ones (Dukcapil, end of\n"
       "2024; data/population-2025.csv) divided by --scale; regions are spread over the\n"
       "tiers of uhc-awards-2026 in the published 2026 shares, some just below a\n"
-      "threshold. The same --seed gives the same files.",
-      "[--out DIR] [--scale N] [--seed N]",
+      "threshold. The events occurred over the --months months before today (WIB): most\n"
+      "enrolments early, then fewer, each kab/kota reaching its tier with a registration\n"
+      "drive by the pemda, three in ten of them in the last weeks, and some losing Pratama\n"
+      "in the last weeks as premiums go unpaid. Import population.csv and region-status.csv\n"
+      "as of the day of the first event or earlier (population import --as-of, region-status\n"
+      "--effective): they stand for the whole period. The same --seed on the same day gives\n"
+      "the same files.",
+      "[--out DIR] [--scale N] [--seed N] [--months N]",
       {{"out", "DIR", "output directory", "run/dataset"},
        {"scale", "N", "1:N of the real size", "1000"},
        {"seed", "N", "random seed", "2026"},
+       {"months", "N", "months of events, 1 to 24 (the services keep 800 days)", "15"},
        {"data-dir", "DIR", "region CSVs", "data"},
        {"population", "FILE", "registered population per kab/kota (code,name,male,female,total)",
         "<data-dir>/population-2025.csv"}});
@@ -125,7 +221,8 @@ int RunGen(const std::vector<std::string>& args) {
   if (!cmd.Parse(args, &exit_code)) return exit_code;
   auto scale = cmd.GetInt("scale", 1, 1000000);
   auto seed = cmd.GetInt("seed", 0, INT64_MAX);
-  if (!scale || !seed) return kExitUsage;
+  auto months = cmd.GetInt("months", 1, 24);
+  if (!scale || !seed || !months) return kExitUsage;
   absl::StatusOr<RegionRegistry> regions = LoadRegions(cmd.Get("data-dir"));
   if (!regions.ok()) return cmd.UsageError(std::string(regions.status().message()));
   std::string population_file = cmd.Get("population");
@@ -140,12 +237,15 @@ int RunGen(const std::vector<std::string>& args) {
   if (ec) return cmd.UsageError(absl::StrCat("cannot create ", out, ": ", ec.message()));
 
   std::mt19937_64 rng(static_cast<uint64_t>(*seed));
+  // Timelines draw from their own stream, so that what each region ends with (drawn from `rng`:
+  // README's figures for seed 2026) does not depend on when its events happen.
+  std::mt19937_64 timing(static_cast<uint64_t>(*seed) ^ 0x9e3779b97f4a7c15);
   std::uniform_real_distribution<double> u(0, 1);
+  const Window window = WindowOf(absl::Now(), static_cast<int>(*months));
   std::ofstream population(out + "/population.csv"), status(out + "/region-status.csv");
   population << "region_code,population\n";
   status << "region_code,uhc_prioritas,dues_paid_through\n";
   std::vector<Event> events;
-  const int64_t start = 1735689600;  // 2025-01-01
   int64_t participants_total = 0, people_total = 0;
   const auto& kabs = regions->regencies();
   for (size_t r = 0; r < kabs.size(); ++r) {
@@ -167,10 +267,11 @@ int RunGen(const std::vector<std::string>& args) {
     active = std::min(active, participants);
     int64_t pemda = std::min(active, static_cast<int64_t>(std::llround(p.pemda * pop)));
     participants_total += participants;
+    const Timeline timeline = DrawTimeline(timing, window, p, pop, pemda);
     for (int64_t i = 0; i < participants; ++i) {
       std::string nik = RegionNik(code, i);
       std::string id = absl::StrCat("g", code, "-", i);
-      int64_t ts = start + static_cast<int64_t>(u(rng) * 180 * 86400);
+      int64_t ts = EnrolTime(timeline, i, u(rng));
       // Final state: the first `pemda` are PBPU Pemda (active), then other active ones, then
       // inactive ones (mostly PBPU mandiri and BP, who stop paying).
       bool is_active = i < active;
@@ -190,25 +291,34 @@ int RunGen(const std::vector<std::string>& args) {
       std::string enrol_region = code;
       if (u(rng) < 0.02) enrol_region = kabs[(r + 1) % kabs.size()]->code;
       bool first_active = u(rng) < 0.2 ? !is_active : is_active;
+      // A draw after each event times the next one; the last is unused but kept, as the
+      // sequence of `rng` that README's figures come from has it.
       int k = 0;
-      auto add = [&](const std::string& region, const std::string& change) {
+      double y = 0;
+      auto add = [&](int64_t at, const std::string& region, const std::string& change) {
+        ts = at;
         events.push_back({ts, EventJson(absl::StrCat(id, "-", k++), nik, region, ts, change)});
-        ts += 3600 + static_cast<int64_t>(u(rng) * 20 * 86400);
+        y = u(rng);
       };
-      add(enrol_region,
+      add(ts, enrol_region,
           absl::StrFormat("\"enrolled\":{\"segment\":\"%s\",\"active\":%s}",
                           kSegmentNames[first_segment], first_active ? "true" : "false"));
       if (enrol_region != code) {
-        add(enrol_region, absl::StrFormat("\"relocated\":{\"to_region_code\":\"%s\"}", code));
+        add(NextTime(ts, timeline.drive_end, y), enrol_region,
+            absl::StrFormat("\"relocated\":{\"to_region_code\":\"%s\"}", code));
       }
       if (first_segment != segment) {
-        add(code,
+        add(NextTime(ts, timeline.drive_end, y), code,
             absl::StrFormat("\"segment_changed\":{\"segment\":\"%s\"}", kSegmentNames[segment]));
       }
       if (first_active != is_active) {
-        add(code, absl::StrFormat("\"status_changed\":{\"active\":%s,\"reason\":\"%s\"}",
-                                  is_active ? "true" : "false",
-                                  is_active ? "premium paid" : "premium unpaid"));
+        const int64_t at = timeline.lapsing && !is_active
+                               ? NextTime(std::max(ts, timeline.lapse_from), timeline.lapse_to, y)
+                               : NextTime(ts, timeline.drive_end, y);
+        add(at, code,
+            absl::StrFormat("\"status_changed\":{\"active\":%s,\"reason\":\"%s\"}",
+                            is_active ? "true" : "false",
+                            is_active ? "premium paid" : "premium unpaid"));
       }
     }
     // Residents who left the programme (deaths): enrolled, then terminated.
@@ -216,11 +326,13 @@ int RunGen(const std::vector<std::string>& args) {
     for (int64_t i = 0; i < leavers; ++i) {
       std::string nik = RegionNik(code, participants + i);
       std::string id = absl::StrCat("g", code, "-t", i);
-      int64_t ts = start + static_cast<int64_t>(u(rng) * 90 * 86400);
+      int64_t ts = window.start +
+                   static_cast<int64_t>(u(rng) * static_cast<double>(std::max<int64_t>(
+                                                     0, window.end - window.start - 31 * kDay)));
       events.push_back({ts, EventJson(id + "-0", nik, code, ts,
                                       "\"enrolled\":{\"segment\":\"SEGMENT_PBI_APBN\","
                                       "\"active\":true}")});
-      ts += 86400 * 30;
+      ts = std::min(ts + 30 * kDay, window.end - kHour);
       events.push_back(
           {ts, EventJson(id + "-1", nik, code, ts, "\"terminated\":{\"reason\":\"death\"}")});
     }
@@ -238,10 +350,15 @@ int RunGen(const std::vector<std::string>& args) {
   for (const Event& e : events) jsonl << e.json << "\n";
   jsonl.close();
   if (!jsonl || !population || !status) return cmd.UsageError("write failed in " + out);
+  auto day = [](int64_t ts) {
+    return absl::FormatTime("%Y-%m-%d", absl::FromUnixSeconds(ts), absl::FixedTimeZone(7 * 3600));
+  };
   std::cout << absl::StrFormat(
-      "wrote %s: %d kab/kota, %s residents, %s participants, %s events (scale 1:%d, seed %d)\n",
+      "wrote %s: %d kab/kota, %s residents, %s participants, %s events from %s to %s (WIB; "
+      "scale 1:%d, seed %d)\n",
       out, kabs.size(), Thousands(people_total), Thousands(participants_total),
-      Thousands(static_cast<int64_t>(events.size())), *scale, *seed);
+      Thousands(static_cast<int64_t>(events.size())), day(events.front().ts), day(events.back().ts),
+      *scale, *seed);
   return kExitOk;
 }
 
