@@ -15,7 +15,8 @@
 --
 -- Day hash `uhc:{<region>}:days` (common/redis/history.h): field d<day> holds the change of the
 -- ten counts, packed as `c`, made by the transitions applied whose occurred_at falls on that day
--- (days since 1970-01-01 in WIB, UTC+7); `from` is the first day kept after a trim. The counts at
+-- (days since 1970-01-01 in WIB, UTC+7); `from` is the first day kept after a trim; `enc` is a
+-- marker that keeps the hash a hash table (see ENC). The counts at
 -- the end of day D are the live ones minus every change after D. Written in the same call as
 -- the aggregate, so the two never disagree.
 --
@@ -40,6 +41,12 @@ local APPLIED, DUPLICATE, STALE, NOT_FOUND, GONE, SKIPPED = 1, 2, 3, 4, 5, 6
 local FROM_LEAVE = 255
 local EVENT_BYTES = 24
 local DAY_MS, WIB_MS = 86400000, 7 * 3600000
+-- A day hash holds a field per day: up to two years of them. Kept as a listpack (a Redis hash
+-- with at most hash-max-listpack-entries fields of at most hash-max-listpack-value bytes), every
+-- lookup would scan it: measured +42 % Redis CPU per event at 730 days (docs/BENCHMARKS.md). A
+-- value longer than hash-max-listpack-value (64 by default; keep it below 100) makes Redis keep
+-- the hash as a hash table for good, so the marker field `enc` goes in with the first day.
+local ENC = 'hash table on purpose: a day hash is looked up by field, never scanned (uhc_apply_v3)'
 
 -- The packed counts: slot s = n<s> and slot 5 + s = a<s> for segments 1-5.
 local COUNTS = '>i4i4i4i4i4i4i4i4i4i4'
@@ -61,22 +68,15 @@ local function apply(keys, args)
   local char, concat, floor, min = string.char, table.concat, math.floor, math.min
   local s = args[1]
   local n = #s / EVENT_BYTES
-  local deltas, applied, newest = {}, {}, {}
-  local days = {}  -- ai -> day -> ten deltas
+  local applied, newest = {}, {}
+  local days = {}  -- ai -> day -> ten deltas; an aggregate's delta is the sum over its days
   local day        -- the current event's day
   local out = {}
   local moved_seg, moved_act  -- what the last LEAVE of this call removed (nil: none)
   local pos = 1
 
-  -- Adds sign to the counts of (seg, active) in aggregate ai.
+  -- Adds sign to the counts of (seg, active) in aggregate ai, on the current event's day.
   local function count(ai, seg, active, sign)
-    local d = deltas[ai]
-    if not d then
-      d = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
-      deltas[ai] = d
-    end
-    d[seg] = d[seg] + sign
-    if active == 1 then d[seg + 5] = d[seg + 5] + sign end
     local by_day = days[ai]
     if not by_day then
       by_day = {}
@@ -182,9 +182,9 @@ local function apply(keys, args)
       for slot = 1, 10 do c[slot] = tonumber(c[slot]) or 0 end
       call('HDEL', agg, 'part', 'act', unpack(LAYOUT1))
     end
-    local d = deltas[ai]
-    if d then
-      for slot = 1, 10 do c[slot] = c[slot] + d[slot] end
+    local by_day = days[ai] or {}
+    for _, h in pairs(by_day) do
+      for slot = 1, 10 do c[slot] = c[slot] + h[slot] end
     end
     local last = tonumber(current[3]) or 0
     if newest[ai] > last then last = newest[ai] end
@@ -192,8 +192,7 @@ local function apply(keys, args)
          'ver', (tonumber(current[2]) or 0) + count_applied, 'last', last)
 
     -- Its day hash: the changes of each day touched (a day whose changes cancel out is left).
-    local by_day = days[ai]
-    if by_day then
+    do
       local names, changes = {}, {}
       for d, h in pairs(by_day) do
         for slot = 1, 10 do
@@ -207,15 +206,21 @@ local function apply(keys, args)
       if #names > 0 then
         local hist = keys[ai + 1]
         local old = call('HMGET', hist, unpack(names))
-        local update = {}
+        local update, new_day = {}, false
         for k = 1, #names do
           local h = changes[k]
           if old[k] then
             local o = {unpack_struct(COUNTS, old[k])}
             for slot = 1, 10 do h[slot] = h[slot] + o[slot] end
+          else
+            new_day = true
           end
           update[2 * k - 1] = names[k]
           update[2 * k] = pack_struct(COUNTS, unpack(h, 1, 10))
+        end
+        if new_day then  -- about once a day per region: keeps the hash a hash table
+          update[#update + 1] = 'enc'
+          update[#update + 1] = ENC
         end
         call('HSET', hist, unpack(update))
       end

@@ -12,7 +12,7 @@
 //
 // Day hash `uhc:{<region>}:days`: field d<day number> (days since 1970-01-01 in WIB) -> the ten
 // count changes, packed as the aggregate's field `c`; field `from` -> the first day kept (older
-// days were trimmed, docs/DESIGN.md "History retention").
+// days were trimmed); field `enc` -> a marker that keeps the hash a hash table (uhc_apply_v3.lua).
 // Settings hash `uhc:{<region>}:settings`: p<YYYY-MM-DD> -> population figure as of that date;
 // s<YYYY-MM-DD> -> "<prio 0|1>|<dues YYYY-MM or empty>", the status from that day on.
 

@@ -97,7 +97,8 @@ measure() {
   local fields=0 bytes=0 key
   while read -r key; do
     [ -n "$key" ] || continue
-    fields=$((fields + $(redis-cli -p "$REDIS_PORT" hlen "$key")))
+    # Every field but the marker `enc` (uhc_apply_v3.lua) is a day.
+    fields=$((fields + $(redis-cli -p "$REDIS_PORT" hlen "$key") - $(redis-cli -p "$REDIS_PORT" hexists "$key" enc)))
     bytes=$((bytes + $(redis-cli -p "$REDIS_PORT" memory usage "$key" samples 0)))
   done < <(redis-cli -p "$REDIS_PORT" --scan --pattern 'uhc:{*}:days')
   stop_all
@@ -127,7 +128,7 @@ print("| --- | --- | --- | --- | --- | --- | --- |")
 adds = []
 for i, row in enumerate(sys.argv[1:], 1):
     b, be, _, _, h, he, fields, byts = [float(x) for x in row.split()]
-    days = fields  # every field is a day (`from` comes only with a trim)
+    days = fields
     adds.append(h / b - 1)
     print("| %d | %.2f | %.2f | %+.1f %% | %.0f / %.0f | %d | %.0f |" % (
         i, b, h, 100 * (h / b - 1), be, he, days, byts / days if days else 0))
