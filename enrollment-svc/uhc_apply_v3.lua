@@ -16,9 +16,11 @@
 -- Day hash `uhc:{<region>}:days` (common/redis/history.h): field d<day> holds the change of the
 -- ten counts, packed as `c`, made by the transitions applied whose occurred_at falls on that day
 -- (days since 1970-01-01 in WIB, UTC+7); `from` is the first day kept after a trim; `enc` is a
--- marker that keeps the hash a hash table (see ENC). The counts at
--- the end of day D are the live ones minus every change after D. Written in the same call as
--- the aggregate, so the two never disagree.
+-- marker that keeps the hash a hash table (see ENC). The changes of the region's current day
+-- (the newest day it has changes on) are kept in its aggregate instead, fields `t` (the day) and
+-- `e` (packed as `c`), and move to the day hash when a later day starts. The counts at the end of
+-- day D are the live ones minus every change after D (the day hash's and `e` if t > D). Written
+-- in the same call as the aggregate, so the two never disagree.
 --
 -- uhc_apply_v3
 -- KEYS: the aggregate and bucket keys the events name (all of one hash tag in a cluster); every
@@ -31,8 +33,9 @@
 -- What makes it cheaper than v1 (measured in docs/BENCHMARKS.md): one argument instead of one per
 -- event; an ENROLL or ENTER of a participant the bucket does not hold yet (most of them) is one
 -- HSETNX instead of HGET + HSET; record flags decoded by table lookup; deltas in arrays indexed
--- by number; result bytes made in chunks instead of one string per event. The history costs one
--- HMGET and one HSET of the day hash per touched region, whatever the number of days.
+-- by number; result bytes made in chunks instead of one string per event. The history costs two
+-- more fields in the aggregate's read and write, and one HMGET and one HSET of the day hash only
+-- for a region with late events in the call or whose current day ended.
 
 -- Operation codes (TERMINATE is the last branch of the transitions below).
 local ENROLL, STATUS, SEGMENT, LEAVE, ENTER, TERMINATE = 1, 2, 3, 4, 5, 6
@@ -170,10 +173,13 @@ local function apply(keys, args)
     out[i] = outcome
   end
 
-  -- Each touched aggregate: one read and one write (two more the first time, for layout 1).
+  -- Each touched aggregate: one read and one write (two more the first time, for layout 1). The
+  -- changes of its current day (`t`, the newest day it has changes on) ride along in its field
+  -- `e`; only changes of earlier days (late events) and the change of a day that stops being
+  -- current go to the day hash, so in the common case the history costs no call of its own.
   for ai, count_applied in pairs(applied) do
     local agg = keys[ai]
-    local current = call('HMGET', agg, 'c', 'ver', 'last')
+    local current = call('HMGET', agg, 'c', 'ver', 'last', 't', 'e')
     local c
     if current[1] then
       c = {unpack_struct(COUNTS, current[1])}
@@ -183,47 +189,73 @@ local function apply(keys, args)
       call('HDEL', agg, 'part', 'act', unpack(LAYOUT1))
     end
     local by_day = days[ai] or {}
-    for _, h in pairs(by_day) do
+    local newest_day
+    for d, h in pairs(by_day) do
       for slot = 1, 10 do c[slot] = c[slot] + h[slot] end
+      if not newest_day or d > newest_day then newest_day = d end
     end
     local last = tonumber(current[3]) or 0
     if newest[ai] > last then last = newest[ai] end
-    call('HSET', agg, 'c', pack_struct(COUNTS, unpack(c, 1, 10)),
-         'ver', (tonumber(current[2]) or 0) + count_applied, 'last', last)
 
-    -- Its day hash: the changes of each day touched (a day whose changes cancel out is left).
-    do
-      local names, changes = {}, {}
-      for d, h in pairs(by_day) do
-        for slot = 1, 10 do
-          if h[slot] ~= 0 then
-            names[#names + 1] = 'd' .. d
-            changes[#changes + 1] = h
-            break
-          end
+    local t = tonumber(current[4])
+    local e = current[5] and {unpack_struct(COUNTS, current[5])} or {0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
+    local names, changes, at = {}, {}, {}  -- for the day hash; at: day -> index in names
+    local function to_days(d, h)
+      local k = at[d]
+      if k then  -- the day that stopped being current and late events of it, in one field
+        local sum = changes[k]
+        for slot = 1, 10 do sum[slot] = sum[slot] + h[slot] end
+        return
+      end
+      for slot = 1, 10 do
+        if h[slot] ~= 0 then  -- a day whose changes cancel out is left alone
+          names[#names + 1] = 'd' .. d
+          changes[#changes + 1] = {unpack(h, 1, 10)}
+          at[d] = #names
+          return
         end
       end
-      if #names > 0 then
-        local hist = keys[ai + 1]
-        local old = call('HMGET', hist, unpack(names))
-        local update, new_day = {}, false
-        for k = 1, #names do
-          local h = changes[k]
-          if old[k] then
-            local o = {unpack_struct(COUNTS, old[k])}
-            for slot = 1, 10 do h[slot] = h[slot] + o[slot] end
-          else
-            new_day = true
-          end
-          update[2 * k - 1] = names[k]
-          update[2 * k] = pack_struct(COUNTS, unpack(h, 1, 10))
-        end
-        if new_day then  -- about once a day per region: keeps the hash a hash table
-          update[#update + 1] = 'enc'
-          update[#update + 1] = ENC
-        end
-        call('HSET', hist, unpack(update))
+    end
+    if newest_day and (not t or newest_day > t) then
+      if t then to_days(t, e) end  -- the current day is over: its changes go to the day hash
+      t, e = newest_day, {0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
+    end
+    for d, h in pairs(by_day) do
+      if d == t then
+        for slot = 1, 10 do e[slot] = e[slot] + h[slot] end
+      else
+        to_days(d, h)  -- an earlier day: a late event
       end
+    end
+    if t then
+      call('HSET', agg, 'c', pack_struct(COUNTS, unpack(c, 1, 10)),
+           'ver', (tonumber(current[2]) or 0) + count_applied, 'last', last,
+           't', t, 'e', pack_struct(COUNTS, unpack(e, 1, 10)))
+    else
+      call('HSET', agg, 'c', pack_struct(COUNTS, unpack(c, 1, 10)),
+           'ver', (tonumber(current[2]) or 0) + count_applied, 'last', last)
+    end
+
+    if #names > 0 then
+      local hist = keys[ai + 1]
+      local old = call('HMGET', hist, unpack(names))
+      local update, new_day = {}, false
+      for k = 1, #names do
+        local h = changes[k]
+        if old[k] then
+          local o = {unpack_struct(COUNTS, old[k])}
+          for slot = 1, 10 do h[slot] = h[slot] + o[slot] end
+        else
+          new_day = true
+        end
+        update[2 * k - 1] = names[k]
+        update[2 * k] = pack_struct(COUNTS, unpack(h, 1, 10))
+      end
+      if new_day then  -- about once a day per region: keeps the hash a hash table
+        update[#update + 1] = 'enc'
+        update[#update + 1] = ENC
+      end
+      call('HSET', hist, unpack(update))
     end
   end
 

@@ -1,5 +1,6 @@
 #include "common/redis/client.h"
 
+#include <sys/socket.h>
 #include <sys/time.h>
 
 #include <algorithm>
@@ -68,6 +69,11 @@ absl::Status RedisConnection::TransportError() {
                      " (Redis is stalled or overloaded); the connection is dropped, retry"));
   }
   return absl::UnavailableError(absl::StrCat("redis: ", context_->errstr));
+}
+
+bool RedisConnection::PeerClosed() const {
+  char byte;
+  return ::recv(context_->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
 }
 
 absl::StatusOr<ReplyPtr> RedisConnection::Read() {
@@ -233,7 +239,10 @@ absl::Status ReconnectingConnection::ForEachPrimary(
 }
 
 absl::StatusOr<RedisConnection*> ReconnectingConnection::Get() {
-  if (connection_ != nullptr && !connection_->broken()) return connection_.get();
+  // A connection Redis closed while it sat idle (a restart) is replaced before it fails a call.
+  if (connection_ != nullptr && !connection_->broken() && !connection_->PeerClosed()) {
+    return connection_.get();
+  }
   connection_.reset();
   absl::Time now = absl::Now();
   if (now < next_attempt_) return absl::UnavailableError("redis unreachable (backing off)");

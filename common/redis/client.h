@@ -62,6 +62,10 @@ class RedisConnection {
   absl::StatusOr<std::vector<ReplyPtr>> Receive(size_t count);
 
   bool broken() const { return broken_; }
+  // Whether Redis closed this idle connection (it restarted, or dropped an idle client): the
+  // socket reads end-of-file. One non-blocking peek; pending data (a TLS session ticket, say)
+  // does not count.
+  bool PeerClosed() const;
 
  private:
   struct ContextDeleter {

@@ -127,6 +127,15 @@ RegionHistory ParseHistory(const redisReply* aggregate, const redisReply* days,
                            const redisReply* settings) {
   RegionHistory h;
   h.live = ParseAggregate(aggregate);
+  // The current day's changes ride in the aggregate (fields t and e, uhc_apply_v3.lua).
+  std::optional<int64_t> current_day;
+  std::array<int64_t, 10> current{};
+  bool has_current = false;
+  ForEachField(aggregate, [&](absl::string_view name, absl::string_view value) {
+    int64_t n = 0;
+    if (name == "t" && absl::SimpleAtoi(value, &n)) current_day = n;
+    if (name == "e") has_current = UnpackTen(value, &current);
+  });
   ForEachField(days, [&](absl::string_view name, absl::string_view value) {
     int64_t n = 0;
     if (name == "from") {
@@ -139,6 +148,10 @@ RegionHistory ParseHistory(const redisReply* aggregate, const redisReply* days,
       h.days[n] = delta;
     }
   });
+  if (current_day && has_current) {
+    std::array<int64_t, 10>& day = h.days[*current_day];  // zero if the day hash has none
+    for (int i = 0; i < 10; ++i) day[i] += current[i];
+  }
   ForEachField(settings, [&](absl::string_view name, absl::string_view value) {
     if (name.size() != 11 || !ParseDate(name.substr(1))) return;
     const std::string date(name.substr(1));

@@ -13,6 +13,9 @@
 // Day hash `uhc:{<region>}:days`: field d<day number> (days since 1970-01-01 in WIB) -> the ten
 // count changes, packed as the aggregate's field `c`; field `from` -> the first day kept (older
 // days were trimmed); field `enc` -> a marker that keeps the hash a hash table (uhc_apply_v3.lua).
+// The changes of the region's current day (its newest day with changes) are in its aggregate
+// hash instead: `t` the day number, `e` the changes, packed as `c`; they move to the day hash
+// when a later day starts.
 // Settings hash `uhc:{<region>}:settings`: p<YYYY-MM-DD> -> population figure as of that date;
 // s<YYYY-MM-DD> -> "<prio 0|1>|<dues YYYY-MM or empty>", the status from that day on.
 
@@ -74,7 +77,8 @@ struct RegionHistory {
   RegionCounts Figures(absl::CivilDay day, const std::array<int64_t, 10>& later) const;
 };
 
-// One region's history from the HGETALL replies of its aggregate, day and settings hashes.
+// One region's history from the HGETALL replies of its aggregate (its current day included),
+// day and settings hashes.
 RegionHistory ParseHistory(const redisReply* aggregate, const redisReply* days,
                            const redisReply* settings);
 
