@@ -172,7 +172,10 @@ ExtraColumn TrendColumn(v1::ClassifierService::Stub* stub, const std::string& po
   auto add = [&](const v1::RegionTier& t, size_t day) {
     std::vector<Series>& lines = series[t.region_code()];
     lines.resize(std::size(kIndicators), Series(days.size()));
-    for (size_t i = 0; i < lines.size(); ++i) lines[i][day] = (t.metrics().*kIndicators[i].bp)();
+    // A range-for, not an index into kIndicators: GCC 12 under ASan warns (wrongly) that the
+    // index may be uninitialized.
+    size_t i = 0;
+    for (const Indicator& indicator : kIndicators) lines[i++][day] = (t.metrics().*indicator.bp)();
   };
   const bool tty = isatty(STDERR_FILENO);
   const absl::Time start = absl::Now();
