@@ -228,9 +228,11 @@ local function apply(keys, args)
       end
     end
     if t then
+      -- The day as the text read when it did not change: a number is formatted (printf) anew.
+      local t_text = (current[4] and tonumber(current[4]) == t) and current[4] or t
       call('HSET', agg, 'c', pack_struct(COUNTS, unpack(c, 1, 10)),
            'ver', (tonumber(current[2]) or 0) + count_applied, 'last', last,
-           't', t, 'e', pack_struct(COUNTS, unpack(e, 1, 10)))
+           't', t_text, 'e', pack_struct(COUNTS, unpack(e, 1, 10)))
     else
       call('HSET', agg, 'c', pack_struct(COUNTS, unpack(c, 1, 10)),
            'ver', (tonumber(current[2]) or 0) + count_applied, 'last', last)
