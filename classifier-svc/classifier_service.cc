@@ -148,29 +148,36 @@ absl::Status ClassifierServiceImpl::AnswerTier(const v1::GetRegionTierRequest& r
   return absl::OkStatus();
 }
 
+grpc::ServerUnaryReactor* ClassifierServiceImpl::LiveOrPast(
+    grpc::CallbackServerContext* context, absl::Status status, std::string as_of_date,
+    std::string cutoff_id, std::function<absl::Status(const Source&)> answer) {
+  if (status.ok()) status = CheckPast(as_of_date, cutoff_id);
+  if (status.ok() && (!as_of_date.empty() || !cutoff_id.empty())) {
+    // Checked first against the live snapshot: a bad region, policy or filter costs no Redis
+    // read (the answer it makes is replaced).
+    status = answer(Live());
+    if (status.ok()) {
+      return calls_.OnExecutor(
+          context, Role::kRead,
+          [this, as_of_date, cutoff_id, answer](RedisClient& redis) -> absl::Status {
+            absl::StatusOr<Source> source = Past(redis, as_of_date, cutoff_id);
+            if (!source.ok()) return source.status();
+            return answer(*source);
+          });
+    }
+  }
+  return calls_.Answer(context, Role::kRead, [&] { return status.ok() ? answer(Live()) : status; });
+}
+
 grpc::ServerUnaryReactor* ClassifierServiceImpl::GetRegionTier(grpc::CallbackServerContext* context,
                                                                const grpc::ByteBuffer* request,
                                                                grpc::ByteBuffer* response) {
   auto parsed = std::make_shared<v1::GetRegionTierRequest>();
   absl::Status status = ParseRequest(*request, parsed.get());
-  if (status.ok()) status = CheckPast(parsed->as_of_date(), parsed->cutoff_id());
-  if (status.ok() && (!parsed->as_of_date().empty() || !parsed->cutoff_id().empty())) {
-    // Checked first against the live snapshot: a bad region or policy costs no Redis read.
-    grpc::ByteBuffer unused;
-    status = AnswerTier(*parsed, Live(), &unused);
-    if (status.ok()) {
-      return calls_.OnExecutor(
-          context, Role::kRead, [this, parsed, response](RedisClient& redis) -> absl::Status {
-            absl::StatusOr<Source> source = Past(redis, parsed->as_of_date(), parsed->cutoff_id());
-            if (!source.ok()) return source.status();
-            return AnswerTier(*parsed, *source, response);
-          });
-    }
-  }
-  return calls_.Answer(context, Role::kRead, [&] {
-    if (!status.ok()) return status;
-    return AnswerTier(*parsed, Live(), response);
-  });
+  return LiveOrPast(context, status, parsed->as_of_date(), parsed->cutoff_id(),
+                    [this, parsed, response](const Source& source) {
+                      return AnswerTier(*parsed, source, response);
+                    });
 }
 
 grpc::ServerUnaryReactor* ClassifierServiceImpl::ListRegionTiers(
@@ -178,29 +185,13 @@ grpc::ServerUnaryReactor* ClassifierServiceImpl::ListRegionTiers(
     grpc::ByteBuffer* response) {
   auto parsed = std::make_shared<v1::ListRegionTiersRequest>();
   absl::Status status = ParseRequest(*request, parsed.get());
-  if (status.ok()) status = CheckPast(parsed->as_of_date(), parsed->cutoff_id());
-  if (status.ok() && (!parsed->as_of_date().empty() || !parsed->cutoff_id().empty())) {
-    std::string unused;
-    status = ListFromSnapshot(*parsed, Live(), &unused);
-    if (status.ok()) {
-      return calls_.OnExecutor(
-          context, Role::kRead, [this, parsed, response](RedisClient& redis) -> absl::Status {
-            absl::StatusOr<Source> source = Past(redis, parsed->as_of_date(), parsed->cutoff_id());
-            if (!source.ok()) return source.status();
-            std::string bytes;
-            absl::Status s = ListFromSnapshot(*parsed, *source, &bytes);
-            if (s.ok()) *response = ToByteBuffer(std::move(bytes));
-            return s;
-          });
-    }
-  }
-  return calls_.Answer(context, Role::kRead, [&] {
-    if (!status.ok()) return status;
-    std::string bytes;
-    absl::Status s = ListFromSnapshot(*parsed, Live(), &bytes);
-    if (s.ok()) *response = ToByteBuffer(std::move(bytes));
-    return s;
-  });
+  return LiveOrPast(context, status, parsed->as_of_date(), parsed->cutoff_id(),
+                    [this, parsed, response](const Source& source) {
+                      std::string bytes;
+                      absl::Status s = ListFromSnapshot(*parsed, source, &bytes);
+                      if (s.ok()) *response = ToByteBuffer(std::move(bytes));
+                      return s;
+                    });
 }
 
 absl::Status ClassifierServiceImpl::ListFromSnapshot(const v1::ListRegionTiersRequest& req,

@@ -63,6 +63,12 @@ class ClassifierServiceImpl final
                               const std::string& cutoff_id);
   // The request's date and cut-off: at most one, the date well-formed and not in the future.
   static absl::Status CheckPast(const std::string& as_of_date, const std::string& cutoff_id);
+  // Answers from the live snapshot, or, when the request names a date or a cut-off, from the
+  // past read on the executor. `status`: the request's parse; `answer` fills the response from a
+  // source (it may run twice: a check against the live snapshot first).
+  grpc::ServerUnaryReactor* LiveOrPast(grpc::CallbackServerContext* context, absl::Status status,
+                                       std::string as_of_date, std::string cutoff_id,
+                                       std::function<absl::Status(const Source&)> answer);
   // GetRegionTier's answer from `source`.
   absl::Status AnswerTier(const v1::GetRegionTierRequest& request, const Source& source,
                           grpc::ByteBuffer* response) const;
