@@ -4,23 +4,26 @@
 -- event, the participant counts of an aggregate packed into one field, and the history of those
 -- counts by event day. Library uhc_v1 stays loaded for the previous release's admin calls.
 --
--- Aggregate hash `uhc:{<region>}:agg`, layout 2: field `c` holds the ten counts n1..n5
--- (participants per segment) and a1..a5 (active per segment), 4-byte big-endian signed integers
--- in that order; part and act are their sums. ver, last, pop, pop_asof, prio and dues are as in
--- layout 1. A hash of layout 1 (named fields n1..a5, part, act, written by uhc_apply_v1) moves to
--- layout 2 the first time uhc_apply_v3 changes it: its counts are read once, written into `c`,
--- and the named fields deleted, in the same call. Readers (ParseAggregate, AggregateFields in
--- common/redis/schema.cc) read both layouts. uhc_apply_v1 writes layout 1 and no history: stop
--- instances of the previous release before starting this one (docs/DEPLOY.md).
+-- Aggregate hash `uhc:{<region>}:agg`, layout 3: field `c` packs the ten counts n1..n5
+-- (participants per segment) and a1..a5 (active per segment), the events applied, the newest
+-- occurred_at applied, and the region's current day with the counts it began with (HEAD); part and act
+-- are the counts' sums, the data version is `ver` plus the events applied in `c`. pop, pop_asof,
+-- prio, dues and ver are as in layout 1 (ver now moved only by the admin functions). Layout 1
+-- (named fields n1..a5, part, act, ver, last; uhc_apply_v1) and layout 2 (the ten counts alone in
+-- a 40-byte `c`, with fields last, t, e beside it; the first uhc_apply_v3) move to layout 3 the
+-- first time uhc_apply_v3 changes the hash: read once, written into `c`, the old fields deleted,
+-- in the same call. Readers (ParseAggregate, AggregateFields in common/redis/schema.cc, and
+-- ParseHistory in common/redis/history.cc) read all three. uhc_apply_v1 writes layout 1 and no
+-- history: stop instances of the previous release before starting this one (docs/DEPLOY.md).
 --
 -- Day hash `uhc:{<region>}:days` (common/redis/history.h): field d<day> holds the change of the
--- ten counts, packed as `c`, made by the transitions applied whose occurred_at falls on that day
--- (days since 1970-01-01 in WIB, UTC+7); `from` is the first day kept after a trim; `enc` is a
+-- ten counts, packed as COUNTS, made by the transitions applied whose occurred_at falls on that
+-- day (days since 1970-01-01 in WIB, UTC+7); `from` is the first day kept after a trim; `enc` is a
 -- marker that keeps the hash a hash table (see ENC). The changes of the region's current day
--- (the newest day it has changes on) are kept in its aggregate instead, fields `t` (the day) and
--- `e` (packed as `c`), and move to the day hash when a later day starts. The counts at the end of
--- day D are the live ones minus every change after D (the day hash's and `e` if t > D). Written
--- in the same call as the aggregate, so the two never disagree.
+-- (the newest day it has changes on) are kept in its aggregate's `c` instead, and move to the day
+-- hash when a later day starts. The counts at the end of day D are the live ones minus every
+-- change after D (the day hash's, and the current day's if it is after D). Written in the same
+-- call as the aggregate, so the two never disagree.
 --
 -- uhc_apply_v3
 -- KEYS: the aggregate and bucket keys the events name (all of one hash tag in a cluster); every
@@ -33,9 +36,10 @@
 -- What makes it cheaper than v1 (measured in docs/BENCHMARKS.md): one argument instead of one per
 -- event; an ENROLL or ENTER of a participant the bucket does not hold yet (most of them) is one
 -- HSETNX instead of HGET + HSET; record flags decoded by table lookup; deltas in arrays indexed
--- by number; result bytes made in chunks instead of one string per event. The history costs two
--- more fields in the aggregate's read and write, and one HMGET and one HSET of the day hash only
--- for a region with late events in the call or whose current day ended.
+-- by number; result bytes made in chunks instead of one string per event; each touched aggregate
+-- read and written as one binary field (no number formatting). The history costs nothing more in
+-- the common case, and one HMGET and one HSET of the day hash only for a region with late events
+-- in the call or whose current day ended.
 
 -- Operation codes (TERMINATE is the last branch of the transitions below).
 local ENROLL, STATUS, SEGMENT, LEAVE, ENTER, TERMINATE = 1, 2, 3, 4, 5, 6
@@ -57,47 +61,136 @@ local LAYOUT1 = {'n1', 'n2', 'n3', 'n4', 'n5', 'a1', 'a2', 'a3', 'a4', 'a5'}
 
 -- Record flags byte -> segment, active, live (kind neither MOVED_OUT nor TERMINATED). Plain
 -- arithmetic: no library but the language itself is reachable while the library loads.
-local SEG, ACT, LIVE = {}, {}, {}
+-- A STATE is what a live record adds to the counts: segment + 5 * active (1-10), so it is the
+-- slot of its active count when above 5; SEG_OF gives its segment's slot.
+local SEG, ACT, LIVE, STATE, SEG_OF = {}, {}, {}, {}, {}
 for flags = 0, 255 do
   local kind = ((flags - flags % 16) / 16) % 8
   SEG[flags] = flags % 8
   ACT[flags] = ((flags - flags % 8) / 8) % 2
   LIVE[flags] = kind ~= K_MOVED_OUT and kind ~= K_TERMINATED
+  STATE[flags] = SEG[flags] + 5 * ACT[flags]
+end
+for state = 1, 10 do SEG_OF[state] = (state - 1) % 5 + 1 end
+
+-- Aggregate layout 3: field `c` holds the counts (as COUNTS), the events applied by this layout
+-- (6 bytes; the data version is `ver` plus these), the newest occurred_at applied in ms (6 bytes),
+-- the current day (4 bytes, -1 for none), then the counts as they were when that day began (as
+-- COUNTS): 96 bytes. The current day's changes are the counts minus those; a call whose events are
+-- all of the current day (the common case) decodes and rewrites only the first 56 bytes (HEAD).
+local HEAD = '>i4i4i4i4i4i4i4i4i4i4I6I6i4'
+local HEAD_BYTES, LAYOUT3_BYTES = 56, 96
+local NO_DAY = -1
+
+local function zeros() return {0, 0, 0, 0, 0, 0, 0, 0, 0, 0} end
+
+-- An aggregate of layout 1 or 2, or a new one, in layout 3; deletes the fields layout 3 replaces
+-- (the caller writes `c` in the same call).
+local function migrate(agg, packed)
+  local c
+  if packed then
+    c = {struct.unpack(COUNTS, packed)}
+  else
+    c = redis.call('HMGET', agg, unpack(LAYOUT1))
+    for slot = 1, 10 do c[slot] = tonumber(c[slot]) or 0 end
+  end
+  local old = redis.call('HMGET', agg, 'last', 't', 'e')
+  local t = tonumber(old[2]) or NO_DAY
+  local began = {unpack(c, 1, 10)}
+  if old[2] and old[3] then
+    local e = {struct.unpack(COUNTS, old[3])}
+    for slot = 1, 10 do began[slot] = began[slot] - e[slot] end
+  end
+  redis.call('HDEL', agg, 'part', 'act', 'last', 't', 'e', unpack(LAYOUT1))
+  -- `ver` keeps counting the events applied before
+  return struct.pack(HEAD, c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8], c[9], c[10], 0,
+                     tonumber(old[1]) or 0, t) .. struct.pack(COUNTS, unpack(began, 1, 10))
+end
+
+-- Adds a day d's changes h (slots 1-10) of this call to the counts v and, for a day before the
+-- current day t, to the counts the current day began with (`began`, decoded from `tail` when
+-- first needed) and to later (day -> changes for the day hash, made when first needed). Returns
+-- began and later.
+local function book_day(v, began, tail, t, later, d, h)
+  for slot = 1, 10 do v[slot] = v[slot] + h[slot] end
+  if d >= t then return began, later end
+  if not began then began = {struct.unpack(COUNTS, tail)} end
+  for slot = 1, 10 do began[slot] = began[slot] + h[slot] end
+  later = later or {}
+  local sum = later[d]
+  if sum then
+    for slot = 1, 10 do sum[slot] = sum[slot] + h[slot] end
+  else
+    later[d] = {unpack(h, 1, 10)}
+  end
+  return began, later
+end
+
+-- Adds each day's changes in later to the day hash; a day whose changes cancel out is left alone.
+local function write_days(hist, later)
+  local names, deltas = {}, {}
+  for d, h in pairs(later) do
+    for slot = 1, 10 do
+      if h[slot] ~= 0 then
+        names[#names + 1] = 'd' .. d
+        deltas[#deltas + 1] = h
+        break
+      end
+    end
+  end
+  if #names == 0 then return end
+  local old = redis.call('HMGET', hist, unpack(names))
+  local update, new_day = {}, false
+  for k = 1, #names do
+    local h = deltas[k]
+    if old[k] then
+      local o = {struct.unpack(COUNTS, old[k])}
+      for slot = 1, 10 do h[slot] = h[slot] + o[slot] end
+    else
+      new_day = true
+    end
+    update[2 * k - 1] = names[k]
+    update[2 * k] = struct.pack(COUNTS, unpack(h, 1, 10))
+  end
+  if new_day then  -- about once a day per region: keeps the hash a hash table
+    update[#update + 1] = 'enc'
+    update[#update + 1] = ENC
+  end
+  redis.call('HSET', hist, unpack(update))
 end
 
 local function apply(keys, args)
   -- Libraries are reachable only when the function runs, not while the library loads.
   local call, unpack_struct, pack_struct = redis.call, struct.unpack, struct.pack
-  local char, concat, floor, min = string.char, table.concat, math.floor, math.min
+  local char, concat, min, sub = string.char, table.concat, math.min, string.sub
   local s = args[1]
   local n = #s / EVENT_BYTES
-  local applied, newest = {}, {}
-  local days = {}  -- ai -> day -> ten deltas; an aggregate's delta is the sum over its days
-  local day        -- the current event's day
+  -- The applied events, counted by aggregate, change and day: key (ai * 128 + from * 11 + to) *
+  -- 65536 + day, where from and to are STATEs (0: none). One table update per event; the counts
+  -- are turned into per-segment changes once per call, below.
+  local moves, newest = {}, {}  -- newest: ai -> the newest occurred_at applied
+  local day, ts  -- the current event's day and occurred_at
+  local day_start, day_end = 0, -1  -- the current event's day in ms: [day_start, day_end)
   local out = {}
   local moved_seg, moved_act  -- what the last LEAVE of this call removed (nil: none)
   local pos = 1
 
-  -- Adds sign to the counts of (seg, active) in aggregate ai, on the current event's day.
-  local function count(ai, seg, active, sign)
-    local by_day = days[ai]
-    if not by_day then
-      by_day = {}
-      days[ai] = by_day
-    end
-    local h = by_day[day]
-    if not h then
-      h = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
-      by_day[day] = h
-    end
-    h[seg] = h[seg] + sign
-    if active == 1 then h[seg + 5] = h[seg + 5] + sign end
+  local function book(ai, from, to)
+    local k = (ai * 128 + from * 11 + to) * 65536 + day
+    moves[k] = (moves[k] or 0) + 1
+    local t = newest[ai]
+    if not t or ts > t then newest[ai] = ts end
   end
 
   for i = 1, n do
-    local op, ai, bi, field, ts, idh, arg
+    local op, ai, bi, field, idh, arg
     op, ai, bi, field, ts, idh, arg, pos = unpack_struct('>BHHc8I6I4B', s, pos)
-    day = floor((ts + WIB_MS) / DAY_MS)
+    if ts >= day_end or ts < day_start then
+      local wib = ts + WIB_MS
+      day = (wib - wib % DAY_MS) / DAY_MS
+      day_start = day * DAY_MS - WIB_MS
+      day_end = day_start + DAY_MS
+    end
     if op == LEAVE then moved_seg = nil end
     local bucket = keys[bi]
     local outcome, new_flags
@@ -105,14 +198,14 @@ local function apply(keys, args)
     -- A new participant (ENROLL, or ENTER with a known segment): one HSETNX.
     local new_seg, new_active
     if op == ENROLL or (op == ENTER and arg ~= FROM_LEAVE) then
-      new_seg, new_active = arg % 8, floor(arg / 8) % 2
+      new_seg, new_active = SEG[arg], ACT[arg]
     elseif op == ENTER then
       new_seg, new_active = moved_seg, moved_act
     end
     if new_seg ~= nil then
       new_flags = new_seg + new_active * 8 + (op == ENROLL and K_ENROLLED or K_RELOCATED) * 16
       if call('HSETNX', bucket, field, pack_struct('>BI6I4', new_flags, ts, idh)) == 1 then
-        count(ai, new_seg, new_active, 1)
+        book(ai, 0, new_seg + 5 * new_active)
         outcome = APPLIED
         new_flags = nil  -- written already
       end
@@ -131,8 +224,7 @@ local function apply(keys, args)
         if new_seg == nil then
           outcome = SKIPPED
         else
-          if rec and LIVE[flags] then count(ai, SEG[flags], ACT[flags], -1) end
-          count(ai, new_seg, new_active, 1)
+          book(ai, (rec and LIVE[flags]) and STATE[flags] or 0, new_seg + 5 * new_active)
           outcome = APPLIED
         end
       elseif not rec then
@@ -141,18 +233,19 @@ local function apply(keys, args)
         outcome = GONE
       else
         local seg, active = SEG[flags], ACT[flags]
-        count(ai, seg, active, -1)
         if op == STATUS then
           new_flags = seg + arg * 8 + K_STATUS * 16
-          count(ai, seg, arg, 1)
+          book(ai, STATE[flags], seg + 5 * arg)
         elseif op == SEGMENT then
           new_flags = arg + active * 8 + K_SEGMENT * 16
-          count(ai, arg, active, 1)
+          book(ai, STATE[flags], arg + 5 * active)
         elseif op == LEAVE then
           new_flags = seg + active * 8 + K_MOVED_OUT * 16
           moved_seg, moved_act = seg, active
+          book(ai, STATE[flags], 0)
         else
           new_flags = seg + active * 8 + K_TERMINATED * 16
+          book(ai, STATE[flags], 0)
         end
         outcome = APPLIED
       end
@@ -162,103 +255,79 @@ local function apply(keys, args)
     end
 
     if op == ENTER then moved_seg = nil end
-    if outcome == APPLIED then
-      applied[ai] = (applied[ai] or 0) + 1
-      local t = newest[ai]
-      if not t or ts > t then newest[ai] = ts end
-    end
     if op == LEAVE and (outcome == APPLIED or outcome == DUPLICATE) then
       outcome = outcome + moved_seg * 8 + moved_act * 64
     end
     out[i] = outcome
   end
 
-  -- Each touched aggregate: one read and one write (two more the first time, for layout 1). The
-  -- changes of its current day (`t`, the newest day it has changes on) ride along in its field
-  -- `e`; only changes of earlier days (late events) and the change of a day that stops being
-  -- current go to the day hash, so in the common case the history costs no call of its own.
-  for ai, count_applied in pairs(applied) do
+  -- The counts of changes as per-segment changes by aggregate and day.
+  local regions, touched, applied = {}, {}, {}  -- ai -> day -> the ten changes; ai -> events
+  for k, times in pairs(moves) do
+    local d = k % 65536
+    local rest = (k - d) / 65536
+    local code = rest % 128
+    local ai = (rest - code) / 128
+    local to = code % 11
+    local from = (code - to) / 11
+    local by_day = regions[ai]
+    if not by_day then
+      by_day = {}
+      regions[ai] = by_day
+      touched[#touched + 1] = ai
+      applied[ai] = 0
+    end
+    applied[ai] = applied[ai] + times
+    local h = by_day[d]
+    if not h then
+      h = zeros()
+      by_day[d] = h
+    end
+    if from > 0 then
+      local seg = SEG_OF[from]
+      h[seg] = h[seg] - times
+      if from > 5 then h[from] = h[from] - times end
+    end
+    if to > 0 then
+      local seg = SEG_OF[to]
+      h[seg] = h[seg] + times
+      if to > 5 then h[to] = h[to] + times end
+    end
+  end
+
+  -- Each touched aggregate: one HGET and one HSET of its field `c` (more the first time, for
+  -- layouts 1 and 2). The changes of its current day ride along in `c`; only changes of earlier
+  -- days (late events) and the change of a day that stops being current go to the day hash, so
+  -- in the common case the history costs no call of its own.
+  for _, ai in ipairs(touched) do
+    local by_day = regions[ai]
     local agg = keys[ai]
-    local current = call('HMGET', agg, 'c', 'ver', 'last', 't', 'e')
-    local c
-    if current[1] then
-      c = {unpack_struct(COUNTS, current[1])}
-    else
-      c = call('HMGET', agg, unpack(LAYOUT1))
-      for slot = 1, 10 do c[slot] = tonumber(c[slot]) or 0 end
-      call('HDEL', agg, 'part', 'act', unpack(LAYOUT1))
+    local packed = call('HGET', agg, 'c')
+    if not packed or #packed ~= LAYOUT3_BYTES then packed = migrate(agg, packed) end
+    local v = {unpack_struct(HEAD, packed)}
+    local tail = sub(packed, HEAD_BYTES + 1)
+    local t = v[13]
+    local began, later  -- decoded only for late events or when the current day ends
+    local newest_day = NO_DAY
+    for d in pairs(by_day) do
+      if d > newest_day then newest_day = d end
     end
-    local by_day = days[ai] or {}
-    local newest_day
-    for d, h in pairs(by_day) do
-      for slot = 1, 10 do c[slot] = c[slot] + h[slot] end
-      if not newest_day or d > newest_day then newest_day = d end
-    end
-    local last = tonumber(current[3]) or 0
-    if newest[ai] > last then last = newest[ai] end
-
-    local t = tonumber(current[4])
-    local e = current[5] and {unpack_struct(COUNTS, current[5])} or {0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
-    local names, changes, at = {}, {}, {}  -- for the day hash; at: day -> index in names
-    local function to_days(d, h)
-      local k = at[d]
-      if k then  -- the day that stopped being current and late events of it, in one field
-        local sum = changes[k]
-        for slot = 1, 10 do sum[slot] = sum[slot] + h[slot] end
-        return
+    if newest_day > t then  -- the current day is over: its changes go to the day hash
+      if t ~= NO_DAY then
+        local was = {unpack_struct(COUNTS, tail)}
+        for slot = 1, 10 do was[slot] = v[slot] - was[slot] end
+        later = {[t] = was}
       end
-      for slot = 1, 10 do
-        if h[slot] ~= 0 then  -- a day whose changes cancel out is left alone
-          names[#names + 1] = 'd' .. d
-          changes[#changes + 1] = {unpack(h, 1, 10)}
-          at[d] = #names
-          return
-        end
-      end
+      t = newest_day
+      began = {unpack(v, 1, 10)}
+      v[13] = t
     end
-    if newest_day and (not t or newest_day > t) then
-      if t then to_days(t, e) end  -- the current day is over: its changes go to the day hash
-      t, e = newest_day, {0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
-    end
-    for d, h in pairs(by_day) do
-      if d == t then
-        for slot = 1, 10 do e[slot] = e[slot] + h[slot] end
-      else
-        to_days(d, h)  -- an earlier day: a late event
-      end
-    end
-    if t then
-      -- The day as the text read when it did not change: a number is formatted (printf) anew.
-      local t_text = (current[4] and tonumber(current[4]) == t) and current[4] or t
-      call('HSET', agg, 'c', pack_struct(COUNTS, unpack(c, 1, 10)),
-           'ver', (tonumber(current[2]) or 0) + count_applied, 'last', last,
-           't', t_text, 'e', pack_struct(COUNTS, unpack(e, 1, 10)))
-    else
-      call('HSET', agg, 'c', pack_struct(COUNTS, unpack(c, 1, 10)),
-           'ver', (tonumber(current[2]) or 0) + count_applied, 'last', last)
-    end
-
-    if #names > 0 then
-      local hist = keys[ai + 1]
-      local old = call('HMGET', hist, unpack(names))
-      local update, new_day = {}, false
-      for k = 1, #names do
-        local h = changes[k]
-        if old[k] then
-          local o = {unpack_struct(COUNTS, old[k])}
-          for slot = 1, 10 do h[slot] = h[slot] + o[slot] end
-        else
-          new_day = true
-        end
-        update[2 * k - 1] = names[k]
-        update[2 * k] = pack_struct(COUNTS, unpack(h, 1, 10))
-      end
-      if new_day then  -- about once a day per region: keeps the hash a hash table
-        update[#update + 1] = 'enc'
-        update[#update + 1] = ENC
-      end
-      call('HSET', hist, unpack(update))
-    end
+    for d, h in pairs(by_day) do began, later = book_day(v, began, tail, t, later, d, h) end
+    v[11] = v[11] + applied[ai]
+    if newest[ai] > v[12] then v[12] = newest[ai] end
+    if began then tail = pack_struct(COUNTS, unpack(began, 1, 10)) end
+    call('HSET', agg, 'c', pack_struct(HEAD, unpack(v, 1, 13)) .. tail)
+    if later then write_days(keys[ai + 1], later) end
   end
 
   -- Result bytes, a chunk at a time (string.char takes its bytes on the Lua stack).
@@ -272,8 +341,10 @@ end
 -- Admin inputs with their history. Settings hash `uhc:{<region>}:settings`: p<YYYY-MM-DD> is
 -- the population figure as of that date, s<YYYY-MM-DD> the status "<prio>|<dues>" from that day.
 local function settings(agg)
-  local v = redis.call('HMGET', agg, 'pop', 'pop_asof', 'prio', 'dues', 'ver')
-  return {tonumber(v[1] or '0'), v[2] or '', tonumber(v[3] or '0'), v[4] or '', tonumber(v[5] or '0')}
+  local v = redis.call('HMGET', agg, 'pop', 'pop_asof', 'prio', 'dues', 'ver', 'c')
+  local version = tonumber(v[5] or '0')
+  if v[6] and #v[6] == LAYOUT3_BYTES then version = version + struct.unpack('>I6', v[6], 41) end
+  return {tonumber(v[1] or '0'), v[2] or '', tonumber(v[3] or '0'), v[4] or '', version}
 end
 
 -- KEYS[1] aggregate, KEYS[2] settings hash; ARGV population, as_of. The figure joins the

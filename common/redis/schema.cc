@@ -72,38 +72,56 @@ std::string ActiveOf(int segment) { return absl::StrCat("a", segment); }
 }  // namespace agg
 
 namespace {
-// The ten counts of layout 2's packed field (n1..n5, a1..a5); false if malformed.
-bool UnpackCounts(absl::string_view packed, int64_t (&counts)[10]) {
-  if (packed.size() != 40) return false;
-  for (int i = 0; i < 10; ++i) {
-    uint32_t v = 0;
-    for (int b = 0; b < 4; ++b) v = (v << 8) | static_cast<uint8_t>(packed[4 * i + b]);
-    counts[i] = static_cast<int32_t>(v);
-  }
-  return true;
+int64_t BigEndian(absl::string_view bytes) {
+  uint64_t v = 0;
+  for (char b : bytes) v = (v << 8) | static_cast<uint8_t>(b);
+  return static_cast<int64_t>(v);
+}
+int64_t Signed32(absl::string_view bytes) {
+  return static_cast<int32_t>(static_cast<uint32_t>(BigEndian(bytes)));
 }
 }  // namespace
+
+std::optional<PackedAggregate> UnpackAggregate(absl::string_view c) {
+  if (c.size() != 40 && c.size() != 96) return std::nullopt;
+  PackedAggregate p;
+  for (int i = 0; i < 10; ++i) p.counts[i] = Signed32(c.substr(4 * i, 4));
+  if (c.size() == 40) return p;  // layout 2
+  p.applied = BigEndian(c.substr(40, 6));
+  p.newest_event_ms = BigEndian(c.substr(46, 6));
+  const int64_t day = Signed32(c.substr(52, 4));
+  if (day >= 0) p.current_day = day;
+  for (int i = 0; i < 10; ++i) {  // the counts minus those the day began with
+    p.current_changes[i] = p.counts[i] - Signed32(c.substr(56 + 4 * i, 4));
+  }
+  return p;
+}
 
 std::map<std::string, int64_t> AggregateFields(const redisReply* reply) {
   std::map<std::string, int64_t> out;
   if (reply == nullptr || reply->type != REDIS_REPLY_ARRAY) return out;
+  std::optional<PackedAggregate> packed;
   for (size_t i = 0; i + 1 < reply->elements; i += 2) {
     std::string name(reply->element[i]->str, reply->element[i]->len);
     absl::string_view text(reply->element[i + 1]->str, reply->element[i + 1]->len);
-    int64_t counts[10];
-    if (name == agg::kPackedCounts && UnpackCounts(text, counts)) {
-      out[agg::kParticipants] = out[agg::kActive] = 0;
-      for (int s = 1; s <= 5; ++s) {
-        out[agg::ParticipantsOf(s)] = counts[s - 1];
-        out[agg::ActiveOf(s)] = counts[s + 4];
-        out[agg::kParticipants] += counts[s - 1];
-        out[agg::kActive] += counts[s + 4];
-      }
+    if (name == agg::kPackedCounts) {
+      if (std::optional<PackedAggregate> p = UnpackAggregate(text)) packed = *p;
       continue;
     }
     int64_t value = 0;
     (void)absl::SimpleAtoi(text, &value);
-    out.emplace(std::move(name), value);  // the packed counts win over layout-1 leftovers
+    out.emplace(std::move(name), value);
+  }
+  if (packed) {  // the packed counts win over layout-1 leftovers
+    out[agg::kParticipants] = out[agg::kActive] = 0;
+    for (int s = 1; s <= 5; ++s) {
+      out[agg::ParticipantsOf(s)] = packed->counts[s - 1];
+      out[agg::ActiveOf(s)] = packed->counts[s + 4];
+      out[agg::kParticipants] += packed->counts[s - 1];
+      out[agg::kActive] += packed->counts[s + 4];
+    }
+    out[agg::kVersion] += packed->applied;
+    if (packed->newest_event_ms > 0) out[agg::kNewestEvent] = packed->newest_event_ms;
   }
   return out;
 }
@@ -132,12 +150,12 @@ RegionAggregate ParseAggregate(const redisReply* reply) {
       (name[0] == 'n' ? a.counts.participants : a.counts.active)[name[1] - '0'] = value;
     }
   }
-  int64_t counts[10];
-  if (!packed.empty() && UnpackCounts(packed, counts)) {
+  if (std::optional<PackedAggregate> p = UnpackAggregate(packed)) {
     for (int s = 1; s <= 5; ++s) {
-      a.counts.participants[s] = counts[s - 1];
-      a.counts.active[s] = counts[s + 4];
+      a.counts.participants[s] = p->counts[s - 1];
+      a.counts.active[s] = p->counts[s + 4];
     }
+    a.version += p->applied;
   }
   return a;
 }

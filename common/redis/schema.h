@@ -6,6 +6,7 @@
 // tests/integration/schema_golden_test.cc runs them on a real Redis and decodes what they write
 // with this codec, and checks their constants against these, so the two cannot drift.
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -70,8 +71,10 @@ inline constexpr char kVersion[] = "ver";
 inline constexpr char kParticipants[] = "part";
 inline constexpr char kActive[] = "act";
 inline constexpr char kNewestEvent[] = "last";
-// Layout 2 (uhc_apply_v2 and v3): n1..n5 then a1..a5 as 4-byte big-endian signed integers in one
-// field.
+// Layouts 2 and 3 pack the counts into one field (enrollment-svc/uhc_apply_v3.lua): layout 2 n1..n5
+// then a1..a5 as 4-byte big-endian signed integers (40 bytes); layout 3 those, then the events
+// applied (6 bytes), the newest occurred_at ms (6), the current day (4, signed, -1 for none) and
+// the counts that day began with (40): 96 bytes.
 inline constexpr char kPackedCounts[] = "c";
 std::string ParticipantsOf(int segment);  // "n3"
 std::string ActiveOf(int segment);        // "a3"
@@ -82,11 +85,22 @@ struct RegionAggregate {
   RegionCounts counts;  // population, per-segment counts, status
   int64_t version = 0;
 };
-// Decodes an HGETALL reply of an aggregate hash of either layout (missing fields are zero; unknown
+// Field `c` of layout 2 or 3 decoded; nullopt if it is neither.
+struct PackedAggregate {
+  std::array<int64_t, 10> counts{};           // n1..n5, a1..a5
+  int64_t applied = 0;                        // layout 3: add to `ver` for the data version
+  int64_t newest_event_ms = 0;                // layout 3 (layout 2 keeps field `last`)
+  std::optional<int64_t> current_day;         // layout 3 (layout 2 keeps fields `t`, `e`)
+  std::array<int64_t, 10> current_changes{};  // that day's changes
+};
+std::optional<PackedAggregate> UnpackAggregate(absl::string_view c);
+
+// Decodes an HGETALL reply of an aggregate hash of any layout (missing fields are zero; unknown
 // ones ignored).
 RegionAggregate ParseAggregate(const redisReply* reply);
 // An HGETALL reply of an aggregate hash as field -> integer, in layout 1's names whatever the
-// layout: the packed counts become n1..n5, a1..a5, part and act. Fields that are not integers
+// layout: the packed counts become n1..n5, a1..a5, part and act, `ver` the data version and `last`
+// the newest occurred_at (layout 3 keeps both partly in `c`). Fields that are not integers
 // (dues, pop_asof) are 0.
 std::map<std::string, int64_t> AggregateFields(const redisReply* reply);
 

@@ -230,9 +230,9 @@ TEST_F(SchemaGoldenRedisTest, TheTierFunctionWritesWhatTheLogReaderDecodes) {
 
 }  // namespace
 
-// Layout 1 (named counts, written by uhc_apply_v1) moves to layout 2 (one packed field) the first
+// Layout 1 (named counts, written by uhc_apply_v1) moves to layout 3 (one packed field) the first
 // time uhc_apply_v3 changes the region, exactly; both layouts decode to the same counts.
-TEST_F(SchemaGoldenRedisTest, Layout1AggregatesMoveToLayout2Exactly) {
+TEST_F(SchemaGoldenRedisTest, Layout1AggregatesMoveToLayout3Exactly) {
   const uint64_t t = 1735689600000;
   ASSERT_EQ(apply_abi::Outcome(
                 Apply("12.19", apply_abi::kEnroll, t, 7, 4 | 8, apply_abi::kApplyFunctionV1)),
@@ -256,10 +256,12 @@ TEST_F(SchemaGoldenRedisTest, Layout1AggregatesMoveToLayout2Exactly) {
     raw[(*after)->element[i]->str] =
         std::string((*after)->element[i + 1]->str, (*after)->element[i + 1]->len);
   }
-  for (const char* gone : {"n4", "a4", "part", "act"}) EXPECT_EQ(raw.count(gone), 0u) << gone;
+  for (const char* gone : {"n4", "a4", "part", "act", "last"}) {
+    EXPECT_EQ(raw.count(gone), 0u) << gone;
+  }
   ASSERT_EQ(raw.count(agg::kPackedCounts), 1u);
-  EXPECT_EQ(raw[agg::kPackedCounts].size(), 40u);
-  EXPECT_EQ(raw[agg::kVersion], "2");
+  EXPECT_EQ(raw[agg::kPackedCounts].size(), 96u);
+  EXPECT_EQ(raw[agg::kVersion], "1");  // v1's event; v3's is counted in `c`
   std::map<std::string, int64_t> v2 = AggregateFields(after->get());
   EXPECT_EQ(v2["n4"], 1);
   EXPECT_EQ(v2["a4"], 0);
@@ -269,6 +271,64 @@ TEST_F(SchemaGoldenRedisTest, Layout1AggregatesMoveToLayout2Exactly) {
   EXPECT_EQ(a.counts.participants[4], 1);
   EXPECT_EQ(a.counts.active[4], 0);
   EXPECT_EQ(a.version, 2);
+  EXPECT_EQ(v2[agg::kVersion], 2);
+  EXPECT_EQ(v2[agg::kNewestEvent], static_cast<int64_t>(t + 1));
+}
+
+// Layout 2 (the counts alone in a 40-byte `c`; the newest event and the current day's changes in
+// fields last, t and e) moves to layout 3 on the next change, keeping the version, the newest
+// event and the day history exactly.
+TEST_F(SchemaGoldenRedisTest, Layout2AggregatesMoveToLayout3Exactly) {
+  const int64_t day = 20089;                                           // 2025-01-01 in WIB
+  const uint64_t t = static_cast<uint64_t>(day) * 86400000 + 3600000;  // 08:00 WIB that day
+  auto pack = [](std::array<int32_t, 10> v) {
+    std::string out;
+    for (int32_t x : v) {
+      for (int b = 3; b >= 0; --b)
+        out.push_back(static_cast<char>(static_cast<uint32_t>(x) >> (8 * b)));
+    }
+    return out;
+  };
+  // 3 participants in segment 4, 2 active; 1 of each enrolled on `day - 1` (in `e`).
+  ASSERT_TRUE(
+      client_
+          ->Command({"HSET", AggregateKey("12.19"), "c", pack({0, 0, 0, 3, 0, 0, 0, 0, 2, 0}),
+                     "ver", "5", "last", std::to_string(t - 86400000), "t", std::to_string(day - 1),
+                     "e", pack({0, 0, 0, 1, 0, 0, 0, 0, 1, 0}), "pop", "100"})
+          .ok());
+  ASSERT_EQ(apply_abi::Outcome(Apply("12.19", apply_abi::kEnroll, t, 9, 4 | 8)),
+            apply_abi::kApplied);
+  auto after = client_->Command({"HGETALL", AggregateKey("12.19")});
+  ASSERT_TRUE(after.ok());
+  std::map<std::string, std::string> raw;
+  for (size_t i = 0; i + 1 < (*after)->elements; i += 2) {
+    raw[(*after)->element[i]->str] =
+        std::string((*after)->element[i + 1]->str, (*after)->element[i + 1]->len);
+  }
+  for (const char* gone : {"last", "t", "e"}) EXPECT_EQ(raw.count(gone), 0u) << gone;
+  EXPECT_EQ(raw[agg::kPackedCounts].size(), 96u);
+  std::map<std::string, int64_t> fields = AggregateFields(after->get());
+  EXPECT_EQ(fields["n4"], 4);
+  EXPECT_EQ(fields["a4"], 3);
+  EXPECT_EQ(fields[agg::kVersion], 6);
+  EXPECT_EQ(fields[agg::kNewestEvent], static_cast<int64_t>(t));
+  EXPECT_EQ(fields[agg::kPopulation], 100);
+  EXPECT_EQ(Aggregate("12.19").version, 6);
+
+  // The day that ended went to the day hash; the new one rides in `c`.
+  auto history = ReadHistories(*client_, {"12.19"});
+  ASSERT_TRUE(history.ok());
+  const RegionHistory& h = (*history)["12.19"];
+  ASSERT_EQ(h.days.count(day - 1), 1u);
+  EXPECT_EQ(h.days.at(day - 1)[3], 1);
+  EXPECT_EQ(h.days.at(day - 1)[8], 1);
+  ASSERT_EQ(h.days.count(day), 1u);
+  EXPECT_EQ(h.days.at(day)[3], 1);
+  EXPECT_EQ(h.days.at(day)[8], 1);
+  std::optional<PackedAggregate> packed = UnpackAggregate(raw[agg::kPackedCounts]);
+  ASSERT_TRUE(packed.has_value());
+  EXPECT_EQ(packed->current_day, day);
+  EXPECT_EQ(packed->applied, 1);
 }
 
 }  // namespace testing
