@@ -120,7 +120,13 @@ EnrollmentServiceImpl::EnrollmentServiceImpl(EnrollmentLimits limits, const Regi
       validator_(validator),
       health_(health),
       metrics_(metrics),
-      calls_(auth, executor, metrics->overloaded) {}
+      calls_(auth, executor, metrics->overloaded),
+      group_(static_cast<size_t>(limits.events_per_redis_call),
+             [limits](RedisClient& redis, const std::vector<PreparedEvent>& events,
+                      v1::IngestEventsResponse* response) {
+               return ApplyEvents(redis, events, limits.events_per_redis_call, limits.wait_replicas,
+                                  response);
+             }) {}
 
 absl::Status EnrollmentServiceImpl::ProcessBatch(RedisClient& connection,
                                                  const v1::IngestEventsRequest& request,
@@ -148,8 +154,7 @@ absl::Status EnrollmentServiceImpl::ProcessBatch(RedisClient& connection,
   }
   RejectConflictingIds(request, &prepared);
 
-  absl::Status applied = ApplyEvents(connection, prepared, limits_.events_per_redis_call,
-                                     limits_.wait_replicas, response);
+  absl::Status applied = group_.Apply(connection, prepared, response);
   if (!applied.ok()) {
     metrics_->redis_errors->Increment();
     if (absl::IsUnavailable(applied)) health_->ReportFailure();

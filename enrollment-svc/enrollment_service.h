@@ -9,13 +9,16 @@
 #include "common/redis/health.h"
 #include "common/server/auth.h"
 #include "common/server/unary.h"
+#include "enrollment-svc/batch_group.h"
 #include "uhc/v1/enrollment.grpc.pb.h"
 
 namespace uhc {
 
 struct EnrollmentLimits {
   int max_events_per_batch = 10000;
-  int events_per_redis_call = 2000;
+  // Events per Redis function call; batches waiting at the same time are applied together up to
+  // this many (BatchGroup).
+  int events_per_redis_call = 8000;
   // Writes are acknowledged only once this many replicas confirmed them (WAIT); 0: no wait.
   int wait_replicas = 0;
 };
@@ -75,6 +78,7 @@ class EnrollmentServiceImpl final : public v1::EnrollmentService::CallbackServic
   RedisHealth* health_;
   EnrollmentMetrics* metrics_;
   UnaryCalls calls_;
+  BatchGroup group_;
   std::atomic<bool> draining_{false};
 };
 

@@ -258,13 +258,17 @@ absl::Status ApplyEvents(RedisClient& redis, const std::vector<PreparedEvent>& e
             absl::StrCat(apply_abi::kApplyFunction, ": unexpected result ", code));
     }
   }
+  CountOutcomes(response);
+  return absl::OkStatus();
+}
+
+void CountOutcomes(v1::IngestEventsResponse* response) {
   int counts[5] = {0, 0, 0, 0, 0};
   for (const v1::EventResult& r : response->results()) ++counts[r.outcome()];
   response->set_applied(counts[v1::APPLIED]);
   response->set_duplicate(counts[v1::DUPLICATE]);
   response->set_stale(counts[v1::STALE]);
   response->set_rejected(counts[v1::REJECTED]);
-  return absl::OkStatus();
 }
 
 }  // namespace uhc

@@ -52,4 +52,7 @@ absl::Status ApplyEvents(RedisClient& redis, const std::vector<PreparedEvent>& e
                          int events_per_call, int wait_replicas,
                          v1::IngestEventsResponse* response);
 
+// Sets the applied, duplicate, stale and rejected counts of `response` from its results.
+void CountOutcomes(v1::IngestEventsResponse* response);
+
 }  // namespace uhc

@@ -1,0 +1,65 @@
+#pragma once
+
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "common/domain/event_rules.h"
+#include "common/redis/client.h"
+#include "uhc/v1/enrollment.pb.h"
+
+namespace uhc {
+
+// Applies the batches that executor threads hand in at the same time together, as one (group
+// commit). Redis's CPU per event falls with the events per call: every region a call touches
+// costs a read and a write of its aggregate, however many of the call's events it has, and a
+// 2,000-event batch spread over 514 kab/kota touches almost all of them (docs/BENCHMARKS.md).
+//
+// A thread that finds no group running becomes the leader: it takes the waiting batches in
+// arrival order, up to `max_events` events (at least one batch, whatever its size), applies them
+// with its own connection and hands every batch its own results; the others wait. One group runs
+// at a time. A batch's events stay in order and a participant's events in two batches keep their
+// arrival order, as they would in two calls. If the group fails, every batch in it gets the
+// error (nothing is reported applied; a retry is safe, events are idempotent).
+class BatchGroup {
+ public:
+  // How a group is applied: ApplyEvents with the service's settings, or a fake in tests.
+  using ApplyFn = std::function<absl::Status(RedisClient&, const std::vector<PreparedEvent>&,
+                                             v1::IngestEventsResponse*)>;
+
+  BatchGroup(size_t max_events, ApplyFn apply)
+      : max_events_(max_events), apply_(std::move(apply)) {}
+
+  // Applies one batch's prepared events, maybe with others, and fills `response`'s results and
+  // counts as ApplyEvents does. Blocks until this batch's group is done.
+  absl::Status Apply(RedisClient& redis, const std::vector<PreparedEvent>& events,
+                     v1::IngestEventsResponse* response);
+
+  // Batches handed in and not yet taken by a leader (for tests).
+  size_t waiting() const;
+
+ private:
+  struct Pending {
+    const std::vector<PreparedEvent>* events;
+    v1::IngestEventsResponse* response;
+    absl::Status status;
+    bool done = false;
+  };
+
+  // Applies `group` as one and gives each batch its results (or the error).
+  void Run(RedisClient& redis, const std::vector<Pending*>& group);
+
+  const size_t max_events_;
+  const ApplyFn apply_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Pending*> queue_ ABSL_GUARDED_BY(mu_);
+  bool running_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+}  // namespace uhc

@@ -1,0 +1,189 @@
+#include "enrollment-svc/batch_group.h"
+
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "enrollment-svc/event_applier.h"
+#include "gtest/gtest.h"
+#include "tests/support/fake_redis_client.h"
+
+namespace uhc {
+namespace {
+
+// A batch of n events; event i has index i and, as a marker, arg = first + i.
+std::vector<PreparedEvent> Batch(int n, int first) {
+  std::vector<PreparedEvent> events(n);
+  for (int i = 0; i < n; ++i) {
+    events[i].index = i;
+    events[i].arg = static_cast<uint8_t>(first + i);
+  }
+  return events;
+}
+
+// Stands in for ApplyEvents: records each call's events and holds it until released; answers
+// APPLIED for an even marker and DUPLICATE for an odd one, or fails with `fail`.
+class GatedApply {
+ public:
+  absl::Status Apply(const std::vector<PreparedEvent>& events, v1::IngestEventsResponse* response) {
+    std::unique_lock<std::mutex> lock(mu_);
+    const size_t call = calls_.size();
+    calls_.push_back({});
+    for (const PreparedEvent& e : events) calls_.back().push_back(e.arg);
+    cv_.notify_all();
+    cv_.wait(lock, [&] { return released_ > call; });
+    if (!fail_.ok()) return fail_;
+    for (const PreparedEvent& e : events) {
+      v1::EventResult* r = response->add_results();
+      r->set_index(e.index);
+      r->set_outcome(e.arg % 2 == 0 ? v1::APPLIED : v1::DUPLICATE);
+    }
+    CountOutcomes(response);
+    return absl::OkStatus();
+  }
+
+  // Waits until `n` calls have started.
+  void AwaitCalls(size_t n) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return calls_.size() >= n; });
+  }
+  void ReleaseOne() {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++released_;
+    cv_.notify_all();
+  }
+  void Fail(absl::Status s) {
+    std::lock_guard<std::mutex> lock(mu_);
+    fail_ = std::move(s);
+  }
+  std::vector<std::vector<int>> calls() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return calls_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::vector<int>> calls_;  // each call's markers, in order
+  size_t released_ = 0;
+  absl::Status fail_;
+};
+
+struct Caller {
+  explicit Caller(std::vector<PreparedEvent> e) : events(std::move(e)) {}
+  std::vector<PreparedEvent> events;
+  v1::IngestEventsResponse response;
+  absl::Status status;
+  std::thread thread;
+};
+
+class BatchGroupTest : public ::testing::Test {
+ protected:
+  BatchGroup Group(size_t max_events) {
+    return BatchGroup(max_events, [this](RedisClient&, const std::vector<PreparedEvent>& events,
+                                         v1::IngestEventsResponse* response) {
+      return gate_.Apply(events, response);
+    });
+  }
+  // Starts a thread that applies `c`'s events through `group`.
+  void Start(BatchGroup& group, Caller& c) {
+    c.thread = std::thread([&group, &c] {
+      testing::FakeRedisClient redis;  // one per thread, like the executor's
+      c.status = group.Apply(redis, c.events, &c.response);
+    });
+  }
+  // Busy-waits (no sleep) until `n` batches wait in `group`.
+  static void AwaitWaiting(const BatchGroup& group, size_t n) {
+    while (group.waiting() < n) std::this_thread::yield();
+  }
+
+  GatedApply gate_;
+};
+
+TEST_F(BatchGroupTest, BatchesWaitingTogetherGoInOneCallAndEachGetsItsOwnResults) {
+  BatchGroup group = Group(8000);
+  Caller a{Batch(3, 0)}, b{Batch(2, 10)}, c{Batch(4, 21)};
+  Start(group, a);
+  gate_.AwaitCalls(1);  // a leads and is held in Redis
+  Start(group, b);
+  AwaitWaiting(group, 1);
+  Start(group, c);
+  AwaitWaiting(group, 2);
+  gate_.ReleaseOne();
+  gate_.AwaitCalls(2);  // b or c leads a group of both
+  gate_.ReleaseOne();
+  for (Caller* x : {&a, &b, &c}) x->thread.join();
+
+  const std::vector<std::vector<int>> calls = gate_.calls();
+  ASSERT_EQ(calls.size(), 2u);
+  EXPECT_EQ(calls[0], (std::vector<int>{0, 1, 2}));
+  EXPECT_EQ(calls[1], (std::vector<int>{10, 11, 21, 22, 23, 24}));  // in arrival order
+  for (Caller* x : {&a, &b, &c}) {
+    ASSERT_TRUE(x->status.ok()) << x->status;
+    ASSERT_EQ(x->response.results_size(), static_cast<int>(x->events.size()));
+    for (int i = 0; i < x->response.results_size(); ++i) {
+      EXPECT_EQ(x->response.results(i).index(), i);
+      EXPECT_EQ(x->response.results(i).outcome(),
+                x->events[i].arg % 2 == 0 ? v1::APPLIED : v1::DUPLICATE);
+    }
+  }
+  EXPECT_EQ(b.response.applied(), 1);  // markers 10, 11
+  EXPECT_EQ(b.response.duplicate(), 1);
+  EXPECT_EQ(c.response.applied(), 2);  // markers 21..24
+  EXPECT_EQ(c.response.duplicate(), 2);
+}
+
+TEST_F(BatchGroupTest, AGroupStopsBeforeTheEventLimitButTakesAnOversizedBatchAlone) {
+  BatchGroup group = Group(5);
+  Caller a{Batch(3, 0)}, b{Batch(2, 10)}, c{Batch(4, 20)}, d{Batch(9, 40)};
+  Start(group, a);
+  gate_.AwaitCalls(1);
+  Start(group, b);
+  AwaitWaiting(group, 1);
+  Start(group, c);
+  AwaitWaiting(group, 2);
+  Start(group, d);
+  AwaitWaiting(group, 3);
+  for (size_t call = 1; call <= 4; ++call) {
+    gate_.ReleaseOne();
+    if (call < 4) gate_.AwaitCalls(call + 1);
+  }
+  for (Caller* x : {&a, &b, &c, &d}) x->thread.join();
+
+  const std::vector<std::vector<int>> calls = gate_.calls();
+  ASSERT_EQ(calls.size(), 4u);  // 2 + 4 > 5: b and c apart; d (9 > 5) alone
+  EXPECT_EQ(calls[1].size(), 2u);
+  EXPECT_EQ(calls[2].size(), 4u);
+  EXPECT_EQ(calls[3].size(), 9u);
+  for (Caller* x : {&a, &b, &c, &d}) {
+    EXPECT_TRUE(x->status.ok());
+    EXPECT_EQ(x->response.results_size(), static_cast<int>(x->events.size()));
+  }
+}
+
+TEST_F(BatchGroupTest, AFailedGroupFailsEveryBatchInItAndReportsNothingApplied) {
+  BatchGroup group = Group(8000);
+  Caller a{Batch(1, 0)}, b{Batch(2, 10)}, c{Batch(3, 20)};
+  Start(group, a);
+  gate_.AwaitCalls(1);
+  Start(group, b);
+  AwaitWaiting(group, 1);
+  Start(group, c);
+  AwaitWaiting(group, 2);
+  gate_.ReleaseOne();  // a succeeds
+  gate_.AwaitCalls(2);
+  gate_.Fail(absl::UnavailableError("redis went away"));
+  gate_.ReleaseOne();
+  for (Caller* x : {&a, &b, &c}) x->thread.join();
+
+  EXPECT_TRUE(a.status.ok());
+  for (Caller* x : {&b, &c}) {
+    EXPECT_TRUE(absl::IsUnavailable(x->status)) << x->status;
+    EXPECT_EQ(x->response.results_size(), 0);
+    EXPECT_EQ(x->response.applied(), 0);
+  }
+}
+
+}  // namespace
+}  // namespace uhc
