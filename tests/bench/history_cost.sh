@@ -4,16 +4,19 @@
 # enrollment-svc without history (the previous release, uhc_apply_v2), each run on a fresh
 # Redis, the two alternating first; then the bytes the day hashes take per region-day.
 # Usage: tests/bench/history_cost.sh --baseline-bin PATH [--runs N] [--events N] [--build-dir DIR]
-#                                    [--prefill-days N]
+#                                    [--prefill-days N] [--events-per-call N] [--pin]
 #   defaults: 3 runs, 1,000,000 events, build dir build-release, 730 prefilled days: before the
 #   ingest with history, every kab/kota's day hash gets N earlier days, as in steady state with
 #   two years kept (the bench's events fall on about 12 days). A baseline binary:
 #   git worktree add /tmp/base e93a3b5 && scripts/setup.sh RelWithDebInfo /tmp/base/build ...
 #   (docs/BENCHMARKS.md, "History cost", has the exact commands).
-# Everything shares this machine's cores: Redis, both services, the load generator.
+#   --events-per-call: this build's --events_per_call (default 2000, the baseline's calls: batches
+#   are then not grouped, so the difference is the history's alone).
+#   --pin: Redis on CPU 1, everything else on CPU 0 (less run-to-run noise on a 2-core machine).
+# Otherwise everything shares this machine's cores: Redis, both services, the load generator.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-RUNS=3 EVENTS=1000000 BUILD=build-release BASELINE="" PREFILL=730
+RUNS=3 EVENTS=1000000 BUILD=build-release BASELINE="" PREFILL=730 PER_CALL=2000 PIN_REDIS=() PIN_REST=()
 while (($#)); do
   case "$1" in
     --runs) RUNS="$2"; shift 2 ;;
@@ -21,7 +24,9 @@ while (($#)); do
     --build-dir) BUILD="$2"; shift 2 ;;
     --baseline-bin) BASELINE="$2"; shift 2 ;;
     --prefill-days) PREFILL="$2"; shift 2 ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    --events-per-call) PER_CALL="$2"; shift 2 ;;
+    --pin) PIN_REDIS=(taskset -c 1) PIN_REST=(taskset -c 0); shift ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     *) echo "history_cost.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -69,18 +74,18 @@ PY
 # "<Redis µs/event> <events/s> <day fields> <day hash bytes>".
 measure() {
   REDIS_PORT=$(free_port) ENROLL_PORT=$(free_port) CLASSIFY_PORT=$(free_port)
-  redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$WORK" --save "" --appendonly no \
+  "${PIN_REDIS[@]}" redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$WORK" --save "" --appendonly no \
     --hash-max-listpack-entries 1024 --hash-max-listpack-value 64 --daemonize yes \
     --logfile "$WORK/redis.log"
   for _ in $(seq 200); do [ "$(redis-cli -p "$REDIS_PORT" ping 2>/dev/null)" = PONG ] && break; sleep 0.05; done
   [ "${2:-0}" = 1 ] && prefill
   local keep=()
-  [ "${2:-0}" = 1 ] && keep=(--history_days 0)
-  UHC_NIK_HMAC_SECRET=bench-secret-0123456789abcdef "$1" "${keep[@]}" \
+  [ "${2:-0}" = 1 ] && keep=(--history_days 0 --events_per_call "$PER_CALL")
+  UHC_NIK_HMAC_SECRET=bench-secret-0123456789abcdef "${PIN_REST[@]}" "$1" "${keep[@]}" \
     --listen "127.0.0.1:$ENROLL_PORT" --plaintext --metrics_port -1 --redis_port "$REDIS_PORT" \
     --bucket_bits 5 --redis_threads 4 >/dev/null 2>"$WORK/enrollment.log" </dev/null &
   PIDS+=($!)
-  "$BUILD/classifier-svc/classifier-svc" --listen "127.0.0.1:$CLASSIFY_PORT" --plaintext \
+  "${PIN_REST[@]}" "$BUILD/classifier-svc/classifier-svc" --listen "127.0.0.1:$CLASSIFY_PORT" --plaintext \
     --metrics_port -1 --redis_port "$REDIS_PORT" >/dev/null 2>"$WORK/classifier.log" </dev/null &
   PIDS+=($!)
   local ready=0
@@ -92,7 +97,7 @@ measure() {
   ((ready)) || { echo "history_cost: services not ready (logs: $WORK)" >&2; exit 1; }
   local cpu0 cpu1 ingest verify
   cpu0=$(redis_cpu)
-  ingest=$("$BUILD/tools/uhc-loadgen" --mode ingest --target "127.0.0.1:$ENROLL_PORT" \
+  ingest=$("${PIN_REST[@]}" "$BUILD/tools/uhc-loadgen" --mode ingest --target "127.0.0.1:$ENROLL_PORT" \
     --events "$EVENTS" --concurrency 4 --batch 2000 --window 4)
   cpu1=$(redis_cpu)
   verify=$("$BUILD/tools/uhc-loadgen" --mode verify --redis_port "$REDIS_PORT")

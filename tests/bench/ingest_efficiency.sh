@@ -3,18 +3,21 @@
 # (uhc-bench-ceiling), our ingest through enrollment-svc (uhc-loadgen --mode ingest, Redis CPU per
 # event from INFO cpu, then --mode verify), and the PostgreSQL 15 peer (uhc-bench-pg on one and
 # on two connections, a throwaway cluster). Prints one markdown row per run and the median.
-# Usage: tests/bench/ingest_efficiency.sh [--runs N] [--events N] [--build-dir DIR]
+# Usage: tests/bench/ingest_efficiency.sh [--runs N] [--events N] [--build-dir DIR] [--pin]
 #   defaults: 3 runs, 1,000,000 events, build dir build-release (scripts/setup.sh Release).
-# Everything shares this machine's cores: Redis, PostgreSQL, both services, the load generator.
+#   --pin: Redis (and PostgreSQL) on CPU 1, the clients and services on CPU 0: less run-to-run
+#   noise on a 2-core machine. Otherwise everything shares this machine's cores: Redis,
+#   PostgreSQL, both services, the load generator.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-RUNS=3 EVENTS=1000000 BUILD=build-release
+RUNS=3 EVENTS=1000000 BUILD=build-release PIN_STORE=() PIN_REST=()
 while (($#)); do
   case "$1" in
     --runs) RUNS="$2"; shift 2 ;;
     --events) EVENTS="$2"; shift 2 ;;
     --build-dir) BUILD="$2"; shift 2 ;;
-    -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
+    --pin) PIN_STORE=(taskset -c 1) PIN_REST=(taskset -c 0); shift ;;
+    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
     *) echo "ingest_efficiency.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -38,17 +41,17 @@ redis_cpu() {
 RESULTS=()
 for run in $(seq "$RUNS"); do
   REDIS_PORT=$(free_port) ENROLL_PORT=$(free_port) CLASSIFY_PORT=$(free_port)
-  redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$WORK" --save "" --appendonly no \
+  "${PIN_STORE[@]}" redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$WORK" --save "" --appendonly no \
     --hash-max-listpack-entries 1024 --hash-max-listpack-value 64 --daemonize yes \
     --logfile "$WORK/redis.log"
   for _ in $(seq 200); do [ "$(redis-cli -p "$REDIS_PORT" ping 2>/dev/null)" = PONG ] && break; sleep 0.05; done
-  CEILING=$("$BUILD/tools/uhc-bench-ceiling" --redis_port "$REDIS_PORT" --events "$EVENTS")
+  CEILING=$("${PIN_REST[@]}" "$BUILD/tools/uhc-bench-ceiling" --redis_port "$REDIS_PORT" --events "$EVENTS")
   redis-cli -p "$REDIS_PORT" flushall >/dev/null
-  UHC_NIK_HMAC_SECRET=bench-secret-0123456789abcdef "$BUILD/enrollment-svc/enrollment-svc" \
+  UHC_NIK_HMAC_SECRET=bench-secret-0123456789abcdef "${PIN_REST[@]}" "$BUILD/enrollment-svc/enrollment-svc" \
     --listen "127.0.0.1:$ENROLL_PORT" --plaintext --metrics_port -1 --redis_port "$REDIS_PORT" \
     --bucket_bits 5 --redis_threads 4 >/dev/null 2>"$WORK/enrollment.log" </dev/null &
   PIDS+=($!)
-  "$BUILD/classifier-svc/classifier-svc" --listen "127.0.0.1:$CLASSIFY_PORT" --plaintext \
+  "${PIN_REST[@]}" "$BUILD/classifier-svc/classifier-svc" --listen "127.0.0.1:$CLASSIFY_PORT" --plaintext \
     --metrics_port -1 --redis_port "$REDIS_PORT" >/dev/null 2>"$WORK/classifier.log" </dev/null &
   PIDS+=($!)
   ready=0
@@ -59,15 +62,15 @@ for run in $(seq "$RUNS"); do
   done
   ((ready)) || { echo "ingest_efficiency: services not ready (logs: $WORK)" >&2; exit 1; }
   CPU0=$(redis_cpu)
-  INGEST=$("$BUILD/tools/uhc-loadgen" --mode ingest --target "127.0.0.1:$ENROLL_PORT" \
+  INGEST=$("${PIN_REST[@]}" "$BUILD/tools/uhc-loadgen" --mode ingest --target "127.0.0.1:$ENROLL_PORT" \
     --events "$EVENTS" --concurrency 4 --batch 2000 --window 4)
   CPU1=$(redis_cpu)
   VERIFY=$("$BUILD/tools/uhc-loadgen" --mode verify --redis_port "$REDIS_PORT")
   MEMORY=$(redis-cli -p "$REDIS_PORT" info memory | awk -F: '/^used_memory:/ {print $2+0}')
   stop_all
   [ "$(json "$VERIFY" mismatched_fields)" = 0 ] || { echo "aggregates drifted: $VERIFY" >&2; exit 1; }
-  tests/bench/pg_cluster.sh start "$PG_DIR" >/dev/null
-  pg() { "$BUILD/tools/uhc-bench-pg" --socket_dir "$PG_DIR" --port "$(cat "$PG_DIR/port")" \
+  "${PIN_STORE[@]}" tests/bench/pg_cluster.sh start "$PG_DIR" >/dev/null
+  pg() { "${PIN_REST[@]}" "$BUILD/tools/uhc-bench-pg" --socket_dir "$PG_DIR" --port "$(cat "$PG_DIR/port")" \
     --events "$EVENTS" --batch 2000 --connections "$1" 2>/dev/null; }
   PG1=$(pg 1)
   PG2=$(pg 2)
