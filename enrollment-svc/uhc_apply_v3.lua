@@ -72,6 +72,7 @@ for flags = 0, 255 do
   STATE[flags] = SEG[flags] + 5 * ACT[flags]
 end
 for state = 1, 10 do SEG_OF[state] = (state - 1) % 5 + 1 end
+local STRIDE = 12  -- a slot's entries in apply's `counts`
 
 -- Aggregate layout 3: field `c` holds the counts (as COUNTS), the events applied by this layout
 -- (6 bytes; the data version is `ver` plus these), the newest occurred_at applied in ms (6 bytes),
@@ -165,21 +166,42 @@ local function apply(keys, args)
   local char, concat, min, sub = string.char, table.concat, math.min, string.sub
   local s = args[1]
   local n = #s / EVENT_BYTES
-  -- The applied events, counted by aggregate, change and day: key (ai * 128 + from * 11 + to) *
-  -- 65536 + day, where from and to are STATEs (0: none). One table update per event; the counts
-  -- are turned into per-segment changes once per call, below.
-  local moves, newest = {}, {}  -- newest: ai -> the newest occurred_at applied
+  -- The applied events, counted per touched aggregate (slot r = 1, 2, ... in the order they
+  -- come). Events of the call's first day (nearly all) go to the array `counts`: from
+  -- b = (r - 1) * STRIDE + 1, b + state counts the events that left a record in that STATE minus
+  -- those that took one out of it (b + 0 takes the removals of nothing), b + 11 the events
+  -- applied. Arrays filled with zeros as slots open, so an event costs no hashing. Events of other
+  -- days (a call across midnight, late events) also go to `moves`, keyed
+  -- (r * 128 + from * 11 + to) * 65536 + day.
+  local slot_of = {}  -- key index -> slot (0: none yet)
+  for k = 1, #keys do slot_of[k] = 0 end
+  local agg_of, counts, newest, moves = {}, {}, {}, {}  -- slot -> key index, newest occurred_at
   local day, ts  -- the current event's day and occurred_at
   local day_start, day_end = 0, -1  -- the current event's day in ms: [day_start, day_end)
+  local first_day
   local out = {}
   local moved_seg, moved_act  -- what the last LEAVE of this call removed (nil: none)
   local pos = 1
 
   local function book(ai, from, to)
-    local k = (ai * 128 + from * 11 + to) * 65536 + day
-    moves[k] = (moves[k] or 0) + 1
-    local t = newest[ai]
-    if not t or ts > t then newest[ai] = ts end
+    local r = slot_of[ai]
+    if r == 0 then
+      r = #agg_of + 1
+      agg_of[r] = ai
+      slot_of[ai] = r
+      for x = (r - 1) * STRIDE + 1, r * STRIDE do counts[x] = 0 end
+      newest[r] = ts
+    end
+    local b = (r - 1) * STRIDE + 1
+    if day == first_day then
+      counts[b + to] = counts[b + to] + 1
+      counts[b + from] = counts[b + from] - 1
+    else
+      local k = (r * 128 + from * 11 + to) * 65536 + day
+      moves[k] = (moves[k] or 0) + 1
+    end
+    counts[b + 11] = counts[b + 11] + 1
+    if ts > newest[r] then newest[r] = ts end
   end
 
   for i = 1, n do
@@ -190,6 +212,7 @@ local function apply(keys, args)
       day = (wib - wib % DAY_MS) / DAY_MS
       day_start = day * DAY_MS - WIB_MS
       day_end = day_start + DAY_MS
+      first_day = first_day or day
     end
     if op == LEAVE then moved_seg = nil end
     local bucket = keys[bi]
@@ -261,28 +284,41 @@ local function apply(keys, args)
     out[i] = outcome
   end
 
-  -- The counts of changes as per-segment changes by aggregate and day.
-  local regions, touched, applied = {}, {}, {}  -- ai -> day -> the ten changes; ai -> events
-  for k, times in pairs(moves) do
-    local d = k % 65536
-    local rest = (k - d) / 65536
-    local code = rest % 128
-    local ai = (rest - code) / 128
-    local to = code % 11
-    local from = (code - to) / 11
-    local by_day = regions[ai]
+  -- The counts as per-segment changes, by slot and day.
+  local by_slot = {}  -- slot -> day -> the ten changes
+  local function changes_of(r, d)
+    local by_day = by_slot[r]
     if not by_day then
       by_day = {}
-      regions[ai] = by_day
-      touched[#touched + 1] = ai
-      applied[ai] = 0
+      by_slot[r] = by_day
     end
-    applied[ai] = applied[ai] + times
     local h = by_day[d]
     if not h then
       h = zeros()
       by_day[d] = h
     end
+    return h
+  end
+  for r = 1, #agg_of do
+    local b = (r - 1) * STRIDE + 1
+    for state = 1, 10 do
+      local times = counts[b + state]
+      if times ~= 0 then
+        local h = changes_of(r, first_day)
+        local seg = SEG_OF[state]
+        h[seg] = h[seg] + times
+        if state > 5 then h[state] = h[state] + times end
+      end
+    end
+  end
+  for k, times in pairs(moves) do
+    local d = k % 65536
+    local rest = (k - d) / 65536
+    local code = rest % 128
+    local r = (rest - code) / 128
+    local to = code % 11
+    local from = (code - to) / 11
+    local h = changes_of(r, d)
     if from > 0 then
       local seg = SEG_OF[from]
       h[seg] = h[seg] - times
@@ -299,8 +335,9 @@ local function apply(keys, args)
   -- layouts 1 and 2). The changes of its current day ride along in `c`; only changes of earlier
   -- days (late events) and the change of a day that stops being current go to the day hash, so
   -- in the common case the history costs no call of its own.
-  for _, ai in ipairs(touched) do
-    local by_day = regions[ai]
+  for r = 1, #agg_of do
+    local ai = agg_of[r]
+    local by_day = by_slot[r] or {}
     local agg = keys[ai]
     local packed = call('HGET', agg, 'c')
     if not packed or #packed ~= LAYOUT3_BYTES then packed = migrate(agg, packed) end
@@ -323,8 +360,8 @@ local function apply(keys, args)
       v[13] = t
     end
     for d, h in pairs(by_day) do began, later = book_day(v, began, tail, t, later, d, h) end
-    v[11] = v[11] + applied[ai]
-    if newest[ai] > v[12] then v[12] = newest[ai] end
+    v[11] = v[11] + counts[(r - 1) * STRIDE + 12]
+    if newest[r] > v[12] then v[12] = newest[r] end
     if began then tail = pack_struct(COUNTS, unpack(began, 1, 10)) end
     call('HSET', agg, 'c', pack_struct(HEAD, unpack(v, 1, 13)) .. tail)
     if later then write_days(keys[ai + 1], later) end
