@@ -1,36 +1,44 @@
 #!/usr/bin/env bash
 # What the per-day history costs at ingest: Redis CPU per event through this build's
-# enrollment-svc (uhc_apply_v3: aggregate and day hash in one call) against a baseline
-# enrollment-svc without history (the previous release, uhc_apply_v2), each run on a fresh
-# Redis, the two alternating first; then the bytes the day hashes take per region-day.
-# Usage: tests/bench/history_cost.sh --baseline-bin PATH [--runs N] [--events N] [--build-dir DIR]
-#                                    [--prefill-days N] [--events-per-call N] [--pin]
+# enrollment-svc (uhc_apply_v3: aggregate and day hash in one call) against a baseline without
+# history, each run on a fresh Redis, the two alternating first; then the bytes the day hashes
+# take per region-day. The baseline is either
+#   --history-off: this build with its apply function's history taken out (history_off.py loads
+#     it over uhc_v3 once enrollment-svc is up): the cost of the history alone; or
+#   --baseline-bin PATH: another enrollment-svc binary (the previous release, uhc_apply_v2).
+# Usage: tests/bench/history_cost.sh (--history-off | --baseline-bin PATH) [--runs N] [--events N]
+#          [--build-dir DIR] [--prefill-days N] [--events-per-call N] [--pin]
 #   defaults: 3 runs, 1,000,000 events, build dir build-release, 730 prefilled days: before the
 #   ingest with history, every kab/kota's day hash gets N earlier days, as in steady state with
 #   two years kept (the bench's events fall on about 12 days). A baseline binary:
 #   git worktree add /tmp/base e93a3b5 && scripts/setup.sh RelWithDebInfo /tmp/base/build ...
 #   (docs/BENCHMARKS.md, "History cost", has the exact commands).
-#   --events-per-call: this build's --events_per_call (default 2000, the baseline's calls: batches
-#   are then not grouped, so the difference is the history's alone).
+#   --events-per-call: this build's --events_per_call (default: its own, 8000).
 #   --pin: Redis on CPU 1, everything else on CPU 0 (less run-to-run noise on a 2-core machine).
 # Otherwise everything shares this machine's cores: Redis, both services, the load generator.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-RUNS=3 EVENTS=1000000 BUILD=build-release BASELINE="" PREFILL=730 PER_CALL=2000 PIN_REDIS=() PIN_REST=()
+RUNS=3 EVENTS=1000000 BUILD=build-release BASELINE="" PREFILL=730 PER_CALL="" HISTORY_OFF="" PIN_REDIS=() PIN_REST=()
 while (($#)); do
   case "$1" in
     --runs) RUNS="$2"; shift 2 ;;
     --events) EVENTS="$2"; shift 2 ;;
     --build-dir) BUILD="$2"; shift 2 ;;
     --baseline-bin) BASELINE="$2"; shift 2 ;;
+    --history-off) HISTORY_OFF=1; shift ;;
     --prefill-days) PREFILL="$2"; shift 2 ;;
     --events-per-call) PER_CALL="$2"; shift 2 ;;
     --pin) PIN_REDIS=(taskset -c 1) PIN_REST=(taskset -c 0); shift ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     *) echo "history_cost.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
-[ -x "$BASELINE" ] || { echo "history_cost.sh: --baseline-bin must name an enrollment-svc binary" >&2; exit 2; }
+if [ -n "$HISTORY_OFF" ]; then
+  BASELINE="$BUILD/enrollment-svc/enrollment-svc"
+  OFF_LUA=$(mktemp /tmp/uhc-history-off-XXXXXX.lua)
+  tests/bench/history_off.py > "$OFF_LUA"
+fi
+[ -x "$BASELINE" ] || { echo "history_cost.sh: give --history-off or --baseline-bin naming an enrollment-svc binary" >&2; exit 2; }
 [ -x "$BUILD/tools/uhc-loadgen" ] || scripts/setup.sh Release "$BUILD" >/dev/null
 WORK=$(mktemp -d /tmp/uhc-hist-XXXXXX)
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -40,7 +48,7 @@ stop_all() {
   PIDS=()
   [ -z "$REDIS_PORT" ] || redis-cli -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true
 }
-trap 'stop_all; rm -rf "$WORK"' EXIT
+trap 'stop_all; rm -rf "$WORK" ${OFF_LUA:+"$OFF_LUA"}' EXIT
 redis_cpu() {
   redis-cli -p "$REDIS_PORT" info cpu | awk -F: '/^used_cpu_(sys|user):/ {s += $2} END {printf "%.6f", s}'
 }
@@ -70,7 +78,8 @@ PY
 }
 
 # One ingest of $EVENTS through enrollment-svc binary $1 ($2 = 1: prefill the day hashes first,
-# and keep every day: the prefilled days are older than the default --history_days from today):
+# and keep every day: the prefilled days are older than the default --history_days from today;
+# $3: a function library to load over the binary's once it is up):
 # "<Redis µs/event> <events/s> <day fields> <day hash bytes>".
 measure() {
   REDIS_PORT=$(free_port) ENROLL_PORT=$(free_port) CLASSIFY_PORT=$(free_port)
@@ -80,7 +89,8 @@ measure() {
   for _ in $(seq 200); do [ "$(redis-cli -p "$REDIS_PORT" ping 2>/dev/null)" = PONG ] && break; sleep 0.05; done
   [ "${2:-0}" = 1 ] && prefill
   local keep=()
-  [ "${2:-0}" = 1 ] && keep=(--history_days 0 --events_per_call "$PER_CALL")
+  [ "${2:-0}" = 1 ] && keep=(--history_days 0)
+  [ "${2:-0}" = 1 ] && [ -n "$PER_CALL" ] && keep+=(--events_per_call "$PER_CALL")
   UHC_NIK_HMAC_SECRET=bench-secret-0123456789abcdef "${PIN_REST[@]}" "$1" "${keep[@]}" \
     --listen "127.0.0.1:$ENROLL_PORT" --plaintext --metrics_port -1 --redis_port "$REDIS_PORT" \
     --bucket_bits 5 --redis_threads 4 >/dev/null 2>"$WORK/enrollment.log" </dev/null &
@@ -95,6 +105,7 @@ measure() {
     sleep 0.05
   done
   ((ready)) || { echo "history_cost: services not ready (logs: $WORK)" >&2; exit 1; }
+  [ -z "${3:-}" ] || redis-cli -p "$REDIS_PORT" -x function load replace < "$3" >/dev/null
   local cpu0 cpu1 ingest verify
   cpu0=$(redis_cpu)
   ingest=$("${PIN_REST[@]}" "$BUILD/tools/uhc-loadgen" --mode ingest --target "127.0.0.1:$ENROLL_PORT" \
@@ -118,12 +129,17 @@ print("%.3f %.0f %s %s" % ((float(sys.argv[3]) - float(sys.argv[2])) * 1e6 / i["
     "$ingest" "$cpu0" "$cpu1" "$fields" "$bytes"
 }
 
+# The baseline: with --history-off this build, same prefill, its history taken out.
+measure_baseline() {
+  if [ -n "$HISTORY_OFF" ]; then measure "$BASELINE" 1 "$OFF_LUA"; else measure "$BASELINE"; fi
+}
+
 ROWS=()
 for run in $(seq "$RUNS"); do
   if ((run % 2)); then
-    BASE=$(measure "$BASELINE"); OURS=$(measure "$BUILD/enrollment-svc/enrollment-svc" 1)
+    BASE=$(measure_baseline); OURS=$(measure "$BUILD/enrollment-svc/enrollment-svc" 1)
   else
-    OURS=$(measure "$BUILD/enrollment-svc/enrollment-svc" 1); BASE=$(measure "$BASELINE")
+    OURS=$(measure "$BUILD/enrollment-svc/enrollment-svc" 1); BASE=$(measure_baseline)
   fi
   echo "run $run: baseline $BASE / with history $OURS" >&2
   ROWS+=("$BASE $OURS")
