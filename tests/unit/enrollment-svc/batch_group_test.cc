@@ -97,6 +97,16 @@ class BatchGroupTest : public ::testing::Test {
   static void AwaitWaiting(const BatchGroup& group, size_t n) {
     while (group.waiting() < n) std::this_thread::yield();
   }
+  // Starts callers[0], which leads and is held in Redis, then the others, one at a time, each
+  // waiting in `group` before the next starts (so they wait in this order).
+  void StartHeldThenWaiting(BatchGroup& group, const std::vector<Caller*>& callers) {
+    Start(group, *callers[0]);
+    gate_.AwaitCalls(1);
+    for (size_t i = 1; i < callers.size(); ++i) {
+      Start(group, *callers[i]);
+      AwaitWaiting(group, i);
+    }
+  }
 
   GatedApply gate_;
 };
@@ -104,12 +114,7 @@ class BatchGroupTest : public ::testing::Test {
 TEST_F(BatchGroupTest, BatchesWaitingTogetherGoInOneCallAndEachGetsItsOwnResults) {
   BatchGroup group = Group(8000);
   Caller a{Batch(3, 0)}, b{Batch(2, 10)}, c{Batch(4, 21)};
-  Start(group, a);
-  gate_.AwaitCalls(1);  // a leads and is held in Redis
-  Start(group, b);
-  AwaitWaiting(group, 1);
-  Start(group, c);
-  AwaitWaiting(group, 2);
+  StartHeldThenWaiting(group, {&a, &b, &c});
   gate_.ReleaseOne();
   gate_.AwaitCalls(2);  // b or c leads a group of both
   gate_.ReleaseOne();
@@ -137,14 +142,7 @@ TEST_F(BatchGroupTest, BatchesWaitingTogetherGoInOneCallAndEachGetsItsOwnResults
 TEST_F(BatchGroupTest, AGroupStopsBeforeTheEventLimitButTakesAnOversizedBatchAlone) {
   BatchGroup group = Group(5);
   Caller a{Batch(3, 0)}, b{Batch(2, 10)}, c{Batch(4, 20)}, d{Batch(9, 40)};
-  Start(group, a);
-  gate_.AwaitCalls(1);
-  Start(group, b);
-  AwaitWaiting(group, 1);
-  Start(group, c);
-  AwaitWaiting(group, 2);
-  Start(group, d);
-  AwaitWaiting(group, 3);
+  StartHeldThenWaiting(group, {&a, &b, &c, &d});
   for (size_t call = 1; call <= 4; ++call) {
     gate_.ReleaseOne();
     if (call < 4) gate_.AwaitCalls(call + 1);
@@ -165,12 +163,7 @@ TEST_F(BatchGroupTest, AGroupStopsBeforeTheEventLimitButTakesAnOversizedBatchAlo
 TEST_F(BatchGroupTest, AFailedGroupFailsEveryBatchInItAndReportsNothingApplied) {
   BatchGroup group = Group(8000);
   Caller a{Batch(1, 0)}, b{Batch(2, 10)}, c{Batch(3, 20)};
-  Start(group, a);
-  gate_.AwaitCalls(1);
-  Start(group, b);
-  AwaitWaiting(group, 1);
-  Start(group, c);
-  AwaitWaiting(group, 2);
+  StartHeldThenWaiting(group, {&a, &b, &c});
   gate_.ReleaseOne();  // a succeeds
   gate_.AwaitCalls(2);
   gate_.Fail(absl::UnavailableError("redis went away"));
