@@ -18,7 +18,7 @@
 # Otherwise everything shares this machine's cores: Redis, both services, the load generator.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-RUNS=3 EVENTS=1000000 BUILD=build-release BASELINE="" PREFILL=730 PER_CALL="" HISTORY_OFF="" PIN_REDIS=() PIN_REST=()
+RUNS=3 EVENTS=1000000 BUILD=build-release BASELINE="" PREFILL=730 PER_CALL="" HISTORY_OFF="" PIN_STORE=() PIN_REST=()
 while (($#)); do
   case "$1" in
     --runs) RUNS="$2"; shift 2 ;;
@@ -28,7 +28,7 @@ while (($#)); do
     --history-off) HISTORY_OFF=1; shift ;;
     --prefill-days) PREFILL="$2"; shift 2 ;;
     --events-per-call) PER_CALL="$2"; shift 2 ;;
-    --pin) PIN_REDIS=(taskset -c 1) PIN_REST=(taskset -c 0); shift ;;
+    --pin) PIN_STORE=(taskset -c 1) PIN_REST=(taskset -c 0); shift ;;
     -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     *) echo "history_cost.sh: unknown argument $1" >&2; exit 2 ;;
   esac
@@ -41,17 +41,8 @@ fi
 [ -x "$BASELINE" ] || { echo "history_cost.sh: give --history-off or --baseline-bin naming an enrollment-svc binary" >&2; exit 2; }
 [ -x "$BUILD/tools/uhc-loadgen" ] || scripts/setup.sh Release "$BUILD" >/dev/null
 WORK=$(mktemp -d /tmp/uhc-hist-XXXXXX)
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-PIDS=() REDIS_PORT=""
-stop_all() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
-  PIDS=()
-  [ -z "$REDIS_PORT" ] || redis-cli -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true
-}
+source tests/bench/lib.sh
 trap 'stop_all; rm -rf "$WORK" ${OFF_LUA:+"$OFF_LUA"}' EXIT
-redis_cpu() {
-  redis-cli -p "$REDIS_PORT" info cpu | awk -F: '/^used_cpu_(sys|user):/ {s += $2} END {printf "%.6f", s}'
-}
 
 # $PREFILL days before the bench's first event (2025-01-01, day 20089) in every kab/kota's day
 # hash, each a packed zero change: the size two years of history give the hash.
@@ -82,35 +73,15 @@ PY
 # $3: a function library to load over the binary's once it is up):
 # "<Redis µs/event> <events/s> <day fields> <day hash bytes>".
 measure() {
-  REDIS_PORT=$(free_port) ENROLL_PORT=$(free_port) CLASSIFY_PORT=$(free_port)
-  "${PIN_REDIS[@]}" redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$WORK" --save "" --appendonly no \
-    --hash-max-listpack-entries 1024 --hash-max-listpack-value 64 --daemonize yes \
-    --logfile "$WORK/redis.log"
-  for _ in $(seq 200); do [ "$(redis-cli -p "$REDIS_PORT" ping 2>/dev/null)" = PONG ] && break; sleep 0.05; done
+  start_redis
   [ "${2:-0}" = 1 ] && prefill
-  local keep=()
-  [ "${2:-0}" = 1 ] && keep=(--history_days 0)
-  [ "${2:-0}" = 1 ] && [ -n "$PER_CALL" ] && keep+=(--events_per_call "$PER_CALL")
-  UHC_NIK_HMAC_SECRET=bench-secret-0123456789abcdef "${PIN_REST[@]}" "$1" "${keep[@]}" \
-    --listen "127.0.0.1:$ENROLL_PORT" --plaintext --metrics_port -1 --redis_port "$REDIS_PORT" \
-    --bucket_bits 5 --redis_threads 4 >/dev/null 2>"$WORK/enrollment.log" </dev/null &
-  PIDS+=($!)
-  "${PIN_REST[@]}" "$BUILD/classifier-svc/classifier-svc" --listen "127.0.0.1:$CLASSIFY_PORT" --plaintext \
-    --metrics_port -1 --redis_port "$REDIS_PORT" >/dev/null 2>"$WORK/classifier.log" </dev/null &
-  PIDS+=($!)
-  local ready=0
-  for _ in $(seq 600); do
-    UHC_ENROLLMENT_ADDR=127.0.0.1:$ENROLL_PORT UHC_CLASSIFIER_ADDR=127.0.0.1:$CLASSIFY_PORT \
-      "$BUILD/tools/uhcctl" health >/dev/null 2>&1 && { ready=1; break; }
-    sleep 0.05
-  done
-  ((ready)) || { echo "history_cost: services not ready (logs: $WORK)" >&2; exit 1; }
+  local flags=()
+  [ "${2:-0}" = 1 ] && flags=(--history_days 0)
+  [ "${2:-0}" = 1 ] && [ -n "$PER_CALL" ] && flags+=(--events_per_call "$PER_CALL")
+  start_services "$1" "${flags[@]}"
   [ -z "${3:-}" ] || redis-cli -p "$REDIS_PORT" -x function load replace < "$3" >/dev/null
-  local cpu0 cpu1 ingest verify
-  cpu0=$(redis_cpu)
-  ingest=$("${PIN_REST[@]}" "$BUILD/tools/uhc-loadgen" --mode ingest --target "127.0.0.1:$ENROLL_PORT" \
-    --events "$EVENTS" --concurrency 4 --batch 2000 --window 4)
-  cpu1=$(redis_cpu)
+  local cpu ingest verify
+  read -r cpu ingest < <(measured_ingest "$EVENTS")
   verify=$("$BUILD/tools/uhc-loadgen" --mode verify --redis_port "$REDIS_PORT")
   python3 -c 'import json,sys; v=json.loads(sys.argv[1]); sys.exit(v["mismatched_fields"] != 0)' \
     "$verify" || { echo "aggregates drifted: $verify" >&2; exit 1; }
@@ -124,9 +95,9 @@ measure() {
   stop_all
   python3 -c 'import json,sys
 i = json.loads(sys.argv[1])
-print("%.3f %.0f %s %s" % ((float(sys.argv[3]) - float(sys.argv[2])) * 1e6 / i["events"],
-                           i["events_per_second"], sys.argv[4], sys.argv[5]))' \
-    "$ingest" "$cpu0" "$cpu1" "$fields" "$bytes"
+print("%.3f %.0f %s %s" % (float(sys.argv[2]) * 1e6 / i["events"], i["events_per_second"],
+                           sys.argv[3], sys.argv[4]))' \
+    "$ingest" "$cpu" "$fields" "$bytes"
 }
 
 # The baseline: with --history-off this build, same prefill, its history taken out.

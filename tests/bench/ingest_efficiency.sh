@@ -24,47 +24,18 @@ done
 [ -x "$BUILD/tools/uhc-bench-pg" ] || scripts/setup.sh Release "$BUILD" >/dev/null
 WORK=$(mktemp -d /tmp/uhc-eff-XXXXXX)
 PG_DIR=$(mktemp -u /tmp/uhc-eff-pg-XXXXXX)  # outside WORK (mode 700) for the server's user
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-PIDS=() REDIS_PORT=""
-stop_all() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
-  PIDS=()
-  [ -z "$REDIS_PORT" ] || redis-cli -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true
-}
+source tests/bench/lib.sh
 cleanup() { stop_all; tests/bench/pg_cluster.sh stop "$PG_DIR" >/dev/null 2>&1 || true; rm -rf "$WORK"; }
 trap cleanup EXIT
 json() { python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$1" "$2"; }
-redis_cpu() {
-  redis-cli -p "$REDIS_PORT" info cpu | awk -F: '/^used_cpu_(sys|user):/ {s += $2} END {printf "%.6f", s}'
-}
 
 RESULTS=()
 for run in $(seq "$RUNS"); do
-  REDIS_PORT=$(free_port) ENROLL_PORT=$(free_port) CLASSIFY_PORT=$(free_port)
-  "${PIN_STORE[@]}" redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$WORK" --save "" --appendonly no \
-    --hash-max-listpack-entries 1024 --hash-max-listpack-value 64 --daemonize yes \
-    --logfile "$WORK/redis.log"
-  for _ in $(seq 200); do [ "$(redis-cli -p "$REDIS_PORT" ping 2>/dev/null)" = PONG ] && break; sleep 0.05; done
+  start_redis
   CEILING=$("${PIN_REST[@]}" "$BUILD/tools/uhc-bench-ceiling" --redis_port "$REDIS_PORT" --events "$EVENTS")
   redis-cli -p "$REDIS_PORT" flushall >/dev/null
-  UHC_NIK_HMAC_SECRET=bench-secret-0123456789abcdef "${PIN_REST[@]}" "$BUILD/enrollment-svc/enrollment-svc" \
-    --listen "127.0.0.1:$ENROLL_PORT" --plaintext --metrics_port -1 --redis_port "$REDIS_PORT" \
-    --bucket_bits 5 --redis_threads 4 >/dev/null 2>"$WORK/enrollment.log" </dev/null &
-  PIDS+=($!)
-  "${PIN_REST[@]}" "$BUILD/classifier-svc/classifier-svc" --listen "127.0.0.1:$CLASSIFY_PORT" --plaintext \
-    --metrics_port -1 --redis_port "$REDIS_PORT" >/dev/null 2>"$WORK/classifier.log" </dev/null &
-  PIDS+=($!)
-  ready=0
-  for _ in $(seq 600); do
-    UHC_ENROLLMENT_ADDR=127.0.0.1:$ENROLL_PORT UHC_CLASSIFIER_ADDR=127.0.0.1:$CLASSIFY_PORT \
-      "$BUILD/tools/uhcctl" health >/dev/null 2>&1 && { ready=1; break; }
-    sleep 0.05
-  done
-  ((ready)) || { echo "ingest_efficiency: services not ready (logs: $WORK)" >&2; exit 1; }
-  CPU0=$(redis_cpu)
-  INGEST=$("${PIN_REST[@]}" "$BUILD/tools/uhc-loadgen" --mode ingest --target "127.0.0.1:$ENROLL_PORT" \
-    --events "$EVENTS" --concurrency 4 --batch 2000 --window 4)
-  CPU1=$(redis_cpu)
+  start_services "$BUILD/enrollment-svc/enrollment-svc"
+  read -r REDIS_CPU_S INGEST < <(measured_ingest "$EVENTS")
   VERIFY=$("$BUILD/tools/uhc-loadgen" --mode verify --redis_port "$REDIS_PORT")
   MEMORY=$(redis-cli -p "$REDIS_PORT" info memory | awk -F: '/^used_memory:/ {print $2+0}')
   stop_all
@@ -75,12 +46,12 @@ for run in $(seq "$RUNS"); do
   PG1=$(pg 1)
   PG2=$(pg 2)
   tests/bench/pg_cluster.sh stop "$PG_DIR"
-  echo "run $run: $CEILING $INGEST $VERIFY redis_cpu_s=$(python3 -c "print($CPU1 - $CPU0)") $PG1 $PG2" >&2
+  echo "run $run: $CEILING $INGEST $VERIFY redis_cpu_s=$REDIS_CPU_S $PG1 $PG2" >&2
   RESULTS+=("$(python3 -c 'import json,sys; print(json.dumps({"ceiling": json.loads(sys.argv[1]),
     "ingest": json.loads(sys.argv[2]), "verify": json.loads(sys.argv[3]),
-    "redis_cpu_s": float(sys.argv[5]) - float(sys.argv[4]), "memory": int(sys.argv[6]),
-    "pg1": json.loads(sys.argv[7]), "pg2": json.loads(sys.argv[8])}))' \
-    "$CEILING" "$INGEST" "$VERIFY" "$CPU0" "$CPU1" "$MEMORY" "$PG1" "$PG2")")
+    "redis_cpu_s": float(sys.argv[4]), "memory": int(sys.argv[5]),
+    "pg1": json.loads(sys.argv[6]), "pg2": json.loads(sys.argv[7])}))' \
+    "$CEILING" "$INGEST" "$VERIFY" "$REDIS_CPU_S" "$MEMORY" "$PG1" "$PG2")")
 done
 
 python3 - "${RESULTS[@]}" <<'PY'
