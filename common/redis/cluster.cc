@@ -96,7 +96,10 @@ ClusterClient::ClusterClient(RedisOptions options)
 
 absl::StatusOr<RedisConnection*> ClusterClient::ConnectionTo(const std::string& address) {
   auto it = connections_.find(address);
-  if (it != connections_.end() && !it->second->broken()) return it->second.get();
+  // A connection the node closed while it sat idle (a restart) is replaced before it fails a call.
+  if (it != connections_.end() && !it->second->broken() && !it->second->PeerClosed()) {
+    return it->second.get();
+  }
   RedisOptions node = options_;
   if (!SplitAddress(address, &node.host, &node.port)) {
     return absl::InternalError(absl::StrCat("redis cluster: bad node address '", address, "'"));

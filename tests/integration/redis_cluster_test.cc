@@ -113,6 +113,21 @@ TEST_F(RedisClusterTest, RoutesEveryKeyToItsPrimaryInOnePipeline) {
   for (size_t i = 0; i < keys.size(); ++i) EXPECT_EQ(Text((*back)[i].get()), keys[i]);
 }
 
+// A connection a node closed while it sat idle (a restart, the node's `timeout`, CLIENT KILL) is
+// replaced before it fails a call.
+TEST_F(RedisClusterTest, AConnectionANodeClosedWhileIdleIsReplacedBeforeItFailsACall) {
+  ClusterClient client(cluster_.options());
+  const std::string key = AggregateKey("idle");
+  ASSERT_TRUE(client.Pipeline({{"SET", key, "1"}}).ok());  // opens the connection to its primary
+  auto admin = ConnectTo(cluster_.PrimaryPortOf(KeySlot(key)));
+  auto killed = admin->Command({"CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes"});
+  ASSERT_TRUE(killed.ok());
+  ASSERT_GE((*killed)->integer, 1);
+  auto again = client.Pipeline({{"GET", key}});
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(Text((*again)[0].get()), "1");
+}
+
 TEST_F(RedisClusterTest, FollowsMovedAndRefreshesTheMap) {
   ClusterClient client(cluster_.options());
   const std::string key = KeyInSlot(100, "moved");
