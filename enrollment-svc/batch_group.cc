@@ -9,12 +9,15 @@ absl::Status BatchGroup::Apply(RedisClient& redis, const std::vector<PreparedEve
   Pending mine{&events, response, absl::OkStatus()};
   std::unique_lock<std::mutex> lock(mu_);
   queue_.push_back(&mine);
+  queued_events_ += events.size();
   cv_.notify_all();
   while (true) {
-    cv_.wait(lock, [&] { return mine.done || !running_; });
+    // Lead when no group runs, or when a full group is waiting anyway (waiting longer would
+    // not make it bigger).
+    cv_.wait(lock, [&] { return mine.done || running_ == 0 || queued_events_ >= max_events_; });
     if (mine.done) return mine.status;
     // Lead the next group: the waiting batches in arrival order, up to max_events_ events.
-    running_ = true;
+    ++running_;
     std::vector<Pending*> group;
     size_t total = 0;
     while (!queue_.empty() &&
@@ -23,11 +26,12 @@ absl::Status BatchGroup::Apply(RedisClient& redis, const std::vector<PreparedEve
       group.push_back(queue_.front());
       queue_.pop_front();
     }
+    queued_events_ -= total;
     lock.unlock();
     Run(redis, group);
     lock.lock();
     for (Pending* p : group) p->done = true;
-    running_ = false;
+    --running_;
     cv_.notify_all();
   }
 }

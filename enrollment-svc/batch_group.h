@@ -22,10 +22,13 @@ namespace uhc {
 //
 // A thread that finds no group running becomes the leader: it takes the waiting batches in
 // arrival order, up to `max_events` events (at least one batch, whatever its size), applies them
-// with its own connection and hands every batch its own results; the others wait. One group runs
-// at a time. A batch's events stay in order and a participant's events in two batches keep their
-// arrival order, as they would in two calls. If the group fails, every batch in it gets the
-// error (nothing is reported applied; a retry is safe, events are idempotent).
+// with its own connection and hands every batch its own results; the others wait while that
+// group runs, so the next group gathers what arrives meanwhile. Waiting stops once `max_events`
+// events wait (a full group: waiting would not make it bigger); that group then runs beside the
+// others, so batches as large as `max_events` never wait for each other. A batch's events stay in
+// order; batches in flight at the same time have no order between them, as before grouping. If a
+// group fails, every batch in it gets the error (nothing is reported applied; a retry is safe,
+// events are idempotent).
 class BatchGroup {
  public:
   // How a group is applied: ApplyEvents with the service's settings, or a fake in tests.
@@ -59,7 +62,8 @@ class BatchGroup {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Pending*> queue_ ABSL_GUARDED_BY(mu_);
-  bool running_ ABSL_GUARDED_BY(mu_) = false;
+  size_t queued_events_ ABSL_GUARDED_BY(mu_) = 0;  // events of the batches in queue_
+  int running_ ABSL_GUARDED_BY(mu_) = 0;           // groups being applied
 };
 
 }  // namespace uhc

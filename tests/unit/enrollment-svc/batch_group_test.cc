@@ -1,6 +1,9 @@
 #include "enrollment-svc/batch_group.h"
 
+#include <algorithm>
+#include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -43,10 +46,16 @@ class GatedApply {
     return absl::OkStatus();
   }
 
-  // Waits until `n` calls have started.
-  void AwaitCalls(size_t n) {
+  // Waits until `n` calls have started; false (and every call let go, so nothing hangs) if they
+  // have not within 30 s.
+  bool AwaitCalls(size_t n) {
     std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait(lock, [&] { return calls_.size() >= n; });
+    if (cv_.wait_for(lock, std::chrono::seconds(30), [&] { return calls_.size() >= n; })) {
+      return true;
+    }
+    released_ = SIZE_MAX / 2;
+    cv_.notify_all();
+    return false;
   }
   void ReleaseOne() {
     std::lock_guard<std::mutex> lock(mu_);
@@ -116,7 +125,7 @@ TEST_F(BatchGroupTest, BatchesWaitingTogetherGoInOneCallAndEachGetsItsOwnResults
   Caller a{Batch(3, 0)}, b{Batch(2, 10)}, c{Batch(4, 21)};
   StartHeldThenWaiting(group, {&a, &b, &c});
   gate_.ReleaseOne();
-  gate_.AwaitCalls(2);  // b or c leads a group of both
+  EXPECT_TRUE(gate_.AwaitCalls(2));  // b or c leads a group of both
   gate_.ReleaseOne();
   for (Caller* x : {&a, &b, &c}) x->thread.join();
 
@@ -139,20 +148,24 @@ TEST_F(BatchGroupTest, BatchesWaitingTogetherGoInOneCallAndEachGetsItsOwnResults
   EXPECT_EQ(c.response.duplicate(), 2);
 }
 
-TEST_F(BatchGroupTest, AGroupStopsBeforeTheEventLimitButTakesAnOversizedBatchAlone) {
+TEST_F(BatchGroupTest, AGroupStopsBeforeTheEventLimitAndAFullGroupDoesNotWait) {
   BatchGroup group = Group(5);
   Caller a{Batch(3, 0)}, b{Batch(2, 10)}, c{Batch(4, 20)}, d{Batch(9, 40)};
-  StartHeldThenWaiting(group, {&a, &b, &c, &d});
-  for (size_t call = 1; call <= 4; ++call) {
-    gate_.ReleaseOne();
-    if (call < 4) gate_.AwaitCalls(call + 1);
-  }
+  StartHeldThenWaiting(group, {&a, &b});  // a held in Redis; b (2 events) waits for more
+  Start(group, c);  // 6 events wait, a full group: b goes at once, alone (2 + 4 > 5)
+  EXPECT_TRUE(gate_.AwaitCalls(2)) << "a full group waited";
+  AwaitWaiting(group, 1);  // c (4) waits
+  Start(group, d);         // 13 wait: c goes alone, then d (9 > 5) alone, beside the others
+  EXPECT_TRUE(gate_.AwaitCalls(4)) << "a full group waited";
+  for (int call = 0; call < 4; ++call) gate_.ReleaseOne();
   for (Caller* x : {&a, &b, &c, &d}) x->thread.join();
 
-  const std::vector<std::vector<int>> calls = gate_.calls();
-  ASSERT_EQ(calls.size(), 4u);  // 2 + 4 > 5: b and c apart; d (9 > 5) alone
-  EXPECT_EQ(calls[1].size(), 2u);
-  EXPECT_EQ(calls[2].size(), 4u);
+  std::vector<std::vector<int>> calls = gate_.calls();
+  ASSERT_EQ(calls.size(), 4u);
+  EXPECT_EQ(calls[1], (std::vector<int>{10, 11}));
+  // c's group and d's start side by side: either may reach Redis first.
+  std::sort(calls.begin() + 2, calls.end());
+  EXPECT_EQ(calls[2], (std::vector<int>{20, 21, 22, 23}));
   EXPECT_EQ(calls[3].size(), 9u);
   for (Caller* x : {&a, &b, &c, &d}) {
     EXPECT_TRUE(x->status.ok());
@@ -160,12 +173,28 @@ TEST_F(BatchGroupTest, AGroupStopsBeforeTheEventLimitButTakesAnOversizedBatchAlo
   }
 }
 
+// With batches as large as the limit nothing can be grouped, and nothing waits: the calls go
+// side by side as they did before grouping.
+TEST_F(BatchGroupTest, BatchesAsLargeAsTheLimitDoNotWaitForEachOther) {
+  BatchGroup group = Group(4);
+  Caller a{Batch(4, 0)}, b{Batch(4, 10)};
+  Start(group, a);
+  gate_.AwaitCalls(1);
+  Start(group, b);
+  EXPECT_TRUE(gate_.AwaitCalls(2)) << "b waited for a";  // while a is still held
+  gate_.ReleaseOne();
+  gate_.ReleaseOne();
+  for (Caller* x : {&a, &b}) x->thread.join();
+  EXPECT_TRUE(a.status.ok());
+  EXPECT_TRUE(b.status.ok());
+}
+
 TEST_F(BatchGroupTest, AFailedGroupFailsEveryBatchInItAndReportsNothingApplied) {
   BatchGroup group = Group(8000);
   Caller a{Batch(1, 0)}, b{Batch(2, 10)}, c{Batch(3, 20)};
   StartHeldThenWaiting(group, {&a, &b, &c});
   gate_.ReleaseOne();  // a succeeds
-  gate_.AwaitCalls(2);
+  EXPECT_TRUE(gate_.AwaitCalls(2));
   gate_.Fail(absl::UnavailableError("redis went away"));
   gate_.ReleaseOne();
   for (Caller* x : {&a, &b, &c}) x->thread.join();
