@@ -1,10 +1,12 @@
-# Shell helpers of the ingest benches (ingest_efficiency.sh, history_cost.sh): a fresh Redis, both
-# services on it, one measured ingest. Source it after setting BUILD (build dir), WORK (a scratch
-# dir) and, optionally, PIN_STORE / PIN_REST (arrays: a taskset prefix for Redis and for the
-# rest, empty when unpinned).
+# Shell helpers of the benches (run_bench.sh, ingest_efficiency.sh, history_cost.sh, pair.sh): a
+# fresh Redis, both services on it, one measured ingest. Source it after setting BUILD (build dir),
+# WORK (a scratch dir) and, optionally, PIN_STORE / PIN_REST (arrays: a taskset prefix for Redis
+# and for the rest; empty when unpinned).
 # shellcheck shell=bash
 
 PIDS=() REDIS_PORT="" ENROLL_PORT="" CLASSIFY_PORT=""
+[ -v PIN_STORE ] || PIN_STORE=()
+[ -v PIN_REST ] || PIN_REST=()
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 

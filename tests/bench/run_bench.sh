@@ -30,44 +30,17 @@ WORK=$(mktemp -d /tmp/uhc-bench-XXXXXX)
 # The PostgreSQL cluster's directory: beside WORK, whose mode 700 would keep out the unprivileged
 # user the server runs as when the bench runs as root.
 PG_DIR=$(mktemp -u /tmp/uhc-bench-pg-XXXXXX)
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-REDIS_PORT=$(free_port) ENROLL_PORT=$(free_port) CLASSIFY_PORT=$(free_port)
-PIDS=()
+source tests/bench/lib.sh
 cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  redis-cli -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true
+  stop_all
   tests/bench/pg_cluster.sh stop "$PG_DIR" >/dev/null 2>&1 || true
   rm -rf "$WORK"
 }
 trap cleanup EXIT
 json() { python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$1" "$2"; }
-# Redis CPU seconds so far (user + system, all its threads), from INFO.
-redis_cpu() {
-  redis-cli -p "$REDIS_PORT" info cpu | awk -F: '/^used_cpu_(sys|user):/ {s += $2} END {printf "%.6f", s}'
-}
 
-redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$WORK" --save "" --appendonly no \
-  --hash-max-listpack-entries 1024 --hash-max-listpack-value 64 --daemonize yes \
-  --logfile "$WORK/redis.log"
-for _ in $(seq 200); do [ "$(redis-cli -p "$REDIS_PORT" ping 2>/dev/null)" = PONG ] && break; sleep 0.05; done
-
-start_services() {
-  UHC_NIK_HMAC_SECRET=bench-secret-0123456789abcdef "$BUILD/enrollment-svc/enrollment-svc" \
-    --listen "127.0.0.1:$ENROLL_PORT" --plaintext --metrics_port -1 --redis_port "$REDIS_PORT" \
-    --bucket_bits 5 --redis_threads 4 >/dev/null 2>"$WORK/enrollment.log" </dev/null &
-  PIDS+=($!)
-  "$BUILD/classifier-svc/classifier-svc" --listen "127.0.0.1:$CLASSIFY_PORT" --plaintext --metrics_port -1 \
-    --redis_port "$REDIS_PORT" >/dev/null 2>"$WORK/classifier.log" </dev/null &
-  PIDS+=($!)
-  for _ in $(seq 600); do
-    UHC_ENROLLMENT_ADDR=127.0.0.1:$ENROLL_PORT UHC_CLASSIFIER_ADDR=127.0.0.1:$CLASSIFY_PORT \
-      "$BUILD/tools/uhcctl" health >/dev/null 2>&1 && return 0
-    sleep 0.05
-  done
-  echo "bench: the services did not become ready (logs: $WORK)" >&2
-  exit 1
-}
-start_services
+start_redis
+start_services "$BUILD/enrollment-svc/enrollment-svc"
 echo "bench: redis :$REDIS_PORT, enrollment :$ENROLL_PORT, classifier :$CLASSIFY_PORT" >&2
 
 # Baseline 1: the per-event Lua ceiling: one EVALSHA per event of a small state transition
@@ -127,7 +100,7 @@ echo "bench: $FRESH" >&2
 for p in "${PIDS[@]}"; do kill "$p"; wait "$p" 2>/dev/null || true; done
 PIDS=()
 redis-cli -p "$REDIS_PORT" flushall >/dev/null
-start_services
+start_services "$BUILD/enrollment-svc/enrollment-svc"
 BEFORE=$(redis-cli -p "$REDIS_PORT" info memory | grep '^used_memory:' | cut -d: -f2 | tr -d '\r')
 MEM_INGEST=$("$LOADGEN" --mode ingest --target "127.0.0.1:$ENROLL_PORT" \
   --events "$MEMORY_PARTICIPANTS" --enroll_only --concurrency 4 --batch 2000 --window 4)
