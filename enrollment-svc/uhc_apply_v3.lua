@@ -167,11 +167,11 @@ local function apply(keys, args)
   local s = args[1]
   local n = #s / EVENT_BYTES
   -- The applied events, counted per touched aggregate (slot r = 1, 2, ... in the order they
-  -- come). Events of the call's first day (nearly all) go to the array `counts`: from
-  -- b = (r - 1) * STRIDE + 1, b + state counts the events that left a record in that STATE minus
-  -- those that took one out of it (b + 0 takes the removals of nothing), b + 11 the events
-  -- applied. Arrays filled with zeros as slots open, so an event costs no hashing. Events of other
-  -- days (a call across midnight, late events) also go to `moves`, keyed
+  -- come), in the array `counts` from b = (r - 1) * STRIDE + 1: b + 11 counts the events applied;
+  -- for events of the call's first day (nearly all), b + state counts those that left a record in
+  -- that STATE minus those that took one out of it (b + 0 absorbs "no state"). Filled with zeros
+  -- as slots open, so an event costs no hashing. The changes of events of other days (a call
+  -- across midnight, late events) go to `moves` instead, keyed
   -- (r * 128 + from * 11 + to) * 65536 + day.
   local slot_of = {}  -- key index -> slot (0: none yet)
   for k = 1, #keys do slot_of[k] = 0 end
