@@ -65,8 +65,15 @@ class SecurityTest : public ::testing::Test {
                                           << kReadToken << "\nadmin,read " << kAdminToken << "\n";
   }
 
+  // A server that has seen Redis answer: until then it refuses batches with UNAVAILABLE ("redis
+  // unreachable; retry"), which a loaded machine can make last past a test's first call.
   absl::StatusOr<std::unique_ptr<EnrollmentServer>> Start(bool tls, bool mutual, bool tokens) {
-    return EnrollmentServer::Start(Options(tls, mutual, tokens));
+    absl::StatusOr<std::unique_ptr<EnrollmentServer>> server =
+        EnrollmentServer::Start(Options(tls, mutual, tokens));
+    if (server.ok() && !WaitFor([&] { return (*server)->redis_healthy(); }, 20000)) {
+      return absl::DeadlineExceededError("enrollment-svc did not see Redis within 20 s");
+    }
+    return server;
   }
 
   EnrollmentServerOptions Options(bool tls, bool mutual, bool tokens) {
