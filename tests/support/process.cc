@@ -13,19 +13,24 @@ namespace uhc::testing {
 
 Process::Process(std::vector<std::string> argv, std::vector<std::string> env, std::string log_path)
     : log_path_(std::move(log_path)) {
+  // Everything the child needs is made before fork: between fork and exec it may not allocate (a
+  // lock another thread held at fork stays held in the child; under ASan it then spins forever).
+  std::vector<char*> args;
+  for (std::string& a : argv) args.push_back(a.data());
+  args.push_back(nullptr);
+  std::vector<char*> envp;  // `env` first: it wins over the inherited environment
+  for (std::string& e : env) envp.push_back(e.data());
+  for (char** e = environ; *e != nullptr; ++e) envp.push_back(*e);
+  envp.push_back(nullptr);
   pid_ = fork();
   if (pid_ == 0) {
     int fd = open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     if (fd >= 0) dup2(fd, STDERR_FILENO);
-    for (std::string& e : env) putenv(e.data());
     // Services block SIGTERM themselves; children start with the default mask.
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
-    std::vector<char*> args;
-    for (std::string& a : argv) args.push_back(a.data());
-    args.push_back(nullptr);
-    execv(args[0], args.data());
+    execve(args[0], args.data(), envp.data());
     _exit(127);
   }
 }

@@ -113,11 +113,13 @@ void RedisServer::Launch() {
                                    "--logfile",
                                    dir_ + "/redis.log"};
   args.insert(args.end(), extra_.begin(), extra_.end());
+  // Everything the child needs is made before fork: between fork and exec it may not allocate (a
+  // lock another thread held at fork stays held in the child; under ASan it then spins forever).
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
   pid_ = fork();
   if (pid_ == 0) {
-    std::vector<char*> argv;
-    for (std::string& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
     execvp("redis-server", argv.data());
     _exit(127);
   }
