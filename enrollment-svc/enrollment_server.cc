@@ -62,6 +62,12 @@ absl::StatusOr<std::unique_ptr<EnrollmentServer>> EnrollmentServer::Start(
         absl::StrCat("history_days ", options.history_days, " is below ",
                      EnrollmentServerOptions::kMinHistoryDays, " (two years); 0 keeps everything"));
   }
+  if (options.limits.events_per_redis_call < 1 ||
+      options.limits.events_per_redis_call > EnrollmentLimits::kMaxEventsPerRedisCall) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("events_per_call ", options.limits.events_per_redis_call, " is outside 1..",
+                     EnrollmentLimits::kMaxEventsPerRedisCall));
+  }
   s->metrics_ = std::make_unique<MetricsRegistry>();
   s->cluster_counters_ = std::make_unique<RedisClusterCounters>(s->metrics_.get());
   options.redis.cluster_counters = s->cluster_counters_.get();

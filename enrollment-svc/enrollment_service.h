@@ -19,6 +19,9 @@ struct EnrollmentLimits {
   // Events per Redis function call; batches waiting at the same time are applied together up to
   // this many (BatchGroup).
   int events_per_redis_call = 8000;
+  // A call names its keys by 16-bit index: up to two bucket keys per event (a relocation's LEAVE
+  // and ENTER) and two keys per region must stay below 65,536.
+  static constexpr int kMaxEventsPerRedisCall = 30000;
   // Writes are acknowledged only once this many replicas confirmed them (WAIT); 0: no wait.
   int wait_replicas = 0;
 };

@@ -47,6 +47,7 @@ struct Call {
   std::string packed;
   std::vector<int> event_of_arg;  // index into `events` for each packed event
   std::vector<bool> is_enter;     // whether each packed event is a relocation's ENTER
+  int events = 0;  // the batch's events in the call: a LEAVE and the ENTER after it are one
 
   size_t size() const { return event_of_arg.size(); }
 
@@ -70,6 +71,7 @@ struct Call {
     packed += EncodeApplyArg(op, agg, bucket, e, arg);
     event_of_arg.push_back(event);
     is_enter.push_back(op == ApplyOp::kEnter);
+    if (!(op == ApplyOp::kEnter && arg == kEnterFromLeave)) ++events;
   }
 };
 
@@ -172,8 +174,7 @@ absl::Status ApplyEvents(RedisClient& redis, const std::vector<PreparedEvent>& e
       // A LEAVE and its ENTER in one call are never split across calls.
       if (!(step.op == ApplyOp::kEnter && arg == kEnterFromLeave)) {
         auto [it, inserted] = open_call.try_emplace(per_region ? step.region : nullptr, 0);
-        if (inserted ||
-            (!per_region && static_cast<int>(calls[it->second].size()) >= events_per_call)) {
+        if (inserted || (!per_region && calls[it->second].events >= events_per_call)) {
           it->second = calls.size();
           calls.emplace_back();
         }

@@ -43,7 +43,9 @@ std::vector<std::vector<ApplyStep>> PlanRounds(const std::vector<PreparedEvent>&
 
 // Applies a batch of prepared events through uhc_apply_v3 and fills one EventResult per event
 // (rejected ones included, in index order) and the counts of `response`. The events go in order
-// in calls of at most `events_per_call` events (in a cluster, one region per call), each round of
+// in calls of at most `events_per_call` events (a relocation counts once, though it is a LEAVE and
+// an ENTER: a group of that many events is one call; in a cluster, one region per call and the
+// ENTER in the new region's call, each counted), each round of
 // calls in one pipeline; a relocation's two halves stay in one call unless a cluster puts its
 // regions apart. Only fully confirmed pipelines (by `wait_replicas` replicas, when > 0) fill
 // `response`: on any error nothing is reported applied (Redis may still have applied a prefix; a

@@ -25,8 +25,8 @@ ABSL_FLAG(int, bucket_bits, 8,
           "the data: Redis remembers it and a different value is refused (env UHC_BUCKET_BITS)");
 ABSL_FLAG(int, max_batch_events, 10000, "events per batch limit (env UHC_MAX_BATCH_EVENTS)");
 ABSL_FLAG(int, events_per_call, 8000,
-          "events per Redis function call; batches arriving together are applied together up to "
-          "this many (env UHC_EVENTS_PER_CALL)");
+          "events per Redis function call, 1-30000 (a relocation counts once); batches arriving "
+          "together are applied together up to this many (env UHC_EVENTS_PER_CALL)");
 ABSL_FLAG(int, redis_threads, 4,
           "Redis worker threads, one connection each "
           "(env UHC_REDIS_THREADS)");

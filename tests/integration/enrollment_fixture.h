@@ -38,8 +38,9 @@ class EnrollmentFixture : public ::testing::Test {
     return options;
   }
 
-  void StartService() {
-    auto server = EnrollmentServer::Start(Options());
+  void StartService() { StartService(Options()); }
+  void StartService(const EnrollmentServerOptions& options) {
+    auto server = EnrollmentServer::Start(options);
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);
     channel_ = grpc::CreateChannel("127.0.0.1:" + std::to_string(server_->port()),

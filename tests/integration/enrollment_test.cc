@@ -2,6 +2,8 @@
 // restarts, Redis outages and pseudonymisation.
 #include <httplib.h>
 
+#include <cstdlib>
+#include <cstring>
 #include <map>
 
 #include "absl/strings/string_view.h"
@@ -138,6 +140,60 @@ TEST_F(EnrollmentTest, BatchLimitsAreInvalidArgument) {
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(status.error_message(), HasSubstr("10000"));
   EXPECT_EQ(Aggregate(kBatuBara)["part"], 0);
+}
+
+// The FCALLs Redis has run so far (INFO commandstats).
+int64_t FcallCalls(RedisConnection& redis) {
+  auto reply = redis.Command({"INFO", "commandstats"});
+  if (!reply.ok()) return -1;
+  absl::string_view info((*reply)->str, (*reply)->len);
+  size_t at = info.find("cmdstat_fcall:calls=");
+  if (at == absl::string_view::npos) return 0;
+  return std::strtoll(info.data() + at + std::strlen("cmdstat_fcall:calls="), nullptr, 10);
+}
+
+// --events_per_call counts a relocation once, though Redis gets its LEAVE and its ENTER: a full
+// group is one call, not one call and a small remainder that reads and writes every aggregate it
+// touches for a handful of events.
+TEST_F(EnrollmentTest, EventsPerCallCountsARelocationOnce) {
+  StopService();
+  EnrollmentServerOptions options = Options();
+  options.limits.events_per_redis_call = 40;
+  ASSERT_NO_FATAL_FAILURE(StartService(options));
+  auto redis = redis_->Connect();
+  std::vector<v1::ParticipantEvent> enrol, mixed, over;
+  for (int i = 0; i < 20; ++i) {
+    const std::string id = std::to_string(i);
+    enrol.push_back(Enrolled("e" + id, TestNik(i), kBatuBara, kBaseTime, v1::SEGMENT_PPU, true));
+    mixed.push_back(Relocated("r" + id, TestNik(i), kBatuBara, kBaseTime + 1, kBinjai));
+    mixed.push_back(
+        Enrolled("n" + id, TestNik(100 + i), kBatuBara, kBaseTime, v1::SEGMENT_PPU, true));
+  }
+  for (int i = 0; i < 41; ++i) {
+    over.push_back(Enrolled("o" + std::to_string(i), TestNik(200 + i), kBinjai, kBaseTime,
+                            v1::SEGMENT_BP, false));
+  }
+  ASSERT_EQ(Ingest(enrol).applied(), 20);
+  int64_t before = FcallCalls(*redis);
+  EXPECT_EQ(Ingest(mixed).applied(), 40);
+  EXPECT_EQ(FcallCalls(*redis) - before, 1);  // 40 events, 60 operations
+  before = FcallCalls(*redis);
+  EXPECT_EQ(Ingest(over).applied(), 41);
+  EXPECT_EQ(FcallCalls(*redis) - before, 2);
+  EXPECT_EQ(Aggregate(kBinjai)["part"], 61);
+  EXPECT_EQ(Aggregate(kBatuBara)["part"], 20);
+}
+
+// A call names its keys by 16-bit index, so the events per call have a ceiling.
+TEST_F(EnrollmentTest, EventsPerCallOutsideItsRangeIsRefused) {
+  for (int bad : {0, EnrollmentLimits::kMaxEventsPerRedisCall + 1}) {
+    EnrollmentServerOptions options = Options();
+    options.limits.events_per_redis_call = bad;
+    auto server = EnrollmentServer::Start(options);
+    ASSERT_FALSE(server.ok()) << bad;
+    EXPECT_EQ(server.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(server.status().message(), HasSubstr("events_per_call"));
+  }
 }
 
 TEST_F(EnrollmentTest, InterruptedRelocationIsHealedByTheRetry) {

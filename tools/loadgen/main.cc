@@ -27,6 +27,7 @@
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
 #include "tools/loadgen/mix.h"
+#include "tools/loadgen/mix_events.h"
 #include "uhc/v1/classifier.grpc.pb.h"
 #include "uhc/v1/enrollment.grpc.pb.h"
 
@@ -79,29 +80,7 @@ std::vector<v1::IngestEventsRequest> MakeBatches(const RegionRegistry& regions) 
   MixEvent m;
   while (mix.Next(&m)) {
     if (batches.empty() || batches.back().events_size() == batch) batches.emplace_back();
-    v1::ParticipantEvent* e = batches.back().add_events();
-    e->set_event_id(m.event_id);
-    e->mutable_occurred_at()->set_seconds(m.occurred_at_seconds);
-    switch (m.op) {
-      case MixOp::kEnroll:
-        e->mutable_enrolled()->set_segment(static_cast<v1::Segment>(m.segment));
-        e->mutable_enrolled()->set_active(m.active);
-        break;
-      case MixOp::kStatus:
-        e->mutable_status_changed()->set_active(m.active);
-        break;
-      case MixOp::kSegment:
-        e->mutable_segment_changed()->set_segment(static_cast<v1::Segment>(m.segment));
-        break;
-      case MixOp::kRelocate:
-        e->mutable_relocated()->set_to_region_code(kabs[m.to_region]->code);
-        break;
-      case MixOp::kTerminate:
-        e->mutable_terminated()->set_reason("death");
-        break;
-    }
-    e->set_region_code(kabs[m.region]->code);
-    e->set_nik(m.nik);
+    ToParticipantEvent(m, kabs, batches.back().add_events());
   }
   return batches;
 }
