@@ -36,10 +36,12 @@
 -- What makes it cheaper than v1 (measured in docs/BENCHMARKS.md): one argument instead of one per
 -- event; an ENROLL or ENTER of a participant the bucket does not hold yet (most of them) is one
 -- HSETNX instead of HGET + HSET; record flags decoded by table lookup; deltas in arrays indexed
--- by number; result bytes made in chunks instead of one string per event; each touched aggregate
--- read and written as one binary field (no number formatting). The history costs nothing more in
--- the common case, and one HMGET and one HSET of the day hash only for a region with late events
--- in the call or whose current day ended.
+-- by number, booked where the event's branches meet (no function call per event); result bytes
+-- made in chunks instead of one string per event; each touched aggregate read and written as one
+-- binary field (no number formatting), its changes added straight to the counts when all of them
+-- fall on its current day. The history costs nothing more in that common case, and one HMGET and
+-- one HSET of the day hash only for a region with late events in the call or whose current day
+-- ended.
 
 -- Operation codes (TERMINATE is the last branch of the transitions below).
 local ENROLL, STATUS, SEGMENT, LEAVE, ENTER, TERMINATE = 1, 2, 3, 4, 5, 6
@@ -72,7 +74,7 @@ for flags = 0, 255 do
   STATE[flags] = SEG[flags] + 5 * ACT[flags]
 end
 for state = 1, 10 do SEG_OF[state] = (state - 1) % 5 + 1 end
-local STRIDE = 12  -- a slot's entries in apply's `counts`
+local STRIDE = 13  -- an aggregate's entries in apply's `counts`
 
 -- Aggregate layout 3: field `c` holds the counts (as COUNTS), the events applied by this layout
 -- (6 bytes; the data version is `ver` plus these), the newest occurred_at applied in ms (6 bytes),
@@ -166,46 +168,23 @@ local function apply(keys, args)
   local char, concat, min, sub = string.char, table.concat, math.min, string.sub
   local s = args[1]
   local n = #s / EVENT_BYTES
-  -- The applied events, counted per touched aggregate (slot r = 1, 2, ... in the order they
-  -- come), in the array `counts` from b = (r - 1) * STRIDE + 1: b + 11 counts the events applied;
-  -- for events of the call's first day (nearly all), b + state counts those that left a record in
-  -- that STATE minus those that took one out of it (b + 0 absorbs "no state"). Filled with zeros
-  -- as slots open, so an event costs no hashing. The changes of events of other days (a call
-  -- across midnight, late events) go to `moves` instead, keyed
-  -- (r * 128 + from * 11 + to) * 65536 + day.
-  local slot_of = {}  -- key index -> slot (0: none yet)
-  for k = 1, #keys do slot_of[k] = 0 end
-  local agg_of, counts, newest, moves = {}, {}, {}, {}  -- slot -> key index, newest occurred_at
-  local day, ts  -- the current event's day and occurred_at
+  -- The applied events, counted per touched aggregate in the array `counts`: the aggregate's
+  -- entries start at b = base_of[its key index] (1, 1 + STRIDE, ... in the order aggregates
+  -- come). b + 11 counts the events applied, b + 12 holds the newest occurred_at applied; for
+  -- events of the call's first day (nearly all), b + state counts those that left a record in
+  -- that STATE minus those that took one out of it (b + 0 absorbs "no state"). An event costs no
+  -- hashing. The changes of events of other days (a call across midnight, late events) go to
+  -- `moves` instead, keyed (b * 128 + from * 11 + to) * 65536 + day.
+  local base_of, agg_of, counts = {}, {}, {}  -- key index -> b; b -> key index
+  local moves  -- made at the first event of another day
+  local day, first_day  -- the current event's day, the call's first
   local day_start, day_end = 0, -1  -- the current event's day in ms: [day_start, day_end)
-  local first_day
   local out = {}
   local moved_seg, moved_act  -- what the last LEAVE of this call removed (nil: none)
   local pos = 1
 
-  local function book(ai, from, to)
-    local r = slot_of[ai]
-    if r == 0 then
-      r = #agg_of + 1
-      agg_of[r] = ai
-      slot_of[ai] = r
-      for x = (r - 1) * STRIDE + 1, r * STRIDE do counts[x] = 0 end
-      newest[r] = ts
-    end
-    local b = (r - 1) * STRIDE + 1
-    if day == first_day then
-      counts[b + to] = counts[b + to] + 1
-      counts[b + from] = counts[b + from] - 1
-    else
-      local k = (r * 128 + from * 11 + to) * 65536 + day
-      moves[k] = (moves[k] or 0) + 1
-    end
-    counts[b + 11] = counts[b + 11] + 1
-    if ts > newest[r] then newest[r] = ts end
-  end
-
   for i = 1, n do
-    local op, ai, bi, field, idh, arg
+    local op, ai, bi, field, ts, idh, arg
     op, ai, bi, field, ts, idh, arg, pos = unpack_struct('>BHHc8I6I4B', s, pos)
     if ts >= day_end or ts < day_start then
       local wib = ts + WIB_MS
@@ -216,7 +195,9 @@ local function apply(keys, args)
     end
     if op == LEAVE then moved_seg = nil end
     local bucket = keys[bi]
-    local outcome, new_flags
+    -- outcome; when APPLIED, the record's STATE before (0: none) and after, and its new flags
+    -- unless written already.
+    local outcome, from, to, new_flags
 
     -- A new participant (ENROLL, or ENTER with a known segment): one HSETNX.
     local new_seg, new_active
@@ -226,11 +207,10 @@ local function apply(keys, args)
       new_seg, new_active = moved_seg, moved_act
     end
     if new_seg ~= nil then
+      to = new_seg + 5 * new_active
       new_flags = new_seg + new_active * 8 + (op == ENROLL and K_ENROLLED or K_RELOCATED) * 16
       if call('HSETNX', bucket, field, pack_struct('>BI6I4', new_flags, ts, idh)) == 1 then
-        book(ai, 0, new_seg + 5 * new_active)
-        outcome = APPLIED
-        new_flags = nil  -- written already
+        outcome, from, new_flags = APPLIED, 0, nil  -- written already
       end
     end
 
@@ -247,8 +227,7 @@ local function apply(keys, args)
         if new_seg == nil then
           outcome = SKIPPED
         else
-          book(ai, (rec and LIVE[flags]) and STATE[flags] or 0, new_seg + 5 * new_active)
-          outcome = APPLIED
+          outcome, from = APPLIED, (rec and LIVE[flags]) and STATE[flags] or 0
         end
       elseif not rec then
         outcome = NOT_FOUND
@@ -256,25 +235,42 @@ local function apply(keys, args)
         outcome = GONE
       else
         local seg, active = SEG[flags], ACT[flags]
+        outcome, from = APPLIED, STATE[flags]
         if op == STATUS then
-          new_flags = seg + arg * 8 + K_STATUS * 16
-          book(ai, STATE[flags], seg + 5 * arg)
+          new_flags, to = seg + arg * 8 + K_STATUS * 16, seg + 5 * arg
         elseif op == SEGMENT then
-          new_flags = arg + active * 8 + K_SEGMENT * 16
-          book(ai, STATE[flags], arg + 5 * active)
+          new_flags, to = arg + active * 8 + K_SEGMENT * 16, arg + 5 * active
         elseif op == LEAVE then
-          new_flags = seg + active * 8 + K_MOVED_OUT * 16
+          new_flags, to = seg + active * 8 + K_MOVED_OUT * 16, 0
           moved_seg, moved_act = seg, active
-          book(ai, STATE[flags], 0)
         else
-          new_flags = seg + active * 8 + K_TERMINATED * 16
-          book(ai, STATE[flags], 0)
+          new_flags, to = seg + active * 8 + K_TERMINATED * 16, 0
         end
-        outcome = APPLIED
       end
       if outcome == APPLIED then
         call('HSET', bucket, field, pack_struct('>BI6I4', new_flags, ts, idh))
       end
+    end
+
+    if outcome == APPLIED then
+      local b = base_of[ai]
+      if not b then
+        b = #counts + 1
+        base_of[ai] = b
+        agg_of[b] = ai
+        for x = b, b + STRIDE - 2 do counts[x] = 0 end
+        counts[b + STRIDE - 1] = ts
+      end
+      if day == first_day then
+        counts[b + to] = counts[b + to] + 1
+        counts[b + from] = counts[b + from] - 1
+      else
+        local k = (b * 128 + from * 11 + to) * 65536 + day
+        moves = moves or {}
+        moves[k] = (moves[k] or 0) + 1
+      end
+      counts[b + 11] = counts[b + 11] + 1
+      if ts > counts[b + 12] then counts[b + 12] = ts end
     end
 
     if op == ENTER then moved_seg = nil end
@@ -284,87 +280,105 @@ local function apply(keys, args)
     out[i] = outcome
   end
 
-  -- The counts as per-segment changes, by slot and day.
-  local by_slot = {}  -- slot -> day -> the ten changes
-  local function changes_of(r, d)
-    local by_day = by_slot[r]
-    if not by_day then
-      by_day = {}
-      by_slot[r] = by_day
-    end
-    local h = by_day[d]
-    if not h then
-      h = zeros()
-      by_day[d] = h
-    end
-    return h
-  end
-  for r = 1, #agg_of do
-    local b = (r - 1) * STRIDE + 1
-    for state = 1, 10 do
-      local times = counts[b + state]
-      if times ~= 0 then
-        local h = changes_of(r, first_day)
-        local seg = SEG_OF[state]
-        h[seg] = h[seg] + times
-        if state > 5 then h[state] = h[state] + times end
+  -- The changes of other days than the first, by aggregate (b) and day: the ten changes each.
+  local other_days = {}
+  if moves then
+    for k, times in pairs(moves) do
+      local d = k % 65536
+      local rest = (k - d) / 65536
+      local code = rest % 128
+      local b = (rest - code) / 128
+      local to = code % 11
+      local from = (code - to) / 11
+      local by_day = other_days[b]
+      if not by_day then
+        by_day = {}
+        other_days[b] = by_day
       end
-    end
-  end
-  for k, times in pairs(moves) do
-    local d = k % 65536
-    local rest = (k - d) / 65536
-    local code = rest % 128
-    local r = (rest - code) / 128
-    local to = code % 11
-    local from = (code - to) / 11
-    local h = changes_of(r, d)
-    if from > 0 then
-      local seg = SEG_OF[from]
-      h[seg] = h[seg] - times
-      if from > 5 then h[from] = h[from] - times end
-    end
-    if to > 0 then
-      local seg = SEG_OF[to]
-      h[seg] = h[seg] + times
-      if to > 5 then h[to] = h[to] + times end
+      local h = by_day[d]
+      if not h then
+        h = zeros()
+        by_day[d] = h
+      end
+      if from > 0 then
+        local seg = SEG_OF[from]
+        h[seg] = h[seg] - times
+        if from > 5 then h[from] = h[from] - times end
+      end
+      if to > 0 then
+        local seg = SEG_OF[to]
+        h[seg] = h[seg] + times
+        if to > 5 then h[to] = h[to] + times end
+      end
     end
   end
 
   -- Each touched aggregate: one HGET and one HSET of its field `c` (more the first time, for
   -- layouts 1 and 2). The changes of its current day ride along in `c`; only changes of earlier
   -- days (late events) and the change of a day that stops being current go to the day hash, so
-  -- in the common case the history costs no call of its own.
-  for r = 1, #agg_of do
-    local ai = agg_of[r]
-    local by_day = by_slot[r] or {}
+  -- in the common case (all of the aggregate's events on its current day) the history costs
+  -- nothing: the first day's changes go straight into the counts.
+  for b = 1, #counts, STRIDE do
+    local ai = agg_of[b]
     local agg = keys[ai]
     local packed = call('HGET', agg, 'c')
     if not packed or #packed ~= LAYOUT3_BYTES then packed = migrate(agg, packed) end
     local v = {unpack_struct(HEAD, packed)}
-    local tail = sub(packed, HEAD_BYTES + 1)
-    local t = v[13]
-    local began, later  -- decoded only for late events or when the current day ends
-    local newest_day = NO_DAY
-    for d in pairs(by_day) do
-      if d > newest_day then newest_day = d end
-    end
-    if newest_day > t then  -- the current day is over: its changes go to the day hash
-      if t ~= NO_DAY then
-        local was = {unpack_struct(COUNTS, tail)}
-        for slot = 1, 10 do was[slot] = v[slot] - was[slot] end
-        later = {[t] = was}
+    local by_day = other_days[b]
+    if by_day or v[13] ~= first_day then
+      -- The first day's changes, if any, join the other days' for book_day below.
+      local h
+      for state = 1, 10 do
+        local times = counts[b + state]
+        if times ~= 0 then
+          h = h or zeros()
+          local seg = SEG_OF[state]
+          h[seg] = h[seg] + times
+          if state > 5 then h[state] = h[state] + times end
+        end
       end
-      t = newest_day
-      began = {unpack(v, 1, 10)}
-      v[13] = t
+      if h then
+        by_day = by_day or {}
+        by_day[first_day] = h  -- moves holds no first-day changes
+      end
     end
-    for d, h in pairs(by_day) do began, later = book_day(v, began, tail, t, later, d, h) end
-    v[11] = v[11] + counts[(r - 1) * STRIDE + 12]
-    if newest[r] > v[12] then v[12] = newest[r] end
-    if began then tail = pack_struct(COUNTS, unpack(began, 1, 10)) end
-    call('HSET', agg, 'c', pack_struct(HEAD, unpack(v, 1, 13)) .. tail)
-    if later then write_days(keys[ai + 1], later) end
+    if by_day then
+      local tail = sub(packed, HEAD_BYTES + 1)
+      local t = v[13]
+      local began, later  -- decoded only for late events or when the current day ends
+      local newest_day = NO_DAY
+      for d in pairs(by_day) do
+        if d > newest_day then newest_day = d end
+      end
+      if newest_day > t then  -- the current day is over: its changes go to the day hash
+        if t ~= NO_DAY then
+          local was = {unpack_struct(COUNTS, tail)}
+          for slot = 1, 10 do was[slot] = v[slot] - was[slot] end
+          later = {[t] = was}
+        end
+        t = newest_day
+        began = {unpack(v, 1, 10)}
+        v[13] = t
+      end
+      for d, h in pairs(by_day) do began, later = book_day(v, began, tail, t, later, d, h) end
+      if began then tail = pack_struct(COUNTS, unpack(began, 1, 10)) end
+      v[11] = v[11] + counts[b + 11]
+      if counts[b + 12] > v[12] then v[12] = counts[b + 12] end
+      call('HSET', agg, 'c', pack_struct(HEAD, unpack(v, 1, 13)) .. tail)
+      if later then write_days(keys[ai + 1], later) end
+    else  -- all of this aggregate's events on its current day
+      for state = 1, 10 do
+        local times = counts[b + state]
+        if times ~= 0 then
+          local seg = SEG_OF[state]
+          v[seg] = v[seg] + times
+          if state > 5 then v[state] = v[state] + times end
+        end
+      end
+      v[11] = v[11] + counts[b + 11]
+      if counts[b + 12] > v[12] then v[12] = counts[b + 12] end
+      call('HSET', agg, 'c', pack_struct(HEAD, unpack(v, 1, 13)) .. sub(packed, HEAD_BYTES + 1))
+    end
   end
 
   -- Result bytes, a chunk at a time (string.char takes its bytes on the Lua stack).

@@ -3,8 +3,9 @@
 # library, all on one CPU when pinned; the same batches of the realistic mix go to each in turn,
 # so this machine's drift (tens of percent between minutes) hits them alike. Then the verify pass
 # recounts every region of each. One JSON line per library, the first is the reference.
-# Usage: tests/bench/ab.sh [--events N] [--batch N] [--build-dir DIR] [--pin] LIBRARY...
-#   LIBRARY: `built` (this build's uhc_v3) or a .lua file loaded over it (bench use only).
+# Usage: tests/bench/ab.sh [--events N] [--batch N] [--build-dir DIR] [--pin] LIBRARY[@PART]...
+#   LIBRARY: `built` (this build's uhc_v3) or a .lua file loaded over it (bench use only);
+#   @PART: apply each batch to it in parts of PART events (e.g. built@4000 built@8000).
 #   defaults: 1,000,000 events, batches of 8,000 (a full group of enrollment-svc), build-release.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -35,8 +36,13 @@ for _ in "${LIBS[@]}"; do
   PORTS+=("$REDIS_PORT")
 done
 join() { local IFS=,; echo "$*"; }
+SPLITS=()
+for lib in "${LIBS[@]}"; do
+  if [[ "$lib" == *@* ]]; then SPLITS+=("${lib##*@}"); else SPLITS+=("$BATCH"); fi
+done
 "${PIN_REST[@]}" "$BUILD/tools/uhc-bench-apply-ab" --redis_ports "$(join "${PORTS[@]}")" \
-  --libraries "$(join "${LIBS[@]}")" --events "$EVENTS" --batch "$BATCH"
+  --libraries "$(join "${LIBS[@]%@*}")" --split "$(join "${SPLITS[@]}")" --events "$EVENTS" \
+  --batch "$BATCH"
 for k in "${!PORTS[@]}"; do
   verify=$("$BUILD/tools/uhc-loadgen" --mode verify --redis_port "${PORTS[$k]}" || true)
   echo "${LIBS[$k]} verify: $verify"

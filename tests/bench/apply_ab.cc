@@ -5,6 +5,7 @@
 // servers see the same drift of this machine's speed, which comparing whole runs does not
 // (tests/bench/ab.sh starts the servers; docs/BENCHMARKS.md). Prints one JSON line per server:
 // Redis CPU per event (INFO cpu) and FCALL time per event (INFO commandstats).
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -30,6 +31,8 @@ ABSL_FLAG(std::vector<std::string>, libraries, {},
           "per port: `built` or a .lua file loaded over the built uhc_v3");
 ABSL_FLAG(int64_t, events, 1000000, "events of the realistic mix");
 ABSL_FLAG(int, batch, 8000, "events per batch (one ApplyEvents, as a group of enrollment-svc)");
+ABSL_FLAG(std::vector<std::string>, split, {},
+          "per port (optional): apply each batch in parts of this many events");
 ABSL_FLAG(int, events_per_call, 8000, "as enrollment-svc's flag");
 ABSL_FLAG(int, bucket_bits, 5, "as enrollment-svc's flag (the benches use 5)");
 ABSL_FLAG(std::string, data_dir, "data", "region CSVs");
@@ -39,6 +42,7 @@ namespace {
 
 struct Server {
   std::string library;
+  size_t part = 0;  // events per ApplyEvents
   std::unique_ptr<ReconnectingConnection> redis;
   double cpu = 0, fcall_us = 0;  // totals over the measured applies
 };
@@ -103,6 +107,10 @@ int Run() {
     if (!absl::SimpleAtoi(ports[s], &options.port)) return 2;
     options.command_timeout = absl::Seconds(60);
     servers[s].library = libraries[s];
+    servers[s].part = static_cast<size_t>(absl::GetFlag(FLAGS_batch));
+    if (s < absl::GetFlag(FLAGS_split).size() &&
+        !absl::SimpleAtoi(absl::GetFlag(FLAGS_split)[s], &servers[s].part))
+      return 2;
     servers[s].redis = std::make_unique<ReconnectingConnection>(options);
     if (absl::Status st = Load(*servers[s].redis, libraries[s]); !st.ok()) {
       std::fprintf(stderr, "uhc-bench-apply-ab: port %s: %s\n", ports[s].c_str(),
@@ -133,9 +141,13 @@ int Run() {
       double cpu0, us0, cpu1, us1;
       v1::IngestEventsResponse response;
       absl::Status st = Sample(*server.redis, &cpu0, &us0);
-      if (st.ok())
-        st = ApplyEvents(*server.redis, prepared, absl::GetFlag(FLAGS_events_per_call), 0,
-                         &response);
+      for (size_t from = 0; st.ok() && from < prepared.size(); from += server.part) {
+        const std::vector<PreparedEvent> part(
+            prepared.begin() + static_cast<std::ptrdiff_t>(from),
+            prepared.begin() +
+                static_cast<std::ptrdiff_t>(std::min(prepared.size(), from + server.part)));
+        st = ApplyEvents(*server.redis, part, absl::GetFlag(FLAGS_events_per_call), 0, &response);
+      }
       if (st.ok()) st = Sample(*server.redis, &cpu1, &us1);
       if (!st.ok()) {
         std::fprintf(stderr, "uhc-bench-apply-ab: %s: %s\n", server.library.c_str(),
@@ -148,9 +160,10 @@ int Run() {
   }
   for (const Server& s : servers) {
     std::printf(
-        "{\"library\":\"%s\",\"events\":%lld,\"redis_cpu_us_per_event\":%.3f,"
+        "{\"library\":\"%s\",\"events_per_apply\":%zu,\"events\":%lld,\"redis_cpu_us_per_event\":%."
+        "3f,"
         "\"fcall_us_per_event\":%.3f,\"ratio_to_first\":%.3f}\n",
-        s.library.c_str(), static_cast<long long>(events), s.cpu * 1e6 / events,
+        s.library.c_str(), s.part, static_cast<long long>(events), s.cpu * 1e6 / events,
         s.fcall_us / events, s.cpu / servers[0].cpu);
   }
   return 0;

@@ -23,14 +23,10 @@ REPLACEMENTS = [
     end
 """, """    day, first_day = 0, 0
 """),
-    # Per region: the changes added to the counts; the current day and the day hash untouched.
-    ("""    local t = v[13]
-    local began, later  -- decoded only for late events or when the current day ends
-""", """    for _, h in pairs(by_day) do
-      for slot = 1, 10 do v[slot] = v[slot] + h[slot] end
-    end
-    local t, began, later = v[13], nil, nil
-    by_day = {}
+    # Per region: the changes added to the counts (as when all its events are of its current
+    # day); the current day and the day hash untouched.
+    ("""    if by_day or v[13] ~= first_day then
+""", """    if false then
 """),
 ]
 for old, new in REPLACEMENTS:
