@@ -2,7 +2,8 @@
 # Paired comparison of apply libraries, batch by batch (uhc-bench-apply-ab): one fresh Redis per
 # library, all on one CPU when pinned; the same batches of the realistic mix go to each in turn,
 # so this machine's drift (tens of percent between minutes) hits them alike. Then the verify pass
-# recounts every region of each. One JSON line per library, the first is the reference.
+# recounts every region of each (and fails if this build's library is not exact). One JSON line
+# per library, the first is the reference.
 # Usage: tests/bench/ab.sh [--events N] [--batch N] [--build-dir DIR] [--pin] LIBRARY[@PART]...
 #   LIBRARY: `built` (this build's uhc_v3) or a .lua file loaded over it (bench use only);
 #   @PART: apply each batch to it in parts of PART events (e.g. built@4000 built@8000).
@@ -16,7 +17,7 @@ while (($#)); do
     --batch) BATCH="$2"; shift 2 ;;
     --build-dir) BUILD="$2"; shift 2 ;;
     --pin) PIN_STORE=(taskset -c 1) PIN_REST=(taskset -c 0); shift ;;
-    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
     -*) echo "ab.sh: unknown argument $1" >&2; exit 2 ;;
     *) LIBS+=("$1"); shift ;;
   esac
@@ -43,7 +44,14 @@ done
 "${PIN_REST[@]}" "$BUILD/tools/uhc-bench-apply-ab" --redis_ports "$(join "${PORTS[@]}")" \
   --libraries "$(join "${LIBS[@]%@*}")" --split "$(join "${SPLITS[@]}")" --events "$EVENTS" \
   --batch "$BATCH"
+status=0
 for k in "${!PORTS[@]}"; do
   verify=$("$BUILD/tools/uhc-loadgen" --mode verify --redis_port "${PORTS[$k]}" || true)
   echo "${LIBS[$k]} verify: $verify"
+  # This build's library must stay exact; a variant may be wrong on purpose.
+  if [ "${LIBS[$k]%@*}" = built ] && [[ "$verify" != *'"mismatched_fields":0}'* ]]; then
+    echo "ab.sh: the built library's aggregates do not match its records" >&2
+    status=1
+  fi
 done
+exit $status
