@@ -104,13 +104,20 @@ int Run() {
   std::vector<Server> servers(ports.size());
   for (size_t s = 0; s < ports.size(); ++s) {
     RedisOptions options;
-    if (!absl::SimpleAtoi(ports[s], &options.port)) return 2;
+    if (!absl::SimpleAtoi(ports[s], &options.port)) {
+      std::fprintf(stderr, "uhc-bench-apply-ab: bad port %s\n", ports[s].c_str());
+      return 2;
+    }
     options.command_timeout = absl::Seconds(60);
     servers[s].library = libraries[s];
     servers[s].part = static_cast<size_t>(absl::GetFlag(FLAGS_batch));
     if (s < absl::GetFlag(FLAGS_split).size() &&
-        !absl::SimpleAtoi(absl::GetFlag(FLAGS_split)[s], &servers[s].part))
+        (!absl::SimpleAtoi(absl::GetFlag(FLAGS_split)[s], &servers[s].part) ||
+         servers[s].part == 0)) {
+      std::fprintf(stderr, "uhc-bench-apply-ab: --split %s is not a positive number\n",
+                   absl::GetFlag(FLAGS_split)[s].c_str());
       return 2;
+    }
     servers[s].redis = std::make_unique<ReconnectingConnection>(options);
     if (absl::Status st = Load(*servers[s].redis, libraries[s]); !st.ok()) {
       std::fprintf(stderr, "uhc-bench-apply-ab: port %s: %s\n", ports[s].c_str(),
@@ -160,9 +167,8 @@ int Run() {
   }
   for (const Server& s : servers) {
     std::printf(
-        "{\"library\":\"%s\",\"events_per_apply\":%zu,\"events\":%lld,\"redis_cpu_us_per_event\":%."
-        "3f,"
-        "\"fcall_us_per_event\":%.3f,\"ratio_to_first\":%.3f}\n",
+        "{\"library\":\"%s\",\"events_per_apply\":%zu,\"events\":%lld,"
+        "\"redis_cpu_us_per_event\":%.3f,\"fcall_us_per_event\":%.3f,\"ratio_to_first\":%.3f}\n",
         s.library.c_str(), s.part, static_cast<long long>(events), s.cpu * 1e6 / events,
         s.fcall_us / events, s.cpu / servers[0].cpu);
   }
