@@ -76,6 +76,14 @@ end
 for state = 1, 10 do SEG_OF[state] = (state - 1) % 5 + 1 end
 local STRIDE = 13  -- an aggregate's entries in apply's `counts`
 
+-- Adds `times` records in STATE `state` (0: none) to the ten counts t.
+local function add_state(t, state, times)
+  if state == 0 or times == 0 then return end
+  local seg = SEG_OF[state]
+  t[seg] = t[seg] + times
+  if state > 5 then t[state] = t[state] + times end
+end
+
 -- Aggregate layout 3: field `c` holds the counts (as COUNTS), the events applied by this layout
 -- (6 bytes; the data version is `ver` plus these), the newest occurred_at applied in ms (6 bytes),
 -- the current day (4 bytes, -1 for none), then the counts as they were when that day began (as
@@ -300,16 +308,8 @@ local function apply(keys, args)
         h = zeros()
         by_day[d] = h
       end
-      if from > 0 then
-        local seg = SEG_OF[from]
-        h[seg] = h[seg] - times
-        if from > 5 then h[from] = h[from] - times end
-      end
-      if to > 0 then
-        local seg = SEG_OF[to]
-        h[seg] = h[seg] + times
-        if to > 5 then h[to] = h[to] + times end
-      end
+      add_state(h, from, -times)
+      add_state(h, to, times)
     end
   end
 
@@ -324,26 +324,21 @@ local function apply(keys, args)
     local packed = call('HGET', agg, 'c')
     if not packed or #packed ~= LAYOUT3_BYTES then packed = migrate(agg, packed) end
     local v = {unpack_struct(HEAD, packed)}
+    local tail = sub(packed, HEAD_BYTES + 1)
     local by_day = other_days[b]
-    if by_day or v[13] ~= first_day then
-      -- The first day's changes, if any, join the other days' for book_day below.
-      local h
-      for state = 1, 10 do
-        local times = counts[b + state]
-        if times ~= 0 then
-          h = h or zeros()
-          local seg = SEG_OF[state]
-          h[seg] = h[seg] + times
-          if state > 5 then h[state] = h[state] + times end
+    if not by_day and v[13] == first_day then  -- all its events on its current day: nearly always
+      for state = 1, 10 do add_state(v, state, counts[b + state]) end
+    else
+      -- The first day's changes, if any, join the other days' (moves holds no first-day ones).
+      by_day = by_day or {}
+      local h = zeros()
+      for state = 1, 10 do add_state(h, state, counts[b + state]) end
+      for slot = 1, 10 do
+        if h[slot] ~= 0 then
+          by_day[first_day] = h
+          break
         end
       end
-      if h then
-        by_day = by_day or {}
-        by_day[first_day] = h  -- moves holds no first-day changes
-      end
-    end
-    if by_day then
-      local tail = sub(packed, HEAD_BYTES + 1)
       local t = v[13]
       local began, later  -- decoded only for late events or when the current day ends
       local newest_day = NO_DAY
@@ -362,23 +357,11 @@ local function apply(keys, args)
       end
       for d, h in pairs(by_day) do began, later = book_day(v, began, tail, t, later, d, h) end
       if began then tail = pack_struct(COUNTS, unpack(began, 1, 10)) end
-      v[11] = v[11] + counts[b + 11]
-      if counts[b + 12] > v[12] then v[12] = counts[b + 12] end
-      call('HSET', agg, 'c', pack_struct(HEAD, unpack(v, 1, 13)) .. tail)
       if later then write_days(keys[ai + 1], later) end
-    else  -- all of this aggregate's events on its current day
-      for state = 1, 10 do
-        local times = counts[b + state]
-        if times ~= 0 then
-          local seg = SEG_OF[state]
-          v[seg] = v[seg] + times
-          if state > 5 then v[state] = v[state] + times end
-        end
-      end
-      v[11] = v[11] + counts[b + 11]
-      if counts[b + 12] > v[12] then v[12] = counts[b + 12] end
-      call('HSET', agg, 'c', pack_struct(HEAD, unpack(v, 1, 13)) .. sub(packed, HEAD_BYTES + 1))
     end
+    v[11] = v[11] + counts[b + 11]
+    if counts[b + 12] > v[12] then v[12] = counts[b + 12] end
+    call('HSET', agg, 'c', pack_struct(HEAD, unpack(v, 1, 13)) .. tail)
   end
 
   -- Result bytes, a chunk at a time (string.char takes its bytes on the Lua stack).
