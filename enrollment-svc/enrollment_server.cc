@@ -33,6 +33,24 @@ absl::Status CheckBucketBits(RedisClient& redis, int bits) {
   return absl::OkStatus();
 }
 
+// With --apply_engine module, Redis must serve uhc.apply_v3 (uhc_module.so): FailedPrecondition
+// if it does not, Unavailable if Redis cannot say.
+absl::Status CheckApplyModule(RedisClient& redis) {
+  absl::StatusOr<ReplyPtr> reply = redis.Command({"COMMAND", "INFO", apply_abi::kApplyCommand});
+  if (!reply.ok()) return reply.status();
+  if (absl::Status s = ReplyStatus(reply->get()); !s.ok()) return s;
+  const redisReply* r = reply->get();
+  if (r->type != REDIS_REPLY_ARRAY || r->elements != 1) {
+    return absl::UnavailableError("COMMAND INFO: unexpected reply");
+  }
+  if (r->element[0]->type != REDIS_REPLY_ARRAY) {
+    return absl::FailedPreconditionError(
+        "--apply_engine module: Redis has no uhc.apply_v3; start it with --loadmodule "
+        "<path>/uhc_module.so (docs/DEPLOY.md) or use --apply_engine auto");
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<EnrollmentServer>> EnrollmentServer::Start(
@@ -77,11 +95,13 @@ absl::StatusOr<std::unique_ptr<EnrollmentServer>> EnrollmentServer::Start(
   s->health_ = std::make_unique<RedisHealth>(options.redis, absl::Seconds(1),
                                              [host](bool up) { host->SetReady(up); });
   int bits = options.bucket_bits;
+  const bool needs_module = options.limits.apply_engine == ApplyEngine::kModule;
   // Each time Redis (re)appears: load the functions (a restarted Redis may have lost them).
-  s->health_->set_on_up([bits](RedisClient& c) {
+  s->health_->set_on_up([bits, needs_module](RedisClient& c) {
     absl::Status loaded = c.LoadFunctionLibraries();
     if (!loaded.ok()) LogError("cannot load Redis functions", {{"error", loaded.message()}});
     absl::Status layout = loaded.ok() ? CheckBucketBits(c, bits) : loaded;
+    if (layout.ok() && needs_module) layout = CheckApplyModule(c);
     if (absl::IsFailedPrecondition(layout))
       LogError("refusing to serve", {{"error", layout.message()}});
     return layout.ok();

@@ -121,11 +121,12 @@ EnrollmentServiceImpl::EnrollmentServiceImpl(EnrollmentLimits limits, const Regi
       health_(health),
       metrics_(metrics),
       calls_(auth, executor, metrics->overloaded),
+      engine_(limits.apply_engine),
       group_(static_cast<size_t>(limits.events_per_redis_call),
-             [limits](RedisClient& redis, const std::vector<PreparedEvent>& events,
-                      v1::IngestEventsResponse* response) {
+             [limits, this](RedisClient& redis, const std::vector<PreparedEvent>& events,
+                            v1::IngestEventsResponse* response) {
                return ApplyEvents(redis, events, limits.events_per_redis_call, limits.wait_replicas,
-                                  response);
+                                  &engine_, response);
              }) {}
 
 absl::Status EnrollmentServiceImpl::ProcessBatch(RedisClient& connection,

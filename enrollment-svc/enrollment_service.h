@@ -10,6 +10,7 @@
 #include "common/server/auth.h"
 #include "common/server/unary.h"
 #include "enrollment-svc/batch_group.h"
+#include "enrollment-svc/event_applier.h"
 #include "uhc/v1/enrollment.grpc.pb.h"
 
 namespace uhc {
@@ -24,6 +25,8 @@ struct EnrollmentLimits {
   static constexpr int kMaxEventsPerRedisCall = 30000;
   // Writes are acknowledged only once this many replicas confirmed them (WAIT); 0: no wait.
   int wait_replicas = 0;
+  // The Redis function, or the module when Redis has it loaded (event_applier.h).
+  ApplyEngine apply_engine = ApplyEngine::kAuto;
 };
 
 // Counters and histograms of enrollment-svc (created once, in the constructor).
@@ -81,6 +84,7 @@ class EnrollmentServiceImpl final : public v1::EnrollmentService::CallbackServic
   RedisHealth* health_;
   EnrollmentMetrics* metrics_;
   UnaryCalls calls_;
+  std::atomic<ApplyEngine> engine_;  // limits_.apply_engine until kAuto finds no module
   BatchGroup group_;
   std::atomic<bool> draining_{false};
 };

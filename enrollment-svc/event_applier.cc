@@ -5,7 +5,9 @@
 #include <cstring>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/observability/log.h"
 #include "common/redis/history.h"
 #include "common/redis/schema.h"
 
@@ -84,6 +86,12 @@ v1::EventOutcome Combine(uint8_t leave, uint8_t enter) {
   return leave == kStale ? v1::STALE : v1::REJECTED;
 }
 
+// The error Redis answers for a command it does not have.
+bool IsUnknownCommand(const redisReply* reply) {
+  return reply && reply->type == REDIS_REPLY_ERROR &&
+         absl::StartsWith(absl::string_view(reply->str, reply->len), "ERR unknown command");
+}
+
 void Reject(v1::EventResult* result, const std::string& field, const std::string& reason) {
   result->set_outcome(v1::REJECTED);
   result->set_field(field);
@@ -150,7 +158,7 @@ std::vector<std::vector<ApplyStep>> PlanRounds(const std::vector<PreparedEvent>&
 }
 
 absl::Status ApplyEvents(RedisClient& redis, const std::vector<PreparedEvent>& events,
-                         int events_per_call, int wait_replicas,
+                         int events_per_call, int wait_replicas, std::atomic<ApplyEngine>* engine,
                          v1::IngestEventsResponse* response) {
   const bool per_region = redis.cluster();
   const std::vector<std::vector<ApplyStep>> rounds =
@@ -187,19 +195,47 @@ absl::Status ApplyEvents(RedisClient& redis, const std::vector<PreparedEvent>& e
     // Argument views point into `calls` and `key_counts`, which outlive the pipeline.
     std::vector<std::string> key_counts;
     key_counts.reserve(calls.size());
-    RedisCommands commands(calls.size());
-    for (size_t c = 0; c < calls.size(); ++c) {
-      key_counts.push_back(std::to_string(calls[c].keys.size()));
-      RedisArgv& cmd = commands[c];
-      cmd.reserve(4 + calls[c].keys.size());
-      cmd.push_back("FCALL");
-      cmd.push_back(apply_abi::kApplyFunction);
-      cmd.push_back(key_counts.back());
-      for (const std::string& k : calls[c].keys) cmd.push_back(k);
-      cmd.push_back(calls[c].packed);
-    }
-    absl::StatusOr<std::vector<ReplyPtr>> replies = redis.Pipeline(commands, wait_replicas);
+    for (const Call& call : calls) key_counts.push_back(std::to_string(call.keys.size()));
+    // Runs calls `which` in one pipeline; their replies in the same order.
+    const auto run = [&](const std::vector<size_t>& which, bool module) {
+      RedisCommands commands(which.size());
+      for (size_t w = 0; w < which.size(); ++w) {
+        const Call& call = calls[which[w]];
+        RedisArgv& cmd = commands[w];
+        cmd.reserve(4 + call.keys.size());
+        if (module) {
+          cmd.push_back(apply_abi::kApplyCommand);
+        } else {
+          cmd.push_back("FCALL");
+          cmd.push_back(apply_abi::kApplyFunction);
+        }
+        cmd.push_back(key_counts[which[w]]);
+        for (const std::string& k : call.keys) cmd.push_back(k);
+        cmd.push_back(call.packed);
+      }
+      return redis.Pipeline(commands, wait_replicas);
+    };
+    std::vector<size_t> all(calls.size());
+    for (size_t c = 0; c < calls.size(); ++c) all[c] = c;
+    const bool module = engine->load() != ApplyEngine::kFunction;
+    absl::StatusOr<std::vector<ReplyPtr>> replies = run(all, module);
     if (!replies.ok()) return replies.status();
+    if (module && engine->load() == ApplyEngine::kAuto) {
+      // A Redis without uhc_module.so changed nothing for those calls: from now on, and for
+      // them, the function (calls of one round touch different participants or one server).
+      std::vector<size_t> again;
+      for (size_t c = 0; c < calls.size(); ++c) {
+        if (IsUnknownCommand((*replies)[c].get())) again.push_back(c);
+      }
+      if (!again.empty()) {
+        if (engine->exchange(ApplyEngine::kFunction) == ApplyEngine::kAuto) {
+          LogInfo("Redis has no uhc.apply_v3 (uhc_module.so): applying with the Redis function");
+        }
+        absl::StatusOr<std::vector<ReplyPtr>> retried = run(again, false);
+        if (!retried.ok()) return retried.status();
+        for (size_t a = 0; a < again.size(); ++a) (*replies)[again[a]] = std::move((*retried)[a]);
+      }
+    }
     for (size_t c = 0; c < calls.size(); ++c) {
       const redisReply* reply = (*replies)[c].get();
       if (absl::Status s = ReplyStatus(reply); !s.ok()) return s;

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <string>
 #include <vector>
 
@@ -41,17 +42,23 @@ struct ApplyStep {
 std::vector<std::vector<ApplyStep>> PlanRounds(const std::vector<PreparedEvent>& events,
                                                bool per_region, int events_per_call);
 
-// Applies a batch of prepared events through uhc_apply_v3 and fills one EventResult per event
-// (rejected ones included, in index order) and the counts of `response`. The events go in order
-// in calls of at most `events_per_call` events (a relocation counts once, though it is a LEAVE and
-// an ENTER: a group of that many events is one call; in a cluster, one region per call and the
-// ENTER in the new region's call, each counted), each round of
-// calls in one pipeline; a relocation's two halves stay in one call unless a cluster puts its
-// regions apart. Only fully confirmed pipelines (by `wait_replicas` replicas, when > 0) fill
-// `response`: on any error nothing is reported applied (Redis may still have applied a prefix; a
-// retry is safe, events are idempotent).
+// What applies a call's events: the Redis function uhc_apply_v3 (uhc_apply_v3.lua), or the command
+// uhc.apply_v3 of the Redis module uhc_module.so (enrollment-svc/module/), which does exactly the
+// same with less Redis CPU; kAuto is the module while Redis has it (and becomes kFunction the
+// first time Redis answers that it has no such command).
+enum class ApplyEngine { kFunction, kModule, kAuto };
+
+// Applies a batch of prepared events through uhc_apply_v3 (with `engine`) and fills one EventResult
+// per event (rejected ones included, in index order) and the counts of `response`. The events go in
+// order in calls of at most `events_per_call` events (a relocation counts once, though it is a
+// LEAVE and an ENTER: a group of that many events is one call; in a cluster, one region per call
+// and the ENTER in the new region's call, each counted), each round of calls in one pipeline; a
+// relocation's two halves stay in one call unless a cluster puts its regions apart. Only fully
+// confirmed pipelines (by `wait_replicas` replicas, when > 0) fill `response`: on any error nothing
+// is reported applied (Redis may still have applied a prefix; a retry is safe, events are
+// idempotent).
 absl::Status ApplyEvents(RedisClient& redis, const std::vector<PreparedEvent>& events,
-                         int events_per_call, int wait_replicas,
+                         int events_per_call, int wait_replicas, std::atomic<ApplyEngine>* engine,
                          v1::IngestEventsResponse* response);
 
 // Sets the applied, duplicate, stale and rejected counts of `response` from its results.

@@ -27,6 +27,11 @@ ABSL_FLAG(int, max_batch_events, 10000, "events per batch limit (env UHC_MAX_BAT
 ABSL_FLAG(int, events_per_call, 8000,
           "events per Redis function call, 1-30000 (a relocation counts once); batches arriving "
           "together are applied together up to this many (env UHC_EVENTS_PER_CALL)");
+ABSL_FLAG(std::string, apply_engine, "auto",
+          "what applies events in Redis: `function` (the Lua function uhc_apply_v3), `module` "
+          "(the command of uhc_module.so, loaded into Redis with --loadmodule: the same result "
+          "with less Redis CPU) or `auto` (the module while Redis has it) "
+          "(env UHC_APPLY_ENGINE)");
 ABSL_FLAG(int, redis_threads, 4,
           "Redis worker threads, one connection each "
           "(env UHC_REDIS_THREADS)");
@@ -60,6 +65,15 @@ int Run() {
   options.limits.max_events_per_batch = absl::GetFlag(FLAGS_max_batch_events);
   options.limits.events_per_redis_call = absl::GetFlag(FLAGS_events_per_call);
   options.limits.wait_replicas = absl::GetFlag(FLAGS_redis_wait_replicas);
+  const std::string engine = absl::GetFlag(FLAGS_apply_engine);
+  if (engine == "function") {
+    options.limits.apply_engine = ApplyEngine::kFunction;
+  } else if (engine == "module") {
+    options.limits.apply_engine = ApplyEngine::kModule;
+  } else if (engine != "auto") {
+    LogError("--apply_engine must be function, module or auto", {{"value", engine}});
+    return 2;
+  }
   options.redis_threads = absl::GetFlag(FLAGS_redis_threads);
   options.queue_limit = static_cast<size_t>(absl::GetFlag(FLAGS_queue_limit));
   options.max_future_skew = absl::Seconds(absl::GetFlag(FLAGS_max_future_skew_seconds));

@@ -80,6 +80,11 @@ std::optional<absl::string_view> RoutingKey(const RedisArgv& argv) {
     if (argv.size() > 3 && absl::SimpleAtoi(argv[2], &keys) && keys > 0) return argv[3];
     return std::nullopt;
   }
+  if (name == "UHC.APPLY_V3") {  // uhc_module.so: numkeys, keys..., events
+    int keys = 0;
+    if (argv.size() > 2 && absl::SimpleAtoi(argv[1], &keys) && keys > 0) return argv[2];
+    return std::nullopt;
+  }
   for (absl::string_view keyless : {"PING", "WAIT", "FUNCTION", "INFO", "CLUSTER", "SCAN", "ASKING",
                                     "DBSIZE", "FLUSHALL", "AUTH", "TIME"}) {
     if (name == keyless) return std::nullopt;

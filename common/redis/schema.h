@@ -109,6 +109,9 @@ namespace apply_abi {
 // uhc_v3 (enrollment-svc/uhc_apply_v3.lua): all of a call's events packed into one argument;
 // every aggregate key in KEYS is followed by its region's day hash key (common/redis/history.h).
 inline constexpr char kApplyFunction[] = "uhc_apply_v3";
+// The same as a command of the Redis module uhc_module.so (enrollment-svc/module/uhc_module.cc):
+// uhc.apply_v3 <numkeys> <key>... <events>, keys and events as uhc_apply_v3's.
+inline constexpr char kApplyCommand[] = "uhc.apply_v3";
 // uhc_v1: one argument per event; kept for the previous release during a rolling update.
 inline constexpr char kApplyFunctionV1[] = "uhc_apply_v1";
 // uhc_v3's admin functions: KEYS aggregate, settings hash (history of the inputs).

@@ -28,7 +28,8 @@
 
 ABSL_FLAG(std::vector<std::string>, redis_ports, {}, "Redis ports on 127.0.0.1, one per library");
 ABSL_FLAG(std::vector<std::string>, libraries, {},
-          "per port: `built` or a .lua file loaded over the built uhc_v3");
+          "per port: `built`, `module` (uhc.apply_v3 of uhc_module.so, which that Redis must "
+          "have loaded) or a .lua file loaded over the built uhc_v3");
 ABSL_FLAG(int64_t, events, 1000000, "events of the realistic mix");
 ABSL_FLAG(int, batch, 8000, "events per batch (one ApplyEvents, as a group of enrollment-svc)");
 ABSL_FLAG(std::vector<std::string>, split, {},
@@ -45,6 +46,7 @@ struct Server {
   size_t part = 0;  // events per ApplyEvents
   std::unique_ptr<ReconnectingConnection> redis;
   double cpu = 0, fcall_us = 0;  // totals over the measured applies
+  std::atomic<ApplyEngine> engine{ApplyEngine::kFunction};
 };
 
 // "used_cpu_sys" + "used_cpu_user" seconds, and cmdstat_fcall's usec.
@@ -71,7 +73,7 @@ absl::Status Sample(RedisClient& redis, double* cpu, double* fcall_us) {
 
 absl::Status Load(RedisClient& redis, const std::string& library) {
   std::vector<std::string> texts = {kUhcFunctionsLua, kUhcApplyV3Lua};
-  if (library != "built") {
+  if (library != "built" && library != "module") {
     std::ifstream in(library);
     std::stringstream text;
     text << in.rdbuf();
@@ -110,6 +112,7 @@ int Run() {
     }
     options.command_timeout = absl::Seconds(60);
     servers[s].library = libraries[s];
+    if (libraries[s] == "module") servers[s].engine = ApplyEngine::kModule;
     servers[s].part = static_cast<size_t>(absl::GetFlag(FLAGS_batch));
     if (s < absl::GetFlag(FLAGS_split).size() &&
         (!absl::SimpleAtoi(absl::GetFlag(FLAGS_split)[s], &servers[s].part) ||
@@ -153,7 +156,8 @@ int Run() {
             prepared.begin() + static_cast<std::ptrdiff_t>(from),
             prepared.begin() +
                 static_cast<std::ptrdiff_t>(std::min(prepared.size(), from + server.part)));
-        st = ApplyEvents(*server.redis, part, absl::GetFlag(FLAGS_events_per_call), 0, &response);
+        st = ApplyEvents(*server.redis, part, absl::GetFlag(FLAGS_events_per_call), 0,
+                         &server.engine, &response);
       }
       if (st.ok()) st = Sample(*server.redis, &cpu1, &us1);
       if (!st.ok()) {

@@ -22,12 +22,14 @@ redis_cpu() {
   redis-cli -p "$REDIS_PORT" info cpu | awk -F: '/^used_cpu_(sys|user):/ {s += $2} END {printf "%.6f", s}'
 }
 
-# A fresh Redis on a free port (REDIS_PORT), as the benches configure it; returns once it answers.
+# A fresh Redis on a free port (REDIS_PORT), as the benches configure it, with this build's
+# uhc_module.so loaded (enrollment-svc then applies with it unless told --apply_engine function);
+# returns once it answers.
 start_redis() {
   REDIS_PORT=$(free_port)
   "${PIN_STORE[@]}" redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$WORK" --save "" \
     --appendonly no --hash-max-listpack-entries 1024 --hash-max-listpack-value 64 --daemonize yes \
-    --logfile "$WORK/redis.log"
+    --logfile "$WORK/redis.log" --loadmodule "$(realpath "$BUILD/enrollment-svc/module/uhc_module.so")"
   for _ in $(seq 200); do [ "$(redis-cli -p "$REDIS_PORT" ping 2>/dev/null)" = PONG ] && return 0; sleep 0.05; done
   echo "bench: redis did not start (log: $WORK/redis.log)" >&2
   return 1
