@@ -1,0 +1,267 @@
+// uhc.apply_v3 (uhc_module.so, enrollment-svc/module/) against uhc_apply_v3 (the Lua function it
+// implements): the same random calls go to two Redis servers, one through each; every result
+// byte and, at the end, every key and field must be the same. The calls mix every operation,
+// duplicates and stale events, relocations in and across calls, events of several days (late
+// ones and days that end), and aggregates left in layouts 1 and 2 by earlier releases.
+#include <map>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "common/redis/history.h"
+#include "common/redis/schema.h"
+#include "enrollment-svc/event_applier.h"
+#include "gtest/gtest.h"
+#include "tests/support/redis_server.h"
+
+namespace uhc {
+namespace {
+
+using testing::RedisServer;
+using testing::WaitFor;
+
+const std::vector<std::string> kRegions = {"11.01", "11.02", "12.19", "31.71"};
+constexpr int kBuckets = 4;
+constexpr uint64_t kDayMs = 86400000;
+constexpr uint64_t kStartMs = 1764547200000;  // 2025-12-01 00:00 UTC
+
+std::vector<std::string> ModuleArgs() { return {"--loadmodule", UHC_MODULE_PATH}; }
+
+// Every key of a server: its type and, for hashes, its fields.
+std::map<std::string, std::map<std::string, std::string>> Keyspace(RedisClient& redis) {
+  std::map<std::string, std::map<std::string, std::string>> out;
+  std::string cursor = "0";
+  do {
+    auto scan = redis.Command({"SCAN", cursor, "COUNT", "1000"});
+    EXPECT_TRUE(scan.ok());
+    if (!scan.ok()) return out;
+    cursor.assign((*scan)->element[0]->str, (*scan)->element[0]->len);
+    const redisReply* keys = (*scan)->element[1];
+    for (size_t k = 0; k < keys->elements; ++k) {
+      const std::string key(keys->element[k]->str, keys->element[k]->len);
+      auto all = redis.Command({"HGETALL", key});
+      EXPECT_TRUE(all.ok());
+      std::map<std::string, std::string>& fields = out[key];
+      for (size_t f = 0; all.ok() && f + 1 < (*all)->elements; f += 2) {
+        fields[std::string((*all)->element[f]->str, (*all)->element[f]->len)] =
+            std::string((*all)->element[f + 1]->str, (*all)->element[f + 1]->len);
+      }
+    }
+  } while (cursor != "0");
+  return out;
+}
+
+std::string Int32s(const std::vector<int32_t>& values) {
+  std::string out;
+  for (int32_t v : values) {
+    for (int shift = 24; shift >= 0; shift -= 8) {
+      out.push_back(static_cast<char>((static_cast<uint32_t>(v) >> shift) & 0xff));
+    }
+  }
+  return out;
+}
+
+// One call under construction: keys as enrollment-svc orders them (an aggregate, then its day
+// hash), the events packed.
+struct RawCall {
+  std::vector<std::string> keys;
+  absl::flat_hash_map<std::string, uint16_t> index;
+  std::string events;
+
+  uint16_t Index(const std::string& key, const std::string& days = "") {
+    auto [it, inserted] = index.emplace(key, static_cast<uint16_t>(keys.size() + 1));
+    if (inserted) {
+      keys.push_back(key);
+      if (!days.empty()) keys.push_back(days);
+    }
+    return it->second;
+  }
+  void Add(uint8_t op, const std::string& region, const std::string& field, uint64_t ms,
+           uint32_t id_hash, uint8_t arg) {
+    const uint16_t agg = Index(AggregateKey(region), DaysKey(region));
+    const uint16_t bucket = Index(BucketKey(region, static_cast<uint8_t>(field[0]) % kBuckets));
+    events += apply_abi::EncodeEventArg(op, agg, bucket, field, ms, id_hash, arg);
+  }
+  RedisArgv Command(bool module) const {
+    RedisArgv cmd;
+    if (module) {
+      cmd.push_back(apply_abi::kApplyCommand);
+    } else {
+      cmd.push_back("FCALL");
+      cmd.push_back(apply_abi::kApplyFunction);
+    }
+    cmd.push_back(std::to_string(keys.size()));
+    for (const std::string& k : keys) cmd.push_back(k);
+    cmd.push_back(events);
+    return cmd;
+  }
+};
+
+class ApplyModuleTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    for (RedisServer* server : {&lua_server_, &module_server_}) {
+      RedisOptions options = server->options();
+      options.function_libraries = {kUhcFunctionsLua, kUhcApplyV3Lua};
+      clients_.push_back(MakeRedisClient(options));
+      ASSERT_TRUE(clients_.back()->LoadFunctionLibraries().ok());
+    }
+  }
+
+  // The same command on both servers.
+  void Both(const RedisArgv& command) {
+    for (auto& client : clients_) ASSERT_TRUE(client->Command(command).ok());
+  }
+
+  // Aggregates as earlier releases left them: layout 1 (named fields), layout 2 (40-byte `c`
+  // with `last`, `t`, `e`), settings only, nothing.
+  void SeedOldLayouts() {
+    Both({"HSET", AggregateKey("11.01"), "n1", "5", "n3", "2", "a1", "3", "part", "7", "act", "3",
+          "ver", "9", "last", "1764500000000", "pop", "1000"});
+    Both({"HSET", AggregateKey("11.02"), "c", Int32s({4, 0, 1, 0, 0, 2, 0, 1, 0, 0}), "last",
+          "1764540000000", "t", "20422", "e", Int32s({1, 0, 0, 0, 0, 1, 0, 0, 0, 0}), "ver", "3"});
+    Both({"HSET", AggregateKey("12.19"), "pop", "250000", "pop_asof", "2025-06-30"});
+  }
+
+  RedisServer lua_server_{ModuleArgs()}, module_server_{ModuleArgs()};
+  std::vector<std::unique_ptr<RedisClient>> clients_;  // lua_server_'s, module_server_'s
+};
+
+// Random calls through both; every reply must match.
+void RunRandomCalls(uint32_t seed, int calls, RedisClient& lua, RedisClient& module) {
+  std::mt19937 random(seed);
+  const auto pick = [&](int n) { return static_cast<int>(random() % static_cast<uint32_t>(n)); };
+  std::vector<std::string> fields;
+  for (int p = 0; p < 80; ++p) {
+    std::string field(8, '\0');
+    for (char& c : field) c = static_cast<char>(pick(4) == 0 ? 0 : pick(256));  // NULs too
+    fields.push_back(field);
+  }
+  std::map<std::string, std::pair<uint64_t, uint32_t>> last_event;  // per field: a duplicate
+  uint64_t now = kStartMs;
+  for (int c = 0; c < calls; ++c) {
+    now += static_cast<uint64_t>(pick(5)) * kDayMs / 3;  // days start and end across calls
+    RawCall call;
+    const int n = 1 + pick(c % 7 == 0 ? 3 : 250);
+    for (int i = 0; i < n; ++i) {
+      const std::string& field = fields[static_cast<size_t>(pick(static_cast<int>(fields.size())))];
+      const std::string& region = kRegions[static_cast<size_t>(pick(4))];
+      uint64_t ms =
+          now - static_cast<uint64_t>(pick(4)) * kDayMs / 2 + static_cast<uint64_t>(pick(1000));
+      uint32_t id = static_cast<uint32_t>(pick(3));  // ties on time, ordered by id hash
+      if (pick(10) == 0 && last_event.count(field)) std::tie(ms, id) = last_event[field];
+      last_event[field] = {ms, id};
+      const uint8_t flags = static_cast<uint8_t>(1 + pick(5) + 8 * pick(2));
+      switch (pick(7)) {
+        case 0:
+        case 1:
+          call.Add(apply_abi::kEnroll, region, field, ms, id, flags);
+          break;
+        case 2:
+          call.Add(apply_abi::kStatus, region, field, ms, id, static_cast<uint8_t>(pick(2)));
+          break;
+        case 3:
+          call.Add(apply_abi::kSegment, region, field, ms, id, static_cast<uint8_t>(1 + pick(5)));
+          break;
+        case 4: {  // a relocation, its ENTER in this call (or, as a later call would, with flags)
+          call.Add(apply_abi::kLeave, region, field, ms, id, 0);
+          const std::string& to = kRegions[(static_cast<size_t>(pick(3)) + 1 +
+                                            static_cast<size_t>(&region - &kRegions[0])) %
+                                           kRegions.size()];
+          call.Add(apply_abi::kEnter, to, field, ms, id,
+                   pick(3) == 0 ? flags : apply_abi::kEnterFromLeave);
+          break;
+        }
+        case 5:  // an ENTER whose LEAVE did not move anything (or was in no call)
+          call.Add(apply_abi::kEnter, region, field, ms, id, apply_abi::kEnterFromLeave);
+          break;
+        default:
+          call.Add(apply_abi::kTerminate, region, field, ms, id, 0);
+      }
+    }
+    auto expected = lua.Command(call.Command(false));
+    auto actual = module.Command(call.Command(true));
+    ASSERT_TRUE(expected.ok() && actual.ok());
+    ASSERT_EQ((*expected)->type, REDIS_REPLY_STRING)
+        << std::string((*expected)->str, (*expected)->len);
+    ASSERT_EQ((*actual)->type, REDIS_REPLY_STRING) << std::string((*actual)->str, (*actual)->len);
+    ASSERT_EQ(std::string((*actual)->str, (*actual)->len),
+              std::string((*expected)->str, (*expected)->len))
+        << "call " << c << " of seed " << seed;
+  }
+}
+
+TEST_F(ApplyModuleTest, SameResultsAndSameDataAsTheFunction) {
+  SeedOldLayouts();
+  for (uint32_t seed : {1u, 2u, 3u}) RunRandomCalls(seed, 60, *clients_[0], *clients_[1]);
+  const auto expected = Keyspace(*clients_[0]);
+  EXPECT_GT(expected.size(), kRegions.size() * 2);
+  EXPECT_EQ(Keyspace(*clients_[1]), expected);
+  // The old layouts moved to layout 3, as the function moves them.
+  EXPECT_EQ(expected.at(AggregateKey("11.01")).count("n1"), 0u);
+  EXPECT_EQ(expected.at(AggregateKey("11.02")).at("c").size(), 96u);
+}
+
+TEST_F(ApplyModuleTest, AReplicaWithTheModuleEndsWithTheSameData) {
+  RedisServer replica({"--loadmodule", UHC_MODULE_PATH, "--replicaof", "127.0.0.1",
+                       std::to_string(module_server_.port())});
+  auto replica_client = MakeRedisClient(replica.options());
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto info = replica_client->Command({"INFO", "replication"});
+        return info.ok() && std::string((*info)->str, (*info)->len).find("master_link_status:up") !=
+                                std::string::npos;
+      },
+      10000));
+  SeedOldLayouts();
+  RunRandomCalls(7, 40, *clients_[0], *clients_[1]);
+  auto acked = clients_[1]->Command({"WAIT", "1", "10000"});
+  ASSERT_TRUE(acked.ok());
+  ASSERT_EQ((*acked)->integer, 1);
+  EXPECT_EQ(Keyspace(*replica_client), Keyspace(*clients_[1]));
+}
+
+TEST_F(ApplyModuleTest, AMalformedCallChangesNothing) {
+  SeedOldLayouts();
+  const auto before = Keyspace(*clients_[1]);
+  const std::string field = "\x01\x02\x03\x04\x05\x06\x07\x08";
+  struct Case {
+    const char* what;
+    uint8_t op, arg;
+    uint16_t agg, bucket;
+  };
+  for (const Case& c : {Case{"unknown operation", 9, 0, 1, 3},
+                        Case{"status other than 0/1", apply_abi::kStatus, 2, 1, 3},
+                        Case{"segment 0", apply_abi::kSegment, 0, 1, 3},
+                        Case{"enrolment without a segment", apply_abi::kEnroll, 8, 1, 3},
+                        Case{"aggregate index past KEYS", apply_abi::kEnroll, 1, 3, 3},
+                        Case{"bucket index 0", apply_abi::kEnroll, 1, 1, 0}}) {
+    // A good event first: it must not be applied either.
+    const std::string events =
+        apply_abi::EncodeEventArg(apply_abi::kEnroll, 1, 3, field, kStartMs, 1, 1) +
+        apply_abi::EncodeEventArg(c.op, c.agg, c.bucket, field, kStartMs + 1, 2, c.arg);
+    auto reply = clients_[1]->Command({apply_abi::kApplyCommand, "3", AggregateKey("31.71"),
+                                       DaysKey("31.71"), BucketKey("31.71", 0), events});
+    ASSERT_TRUE(reply.ok());
+    EXPECT_EQ((*reply)->type, REDIS_REPLY_ERROR) << c.what;
+  }
+  for (const RedisArgv& bad : {RedisArgv{apply_abi::kApplyCommand, "2", "k", "short"},
+                               RedisArgv{apply_abi::kApplyCommand, "x", "k", ""},
+                               RedisArgv{apply_abi::kApplyCommand, "1", "k", "12345"}}) {
+    auto reply = clients_[1]->Command(bad);
+    ASSERT_TRUE(reply.ok());
+    EXPECT_EQ((*reply)->type, REDIS_REPLY_ERROR) << bad[3];
+  }
+  ASSERT_TRUE(clients_[1]->Command({"SET", "not-a-hash", "x"}).ok());
+  auto wrong_type = clients_[1]->Command(
+      {apply_abi::kApplyCommand, "3", AggregateKey("31.71"), DaysKey("31.71"), "not-a-hash",
+       apply_abi::EncodeEventArg(apply_abi::kEnroll, 1, 3, field, kStartMs, 1, 1)});
+  ASSERT_TRUE(wrong_type.ok());
+  EXPECT_EQ((*wrong_type)->type, REDIS_REPLY_ERROR);
+  ASSERT_TRUE(clients_[1]->Command({"DEL", "not-a-hash"}).ok());
+  EXPECT_EQ(Keyspace(*clients_[1]), before);
+}
+
+}  // namespace
+}  // namespace uhc
