@@ -26,8 +26,6 @@ constexpr int kBuckets = 4;
 constexpr uint64_t kDayMs = 86400000;
 constexpr uint64_t kStartMs = 1764547200000;  // 2025-12-01 00:00 UTC
 
-std::vector<std::string> ModuleArgs() { return {"--loadmodule", UHC_MODULE_PATH}; }
-
 // Every key of a server: its type and, for hashes, its fields.
 std::map<std::string, std::map<std::string, std::string>> Keyspace(RedisClient& redis) {
   std::map<std::string, std::map<std::string, std::string>> out;
@@ -124,7 +122,7 @@ class ApplyModuleTest : public ::testing::Test {
     Both({"HSET", AggregateKey("12.19"), "pop", "250000", "pop_asof", "2025-06-30"});
   }
 
-  RedisServer lua_server_{ModuleArgs()}, module_server_{ModuleArgs()};
+  RedisServer lua_server_{testing::WithApplyModule()}, module_server_{testing::WithApplyModule()};
   std::vector<std::unique_ptr<RedisClient>> clients_;  // lua_server_'s, module_server_'s
 };
 
@@ -204,8 +202,8 @@ TEST_F(ApplyModuleTest, SameResultsAndSameDataAsTheFunction) {
 }
 
 TEST_F(ApplyModuleTest, AReplicaWithTheModuleEndsWithTheSameData) {
-  RedisServer replica({"--loadmodule", UHC_MODULE_PATH, "--replicaof", "127.0.0.1",
-                       std::to_string(module_server_.port())});
+  RedisServer replica(testing::WithApplyModule(
+      {"--replicaof", "127.0.0.1", std::to_string(module_server_.port())}));
   auto replica_client = MakeRedisClient(replica.options());
   ASSERT_TRUE(WaitFor(
       [&] {

@@ -15,11 +15,12 @@ namespace uhc::testing {
 
 inline constexpr char kTestSecret[] = "test-secret-0123456789abcdef";
 
-// A real redis-server and an in-process enrollment-svc on free loopback ports.
+// A real redis-server (with uhc_module.so, so the service applies with it) and an in-process
+// enrollment-svc on free loopback ports.
 class EnrollmentFixture : public ::testing::Test {
  protected:
   void SetUp() override {
-    redis_ = std::make_unique<RedisServer>();
+    redis_ = std::make_unique<RedisServer>(WithApplyModule());
     StartService();
   }
   void TearDown() override { StopService(); }

@@ -143,13 +143,52 @@ TEST_F(EnrollmentTest, BatchLimitsAreInvalidArgument) {
 }
 
 // The FCALLs Redis has run so far (INFO commandstats).
-int64_t FcallCalls(RedisConnection& redis) {
+// Calls of `command` Redis served so far (INFO commandstats).
+int64_t CommandCalls(RedisConnection& redis, const std::string& command) {
   auto reply = redis.Command({"INFO", "commandstats"});
   if (!reply.ok()) return -1;
   absl::string_view info((*reply)->str, (*reply)->len);
-  size_t at = info.find("cmdstat_fcall:calls=");
+  const std::string prefix = "cmdstat_" + command + ":calls=";
+  size_t at = info.find(prefix);
   if (at == absl::string_view::npos) return 0;
-  return std::strtoll(info.data() + at + std::strlen("cmdstat_fcall:calls="), nullptr, 10);
+  return std::strtoll(info.data() + at + prefix.size(), nullptr, 10);
+}
+
+// Calls that applied events, by either engine.
+int64_t ApplyCalls(RedisConnection& redis) {
+  return CommandCalls(redis, "fcall") + CommandCalls(redis, apply_abi::kApplyCommand);
+}
+
+// The fixture's Redis has uhc_module.so, so --apply_engine auto applies with it; a Redis without
+// it gets the Lua function, and --apply_engine module refuses to serve it.
+TEST_F(EnrollmentTest, AutoEngineAppliesWithTheModuleAndWithoutItWithTheFunction) {
+  auto redis = redis_->Connect();
+  const int64_t fcalls = CommandCalls(*redis, "fcall");
+  ASSERT_EQ(
+      Ingest({Enrolled("m1", TestNik(1), kBinjai, kBaseTime, v1::SEGMENT_PPU, true)}).applied(), 1);
+  EXPECT_EQ(CommandCalls(*redis, apply_abi::kApplyCommand), 1);
+  EXPECT_EQ(CommandCalls(*redis, "fcall"), fcalls);
+
+  StopService();
+  redis_ = std::make_unique<RedisServer>();  // no module
+  ASSERT_NO_FATAL_FAILURE(StartService());
+  redis = redis_->Connect();
+  for (int i = 0; i < 2; ++i) {  // the first falls back, the second goes straight to the function
+    const std::string id = std::to_string(i);
+    ASSERT_EQ(Ingest({Enrolled("f" + id, TestNik(i), kBinjai, kBaseTime, v1::SEGMENT_PPU, true)})
+                  .applied(),
+              1);
+  }
+  EXPECT_EQ(Aggregate(kBinjai)["part"], 2);
+  EXPECT_EQ(CommandCalls(*redis, apply_abi::kApplyCommand), 0);
+
+  StopService();
+  EnrollmentServerOptions options = Options();
+  options.limits.apply_engine = ApplyEngine::kModule;
+  auto server = EnrollmentServer::Start(options);
+  ASSERT_TRUE(server.ok()) << server.status();
+  // Redis answers (PING) but has no module: the service never becomes ready.
+  EXPECT_FALSE(WaitFor([&] { return (*server)->redis_healthy(); }, 1500));
 }
 
 // --events_per_call counts a relocation once, though Redis gets its LEAVE and its ENTER: a full
@@ -174,12 +213,12 @@ TEST_F(EnrollmentTest, EventsPerCallCountsARelocationOnce) {
                             v1::SEGMENT_BP, false));
   }
   ASSERT_EQ(Ingest(enrol).applied(), 20);
-  int64_t before = FcallCalls(*redis);
+  int64_t before = ApplyCalls(*redis);
   EXPECT_EQ(Ingest(mixed).applied(), 40);
-  EXPECT_EQ(FcallCalls(*redis) - before, 1);  // 40 events, 60 operations
-  before = FcallCalls(*redis);
+  EXPECT_EQ(ApplyCalls(*redis) - before, 1);  // 40 events, 60 operations
+  before = ApplyCalls(*redis);
   EXPECT_EQ(Ingest(over).applied(), 41);
-  EXPECT_EQ(FcallCalls(*redis) - before, 2);
+  EXPECT_EQ(ApplyCalls(*redis) - before, 2);
   EXPECT_EQ(Aggregate(kBinjai)["part"], 61);
   EXPECT_EQ(Aggregate(kBatuBara)["part"], 20);
 }

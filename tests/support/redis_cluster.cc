@@ -30,9 +30,9 @@ RedisClusterNodes::RedisClusterNodes() {
   std::vector<std::string> addresses;
   for (int i = 0; i < 6; ++i) {
     nodes_.push_back(std::make_unique<RedisServer>(
-        std::vector<std::string>{"--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
-                                 "--cluster-node-timeout", "1000",
-                                 "--cluster-replica-validity-factor", "0"},
+        WithApplyModule({"--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+                         "--cluster-node-timeout", "1000", "--cluster-replica-validity-factor",
+                         "0"}),
         FreeClusterPort()));
     addresses.push_back(absl::StrCat("127.0.0.1:", nodes_.back()->port()));
   }

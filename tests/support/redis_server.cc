@@ -64,6 +64,12 @@ bool WaitFor(const std::function<bool()>& condition, int timeout_ms) {
   return true;
 }
 
+std::vector<std::string> WithApplyModule(std::vector<std::string> extra) {
+  extra.push_back("--loadmodule");
+  extra.push_back(UHC_MODULE_PATH);
+  return extra;
+}
+
 RedisServer::RedisServer(std::vector<std::string> extra, int port) : extra_(std::move(extra)) {
   for (size_t i = 0; i + 1 < extra_.size(); ++i) {
     if (extra_[i] == "--requirepass") password_ = extra_[i + 1];

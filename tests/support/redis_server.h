@@ -45,6 +45,10 @@ class RedisServer {
   pid_t pid_ = -1;
 };
 
+// `extra` and the arguments that load this build's uhc_module.so (enrollment-svc/module/), so an
+// enrollment-svc on the server applies with it (--apply_engine auto).
+std::vector<std::string> WithApplyModule(std::vector<std::string> extra = {});
+
 // A free TCP port on 127.0.0.1 (bound then released).
 int FreePort();
 // A free port whose cluster bus port (+10000) is free too, so below 55536.
