@@ -52,9 +52,10 @@ struct Api {
   int (*ReplyWithError)(RedisModuleCtx* ctx, const char* message);
   int (*ReplyWithStringBuffer)(RedisModuleCtx* ctx, const char* bytes, size_t length);
   int (*WrongArity)(RedisModuleCtx* ctx);
-  int (*ReplicateVerbatim)(RedisModuleCtx* ctx);
-  // (ctx, command, format, ...): format "sv" is a key (RedisModuleString*) then an array of
-  // arguments (RedisModuleString**, size_t).
+  // (ctx, command, format, ...): format "sss" is three RedisModuleString* arguments.
+  int (*Replicate)(RedisModuleCtx* ctx, const char* command, const char* format, ...);
+  // (ctx, command, format, ...): format "sv!" is a key (RedisModuleString*) then an array of
+  // arguments (RedisModuleString**, size_t), "!" replicating the command.
   RedisModuleCallReply* (*Call)(RedisModuleCtx* ctx, const char* command, const char* format, ...);
   int (*CallReplyType)(RedisModuleCallReply* reply);
   void (*FreeCallReply)(RedisModuleCallReply* reply);
@@ -83,7 +84,7 @@ inline int Init(RedisModuleCtx* ctx, const char* name, int version) {
   get("RedisModule_ReplyWithError", &api.ReplyWithError);
   get("RedisModule_ReplyWithStringBuffer", &api.ReplyWithStringBuffer);
   get("RedisModule_WrongArity", &api.WrongArity);
-  get("RedisModule_ReplicateVerbatim", &api.ReplicateVerbatim);
+  get("RedisModule_Replicate", &api.Replicate);
   get("RedisModule_Call", &api.Call);
   get("RedisModule_CallReplyType", &api.CallReplyType);
   get("RedisModule_FreeCallReply", &api.FreeCallReply);

@@ -10,7 +10,8 @@
 // KEYS and the events as uhc_apply_v3's (24 bytes per event: op, aggregate key index, bucket key
 // index, participant field, occurred_at ms, event id hash, argument). It checks the whole call
 // first (event layout, key indexes, argument bytes, key types) and changes nothing when any is
-// wrong. It is replicated verbatim: replicas and the AOF need the module loaded too.
+// wrong. Replicas and the AOF get its writes as HSET and HDEL commands, as from the function, so
+// only a primary needs the module.
 //
 // Why: a call spends most of its Redis CPU in the Lua interpreter around the commands it issues
 // (docs/BENCHMARKS.md, issue #14); here the per-event work is a few comparisons and direct hash
@@ -123,7 +124,7 @@ class Call {
     return strings_.back();
   }
   RedisModuleString* String(const std::string& s) { return String(s.data(), s.size()); }
-  // A field of hash `index`, or nullopt-like false when missing.
+  // A field of hash `index` into `value`; false when it is missing.
   bool Get(int index, RedisModuleString* field, std::string* value) {
     RedisModuleString* v = nullptr;
     api.HashGet(Key(index), kHashNone, field, &v, nullptr);
@@ -134,16 +135,21 @@ class Call {
     api.FreeString(ctx_, v);
     return true;
   }
-  // The same through HSET / HDEL as commands (a day hash is converted to a hash table by HSET
-  // for a long value; a module's HashSet does not convert).
+  // Sets a field of hash `index`, and sends replicas and the AOF the HSET that does the same (as
+  // a Lua function's writes go: by effect, so neither needs the module).
+  void Set(int index, RedisModuleString* field, RedisModuleString* value) {
+    api.HashSet(Key(index), kHashNone, field, value, nullptr);
+    api.Replicate(ctx_, "HSET", "sss", Name(index), field, value);
+  }
+  // HSET / HDEL as commands, replicated (HSET makes a day hash a hash table for its long marker
+  // value; a module's HashSet would not convert it).
   void Command(const char* command, int index, const std::vector<RedisModuleString*>& args) {
     Close(index);
     RedisModuleCallReply* reply =
-        api.Call(ctx_, command, "sv", Name(index), const_cast<RedisModuleString**>(args.data()),
+        api.Call(ctx_, command, "sv!", Name(index), const_cast<RedisModuleString**>(args.data()),
                  args.size());
     if (reply) api.FreeCallReply(reply);
   }
-  RedisModuleCtx* ctx() { return ctx_; }
 
  private:
   RedisModuleCtx* ctx_;
@@ -311,7 +317,7 @@ bool UpdateAggregate(Call& call, Touched& r, int32_t first_day) {
   PutBig(out, newest, 6);
   PutBig(out, static_cast<uint32_t>(day), 4);
   out += tail;
-  api.HashSet(call.Key(r.agg), kHashNone, c_field, call.String(out), nullptr);
+  call.Set(r.agg, c_field, call.String(out));
   return true;
 }
 
@@ -391,7 +397,6 @@ int Apply(RedisModuleCtx* ctx, RedisModuleString** argv, int argc) {
       if (i == 0) first_day = day;
     }
     if (e.op == LEAVE) moved = false;
-    RedisModuleKey* bucket = call.Key(e.bucket);
     RedisModuleString* field = call.String(e.field, kFieldBytes);
     int outcome = 0, from = 0, to = 0, new_flags = 0;
     bool written = false;
@@ -414,7 +419,7 @@ int Apply(RedisModuleCtx* ctx, RedisModuleString** argv, int argc) {
       to = new_seg + 5 * new_active;
       new_flags = new_seg + new_active * 8 + (e.op == ENROLL ? K_ENROLLED : K_RELOCATED) * 16;
       if (!has_rec) {
-        api.HashSet(bucket, kHashNone, field, call.String(Record(new_flags, e.ts, e.idh)), nullptr);
+        call.Set(e.bucket, field, call.String(Record(new_flags, e.ts, e.idh)));
         outcome = APPLIED;
         from = 0;
         written = true;
@@ -471,7 +476,7 @@ int Apply(RedisModuleCtx* ctx, RedisModuleString** argv, int argc) {
         }
       }
       if (outcome == APPLIED && !written) {
-        api.HashSet(bucket, kHashNone, field, call.String(Record(new_flags, e.ts, e.idh)), nullptr);
+        call.Set(e.bucket, field, call.String(Record(new_flags, e.ts, e.idh)));
       }
     }
 
@@ -505,7 +510,6 @@ int Apply(RedisModuleCtx* ctx, RedisModuleString** argv, int argc) {
   for (size_t t = 0; t < touched.size() && !malformed; ++t) {
     malformed = !UpdateAggregate(call, touched[t], first_day);
   }
-  api.ReplicateVerbatim(ctx);  // a replica makes the same changes, up to the same error
   if (malformed) return api.ReplyWithError(ctx, "ERR uhc.apply_v3: a stored value is malformed");
   return api.ReplyWithStringBuffer(ctx, out.data(), out.size());
 }
