@@ -41,6 +41,7 @@ fi
 [ -x "$BASELINE" ] || { echo "history_cost.sh: give --history-off or --baseline-bin naming an enrollment-svc binary" >&2; exit 2; }
 [ -x "$BUILD/tools/uhc-loadgen" ] || scripts/setup.sh Release "$BUILD" >/dev/null
 WORK=$(mktemp -d /tmp/uhc-hist-XXXXXX)
+BENCH_MODULE=no  # the Lua function in every build compared
 source tests/bench/lib.sh
 trap 'stop_all; rm -rf "$WORK" ${OFF_LUA:+"$OFF_LUA"}' EXIT
 

@@ -23,13 +23,19 @@ redis_cpu() {
 }
 
 # A fresh Redis on a free port (REDIS_PORT), as the benches configure it, with this build's
-# uhc_module.so loaded (enrollment-svc then applies with it unless told --apply_engine function);
-# returns once it answers.
+# uhc_module.so loaded (enrollment-svc then applies with it, --apply_engine auto) unless
+# BENCH_MODULE=no (benches comparing Lua libraries or older builds); returns once it answers.
 start_redis() {
   REDIS_PORT=$(free_port)
+  local module=()
+  if [ "${BENCH_MODULE:-yes}" = yes ]; then
+    [ -f "$BUILD/enrollment-svc/module/uhc_module.so" ] ||
+      { echo "bench: no $BUILD/enrollment-svc/module/uhc_module.so (build target uhc_module)" >&2; return 1; }
+    module=(--loadmodule "$(realpath "$BUILD/enrollment-svc/module/uhc_module.so")")
+  fi
   "${PIN_STORE[@]}" redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$WORK" --save "" \
     --appendonly no --hash-max-listpack-entries 1024 --hash-max-listpack-value 64 --daemonize yes \
-    --logfile "$WORK/redis.log" --loadmodule "$(realpath "$BUILD/enrollment-svc/module/uhc_module.so")"
+    --logfile "$WORK/redis.log" "${module[@]}"
   for _ in $(seq 200); do [ "$(redis-cli -p "$REDIS_PORT" ping 2>/dev/null)" = PONG ] && return 0; sleep 0.05; done
   echo "bench: redis did not start (log: $WORK/redis.log)" >&2
   return 1

@@ -25,6 +25,7 @@ done
 ((${#VARIANTS[@]})) || { echo "pair.sh: name at least one variant (see --help)" >&2; exit 2; }
 [ -x "$BUILD/tools/uhc-loadgen" ] || scripts/setup.sh Release "$BUILD" >/dev/null
 WORK=$(mktemp -d /tmp/uhc-pair-XXXXXX)
+BENCH_MODULE=no  # the Lua function in every build compared
 source tests/bench/lib.sh
 trap 'stop_all; rm -rf "$WORK"' EXIT
 read -r -a EXTRA <<<"${ENROLL_FLAGS:-}"
