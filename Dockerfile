@@ -1,7 +1,9 @@
-# Both services from one build: the libraries compile once in the `build` stage, and each service
-# image is a target on slim Debian 12 with only the runtime libraries, as a non-root user.
+# Both services and the Redis module from one build: the libraries compile once in the `build`
+# stage, and each service image is a target on slim Debian 12 with only the runtime libraries, as a
+# non-root user; the `redis` target is Debian's redis-server with uhc_module.so beside it.
 #   podman build --target enrollment-svc -t uhc/enrollment-svc:0.1.0 .
 #   podman build --target classifier-svc -t uhc/classifier-svc:0.1.0 .
+#   podman build --target redis -t uhc/redis:0.1.0 .
 # (docker build works the same.) Tests are off in image builds; .dockerignore keeps .git, local
 # build folders and run/ out of the context.
 FROM debian:12 AS build
@@ -12,7 +14,7 @@ RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-ins
 WORKDIR /src
 COPY . .
 RUN cmake -S . -B /build -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF \
-    && cmake --build /build -j"$(nproc)" --target enrollment-svc classifier-svc
+    && cmake --build /build -j"$(nproc)" --target enrollment-svc classifier-svc uhc_module
 
 FROM debian:12-slim AS runtime
 RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
@@ -35,3 +37,14 @@ COPY --from=build /build/classifier-svc/classifier-svc /usr/local/bin/classifier
 ENV UHC_LISTEN=0.0.0.0:50052 UHC_METRICS_PORT=9102
 EXPOSE 50052 9102
 ENTRYPOINT ["/usr/local/bin/classifier-svc"]
+
+# Redis 7.0 from Debian with the module that applies events (enrollment-svc/module/): start it with
+# --loadmodule /usr/lib/redis/modules/uhc_module.so. Like the official image: no /etc/redis of its
+# own, /data owned by uid 999, redis-server as the entrypoint.
+FROM debian:12-slim AS redis
+RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+      redis-server redis-tools && rm -rf /var/lib/apt/lists/* /etc/redis \
+      && mkdir /data && chown 999:999 /data
+COPY --from=build /build/enrollment-svc/module/uhc_module.so /usr/lib/redis/modules/uhc_module.so
+WORKDIR /data
+ENTRYPOINT ["redis-server"]

@@ -17,18 +17,19 @@ while (($#)); do
 done
 
 # Only what the demo runs: the services and uhcctl, not the tests (scripts/test.sh builds those).
-scripts/setup.sh Release build-release enrollment-svc classifier-svc uhcctl
+scripts/setup.sh Release build-release enrollment-svc classifier-svc uhcctl uhc_module
 BIN=build-release
 RUN=run
 REDIS_PORT=${UHC_REDIS_PORT:-6390}
 mkdir -p "$RUN"
 scripts/stop.sh >/dev/null 2>&1 || true
 
-echo "==> starting redis-server on 127.0.0.1:$REDIS_PORT (AOF on, data in $RUN/redis)"
+echo "==> starting redis-server on 127.0.0.1:$REDIS_PORT (AOF on, data in $RUN/redis, uhc_module.so loaded)"
 mkdir -p "$RUN/redis"
 redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$PWD/$RUN/redis" --daemonize yes \
   --pidfile "$PWD/$RUN/redis.pid" --logfile "$PWD/$RUN/redis.log" --appendonly yes \
-  --appendfsync everysec --save "" --hash-max-listpack-entries 1024 --hash-max-listpack-value 64
+  --appendfsync everysec --save "" --hash-max-listpack-entries 1024 --hash-max-listpack-value 64 \
+  --loadmodule "$PWD/$BIN/enrollment-svc/module/uhc_module.so"  # enrollment-svc applies with it
 for _ in $(seq 300); do [ "$(redis-cli -p "$REDIS_PORT" ping 2>/dev/null)" = PONG ] && break; sleep 0.1; done
 redis-cli -p "$REDIS_PORT" flushall >/dev/null  # a fresh national run every time
 

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
-# Builds both service images from the Dockerfile as it is and runs the dev overlay with
+# Builds both service images and the Redis image (with uhc_module.so) from the Dockerfile as it is
+# and runs the dev overlay with
 # `podman kube play`, end to end: health, a small national dataset loaded through the RPCs with
 # the overlay's token, the summary checked against it, and the containers' security settings.
 # Needs root (rootful podman) and Debian 12; installs what it uses with apt-get. Leaves nothing
 # running or registered. Usage: tests/deploy/kube_play_test.sh UHCCTL
 #
 # No registry is reachable here: debian:12 and debian:12-slim are made with mmdebstrap from the
-# machine's Debian mirror and imported; the manifests' official Redis image is replaced by a
-# local one of the same name, built from Debian's redis-server package (said again below).
+# machine's Debian mirror and imported.
 # podman 4.3 lacks some Kubernetes features: tests/deploy/kube_play_adapter.py translates them,
 # minimally, and prints what it did.
 set -euo pipefail
@@ -70,23 +70,8 @@ fi
 for name in docker.io/library/debian:12 docker.io/library/debian:12-slim localhost/debian:12-slim; do
   podman tag localhost/debian:12 "$name"
 done
-echo "NOTE: redis:7.0.15-bookworm (the manifests' official image) cannot be pulled here: a local"
-echo "      image of that name is built from Debian's redis-server package instead."
-# Like the official image: no /etc/redis of its own, /data owned by uid 999 (which a new volume
-# inherits), redis-server as the entrypoint.
-cat > "$WORK/Containerfile.redis" <<'IMAGE'
-FROM debian:12-slim
-RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      redis-server redis-tools && rm -rf /var/lib/apt/lists/* /etc/redis \
-    && mkdir /data && chown 999:999 /data
-WORKDIR /data
-ENTRYPOINT ["redis-server"]
-IMAGE
-podman build -q --pull=never --network host -t docker.io/library/redis:7.0.15-bookworm \
-  -f "$WORK/Containerfile.redis" "$WORK" >/dev/null
-
 stage "service images"
-for svc in enrollment-svc classifier-svc; do
+for svc in enrollment-svc classifier-svc redis; do
   podman build -q --pull=never --network host --target "$svc" -t "localhost/uhc/$svc:0.1.0" . >/dev/null
   podman tag "localhost/uhc/$svc:0.1.0" "docker.io/uhc/$svc:0.1.0"
   echo "$svc image: $(podman image inspect --format '{{.Size}}' "localhost/uhc/$svc:0.1.0" |
@@ -107,7 +92,7 @@ ip_of() {  # the IP of a pod's container on the test's network
   podman inspect --format "{{(index .NetworkSettings.Networks \"$NET\").IPAddress}}" "$1"
 }
 container_of() { podman ps --format '{{.Names}}' | grep "^$1-pod-.*-$1\$\|^$1-$1\$" | head -1; }
-ENR=$(container_of enrollment-svc); CLS=$(container_of classifier-svc)
+ENR=$(container_of enrollment-svc); CLS=$(container_of classifier-svc); RDS=$(container_of redis)
 [ -n "$ENR" ] && [ -n "$CLS" ] || { podman ps -a; echo "FAIL: service containers not running"; exit 1; }
 export UHC_ENROLLMENT_ADDR="$(ip_of "$ENR"):50051" UHC_CLASSIFIER_ADDR="$(ip_of "$CLS"):50052"
 export UHC_TOKEN=dev-only-token-0123456789  # the dev overlay's throwaway token
@@ -141,6 +126,10 @@ regencies=$("$UHCCTL" tiers --level regency --format csv | tail -n +2 | wc -l)
 summary=$("$UHCCTL" summary)
 counted=$(echo "$summary" | awk '/^  kab\/kota \(514\)/ {s = 0; for (i = 3; i <= NF; i++) s += $i; print s}')
 [ "$counted" = 514 ] || { echo "$summary" | head -5; echo "FAIL: the summary counts $counted kab/kota"; exit 1; }
+# The events went through the module's command (the image loads uhc_module.so), not the function.
+applied=$(podman exec "$RDS" redis-cli info commandstats | tr -d '\r' |
+  awk -F'[:=,]' '$1 == "cmdstat_uhc.apply_v3" {print $3}')
+[ "${applied:-0}" -gt 0 ] || { echo "FAIL: Redis served no uhc.apply_v3 (module not used)"; exit 1; }
 # The containers run as the manifests say: uid 10001 (Redis 999), read-only root, no capabilities.
 for c in "$ENR" "$CLS"; do
   uid=$(podman exec "$c" id -u)
@@ -151,4 +140,4 @@ for c in "$ENR" "$CLS"; do
 done
 
 stage done
-echo "kube play: images built, dev overlay played, SERVING, dataset loaded (national population $want_pop, 514 kab/kota), uid/read-only/no-caps verified; ${timings%, }; total $(( $(date +%s) - t0 ))s"
+echo "kube play: images built, dev overlay played, SERVING, dataset loaded (national population $want_pop, 514 kab/kota) through uhc.apply_v3 ($applied calls), uid/read-only/no-caps verified; ${timings%, }; total $(( $(date +%s) - t0 ))s"
