@@ -23,6 +23,8 @@
 #include <cstring>
 #include <map>
 #include <string>
+#include <string_view>
+#include <unordered_set>
 #include <vector>
 
 #include "enrollment-svc/module/redis_module_api.h"
@@ -344,6 +346,14 @@ std::string Check(Call& call, const char* s, size_t n, int keys, std::vector<Eve
       return "an event's argument byte is out of range";
     }
     events->push_back(e);
+  }
+  // One open handle per key: a name given twice would let a write through one index (HSET or
+  // HDEL as a command) create or delete the key under the other's open handle.
+  std::unordered_set<std::string_view> names;
+  for (int index = 1; index <= keys; ++index) {
+    size_t length = 0;
+    const char* name = api.StringPtrLen(call.Name(index), &length);
+    if (!names.emplace(name, length).second) return "a key is named twice";
   }
   for (const Event& e : *events) {
     for (int index : {e.agg, e.agg + 1, e.bucket}) {

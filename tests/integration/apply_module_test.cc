@@ -244,9 +244,13 @@ TEST_F(ApplyModuleTest, AMalformedCallChangesNothing) {
     ASSERT_TRUE(reply.ok());
     EXPECT_EQ((*reply)->type, REDIS_REPLY_ERROR) << c.what;
   }
-  for (const RedisArgv& bad : {RedisArgv{apply_abi::kApplyCommand, "2", "k", "short"},
-                               RedisArgv{apply_abi::kApplyCommand, "x", "k", ""},
-                               RedisArgv{apply_abi::kApplyCommand, "1", "k", "12345"}}) {
+  for (const RedisArgv& bad :
+       {RedisArgv{apply_abi::kApplyCommand, "2", "k", "short"},
+        RedisArgv{apply_abi::kApplyCommand, "3", AggregateKey("31.71"), DaysKey("31.71"),
+                  AggregateKey("31.71"),
+                  apply_abi::EncodeEventArg(apply_abi::kEnroll, 1, 3, field, kStartMs, 1, 1)},
+        RedisArgv{apply_abi::kApplyCommand, "x", "k", ""},
+        RedisArgv{apply_abi::kApplyCommand, "1", "k", "12345"}}) {
     auto reply = clients_[1]->Command(bad);
     ASSERT_TRUE(reply.ok());
     EXPECT_EQ((*reply)->type, REDIS_REPLY_ERROR) << bad[3];
