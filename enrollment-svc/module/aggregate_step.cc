@@ -1,0 +1,168 @@
+// The aggregate step of uhc.apply_v3: the part of uhc_apply_v3.lua after the per-event loop.
+#include "enrollment-svc/module/aggregate_step.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace uhc::redis_module {
+namespace {
+
+int64_t Number(const std::string& s, bool* ok) {
+  char* end = nullptr;
+  const long long v = std::strtoll(s.c_str(), &end, 10);
+  *ok = !s.empty() && end && *end == '\0';
+  return *ok ? v : 0;
+}
+
+// An aggregate of layout 1 or 2, or one without counts yet, in layout 3 (the Lua's migrate);
+// deletes the fields layout 3 replaces.
+std::string Migrate(Call& call, int agg, const std::string* packed) {
+  Counts c{};
+  if (packed) {
+    c = DecodeCounts(packed->data());
+  } else {
+    for (int s = 0; s < 10; ++s) {
+      std::string v;
+      bool ok = false;
+      if (call.Get(agg, call.String(kLayout1[s], 2), &v)) c[s] = Number(v, &ok);
+    }
+  }
+  std::string last, t, e;
+  const bool has_t = call.Get(agg, call.String("t", 1), &t);
+  const bool has_e = call.Get(agg, call.String("e", 1), &e);
+  const bool has_last = call.Get(agg, call.String("last", 4), &last);
+  bool ok = false;
+  int64_t day = has_t ? Number(t, &ok) : 0;
+  if (!ok) day = kNoDay;
+  Counts began = c;
+  if (has_t && has_e && e.size() >= kCountsBytes) {
+    const Counts changes = DecodeCounts(e.data());
+    for (int s = 0; s < 10; ++s) began[s] -= changes[s];
+  }
+  std::vector<RedisModuleString*> old;
+  for (const char* f : {"part", "act", "last", "t", "e"})
+    old.push_back(call.String(f, std::strlen(f)));
+  for (const char* f : kLayout1) old.push_back(call.String(f, 2));
+  call.Command("HDEL", agg, old);
+  std::string out;
+  PutCounts(out, c);
+  PutBig(out, 0, 6);
+  PutBig(out, has_last ? static_cast<uint64_t>(Number(last, &ok)) : 0, 6);
+  PutBig(out, static_cast<uint32_t>(static_cast<int32_t>(day)), 4);
+  PutCounts(out, began);
+  return out;
+}
+
+// Adds each day's changes to the day hash `hist`; a day whose changes cancel out is left alone
+// (the Lua's write_days).
+void WriteDays(Call& call, int hist, std::map<int32_t, Counts>& later) {
+  std::vector<RedisModuleString*> args;
+  bool new_day = false;
+  for (auto& [d, h] : later) {
+    bool zero = true;
+    for (int64_t v : h) zero = zero && v == 0;
+    if (zero) continue;
+    const std::string name = "d" + std::to_string(d);
+    RedisModuleString* field = call.String(name);
+    std::string old;
+    if (api.KeyType(call.Key(hist)) == kKeyTypeHash && call.Get(hist, field, &old) &&
+        old.size() >= kCountsBytes) {
+      const Counts o = DecodeCounts(old.data());
+      for (int s = 0; s < 10; ++s) h[s] += o[s];
+    } else {
+      new_day = true;
+    }
+    std::string packed;
+    PutCounts(packed, h);
+    args.push_back(field);
+    args.push_back(call.String(packed));
+  }
+  if (args.empty()) return;
+  if (new_day) {
+    args.push_back(call.String("enc", 3));
+    args.push_back(call.String(kEnc, sizeof(kEnc) - 1));
+  }
+  call.Command("HSET", hist, args);
+}
+
+}  // namespace
+
+bool UpdateAggregate(Call& call, Touched& r, int32_t first_day) {
+  RedisModuleString* c_field = call.String("c", 1);
+  std::string packed;
+  const bool has_c =
+      api.KeyType(call.Key(r.agg)) == kKeyTypeHash && call.Get(r.agg, c_field, &packed);
+  if (has_c && packed.size() < kCountsBytes) return false;
+  if (!has_c || packed.size() != kLayout3Bytes)
+    packed = Migrate(call, r.agg, has_c ? &packed : nullptr);
+  Counts v = DecodeCounts(packed.data());
+  int64_t applied = static_cast<int64_t>(Big(packed.data() + 40, 6));
+  uint64_t newest = Big(packed.data() + 46, 6);
+  int32_t day = Signed32(packed.data() + 52);
+  std::string tail = packed.substr(kHeadBytes);
+
+  if (r.other_days.empty() && day == first_day) {
+    for (int state = 1; state <= 10; ++state) AddState(v, state, r.first[state]);
+  } else {
+    std::map<int32_t, Counts>& by_day = r.other_days;
+    Counts h{};
+    for (int state = 1; state <= 10; ++state) AddState(h, state, r.first[state]);
+    for (int64_t x : h) {
+      if (x != 0) {
+        by_day[first_day] = h;
+        break;
+      }
+    }
+    int32_t t = day;
+    bool has_began = false, has_later = false;
+    Counts began{};
+    std::map<int32_t, Counts> later;
+    const int32_t newest_day = by_day.empty() ? kNoDay : by_day.rbegin()->first;
+    if (newest_day > t) {  // the current day is over: its changes go to the day hash
+      if (t != kNoDay) {
+        Counts was = DecodeCounts(tail.data());
+        for (int s = 0; s < 10; ++s) was[s] = v[s] - was[s];
+        later[t] = was;
+        has_later = true;
+      }
+      t = newest_day;
+      began = v;
+      has_began = true;
+      day = t;
+    }
+    for (const auto& [d, changes] : by_day) {  // the Lua's book_day
+      for (int s = 0; s < 10; ++s) v[s] += changes[s];
+      if (d >= t) continue;
+      if (!has_began) {
+        began = DecodeCounts(tail.data());
+        has_began = true;
+      }
+      for (int s = 0; s < 10; ++s) began[s] += changes[s];
+      auto [it, inserted] = later.try_emplace(d, changes);
+      if (!inserted) {
+        for (int s = 0; s < 10; ++s) it->second[s] += changes[s];
+      }
+      has_later = true;
+    }
+    if (has_began) {
+      tail.clear();
+      PutCounts(tail, began);
+    }
+    if (has_later) WriteDays(call, r.agg + 1, later);
+  }
+  applied += r.applied;
+  if (r.newest > newest) newest = r.newest;
+  std::string out;
+  PutCounts(out, v);
+  PutBig(out, static_cast<uint64_t>(applied), 6);
+  PutBig(out, newest, 6);
+  PutBig(out, static_cast<uint32_t>(day), 4);
+  out += tail;
+  call.Set(r.agg, c_field, call.String(out));
+  return true;
+}
+
+}  // namespace uhc::redis_module

@@ -1,0 +1,148 @@
+#pragma once
+
+// What uhc_module.cc and aggregate_step.cc share: uhc_apply_v3.lua's constants (same names, so
+// the two read side by side), the byte codecs of its records and counts, a call's events and
+// touched aggregates, and Call, which owns a call's open keys and strings.
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "enrollment-svc/module/redis_module_api.h"
+
+namespace uhc::redis_module {
+
+// uhc_apply_v3.lua's constants, same names.
+inline constexpr int ENROLL = 1, STATUS = 2, SEGMENT = 3, LEAVE = 4, ENTER = 5, TERMINATE = 6;
+inline constexpr int K_ENROLLED = 1, K_STATUS = 2, K_SEGMENT = 3, K_RELOCATED = 4, K_MOVED_OUT = 5,
+                     K_TERMINATED = 6;
+inline constexpr int APPLIED = 1, DUPLICATE = 2, STALE = 3, NOT_FOUND = 4, GONE = 5, SKIPPED = 6;
+inline constexpr int FROM_LEAVE = 255;
+inline constexpr size_t kEventBytes = 24, kRecordBytes = 11, kFieldBytes = 8;
+inline constexpr int64_t kDayMs = 86400000, kWibMs = 7 * 3600000;
+inline constexpr int32_t kNoDay = -1;
+inline constexpr size_t kHeadBytes = 56, kLayout3Bytes = 96, kCountsBytes = 40;
+inline constexpr char kEnc[] =
+    "hash table on purpose: a day hash is looked up by field, never scanned (uhc_apply_v3)";
+inline const char* const kLayout1[10] = {"n1", "n2", "n3", "n4", "n5",
+                                         "a1", "a2", "a3", "a4", "a5"};
+
+using Counts = std::array<int64_t, 10>;  // slot s - 1 = n<s>, slot 4 + s = a<s>
+
+inline int Seg(int flags) { return flags & 7; }
+inline int Act(int flags) { return (flags >> 3) & 1; }
+inline bool Live(int flags) {
+  const int kind = (flags >> 4) & 7;
+  return kind != K_MOVED_OUT && kind != K_TERMINATED;
+}
+inline int State(int flags) { return Seg(flags) + 5 * Act(flags); }
+
+// Adds `times` records in STATE `state` (0: none) to the counts, as the Lua's add_state.
+inline void AddState(Counts& t, int state, int64_t times) {
+  if (state == 0 || times == 0) return;
+  t[(state - 1) % 5] += times;
+  if (state > 5) t[state - 1] += times;
+}
+
+inline uint64_t Big(const char* p, int bytes) {
+  uint64_t v = 0;
+  for (int i = 0; i < bytes; ++i) v = v << 8 | static_cast<uint8_t>(p[i]);
+  return v;
+}
+inline void PutBig(std::string& out, uint64_t v, int bytes) {
+  for (int i = bytes - 1; i >= 0; --i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+inline int32_t Signed32(const char* p) {
+  return static_cast<int32_t>(static_cast<uint32_t>(Big(p, 4)));
+}
+inline Counts DecodeCounts(const char* p) {
+  Counts c;
+  for (int s = 0; s < 10; ++s) c[s] = Signed32(p + 4 * s);
+  return c;
+}
+inline void PutCounts(std::string& out, const Counts& c) {
+  for (int64_t v : c) PutBig(out, static_cast<uint32_t>(static_cast<int32_t>(v)), 4);
+}
+
+struct Event {
+  int op, agg, bucket, arg;  // key indexes 1-based, as sent
+  const char* field;
+  uint64_t ts;
+  uint32_t idh;
+};
+
+// An aggregate's part of the call: what its applied events changed.
+struct Touched {
+  int agg;                          // key index
+  std::array<int64_t, 11> first{};  // events of the call's first day, by STATE (0: none)
+  std::map<int32_t, Counts> other_days;
+  int64_t applied = 0;
+  uint64_t newest = 0;
+};
+
+// The owned strings and open keys of one call, released at its end.
+class Call {
+ public:
+  Call(RedisModuleCtx* ctx, RedisModuleString** argv, int keys) : ctx_(ctx), argv_(argv) {
+    open_.assign(keys + 1, nullptr);
+  }
+  ~Call() {
+    for (RedisModuleKey* key : open_) {
+      if (key) api.CloseKey(key);
+    }
+    for (RedisModuleString* s : strings_) api.FreeString(ctx_, s);
+  }
+  Call(const Call&) = delete;
+  Call& operator=(const Call&) = delete;
+
+  RedisModuleString* Name(int index) { return argv_[1 + index]; }
+  RedisModuleKey* Key(int index) {
+    if (!open_[index]) open_[index] = api.OpenKey(ctx_, Name(index), kRead | kWrite);
+    return open_[index];
+  }
+  void Close(int index) {
+    if (open_[index]) api.CloseKey(open_[index]);
+    open_[index] = nullptr;
+  }
+  RedisModuleString* String(const char* bytes, size_t length) {
+    strings_.push_back(api.CreateString(ctx_, bytes, length));
+    return strings_.back();
+  }
+  RedisModuleString* String(const std::string& s) { return String(s.data(), s.size()); }
+  // A field of hash `index` into `value`; false when it is missing.
+  bool Get(int index, RedisModuleString* field, std::string* value) {
+    RedisModuleString* v = nullptr;
+    api.HashGet(Key(index), kHashNone, field, &v, nullptr);
+    if (!v) return false;
+    size_t length = 0;
+    const char* p = api.StringPtrLen(v, &length);
+    value->assign(p, length);
+    api.FreeString(ctx_, v);
+    return true;
+  }
+  // Sets a field of hash `index`, and sends replicas and the AOF the HSET that does the same (as
+  // a Lua function's writes go: by effect, so neither needs the module).
+  void Set(int index, RedisModuleString* field, RedisModuleString* value) {
+    api.HashSet(Key(index), kHashNone, field, value, nullptr);
+    api.Replicate(ctx_, "HSET", "sss", Name(index), field, value);
+  }
+  // HSET / HDEL as commands, replicated (HSET makes a day hash a hash table for its long marker
+  // value; a module's HashSet would not convert it).
+  void Command(const char* command, int index, const std::vector<RedisModuleString*>& args) {
+    Close(index);
+    RedisModuleCallReply* reply =
+        api.Call(ctx_, command, "sv!", Name(index), const_cast<RedisModuleString**>(args.data()),
+                 args.size());
+    if (reply) api.FreeCallReply(reply);
+  }
+
+ private:
+  RedisModuleCtx* ctx_;
+  RedisModuleString** argv_;
+  std::vector<RedisModuleKey*> open_;
+  std::vector<RedisModuleString*> strings_;
+};
+
+}  // namespace uhc::redis_module
