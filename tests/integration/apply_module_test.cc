@@ -201,9 +201,10 @@ TEST_F(ApplyModuleTest, SameResultsAndSameDataAsTheFunction) {
   EXPECT_EQ(expected.at(AggregateKey("11.02")).at("c").size(), 96u);
 }
 
-TEST_F(ApplyModuleTest, AReplicaWithTheModuleEndsWithTheSameData) {
-  RedisServer replica(testing::WithApplyModule(
-      {"--replicaof", "127.0.0.1", std::to_string(module_server_.port())}));
+// Replicas get the module's writes as plain HSET and HDEL, so one without the module (a Redis
+// from Debian's package, as the previous release ran) keeps up.
+TEST_F(ApplyModuleTest, AReplicaWithoutTheModuleEndsWithTheSameData) {
+  RedisServer replica({"--replicaof", "127.0.0.1", std::to_string(module_server_.port())});
   auto replica_client = MakeRedisClient(replica.options());
   ASSERT_TRUE(WaitFor(
       [&] {

@@ -65,8 +65,9 @@ bool WaitFor(const std::function<bool()>& condition, int timeout_ms) {
 }
 
 std::vector<std::string> WithApplyModule(std::vector<std::string> extra) {
+  const char* other = std::getenv("UHC_TEST_MODULE");  // tests/integration/module_asan_test.sh
   extra.push_back("--loadmodule");
-  extra.push_back(UHC_MODULE_PATH);
+  extra.push_back(other && *other ? other : UHC_MODULE_PATH);
   return extra;
 }
 

@@ -46,7 +46,8 @@ class RedisServer {
 };
 
 // `extra` and the arguments that load this build's uhc_module.so (enrollment-svc/module/), so an
-// enrollment-svc on the server applies with it (--apply_engine auto).
+// enrollment-svc on the server applies with it (--apply_engine auto); env UHC_TEST_MODULE names
+// another build of it.
 std::vector<std::string> WithApplyModule(std::vector<std::string> extra = {});
 
 // A free TCP port on 127.0.0.1 (bound then released).
