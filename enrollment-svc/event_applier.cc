@@ -217,10 +217,11 @@ absl::Status ApplyEvents(RedisClient& redis, const std::vector<PreparedEvent>& e
     };
     std::vector<size_t> all(calls.size());
     for (size_t c = 0; c < calls.size(); ++c) all[c] = c;
-    const bool module = engine->load() != ApplyEngine::kFunction;
+    const ApplyEngine mode = engine->load();  // once: another thread may change it meanwhile
+    const bool module = mode != ApplyEngine::kFunction;
     absl::StatusOr<std::vector<ReplyPtr>> replies = run(all, module);
     if (!replies.ok()) return replies.status();
-    if (module && engine->load() == ApplyEngine::kAuto) {
+    if (module && mode == ApplyEngine::kAuto) {
       // A Redis without uhc_module.so changed nothing for those calls: from now on, and for
       // them, the function (calls of one round touch different participants or one server).
       std::vector<size_t> again;

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace uhc::redis_module {
@@ -17,9 +18,10 @@ int64_t Number(const std::string& s, bool* ok) {
   return *ok ? v : 0;
 }
 
-// An aggregate of layout 1 or 2, or one without counts yet, in layout 3 (the Lua's migrate);
-// deletes the fields layout 3 replaces.
-std::string Migrate(Call& call, int agg, const std::string* packed) {
+// An aggregate of layout 1 or 2, or one without counts yet, in layout 3 (the Lua's migrate) into
+// `out`; deletes the fields layout 3 replaces. False, with nothing changed, if layout 2's counts
+// of the day (`e`) are shorter than 40 bytes.
+bool Migrate(Call& call, int agg, const std::string* packed, std::string* out) {
   Counts c{};
   if (packed) {
     c = DecodeCounts(packed->data());
@@ -38,7 +40,8 @@ std::string Migrate(Call& call, int agg, const std::string* packed) {
   int64_t day = has_t ? Number(t, &ok) : 0;
   if (!ok) day = kNoDay;
   Counts began = c;
-  if (has_t && has_e && e.size() >= kCountsBytes) {
+  if (has_t && has_e && e.size() < kCountsBytes) return false;
+  if (has_t && has_e) {
     const Counts changes = DecodeCounts(e.data());
     for (int s = 0; s < 10; ++s) began[s] -= changes[s];
   }
@@ -47,18 +50,18 @@ std::string Migrate(Call& call, int agg, const std::string* packed) {
     old.push_back(call.String(f, std::strlen(f)));
   for (const char* f : kLayout1) old.push_back(call.String(f, 2));
   call.Command("HDEL", agg, old);
-  std::string out;
-  PutCounts(out, c);
-  PutBig(out, 0, 6);
-  PutBig(out, has_last ? static_cast<uint64_t>(Number(last, &ok)) : 0, 6);
-  PutBig(out, static_cast<uint32_t>(static_cast<int32_t>(day)), 4);
-  PutCounts(out, began);
-  return out;
+  out->clear();
+  PutCounts(*out, c);
+  PutBig(*out, 0, 6);
+  PutBig(*out, has_last ? static_cast<uint64_t>(Number(last, &ok)) : 0, 6);
+  PutBig(*out, static_cast<uint32_t>(static_cast<int32_t>(day)), 4);
+  PutCounts(*out, began);
+  return true;
 }
 
 // Adds each day's changes to the day hash `hist`; a day whose changes cancel out is left alone
-// (the Lua's write_days).
-void WriteDays(Call& call, int hist, std::map<int32_t, Counts>& later) {
+// (the Lua's write_days). False, with nothing written, if a stored day is shorter than 40 bytes.
+bool WriteDays(Call& call, int hist, std::map<int32_t, Counts>& later) {
   std::vector<RedisModuleString*> args;
   bool new_day = false;
   for (auto& [d, h] : later) {
@@ -68,8 +71,8 @@ void WriteDays(Call& call, int hist, std::map<int32_t, Counts>& later) {
     const std::string name = "d" + std::to_string(d);
     RedisModuleString* field = call.String(name);
     std::string old;
-    if (api.KeyType(call.Key(hist)) == kKeyTypeHash && call.Get(hist, field, &old) &&
-        old.size() >= kCountsBytes) {
+    if (api.KeyType(call.Key(hist)) == kKeyTypeHash && call.Get(hist, field, &old)) {
+      if (old.size() < kCountsBytes) return false;
       const Counts o = DecodeCounts(old.data());
       for (int s = 0; s < 10; ++s) h[s] += o[s];
     } else {
@@ -80,12 +83,13 @@ void WriteDays(Call& call, int hist, std::map<int32_t, Counts>& later) {
     args.push_back(field);
     args.push_back(call.String(packed));
   }
-  if (args.empty()) return;
+  if (args.empty()) return true;
   if (new_day) {
     args.push_back(call.String("enc", 3));
     args.push_back(call.String(kEnc, sizeof(kEnc) - 1));
   }
   call.Command("HSET", hist, args);
+  return true;
 }
 
 }  // namespace
@@ -96,8 +100,11 @@ bool UpdateAggregate(Call& call, Touched& r, int32_t first_day) {
   const bool has_c =
       api.KeyType(call.Key(r.agg)) == kKeyTypeHash && call.Get(r.agg, c_field, &packed);
   if (has_c && packed.size() < kCountsBytes) return false;
-  if (!has_c || packed.size() != kLayout3Bytes)
-    packed = Migrate(call, r.agg, has_c ? &packed : nullptr);
+  if (!has_c || packed.size() != kLayout3Bytes) {
+    std::string migrated;
+    if (!Migrate(call, r.agg, has_c ? &packed : nullptr, &migrated)) return false;
+    packed = std::move(migrated);
+  }
   Counts v = DecodeCounts(packed.data());
   int64_t applied = static_cast<int64_t>(Big(packed.data() + 40, 6));
   uint64_t newest = Big(packed.data() + 46, 6);
@@ -151,7 +158,7 @@ bool UpdateAggregate(Call& call, Touched& r, int32_t first_day) {
       tail.clear();
       PutCounts(tail, began);
     }
-    if (has_later) WriteDays(call, r.agg + 1, later);
+    if (has_later && !WriteDays(call, r.agg + 1, later)) return false;
   }
   applied += r.applied;
   if (r.newest > newest) newest = r.newest;

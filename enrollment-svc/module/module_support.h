@@ -23,6 +23,7 @@ inline constexpr int FROM_LEAVE = 255;
 inline constexpr size_t kEventBytes = 24, kRecordBytes = 11, kFieldBytes = 8;
 inline constexpr int64_t kDayMs = 86400000, kWibMs = 7 * 3600000;
 inline constexpr int32_t kNoDay = -1;
+inline constexpr uint64_t kMaxDays = 65536;  // the function's `moves` keys hold a day in 16 bits
 inline constexpr size_t kHeadBytes = 56, kLayout3Bytes = 96, kCountsBytes = 40;
 inline constexpr char kEnc[] =
     "hash table on purpose: a day hash is looked up by field, never scanned (uhc_apply_v3)";
@@ -128,8 +129,8 @@ class Call {
     api.HashSet(Key(index), kHashNone, field, value, nullptr);
     api.Replicate(ctx_, "HSET", "sss", Name(index), field, value);
   }
-  // HSET / HDEL as commands, replicated (HSET makes a day hash a hash table for its long marker
-  // value; a module's HashSet would not convert it).
+  // HSET / HDEL as commands, replicated, for the rare writes of the day hash and of a layout
+  // migration: written as the function writes them, with no second implementation of either.
   void Command(const char* command, int index, const std::vector<RedisModuleString*>& args) {
     Close(index);
     RedisModuleCallReply* reply =

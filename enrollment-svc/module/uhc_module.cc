@@ -52,6 +52,8 @@ std::string Check(Call& call, const char* s, size_t n, int keys, std::vector<Eve
             Big(p + 13, 6),
             static_cast<uint32_t>(Big(p + 19, 4))};
     if (e.op < ENROLL || e.op > TERMINATE) return "an event's operation is not 1-6";
+    // The function keys a day in 16 bits: days from 65,536 on (the year 2149) are refused.
+    if (e.ts >= kMaxDays * kDayMs - kWibMs) return "an event's occurred_at is past the year 2148";
     // The aggregate's day hash key follows it.
     if (e.agg < 1 || e.agg + 1 > keys || e.bucket < 1 || e.bucket > keys) {
       return "an event names a key index outside KEYS";
@@ -141,6 +143,13 @@ int Apply(RedisModuleCtx* ctx, RedisModuleString** argv, int argc) {
     // The record first: a new participant (most ENROLLs and ENTERs) is then one insert.
     std::string rec;
     const bool has_rec = call.Get(e.bucket, field, &rec);
+    // Every record this code or the function writes has 11 bytes and a segment 1-5; anything
+    // else would index the counts out of range (the function would corrupt them instead).
+    if (has_rec && (rec.size() != kRecordBytes || Seg(static_cast<uint8_t>(rec[0])) < 1 ||
+                    Seg(static_cast<uint8_t>(rec[0])) > 5)) {
+      malformed = true;
+      break;
+    }
     if (has_new) {
       to = new_seg + 5 * new_active;
       new_flags = new_seg + new_active * 8 + (e.op == ENROLL ? K_ENROLLED : K_RELOCATED) * 16;
@@ -153,10 +162,6 @@ int Apply(RedisModuleCtx* ctx, RedisModuleString** argv, int argc) {
     }
 
     if (!outcome) {
-      if (rec.size() != kRecordBytes && has_rec) {
-        malformed = true;
-        break;
-      }
       const int flags = has_rec ? static_cast<uint8_t>(rec[0]) : 0;
       const uint64_t rts = has_rec ? Big(rec.data() + 1, 6) : 0;
       const auto ridh = has_rec ? static_cast<uint32_t>(Big(rec.data() + 7, 4)) : 0u;

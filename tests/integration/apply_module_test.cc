@@ -266,5 +266,56 @@ TEST_F(ApplyModuleTest, AMalformedCallChangesNothing) {
   EXPECT_EQ(Keyspace(*clients_[1]), before);
 }
 
+// Stored values no release writes (a record of another length or with segment 0, 6 or 7; counts
+// shorter than their layout) are an error, never read past or used as an index. Events past the
+// year 2148 are refused before anything changes (the function keeps a day in 16 bits).
+TEST_F(ApplyModuleTest, AMalformedStoredValueIsAnError) {
+  const std::string field = "\x01\x02\x03\x04\x05\x06\x07\x08";
+  const std::string region = "31.71";
+  const std::string bucket = BucketKey(region, 0);
+  RedisClient& redis = *clients_[1];
+  const auto apply = [&](uint8_t op, uint64_t ms, uint8_t arg) {
+    auto reply =
+        redis.Command({apply_abi::kApplyCommand, "3", AggregateKey(region), DaysKey(region), bucket,
+                       apply_abi::EncodeEventArg(op, 1, 3, field, ms, 1, arg)});
+    EXPECT_TRUE(reply.ok());
+    return reply.ok() ? std::string((*reply)->str, (*reply)->len) : std::string();
+  };
+  const auto stored = [&](const std::string& key, const std::string& name,
+                          const std::string& value) {
+    ASSERT_TRUE(redis.Command({"DEL", AggregateKey(region), DaysKey(region), bucket}).ok());
+    ASSERT_TRUE(redis.Command({"HSET", key, name, value}).ok());
+  };
+  const std::string later_record = std::string("\x0f") + std::string(10, '\0');  // segment 7
+  stored(bucket, field, later_record);
+  EXPECT_EQ(apply(apply_abi::kStatus, kStartMs, 0).rfind("ERR", 0), 0u);
+  stored(bucket, field, "short");
+  EXPECT_EQ(apply(apply_abi::kStatus, kStartMs, 0).rfind("ERR", 0), 0u);
+  stored(AggregateKey(region), "c", "ten bytes!");
+  EXPECT_EQ(apply(apply_abi::kEnroll, kStartMs, 1).rfind("ERR", 0), 0u);
+  stored(AggregateKey(region), "t", "20422");
+  ASSERT_TRUE(redis.Command({"HSET", AggregateKey(region), "e", "short"}).ok());
+  EXPECT_EQ(apply(apply_abi::kEnroll, kStartMs, 1).rfind("ERR", 0), 0u);
+  // A day whose stored change is short, reached by a late event (its day before the current one).
+  ASSERT_TRUE(redis.Command({"DEL", AggregateKey(region), DaysKey(region), bucket}).ok());
+  ASSERT_EQ(apply(apply_abi::kEnroll, kStartMs + 3 * kDayMs, 1), "\x01");
+  ASSERT_TRUE(
+      redis.Command({"HSET", DaysKey(region), "d" + std::to_string(kStartMs / kDayMs), "short"})
+          .ok());
+  EXPECT_EQ(apply(apply_abi::kStatus, kStartMs + 3 * kDayMs + 1, 0), "\x01");  // same day: fine
+  const std::string other = "\x09\x02\x03\x04\x05\x06\x07";  // two new participants
+  auto late = redis.Command(
+      {apply_abi::kApplyCommand, "3", AggregateKey(region), DaysKey(region), bucket,
+       apply_abi::EncodeEventArg(apply_abi::kEnroll, 1, 3, other + "2", kStartMs + 3 * kDayMs + 2,
+                                 1, 1) +
+           apply_abi::EncodeEventArg(apply_abi::kEnroll, 1, 3, other + "3", kStartMs, 2, 1)});
+  ASSERT_TRUE(late.ok());
+  EXPECT_EQ((*late)->type, REDIS_REPLY_ERROR);
+  // The year 2149.
+  const auto before = Keyspace(redis);
+  EXPECT_EQ(apply(apply_abi::kEnroll, 65536 * kDayMs, 1).rfind("ERR", 0), 0u);
+  EXPECT_EQ(Keyspace(redis), before);
+}
+
 }  // namespace
 }  // namespace uhc
