@@ -100,6 +100,13 @@ void Reject(v1::EventResult* result, const std::string& field, const std::string
 
 }  // namespace
 
+std::optional<ApplyEngine> ParseApplyEngine(absl::string_view name) {
+  if (name == "function") return ApplyEngine::kFunction;
+  if (name == "module") return ApplyEngine::kModule;
+  if (name == "auto") return ApplyEngine::kAuto;
+  return std::nullopt;
+}
+
 std::string EncodeApplyArg(ApplyOp op, uint16_t aggregate_key, uint16_t bucket_key,
                            const PreparedEvent& e, uint8_t arg) {
   return apply_abi::EncodeEventArg(AbiOp(op), aggregate_key, bucket_key,

@@ -1,10 +1,12 @@
 #pragma once
 
 #include <atomic>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "common/domain/event_rules.h"
 #include "common/redis/client.h"
 #include "uhc/v1/enrollment.pb.h"
@@ -47,6 +49,8 @@ std::vector<std::vector<ApplyStep>> PlanRounds(const std::vector<PreparedEvent>&
 // same with less Redis CPU; kAuto is the module while Redis has it (and becomes kFunction the
 // first time Redis answers that it has no such command).
 enum class ApplyEngine { kFunction, kModule, kAuto };
+// "function", "module" or "auto" (enrollment-svc's --apply_engine); nullopt for anything else.
+std::optional<ApplyEngine> ParseApplyEngine(absl::string_view name);
 
 // Applies a batch of prepared events through uhc_apply_v3 (with `engine`) and fills one EventResult
 // per event (rejected ones included, in index order) and the counts of `response`. The events go in

@@ -1,6 +1,7 @@
 // enrollment-svc: applies participant events to Redis. See --help.
 #include <cstdlib>
 #include <memory>
+#include <optional>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -66,14 +67,12 @@ int Run() {
   options.limits.events_per_redis_call = absl::GetFlag(FLAGS_events_per_call);
   options.limits.wait_replicas = absl::GetFlag(FLAGS_redis_wait_replicas);
   const std::string engine = absl::GetFlag(FLAGS_apply_engine);
-  if (engine == "function") {
-    options.limits.apply_engine = ApplyEngine::kFunction;
-  } else if (engine == "module") {
-    options.limits.apply_engine = ApplyEngine::kModule;
-  } else if (engine != "auto") {
+  std::optional<ApplyEngine> apply_engine = ParseApplyEngine(engine);
+  if (!apply_engine) {
     LogError("--apply_engine must be function, module or auto", {{"value", engine}});
     return 2;
   }
+  options.limits.apply_engine = *apply_engine;
   options.redis_threads = absl::GetFlag(FLAGS_redis_threads);
   options.queue_limit = static_cast<size_t>(absl::GetFlag(FLAGS_queue_limit));
   options.max_future_skew = absl::Seconds(absl::GetFlag(FLAGS_max_future_skew_seconds));

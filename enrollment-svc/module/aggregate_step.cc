@@ -124,7 +124,7 @@ bool UpdateAggregate(Call& call, Touched& r, int32_t first_day) {
       }
     }
     int32_t t = day;
-    bool has_began = false, has_later = false;
+    bool has_began = false;
     Counts began{};
     std::map<int32_t, Counts> later;
     const int32_t newest_day = by_day.empty() ? kNoDay : by_day.rbegin()->first;
@@ -133,7 +133,6 @@ bool UpdateAggregate(Call& call, Touched& r, int32_t first_day) {
         Counts was = DecodeCounts(tail.data());
         for (int s = 0; s < 10; ++s) was[s] = v[s] - was[s];
         later[t] = was;
-        has_later = true;
       }
       t = newest_day;
       began = v;
@@ -152,13 +151,12 @@ bool UpdateAggregate(Call& call, Touched& r, int32_t first_day) {
       if (!inserted) {
         for (int s = 0; s < 10; ++s) it->second[s] += changes[s];
       }
-      has_later = true;
     }
     if (has_began) {
       tail.clear();
       PutCounts(tail, began);
     }
-    if (has_later && !WriteDays(call, r.agg + 1, later)) return false;
+    if (!later.empty() && !WriteDays(call, r.agg + 1, later)) return false;
   }
   applied += r.applied;
   if (r.newest > newest) newest = r.newest;

@@ -73,8 +73,11 @@ std::string Check(Call& call, const char* s, size_t n, int keys, std::vector<Eve
     const char* name = api.StringPtrLen(call.Name(index), &length);
     if (!names.emplace(name, length).second) return "a key is named twice";
   }
+  std::vector<char> checked(static_cast<size_t>(keys) + 1, 0);  // each key's type once
   for (const Event& e : *events) {
     for (int index : {e.agg, e.agg + 1, e.bucket}) {
+      if (checked[index]) continue;
+      checked[index] = 1;
       const int type = api.KeyType(call.Key(index));
       if (type != kKeyTypeEmpty && type != kKeyTypeHash) return "WRONGTYPE";
     }

@@ -72,5 +72,13 @@ TEST(PlanRoundsTest, InAClusterARoundHoldsAtMostOneFullCallPerRegion) {
   EXPECT_EQ(order, (std::vector<int>{0, 1, 2, 3, 4, 5, 6}));
 }
 
+TEST(ParseApplyEngineTest, TheThreeNamesAndNothingElse) {
+  EXPECT_EQ(ParseApplyEngine("function"), ApplyEngine::kFunction);
+  EXPECT_EQ(ParseApplyEngine("module"), ApplyEngine::kModule);
+  EXPECT_EQ(ParseApplyEngine("auto"), ApplyEngine::kAuto);
+  for (const char* bad : {"", "Module", "lua", "auto "})
+    EXPECT_EQ(ParseApplyEngine(bad), std::nullopt) << bad;
+}
+
 }  // namespace
 }  // namespace uhc

@@ -29,6 +29,9 @@ TEST(RoutingKeyTest, FirstKeyOfEachCommand) {
   EXPECT_EQ(RoutingKey({"HGETALL", "uhc:{12.19}:agg"}), "uhc:{12.19}:agg");
   EXPECT_EQ(RoutingKey({"fcall", "uhc_apply_v1", "2", "k1", "k2", "arg"}), "k1");
   EXPECT_EQ(RoutingKey({"FCALL", "f", "0", "arg"}), std::nullopt);
+  // uhc_module.so's command: numkeys, keys, events.
+  EXPECT_EQ(RoutingKey({"uhc.apply_v3", "2", "k1", "k2", "events"}), "k1");
+  EXPECT_EQ(RoutingKey({"UHC.APPLY_V3", "0", "events"}), std::nullopt);
   EXPECT_EQ(RoutingKey({"FUNCTION", "LOAD", "REPLACE", "code"}), std::nullopt);
   EXPECT_EQ(RoutingKey({"PING"}), std::nullopt);
   EXPECT_EQ(RoutingKey({"WAIT", "1", "100"}), std::nullopt);
