@@ -64,7 +64,7 @@ start_redis() {  # port, extra args...
     --hash-max-listpack-entries 1024 --hash-max-listpack-value 64 --daemonize yes \
     --logfile "$WORK/$port/redis.log" --loadmodule "$(realpath "$BUILD/enrollment-svc/module/uhc_module.so")" "$@"
   for _ in $(seq 200); do [ "$(redis-cli -p "$port" ping 2>/dev/null)" = PONG ] && return 0; sleep 0.05; done
-  echo "bench: redis on $port did not start" >&2; exit 1
+  echo "bench: redis on $port did not start; its log:" >&2; tail -5 "$WORK/$port/redis.log" >&2; exit 1
 }
 
 # Both services (uhcctl health wants both; the classifier's 200 ms refresh is a small load).
