@@ -92,8 +92,16 @@ absl::StatusOr<std::unique_ptr<EnrollmentServer>> EnrollmentServer::Start(
   s->enrollment_metrics_ = std::make_unique<EnrollmentMetrics>(s->metrics_.get());
   s->host_ = std::make_unique<ServerHost>(options.server, s->metrics_.get());
   ServerHost* host = s->host_.get();
-  s->health_ = std::make_unique<RedisHealth>(options.redis, absl::Seconds(1),
-                                             [host](bool up) { host->SetReady(up); });
+  EnrollmentServer* self = s.get();
+  s->health_ =
+      std::make_unique<RedisHealth>(options.redis, absl::Seconds(1), [host, self](bool up) {
+        host->SetReady(up);
+        {
+          std::lock_guard<std::mutex> lock(self->mu_);
+          self->redis_up_ = up;
+        }
+        self->cv_.notify_all();
+      });
   int bits = options.bucket_bits;
   const bool needs_module = options.limits.apply_engine == ApplyEngine::kModule;
   // Each time Redis (re)appears: load the functions (a restarted Redis may have lost them).
@@ -125,7 +133,6 @@ absl::StatusOr<std::unique_ptr<EnrollmentServer>> EnrollmentServer::Start(
   if (absl::Status started = host->Start(); !started.ok()) return started;
   s->health_->Start();
   if (options.history_days > 0) {
-    EnrollmentServer* self = s.get();
     s->trimmer_ = std::thread([self] { self->TrimLoop(); });
   }
   LogInfo("enrollment-svc serving",
@@ -141,6 +148,9 @@ void EnrollmentServer::TrimLoop() {
     {
       std::unique_lock<std::mutex> lock(mu_);
       if (cv_.wait_for(lock, absl::ToChronoMilliseconds(wait), [this] { return stop_; })) return;
+      // A pass needs the functions, which are loaded each time Redis comes up.
+      cv_.wait(lock, [this] { return stop_ || redis_up_; });
+      if (stop_) return;
     }
     // Until a pass succeeds (Redis may not be up yet), retry every few seconds.
     wait = TrimOnce() ? options_.trim_interval : absl::Seconds(5);

@@ -61,6 +61,7 @@ class EnrollmentServer {
   std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;
+  bool redis_up_ = false;  // Redis answered and the functions were loaded (health's last word)
   std::thread trimmer_;
   std::unique_ptr<RegionRegistry> regions_;
   std::unique_ptr<NikKeyer> keyer_;

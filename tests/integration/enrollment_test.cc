@@ -21,6 +21,7 @@ namespace uhc::testing {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 constexpr char kBatuBara[] = "12.19";
 constexpr char kBinjai[] = "12.75";
@@ -197,6 +198,18 @@ TEST_F(EnrollmentTest, AutoEngineAppliesWithTheModuleAndWithoutItWithTheFunction
   ASSERT_TRUE(server.ok()) << server.status();
   // Redis answers (PING) but has no module: the service never becomes ready.
   EXPECT_FALSE(WaitFor([&] { return (*server)->redis_healthy(); }, 1500));
+}
+
+// The first history trim (a FCALL per kab/kota, at start) waits until Redis is up and the
+// functions are loaded, instead of failing with "Function not found" on a fresh Redis and
+// retrying seconds later.
+TEST_F(EnrollmentTest, TheFirstHistoryTrimWaitsForTheFunctions) {
+  auto redis = redis_->Connect();
+  constexpr int64_t kKabKota = 514;
+  ASSERT_TRUE(WaitFor([&] { return CommandCalls(*redis, "fcall") >= kKabKota; }, 10000));
+  auto errors = redis->Command({"INFO", "errorstats"});
+  ASSERT_TRUE(errors.ok());
+  EXPECT_THAT(std::string((*errors)->str, (*errors)->len), Not(HasSubstr("errorstat_")));
 }
 
 // --events_per_call counts a relocation once, though Redis gets its LEAVE and its ENTER: a full
