@@ -82,6 +82,12 @@ struct RawCall {
     events += apply_abi::EncodeEventArg(op, agg, bucket, field, ms, id_hash, arg);
   }
   RedisArgv Command(bool module) const {
+    return ApplyArgv(module, std::to_string(keys.size()), keys, events);
+  }
+
+  // The command through the module or the function, with any numkeys, keys and events.
+  static RedisArgv ApplyArgv(bool module, const std::string& numkeys,
+                             const std::vector<std::string>& keys, const std::string& events) {
     RedisArgv cmd;
     if (module) {
       cmd.push_back(apply_abi::kApplyCommand);
@@ -89,7 +95,7 @@ struct RawCall {
       cmd.push_back("FCALL");
       cmd.push_back(apply_abi::kApplyFunction);
     }
-    cmd.push_back(std::to_string(keys.size()));
+    cmd.push_back(numkeys);
     for (const std::string& k : keys) cmd.push_back(k);
     cmd.push_back(events);
     return cmd;
@@ -126,58 +132,74 @@ class ApplyModuleTest : public ::testing::Test {
   std::vector<std::unique_ptr<RedisClient>> clients_;  // lua_server_'s, module_server_'s
 };
 
+// Random valid calls: every operation, duplicates and stale events, relocations, several days.
+class CallGenerator {
+ public:
+  explicit CallGenerator(uint32_t seed) : random_(seed) {
+    for (int p = 0; p < 80; ++p) {
+      std::string field(8, '\0');
+      for (char& c : field) c = static_cast<char>(pick(4) == 0 ? 0 : pick(256));  // NULs too
+      fields_.push_back(field);
+    }
+  }
+  int pick(int n) { return static_cast<int>(random_() % static_cast<uint32_t>(n)); }
+  RawCall Next(int c);
+
+ private:
+  std::mt19937 random_;
+  std::vector<std::string> fields_;
+  std::map<std::string, std::pair<uint64_t, uint32_t>> last_event_;  // per field: a duplicate
+  uint64_t now_ = kStartMs;
+};
+
+RawCall CallGenerator::Next(int c) {
+  now_ += static_cast<uint64_t>(pick(5)) * kDayMs / 3;  // days start and end across calls
+  RawCall call;
+  const int n = 1 + pick(c % 7 == 0 ? 3 : 250);
+  for (int i = 0; i < n; ++i) {
+    const std::string& field = fields_[static_cast<size_t>(pick(static_cast<int>(fields_.size())))];
+    const std::string& region = kRegions[static_cast<size_t>(pick(4))];
+    uint64_t ms =
+        now_ - static_cast<uint64_t>(pick(4)) * kDayMs / 2 + static_cast<uint64_t>(pick(1000));
+    uint32_t id = static_cast<uint32_t>(pick(3));  // ties on time, ordered by id hash
+    if (pick(10) == 0 && last_event_.count(field)) std::tie(ms, id) = last_event_[field];
+    last_event_[field] = {ms, id};
+    const uint8_t flags = static_cast<uint8_t>(1 + pick(5) + 8 * pick(2));
+    switch (pick(7)) {
+      case 0:
+      case 1:
+        call.Add(apply_abi::kEnroll, region, field, ms, id, flags);
+        break;
+      case 2:
+        call.Add(apply_abi::kStatus, region, field, ms, id, static_cast<uint8_t>(pick(2)));
+        break;
+      case 3:
+        call.Add(apply_abi::kSegment, region, field, ms, id, static_cast<uint8_t>(1 + pick(5)));
+        break;
+      case 4: {  // a relocation, its ENTER in this call (or, as a later call would, with flags)
+        call.Add(apply_abi::kLeave, region, field, ms, id, 0);
+        const std::string& to = kRegions[(static_cast<size_t>(pick(3)) + 1 +
+                                          static_cast<size_t>(&region - &kRegions[0])) %
+                                         kRegions.size()];
+        call.Add(apply_abi::kEnter, to, field, ms, id,
+                 pick(3) == 0 ? flags : apply_abi::kEnterFromLeave);
+        break;
+      }
+      case 5:  // an ENTER whose LEAVE did not move anything (or was in no call)
+        call.Add(apply_abi::kEnter, region, field, ms, id, apply_abi::kEnterFromLeave);
+        break;
+      default:
+        call.Add(apply_abi::kTerminate, region, field, ms, id, 0);
+    }
+  }
+  return call;
+}
+
 // Random calls through both; every reply must match.
 void RunRandomCalls(uint32_t seed, int calls, RedisClient& lua, RedisClient& module) {
-  std::mt19937 random(seed);
-  const auto pick = [&](int n) { return static_cast<int>(random() % static_cast<uint32_t>(n)); };
-  std::vector<std::string> fields;
-  for (int p = 0; p < 80; ++p) {
-    std::string field(8, '\0');
-    for (char& c : field) c = static_cast<char>(pick(4) == 0 ? 0 : pick(256));  // NULs too
-    fields.push_back(field);
-  }
-  std::map<std::string, std::pair<uint64_t, uint32_t>> last_event;  // per field: a duplicate
-  uint64_t now = kStartMs;
+  CallGenerator generator(seed);
   for (int c = 0; c < calls; ++c) {
-    now += static_cast<uint64_t>(pick(5)) * kDayMs / 3;  // days start and end across calls
-    RawCall call;
-    const int n = 1 + pick(c % 7 == 0 ? 3 : 250);
-    for (int i = 0; i < n; ++i) {
-      const std::string& field = fields[static_cast<size_t>(pick(static_cast<int>(fields.size())))];
-      const std::string& region = kRegions[static_cast<size_t>(pick(4))];
-      uint64_t ms =
-          now - static_cast<uint64_t>(pick(4)) * kDayMs / 2 + static_cast<uint64_t>(pick(1000));
-      uint32_t id = static_cast<uint32_t>(pick(3));  // ties on time, ordered by id hash
-      if (pick(10) == 0 && last_event.count(field)) std::tie(ms, id) = last_event[field];
-      last_event[field] = {ms, id};
-      const uint8_t flags = static_cast<uint8_t>(1 + pick(5) + 8 * pick(2));
-      switch (pick(7)) {
-        case 0:
-        case 1:
-          call.Add(apply_abi::kEnroll, region, field, ms, id, flags);
-          break;
-        case 2:
-          call.Add(apply_abi::kStatus, region, field, ms, id, static_cast<uint8_t>(pick(2)));
-          break;
-        case 3:
-          call.Add(apply_abi::kSegment, region, field, ms, id, static_cast<uint8_t>(1 + pick(5)));
-          break;
-        case 4: {  // a relocation, its ENTER in this call (or, as a later call would, with flags)
-          call.Add(apply_abi::kLeave, region, field, ms, id, 0);
-          const std::string& to = kRegions[(static_cast<size_t>(pick(3)) + 1 +
-                                            static_cast<size_t>(&region - &kRegions[0])) %
-                                           kRegions.size()];
-          call.Add(apply_abi::kEnter, to, field, ms, id,
-                   pick(3) == 0 ? flags : apply_abi::kEnterFromLeave);
-          break;
-        }
-        case 5:  // an ENTER whose LEAVE did not move anything (or was in no call)
-          call.Add(apply_abi::kEnter, region, field, ms, id, apply_abi::kEnterFromLeave);
-          break;
-        default:
-          call.Add(apply_abi::kTerminate, region, field, ms, id, 0);
-      }
-    }
+    const RawCall call = generator.Next(c);
     auto expected = lua.Command(call.Command(false));
     auto actual = module.Command(call.Command(true));
     ASSERT_TRUE(expected.ok() && actual.ok());
@@ -264,6 +286,87 @@ TEST_F(ApplyModuleTest, AMalformedCallChangesNothing) {
   EXPECT_EQ((*wrong_type)->type, REDIS_REPLY_ERROR);
   ASSERT_TRUE(clients_[1]->Command({"DEL", "not-a-hash"}).ok());
   EXPECT_EQ(Keyspace(*clients_[1]), before);
+}
+
+// Valid calls corrupted at random: bytes of the events overwritten, the events cut short, numkeys
+// off by one, a key named twice, replaced by a string key or swapped with another. The module
+// refuses each call it cannot apply exactly, changing nothing; each call it accepts, the function
+// accepts too, with the same result bytes and, at the end, the same data. Under apply_module_asan
+// this is the module's fuzz run, inside Redis.
+TEST_F(ApplyModuleTest, CorruptedCallsAreRefusedWholeOrAppliedAsTheFunctionDoes) {
+  SeedOldLayouts();
+  Both({"SET", "a-string", "x"});
+  CallGenerator generator(11);
+  int refused = 0, accepted = 0;
+  for (int c = 0; c < 400; ++c) {
+    const RawCall call = generator.Next(c);
+    std::string numkeys = std::to_string(call.keys.size());
+    std::vector<std::string> keys = call.keys;
+    std::string events = call.events;
+    const auto key = [&] {
+      return static_cast<size_t>(generator.pick(static_cast<int>(keys.size())));
+    };
+    switch (c % 7) {
+      case 0: {  // one field of one event at an edge: op, a key index, the argument, the time
+        const size_t at = apply_abi::kEventArgBytes *
+                          static_cast<size_t>(generator.pick(
+                              static_cast<int>(events.size() / apply_abi::kEventArgBytes)));
+        const int n = static_cast<int>(keys.size());
+        const int index = std::vector<int>{0, n - 1, n, n + 1, 65535}[generator.pick(5)];
+        switch (generator.pick(4)) {
+          case 0:
+            events[at] = static_cast<char>(std::vector<int>{0, 7, 255}[generator.pick(3)]);
+            break;
+          case 1:
+          case 2: {  // the aggregate's index at +1, the bucket's at +3
+            const size_t field = at + (generator.pick(2) ? 1 : 3);
+            events[field] = static_cast<char>(index >> 8);
+            events[field + 1] = static_cast<char>(index & 0xff);
+            break;
+          }
+          default:
+            events[at + 23] =
+                static_cast<char>(std::vector<int>{0, 6, 7, 8, 255}[generator.pick(5)]);
+        }
+        break;
+      }
+      case 1:  // one to four bytes anywhere in the events
+        for (int k = 0; k <= generator.pick(4); ++k) {
+          events[static_cast<size_t>(generator.pick(static_cast<int>(events.size())))] =
+              static_cast<char>(generator.pick(256));
+        }
+        break;
+      case 2:
+        events.resize(static_cast<size_t>(generator.pick(static_cast<int>(events.size()))));
+        break;
+      case 3:
+        numkeys = std::to_string(static_cast<int>(keys.size()) + (generator.pick(2) ? 1 : -1));
+        break;
+      case 4:
+        keys[key()] = generator.pick(2) ? keys[key()] : "a-string";
+        break;
+      default:
+        std::swap(keys[key()], keys[key()]);
+    }
+    const auto before = Keyspace(*clients_[1]);
+    auto reply = clients_[1]->Command(RawCall::ApplyArgv(true, numkeys, keys, events));
+    ASSERT_TRUE(reply.ok()) << "call " << c << ": " << reply.status();  // Redis is still up
+    if ((*reply)->type == REDIS_REPLY_ERROR) {
+      ++refused;
+      ASSERT_EQ(Keyspace(*clients_[1]), before) << "call " << c << ": " << (*reply)->str;
+      continue;
+    }
+    ++accepted;
+    ASSERT_EQ((*reply)->type, REDIS_REPLY_STRING);
+    auto expected = clients_[0]->Command(RawCall::ApplyArgv(false, numkeys, keys, events));
+    ASSERT_TRUE(expected.ok());
+    ASSERT_EQ(std::string((*reply)->str, (*reply)->len),
+              std::string((*expected)->str, (*expected)->len))
+        << "call " << c;
+  }
+  EXPECT_GT(refused, 100);
+  EXPECT_GT(accepted, 50);
+  EXPECT_EQ(Keyspace(*clients_[1]), Keyspace(*clients_[0]));
 }
 
 // Stored values no release writes (a record of another length or with segment 0, 6 or 7; counts
