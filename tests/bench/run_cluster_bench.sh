@@ -25,9 +25,11 @@ else
 fi
 LOADGEN="$BUILD/tools/uhc-loadgen"
 WORK=$(mktemp -d /tmp/uhc-cluster-bench-XXXXXX)
-# Free ports whose cluster bus port (+10000) is free too.
+# Free ports whose cluster bus port (+10000) is free too, both below the ephemeral range, where
+# no outgoing connection (of the tests beside this one) can take them before Redis binds them.
 PORTS=($(python3 - <<'PY'
 import random, socket
+low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
 def free(p):
     s = socket.socket()
     try:
@@ -38,7 +40,7 @@ def free(p):
         s.close()
 out = []
 while len(out) < 9:
-    p = random.randrange(21000, 45000)
+    p = random.randrange(10000, max(low - 10000, 10100))
     if p not in out and free(p) and free(p + 10000): out.append(p)
 print(" ".join(map(str, out)))
 PY

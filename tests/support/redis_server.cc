@@ -6,10 +6,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <thread>
 
@@ -46,11 +48,25 @@ bool Bindable(int port) {
 
 }  // namespace
 
+// The first port the kernel hands out to outgoing connections and to bind(0).
+int EphemeralPortsFrom() {
+  std::ifstream range("/proc/sys/net/ipv4/ip_local_port_range");
+  int low = 32768;
+  range >> low;
+  return low;
+}
+
 int FreeClusterPort() {
-  static std::atomic<int> next{20000 + static_cast<int>(getpid() % 2000) * 10};
+  // Node and bus ports below the ephemeral range: no connection of a test running beside this one
+  // can take them between this check and Redis binding them.
+  static const int kFrom = 10000, kTo = std::max(EphemeralPortsFrom() - 10000, kFrom + 100);
+  static std::atomic<int> next{kFrom + static_cast<int>(getpid() % 1000) * 10 % (kTo - kFrom)};
   for (;;) {
     int port = next.fetch_add(1);
-    if (port >= 45000) next.store(20000);
+    if (port >= kTo) {
+      next.store(kFrom);
+      continue;
+    }
     if (Bindable(port) && Bindable(port + 10000)) return port;
   }
 }
