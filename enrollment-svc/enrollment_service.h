@@ -27,6 +27,9 @@ struct EnrollmentLimits {
   int wait_replicas = 0;
   // The Redis function, or the module when Redis has it loaded (event_applier.h).
   ApplyEngine apply_engine = ApplyEngine::kAuto;
+  // With kAuto, how long the function applies after Redis lacked the module, before it is tried
+  // again.
+  absl::Duration module_retry = absl::Minutes(1);
 };
 
 // Counters and histograms of enrollment-svc (created once, in the constructor).
@@ -36,6 +39,7 @@ struct EnrollmentMetrics {
   Histogram* batch_seconds;
   Counter* redis_errors;
   Counter* overloaded;
+  Gauge* apply_module;  // 1 while events go to uhc.apply_v3 (the module), 0 to the Lua function
 };
 
 // EnrollmentService and RegionAdminService over one executor. Every Redis call runs on the
@@ -84,7 +88,7 @@ class EnrollmentServiceImpl final : public v1::EnrollmentService::CallbackServic
   RedisHealth* health_;
   EnrollmentMetrics* metrics_;
   UnaryCalls calls_;
-  std::atomic<ApplyEngine> engine_;  // limits_.apply_engine until kAuto finds no module
+  EngineChoice engine_;
   BatchGroup group_;
   std::atomic<bool> draining_{false};
 };

@@ -107,6 +107,23 @@ std::optional<ApplyEngine> ParseApplyEngine(absl::string_view name) {
   return std::nullopt;
 }
 
+bool EngineChoice::UseModule(absl::Time now) const {
+  if (configured_ != ApplyEngine::kAuto) return configured_ == ApplyEngine::kModule;
+  return absl::ToUnixNanos(now) >= function_until_ns_.load(std::memory_order_relaxed);
+}
+
+void EngineChoice::ModuleMissing(absl::Time now) {
+  function_until_ns_.store(absl::ToUnixNanos(now + retry_after_), std::memory_order_relaxed);
+  if (!missing_.exchange(true)) {
+    LogInfo("Redis has no uhc.apply_v3 (uhc_module.so): applying with the Redis function",
+            {{"module_retry_seconds", absl::ToInt64Seconds(retry_after_)}});
+  }
+}
+
+void EngineChoice::ModuleServed() {
+  if (missing_.exchange(false)) LogInfo("Redis has uhc.apply_v3 again: applying with the module");
+}
+
 std::string EncodeApplyArg(ApplyOp op, uint16_t aggregate_key, uint16_t bucket_key,
                            const PreparedEvent& e, uint8_t arg) {
   return apply_abi::EncodeEventArg(AbiOp(op), aggregate_key, bucket_key,
@@ -165,7 +182,7 @@ std::vector<std::vector<ApplyStep>> PlanRounds(const std::vector<PreparedEvent>&
 }
 
 absl::Status ApplyEvents(RedisClient& redis, const std::vector<PreparedEvent>& events,
-                         int events_per_call, int wait_replicas, std::atomic<ApplyEngine>* engine,
+                         int events_per_call, int wait_replicas, EngineChoice* engine,
                          v1::IngestEventsResponse* response) {
   const bool per_region = redis.cluster();
   const std::vector<std::vector<ApplyStep>> rounds =
@@ -224,21 +241,20 @@ absl::Status ApplyEvents(RedisClient& redis, const std::vector<PreparedEvent>& e
     };
     std::vector<size_t> all(calls.size());
     for (size_t c = 0; c < calls.size(); ++c) all[c] = c;
-    const ApplyEngine mode = engine->load();  // once: another thread may change it meanwhile
-    const bool module = mode != ApplyEngine::kFunction;
+    const bool module = engine->UseModule(absl::Now());
     absl::StatusOr<std::vector<ReplyPtr>> replies = run(all, module);
     if (!replies.ok()) return replies.status();
-    if (module && mode == ApplyEngine::kAuto) {
-      // A Redis without uhc_module.so changed nothing for those calls: from now on, and for
-      // them, the function (calls of one round touch different participants or one server).
+    if (module && engine->falls_back()) {
+      // A Redis without uhc_module.so changed nothing for those calls: for them, and for a while,
+      // the function (calls of one round touch different participants or one server).
       std::vector<size_t> again;
       for (size_t c = 0; c < calls.size(); ++c) {
         if (IsUnknownCommand((*replies)[c].get())) again.push_back(c);
       }
-      if (!again.empty()) {
-        if (engine->exchange(ApplyEngine::kFunction) == ApplyEngine::kAuto) {
-          LogInfo("Redis has no uhc.apply_v3 (uhc_module.so): applying with the Redis function");
-        }
+      if (again.empty()) {
+        engine->ModuleServed();
+      } else {
+        engine->ModuleMissing(absl::Now());
         absl::StatusOr<std::vector<ReplyPtr>> retried = run(again, false);
         if (!retried.ok()) return retried.status();
         for (size_t a = 0; a < again.size(); ++a) (*replies)[again[a]] = std::move((*retried)[a]);

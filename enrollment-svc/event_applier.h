@@ -7,6 +7,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "common/domain/event_rules.h"
 #include "common/redis/client.h"
 #include "uhc/v1/enrollment.pb.h"
@@ -46,23 +47,51 @@ std::vector<std::vector<ApplyStep>> PlanRounds(const std::vector<PreparedEvent>&
 
 // What applies a call's events: the Redis function uhc_apply_v3 (uhc_apply_v3.lua), or the command
 // uhc.apply_v3 of the Redis module uhc_module.so (enrollment-svc/module/), which does exactly the
-// same with less Redis CPU; kAuto is the module while Redis has it (and becomes kFunction the
-// first time Redis answers that it has no such command).
+// same with less Redis CPU; kAuto is the module while Redis has it, else the function.
 enum class ApplyEngine { kFunction, kModule, kAuto };
 // "function", "module" or "auto" (enrollment-svc's --apply_engine); nullopt for anything else.
 std::optional<ApplyEngine> ParseApplyEngine(absl::string_view name);
 
-// Applies a batch of prepared events through uhc_apply_v3 (with `engine`) and fills one EventResult
-// per event (rejected ones included, in index order) and the counts of `response`. The events go in
-// order in calls of at most `events_per_call` events (a relocation counts once, though it is a
-// LEAVE and an ENTER: a group of that many events is one call; in a cluster, one region per call
-// and the ENTER in the new region's call, each counted), each round of calls in one pipeline; a
-// relocation's two halves stay in one call unless a cluster puts its regions apart. Only fully
+// The engine calls go to now. kFunction and kModule are fixed. kAuto sends calls to the module
+// until Redis answers that it has no such command, then to the function for `retry_after`, then
+// tries the module again (a Redis restarted with it, or given it by an operator, gets it without a
+// restart of the service). Logs each change. Thread-safe.
+class EngineChoice {
+ public:
+  explicit EngineChoice(ApplyEngine configured, absl::Duration retry_after = absl::Minutes(1))
+      : configured_(configured), retry_after_(retry_after) {}
+
+  // Whether calls sent at `now` go to the module.
+  bool UseModule(absl::Time now) const;
+  // Whether a call the module refused as an unknown command is re-sent to the function.
+  bool falls_back() const { return configured_ == ApplyEngine::kAuto; }
+  // Redis lacked the module at `now`: the function until now + retry_after.
+  void ModuleMissing(absl::Time now);
+  // The module applied a call.
+  void ModuleServed();
+  // Whether the module applies (as far as the last call knew): uhc_apply_module's value.
+  bool module_applies() const {
+    return configured_ != ApplyEngine::kFunction && !missing_.load(std::memory_order_relaxed);
+  }
+
+ private:
+  const ApplyEngine configured_;
+  const absl::Duration retry_after_;
+  std::atomic<int64_t> function_until_ns_{0};  // kAuto: Unix ns before which the function applies
+  std::atomic<bool> missing_{false};           // kAuto: the last answer was "unknown command"
+};
+
+// Applies a batch of prepared events through uhc_apply_v3 (as `engine` says) and fills one
+// EventResult per event (rejected ones included, in index order) and the counts of `response`. The
+// events go in order in calls of at most `events_per_call` events (a relocation counts once, though
+// it is a LEAVE and an ENTER: a group of that many events is one call; in a cluster, one region per
+// call and the ENTER in the new region's call, each counted), each round of calls in one pipeline;
+// a relocation's two halves stay in one call unless a cluster puts its regions apart. Only fully
 // confirmed pipelines (by `wait_replicas` replicas, when > 0) fill `response`: on any error nothing
 // is reported applied (Redis may still have applied a prefix; a retry is safe, events are
 // idempotent).
 absl::Status ApplyEvents(RedisClient& redis, const std::vector<PreparedEvent>& events,
-                         int events_per_call, int wait_replicas, std::atomic<ApplyEngine>* engine,
+                         int events_per_call, int wait_replicas, EngineChoice* engine,
                          v1::IngestEventsResponse* response);
 
 // Sets the applied, duplicate, stale and rejected counts of `response` from its results.

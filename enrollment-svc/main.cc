@@ -28,11 +28,13 @@ ABSL_FLAG(int, max_batch_events, 10000, "events per batch limit (env UHC_MAX_BAT
 ABSL_FLAG(int, events_per_call, 8000,
           "events per Redis function call, 1-30000 (a relocation counts once); batches arriving "
           "together are applied together up to this many (env UHC_EVENTS_PER_CALL)");
-ABSL_FLAG(std::string, apply_engine, "auto",
-          "what applies events in Redis: `function` (the Lua function uhc_apply_v3), `module` "
-          "(the command of uhc_module.so, loaded into Redis with --loadmodule: the same result "
-          "with less Redis CPU) or `auto` (the module while Redis has it) "
-          "(env UHC_APPLY_ENGINE)");
+ABSL_FLAG(
+    std::string, apply_engine, "auto",
+    "what applies events in Redis: `function` (the Lua function uhc_apply_v3), `module` "
+    "(the command of uhc_module.so, loaded into Redis with --loadmodule: the same result "
+    "with less Redis CPU) or `auto` (the module while Redis has it; without it, the function, "
+    "trying the module again every minute) "
+    "(env UHC_APPLY_ENGINE)");
 ABSL_FLAG(int, redis_threads, 4,
           "Redis worker threads, one connection each "
           "(env UHC_REDIS_THREADS)");

@@ -46,7 +46,7 @@ struct Server {
   size_t part = 0;  // events per ApplyEvents
   std::unique_ptr<ReconnectingConnection> redis;
   double cpu = 0, fcall_us = 0;  // totals over the measured applies
-  std::atomic<ApplyEngine> engine{ApplyEngine::kFunction};
+  ApplyEngine engine = ApplyEngine::kFunction;
 };
 
 // "used_cpu_sys" + "used_cpu_user" seconds, and cmdstat_fcall's usec.
@@ -151,13 +151,14 @@ int Run() {
       double cpu0, us0, cpu1, us1;
       v1::IngestEventsResponse response;
       absl::Status st = Sample(*server.redis, &cpu0, &us0);
+      EngineChoice engine(server.engine);
       for (size_t from = 0; st.ok() && from < prepared.size(); from += server.part) {
         const std::vector<PreparedEvent> part(
             prepared.begin() + static_cast<std::ptrdiff_t>(from),
             prepared.begin() +
                 static_cast<std::ptrdiff_t>(std::min(prepared.size(), from + server.part)));
-        st = ApplyEvents(*server.redis, part, absl::GetFlag(FLAGS_events_per_call), 0,
-                         &server.engine, &response);
+        st = ApplyEvents(*server.redis, part, absl::GetFlag(FLAGS_events_per_call), 0, &engine,
+                         &response);
       }
       if (st.ok()) st = Sample(*server.redis, &cpu1, &us1);
       if (!st.ok()) {

@@ -167,7 +167,8 @@ EnrollmentServerOptions WithoutTrim(EnrollmentServerOptions options) {
 }
 
 // The fixture's Redis has uhc_module.so, so --apply_engine auto applies with it; a Redis without
-// it gets the Lua function, and --apply_engine module refuses to serve it.
+// it gets the Lua function (and the module again once it has it), and --apply_engine module
+// refuses to serve it.
 TEST_F(EnrollmentTest, AutoEngineAppliesWithTheModuleAndWithoutItWithTheFunction) {
   StopService();
   ASSERT_NO_FATAL_FAILURE(StartService(WithoutTrim(Options())));
@@ -177,6 +178,7 @@ TEST_F(EnrollmentTest, AutoEngineAppliesWithTheModuleAndWithoutItWithTheFunction
       Ingest({Enrolled("m1", TestNik(1), kBinjai, kBaseTime, v1::SEGMENT_PPU, true)}).applied(), 1);
   EXPECT_EQ(CommandCalls(*redis, apply_abi::kApplyCommand), 1);
   EXPECT_EQ(CommandCalls(*redis, "fcall"), fcalls);
+  EXPECT_THAT(server_->metrics().Render(), HasSubstr("\nuhc_apply_module 1\n"));
 
   StopService();
   redis_ = std::make_unique<RedisServer>();  // no module
@@ -189,15 +191,46 @@ TEST_F(EnrollmentTest, AutoEngineAppliesWithTheModuleAndWithoutItWithTheFunction
               1);
   }
   EXPECT_EQ(Aggregate(kBinjai)["part"], 2);
-  EXPECT_EQ(CommandCalls(*redis, apply_abi::kApplyCommand), 0);
+  auto errors = redis->Command({"INFO", "errorstats"});
+  ASSERT_TRUE(errors.ok());
+  EXPECT_THAT(std::string((*errors)->str, (*errors)->len), HasSubstr("errorstat_ERR:count=1\r"));
+  EXPECT_THAT(server_->metrics().Render(), HasSubstr("\nuhc_apply_module 0\n"));
 
   StopService();
-  EnrollmentServerOptions options = Options();
-  options.limits.apply_engine = ApplyEngine::kModule;
-  auto server = EnrollmentServer::Start(options);
-  ASSERT_TRUE(server.ok()) << server.status();
-  // Redis answers (PING) but has no module: the service never becomes ready.
-  EXPECT_FALSE(WaitFor([&] { return (*server)->redis_healthy(); }, 1500));
+  {
+    EnrollmentServerOptions options = WithoutTrim(Options());
+    options.limits.apply_engine = ApplyEngine::kModule;
+    auto server = EnrollmentServer::Start(options);
+    ASSERT_TRUE(server.ok()) << server.status();
+    // Redis answers (PING) but has no module: the service never becomes ready.
+    EXPECT_FALSE(WaitFor([&] { return (*server)->redis_healthy(); }, 1500));
+  }
+
+  // Redis restarted with the module: once the retry interval has passed, auto applies with it
+  // again, without a restart of the service.
+  EnrollmentServerOptions retrying = WithoutTrim(Options());
+  retrying.limits.module_retry = absl::ZeroDuration();
+  ASSERT_NO_FATAL_FAILURE(StartService(retrying));
+  ASSERT_EQ(
+      Ingest({Enrolled("f2", TestNik(2), kBinjai, kBaseTime, v1::SEGMENT_PPU, true)}).applied(), 1);
+  EXPECT_THAT(server_->metrics().Render(), HasSubstr("\nuhc_apply_module 0\n"));
+  const int port = redis_->port();
+  redis_.reset();
+  redis_ = std::make_unique<RedisServer>(testing::WithApplyModule(), port);
+  redis = redis_->Connect();
+  ASSERT_TRUE(WaitFor(
+      [&] {  // the service may not have seen Redis come back yet
+        v1::IngestEventsRequest request;
+        *request.add_events() =
+            Enrolled("f3", TestNik(3), kBinjai, kBaseTime, v1::SEGMENT_PPU, true);
+        v1::IngestEventsResponse response;
+        grpc::ClientContext context;
+        return enrollment_->IngestBatch(&context, request, &response).ok();
+      },
+      10000));
+  EXPECT_EQ(CommandCalls(*redis, apply_abi::kApplyCommand), 1);
+  EXPECT_EQ(CommandCalls(*redis, "fcall"), 0);
+  EXPECT_THAT(server_->metrics().Render(), HasSubstr("\nuhc_apply_module 1\n"));
 }
 
 // The first history trim (a FCALL per kab/kota, at start) waits until Redis is up and the

@@ -80,5 +80,32 @@ TEST(ParseApplyEngineTest, TheThreeNamesAndNothingElse) {
     EXPECT_EQ(ParseApplyEngine(bad), std::nullopt) << bad;
 }
 
+// kAuto: the module until Redis lacks it, then the function for the retry interval, then the
+// module again; the fixed engines never change.
+TEST(EngineChoiceTest, AutoTriesTheModuleAgainAfterTheRetryInterval) {
+  const absl::Time t0 = absl::FromUnixSeconds(1764547200);
+  EngineChoice automatic(ApplyEngine::kAuto, absl::Minutes(1));
+  EXPECT_TRUE(automatic.falls_back());
+  EXPECT_TRUE(automatic.UseModule(t0));
+  EXPECT_TRUE(automatic.module_applies());
+  automatic.ModuleMissing(t0);
+  EXPECT_FALSE(automatic.module_applies());
+  EXPECT_FALSE(automatic.UseModule(t0));
+  EXPECT_FALSE(automatic.UseModule(t0 + absl::Seconds(59)));
+  EXPECT_TRUE(automatic.UseModule(t0 + absl::Minutes(1)));
+  automatic.ModuleMissing(t0 + absl::Minutes(1));  // still missing: another minute
+  EXPECT_FALSE(automatic.UseModule(t0 + absl::Seconds(119)));
+  automatic.ModuleServed();
+  EXPECT_TRUE(automatic.module_applies());
+
+  EngineChoice module(ApplyEngine::kModule), function(ApplyEngine::kFunction);
+  EXPECT_FALSE(module.falls_back());
+  EXPECT_FALSE(function.falls_back());
+  EXPECT_TRUE(module.UseModule(t0));
+  EXPECT_FALSE(function.UseModule(t0));
+  EXPECT_TRUE(module.module_applies());
+  EXPECT_FALSE(function.module_applies());
+}
+
 }  // namespace
 }  // namespace uhc
