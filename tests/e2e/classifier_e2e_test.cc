@@ -531,6 +531,8 @@ TEST_F(ClassifierE2eTest, TierChangeReachesWatchersWithinASecondAndIsRecordedOnc
   v1::WatchTierChangesRequest watch;
   watch.set_region_code("12.19");
   watch.set_policy_id("uhc-awards-2026");
+  // A change that never comes fails the test instead of hanging it.
+  watch_context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
   auto reader = classifier_->WatchTierChanges(&watch_context, watch);
   // The keep-alive (1 s here) proves the stream is established before the change.
   v1::WatchTierChangesResponse message;

@@ -57,6 +57,7 @@ class ClusterServicesTest : public ::testing::Test {
     e.data_dir = UHC_SOURCE_DIR "/data";
     e.hmac_secret = kSecret;
     e.bucket_bits = kBucketBits;
+    e.history_days = 0;  // keep every day: the events have fixed dates (2025 on)
     e.limits.wait_replicas = wait_replicas;
     e.limits.events_per_redis_call = events_per_call;
     auto enrollment = EnrollmentServer::Start(e);
@@ -154,7 +155,8 @@ class ClusterServicesTest : public ::testing::Test {
             return classifier_stub_->GetRegionTier(&context, request, &got).ok() && !got.stale() &&
                    got.metrics().participants() == counts.Participants() &&
                    got.metrics().active() == counts.Active() &&
-                   got.metrics().population() == counts.population;
+                   got.metrics().population() == counts.population &&
+                   got.tier() == want.tier();  // the status is set after the population
           },
           10000);
       EXPECT_TRUE(caught_up) << region << ": classifier has " << got.metrics().participants()

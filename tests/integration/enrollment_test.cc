@@ -159,19 +159,12 @@ int64_t ApplyCalls(RedisConnection& redis) {
   return CommandCalls(redis, "fcall") + CommandCalls(redis, apply_abi::kApplyCommand);
 }
 
-// Options for tests that count Redis calls: no history trim, whose pass at start (one FCALL per
-// kab/kota, run beside the first batches) would land among the calls counted.
-EnrollmentServerOptions WithoutTrim(EnrollmentServerOptions options) {
-  options.history_days = 0;
-  return options;
-}
-
 // The fixture's Redis has uhc_module.so, so --apply_engine auto applies with it; a Redis without
 // it gets the Lua function (and the module again once it has it), and --apply_engine module
 // refuses to serve it.
 TEST_F(EnrollmentTest, AutoEngineAppliesWithTheModuleAndWithoutItWithTheFunction) {
   StopService();
-  ASSERT_NO_FATAL_FAILURE(StartService(WithoutTrim(Options())));
+  ASSERT_NO_FATAL_FAILURE(StartService(Options()));
   auto redis = redis_->Connect();
   const int64_t fcalls = CommandCalls(*redis, "fcall");
   ASSERT_EQ(
@@ -182,7 +175,7 @@ TEST_F(EnrollmentTest, AutoEngineAppliesWithTheModuleAndWithoutItWithTheFunction
 
   StopService();
   redis_ = std::make_unique<RedisServer>();  // no module
-  ASSERT_NO_FATAL_FAILURE(StartService(WithoutTrim(Options())));
+  ASSERT_NO_FATAL_FAILURE(StartService(Options()));
   redis = redis_->Connect();
   for (int i = 0; i < 2; ++i) {  // the first falls back, the second goes straight to the function
     const std::string id = std::to_string(i);
@@ -198,7 +191,7 @@ TEST_F(EnrollmentTest, AutoEngineAppliesWithTheModuleAndWithoutItWithTheFunction
 
   StopService();
   {
-    EnrollmentServerOptions options = WithoutTrim(Options());
+    EnrollmentServerOptions options = Options();
     options.limits.apply_engine = ApplyEngine::kModule;
     auto server = EnrollmentServer::Start(options);
     ASSERT_TRUE(server.ok()) << server.status();
@@ -208,7 +201,7 @@ TEST_F(EnrollmentTest, AutoEngineAppliesWithTheModuleAndWithoutItWithTheFunction
 
   // Redis restarted with the module: once the retry interval has passed, auto applies with it
   // again, without a restart of the service.
-  EnrollmentServerOptions retrying = WithoutTrim(Options());
+  EnrollmentServerOptions retrying = Options();
   retrying.limits.module_retry = absl::ZeroDuration();
   ASSERT_NO_FATAL_FAILURE(StartService(retrying));
   ASSERT_EQ(
@@ -237,6 +230,11 @@ TEST_F(EnrollmentTest, AutoEngineAppliesWithTheModuleAndWithoutItWithTheFunction
 // functions are loaded, instead of failing with "Function not found" on a fresh Redis and
 // retrying seconds later.
 TEST_F(EnrollmentTest, TheFirstHistoryTrimWaitsForTheFunctions) {
+  StopService();
+  redis_ = std::make_unique<RedisServer>(testing::WithApplyModule());  // no functions yet
+  EnrollmentServerOptions options = Options();
+  options.history_days = EnrollmentServerOptions().history_days;
+  ASSERT_NO_FATAL_FAILURE(StartService(options));
   auto redis = redis_->Connect();
   constexpr int64_t kKabKota = 514;
   ASSERT_TRUE(WaitFor([&] { return CommandCalls(*redis, "fcall") >= kKabKota; }, 10000));
@@ -250,7 +248,7 @@ TEST_F(EnrollmentTest, TheFirstHistoryTrimWaitsForTheFunctions) {
 // touches for a handful of events.
 TEST_F(EnrollmentTest, EventsPerCallCountsARelocationOnce) {
   StopService();
-  EnrollmentServerOptions options = WithoutTrim(Options());
+  EnrollmentServerOptions options = Options();
   options.limits.events_per_redis_call = 40;
   ASSERT_NO_FATAL_FAILURE(StartService(options));
   auto redis = redis_->Connect();
@@ -366,7 +364,8 @@ TEST_F(EnrollmentTest, RedisOutageFailsFastFlipsHealthAndLosesNothingAcked) {
     return health->Check(&context, request, &response).ok() &&
            response.status() == grpc::health::v1::HealthCheckResponse::SERVING;
   };
-  ASSERT_TRUE(serving());
+  // redis_healthy() (awaited at start) turns true just before readiness does.
+  ASSERT_TRUE(WaitFor(serving, 2000));
   std::vector<v1::ParticipantEvent> events = SmallHistory();
   v1::IngestEventsResponse before =
       Ingest(std::vector<v1::ParticipantEvent>(events.begin(), events.begin() + 100));

@@ -303,17 +303,21 @@ TEST_F(HistoryTest, PopulationAndStatusHoldFromTheirDates) {
 }
 
 // Days older than the history kept (800 by default) are trimmed at start; answers before them are
-// OUT_OF_RANGE, answers after them stay exact.
+// OUT_OF_RANGE, answers after them stay exact. Dates relative to today, as the trim's are.
 TEST_F(HistoryTest, OldDaysAreTrimmedAndAnswersAfterThemStayExact) {
-  const int64_t old_day = Day("2024-01-10"), recent = Day("2025-06-01");
-  const int64_t hour = 3600;
+  const int64_t today = DayNumberOf(WibToday(absl::Now()));
+  const int64_t old_day = today - 900, recent = today - 300, hour = 3600;
+  const auto date = [](int64_t day) { return FormatDate(CivilDayOf(day)); };
   ASSERT_EQ(
       Ingest({Enrolled("old", TestNik(1), "12.19", old_day * 86400 + hour, v1::SEGMENT_PPU, true),
               Enrolled("new", TestNik(2), "12.19", recent * 86400 + hour, v1::SEGMENT_PPU, true)})
           .applied(),
       2);
   StopService();
-  StartService();  // trims at start
+  EnrollmentServerOptions options = Options();
+  options.history_days = EnrollmentServerOptions().history_days;
+  ASSERT_EQ(options.history_days, 800);
+  StartService(options);  // trims at start
   std::unique_ptr<RedisConnection> redis = redis_->Connect();
   ASSERT_TRUE(WaitFor(
       [&] {
@@ -326,10 +330,10 @@ TEST_F(HistoryTest, OldDaysAreTrimmedAndAnswersAfterThemStayExact) {
   // `from` and the marker `enc`: the recent day is the current one, kept in the aggregate.
   EXPECT_EQ((*days)->integer, 2);
   v1::RegionTier tier;
-  EXPECT_EQ(Get("12.19", "2024-06-01", &tier).error_code(), grpc::StatusCode::OUT_OF_RANGE);
-  ASSERT_TRUE(Get("12.19", "2025-05-31", &tier).ok());
+  EXPECT_EQ(Get("12.19", date(today - 850), &tier).error_code(), grpc::StatusCode::OUT_OF_RANGE);
+  ASSERT_TRUE(Get("12.19", date(recent - 1), &tier).ok());
   EXPECT_EQ(tier.metrics().participants(), 1);
-  ASSERT_TRUE(Get("12.19", "2025-06-01", &tier).ok());
+  ASSERT_TRUE(Get("12.19", date(recent), &tier).ok());
   EXPECT_EQ(tier.metrics().participants(), 2);
 }
 

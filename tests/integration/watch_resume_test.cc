@@ -148,9 +148,10 @@ TEST_F(WatchResumeTest, AWatcherAcrossConnectionAgeCutsGetsExactlyTheLog) {
     SetPopulation(region, (round / kRegions.size()) % 2 == 0 ? 100'000 : 100);
     absl::SleepFor(absl::Milliseconds(25));  // pacing the load, not synchronisation
   }
-  // The tiers are final once a whole refresh has run after the last change (it records what it
-  // sees); then the log no longer grows.
-  const int64_t after_last_change = classifier->refresher().generation() + 2;
+  // The tiers are final once a whole refresh has run after the last change and recorded what it
+  // saw: the generation moves before a refresh records, so refresh g+2 (the first to start after
+  // the last change) has recorded once g+3 is reached. Then the log no longer grows.
+  const int64_t after_last_change = classifier->refresher().generation() + 3;
   ASSERT_TRUE(
       WaitFor([&] { return classifier->refresher().generation() >= after_last_change; }, 10000));
   // Caught up: both watchers' last token is the log's last entry.
