@@ -123,14 +123,18 @@ class Call {
     api.FreeString(ctx_, v);
     return true;
   }
-  // Sets a field of hash `index`, and sends replicas and the AOF the HSET that does the same (as
-  // a Lua function's writes go: by effect, so neither needs the module).
+  // Sets a field of hash `index`, and does what the function's HSET does besides: sends replicas
+  // and the AOF the HSET (by effect, so neither needs the module), signals the key as modified
+  // (WATCH, client tracking) and publishes its keyspace event. Keys only read are not signalled.
   void Set(int index, RedisModuleString* field, RedisModuleString* value) {
     api.HashSet(Key(index), kHashNone, field, value, nullptr);
     api.Replicate(ctx_, "HSET", "sss", Name(index), field, value);
+    api.SignalModifiedKey(ctx_, Name(index));
+    api.NotifyKeyspaceEvent(ctx_, kNotifyHash, "hset", Name(index));
   }
   // HSET / HDEL as commands, replicated, for the rare writes of the day hash and of a layout
-  // migration: written as the function writes them, with no second implementation of either.
+  // migration: written as the function writes them, with no second implementation of either (the
+  // command signals and notifies itself).
   void Command(const char* command, int index, const std::vector<RedisModuleString*>& args) {
     Close(index);
     RedisModuleCallReply* reply =

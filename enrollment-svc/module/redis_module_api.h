@@ -33,6 +33,11 @@ inline constexpr int kKeyTypeHash = 3;
 inline constexpr int kHashNone = 0;
 // CallReplyType results.
 inline constexpr int kReplyError = 1;
+// SetModuleOptions: keys are signalled as modified (WATCH, client tracking) only by
+// SignalModifiedKey, not by closing a key opened for writing.
+inline constexpr int kOptionNoImplicitSignalModified = 1 << 1;
+// NotifyKeyspaceEvent type of hash events (notify-keyspace-events "h").
+inline constexpr int kNotifyHash = 1 << 6;
 
 struct Api {
   int (*GetApi)(const char* name, void* function_pointer);
@@ -59,6 +64,10 @@ struct Api {
   RedisModuleCallReply* (*Call)(RedisModuleCtx* ctx, const char* command, const char* format, ...);
   int (*CallReplyType)(RedisModuleCallReply* reply);
   void (*FreeCallReply)(RedisModuleCallReply* reply);
+  void (*SetModuleOptions)(RedisModuleCtx* ctx, int options);
+  int (*SignalModifiedKey)(RedisModuleCtx* ctx, RedisModuleString* key_name);
+  int (*NotifyKeyspaceEvent)(RedisModuleCtx* ctx, int type, const char* event,
+                             RedisModuleString* key);
 };
 
 // Filled by Init, from RedisModule_OnLoad.
@@ -88,8 +97,12 @@ inline int Init(RedisModuleCtx* ctx, const char* name, int version) {
   get("RedisModule_Call", &api.Call);
   get("RedisModule_CallReplyType", &api.CallReplyType);
   get("RedisModule_FreeCallReply", &api.FreeCallReply);
+  get("RedisModule_SetModuleOptions", &api.SetModuleOptions);
+  get("RedisModule_SignalModifiedKey", &api.SignalModifiedKey);
+  get("RedisModule_NotifyKeyspaceEvent", &api.NotifyKeyspaceEvent);
   if (missing > 0) return kErr;
   api.SetModuleAttribs(ctx, name, version, kApiVersion1);
+  api.SetModuleOptions(ctx, kOptionNoImplicitSignalModified);
   return kOk;
 }
 

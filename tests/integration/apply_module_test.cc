@@ -288,6 +288,67 @@ TEST_F(ApplyModuleTest, AMalformedCallChangesNothing) {
   EXPECT_EQ(Keyspace(*clients_[1]), before);
 }
 
+// Keys a call only reads stay unmodified for WATCH, and written keys publish their keyspace
+// events, as with the function: each call (and the same call again, now all duplicates, which
+// writes nothing) runs between WATCH and EXEC of every key it names on a second connection, and
+// the two servers' EXEC results and keyspace events must be equal.
+TEST_F(ApplyModuleTest, WatchAndKeyspaceEventsAsWithTheFunction) {
+  SeedOldLayouts();
+  Both({"CONFIG", "SET", "notify-keyspace-events", "Kh"});
+  std::vector<redisContext*> subscribers;
+  for (RedisServer* server : {&lua_server_, &module_server_}) {
+    subscribers.push_back(redisConnect("127.0.0.1", server->port()));
+    ASSERT_TRUE(subscribers.back() && !subscribers.back()->err);
+    freeReplyObject(redisCommand(subscribers.back(), "PSUBSCRIBE __keyspace@0__:*"));
+  }
+  std::vector<std::unique_ptr<RedisClient>> watchers;
+  for (RedisServer* server : {&lua_server_, &module_server_}) {
+    watchers.push_back(MakeRedisClient(server->options()));
+  }
+  CallGenerator generator(5);
+  int unchanged = 0;
+  for (int c = 0; c < 40; ++c) {
+    const RawCall call = generator.Next(c);
+    for (int again = 0; again < 2; ++again) {
+      std::vector<bool> aborted;
+      for (size_t s = 0; s < 2; ++s) {
+        RedisArgv watch = {"WATCH"};
+        watch.insert(watch.end(), call.keys.begin(), call.keys.end());
+        ASSERT_TRUE(watchers[s]->Command(watch).ok());
+        ASSERT_TRUE(watchers[s]->Command({"MULTI"}).ok());
+        ASSERT_TRUE(watchers[s]->Command({"PING"}).ok());
+        auto applied = clients_[s]->Command(call.Command(s == 1));
+        ASSERT_TRUE(applied.ok() && (*applied)->type == REDIS_REPLY_STRING);
+        auto exec = watchers[s]->Command({"EXEC"});
+        ASSERT_TRUE(exec.ok());
+        aborted.push_back((*exec)->type == REDIS_REPLY_NIL);
+      }
+      EXPECT_EQ(aborted[1], aborted[0]) << "call " << c << (again ? ", again" : "");
+      unchanged += aborted[0] ? 0 : 1;
+    }
+  }
+  EXPECT_GE(unchanged, 20);  // the repeated calls, at least
+  // Every event each server published, in order, up to a marker.
+  std::vector<std::vector<std::string>> events(2);
+  for (size_t s = 0; s < 2; ++s) {
+    ASSERT_TRUE(clients_[s]->Command({"PUBLISH", "__keyspace@0__:end", "end"}).ok());
+    for (;;) {
+      void* reply = nullptr;
+      ASSERT_EQ(redisGetReply(subscribers[s], &reply), REDIS_OK);
+      const auto* message = static_cast<redisReply*>(reply);
+      ASSERT_EQ(message->elements, 4u);  // pmessage, pattern, channel, event
+      const std::string channel(message->element[2]->str, message->element[2]->len);
+      const std::string event(message->element[3]->str, message->element[3]->len);
+      freeReplyObject(reply);
+      if (event == "end") break;
+      events[s].push_back(channel + " " + event);
+    }
+    redisFree(subscribers[s]);
+  }
+  EXPECT_GT(events[0].size(), 100u);
+  EXPECT_EQ(events[1], events[0]);
+}
+
 // Valid calls corrupted at random: bytes of the events overwritten, the events cut short, numkeys
 // off by one, a key named twice, replaced by a string key or swapped with another. The module
 // refuses each call it cannot apply exactly, changing nothing; each call it accepts, the function
