@@ -11,7 +11,8 @@
 // index, participant field, occurred_at ms, event id hash, argument). It checks the whole call
 // first (event layout, key indexes, argument bytes, key types) and changes nothing when any is
 // wrong. Replicas and the AOF get its writes as HSET and HDEL commands, as from the function, so
-// only a primary needs the module.
+// only a primary needs the module; the keys it writes are signalled as modified and publish their
+// keyspace events, as the function's are.
 //
 // Why: a call spends most of its Redis CPU in the Lua interpreter around the commands it issues
 // (docs/BENCHMARKS.md, issue #14); here the per-event work is a few comparisons and direct hash
