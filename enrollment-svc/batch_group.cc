@@ -5,8 +5,9 @@
 namespace uhc {
 
 absl::Status BatchGroup::Apply(RedisClient& redis, const std::vector<PreparedEvent>& events,
-                               v1::IngestEventsResponse* response) {
-  Pending mine{&events, response, absl::OkStatus()};
+                               v1::IngestEventsResponse* response,
+                               std::vector<uint8_t>* result_bytes) {
+  Pending mine{&events, response, result_bytes, absl::OkStatus()};
   std::unique_lock<std::mutex> lock(mu_);
   queue_.push_back(&mine);
   queued_events_ += events.size();
@@ -41,26 +42,50 @@ size_t BatchGroup::waiting() const {
   return queue_.size();
 }
 
+int64_t BatchGroup::regrouped() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return regrouped_;
+}
+
 void BatchGroup::Run(RedisClient& redis, const std::vector<Pending*>& group) {
   if (group.size() == 1) {
-    group[0]->status = apply_(redis, *group[0]->events, group[0]->response);
+    Pending& p = *group[0];
+    p.status = apply_(redis, *p.events, p.response, p.result_bytes);
     return;
   }
   std::vector<PreparedEvent> all;
   for (const Pending* p : group) all.insert(all.end(), p->events->begin(), p->events->end());
   v1::IngestEventsResponse merged;
-  absl::Status status = apply_(redis, all, &merged);
-  if (status.ok() && merged.results_size() != static_cast<int>(all.size())) {
+  std::vector<uint8_t> bytes;
+  absl::Status status = apply_(redis, all, &merged, &bytes);
+  if (status.ok() &&
+      (merged.results_size() != static_cast<int>(all.size()) || bytes.size() != all.size())) {
     status = absl::InternalError("a group's results do not match its events");
   }
-  int next = 0;  // merged has one result per event, in the order of `all`
+  if (!status.ok() && !absl::IsUnavailable(status)) {
+    // One batch may be at fault (a bad call, a key of another type, a limit): the others must not
+    // fail with it. Unreachable Redis fails them all alike, so they are not tried one by one.
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      ++regrouped_;
+    }
+    for (Pending* p : group) p->status = apply_(redis, *p->events, p->response, p->result_bytes);
+    return;
+  }
+  size_t next = 0;  // merged has one result per event, in the order of `all`
   for (Pending* p : group) {
     p->status = status;
     p->response->clear_results();
     if (status.ok()) {
       for (size_t i = 0; i < p->events->size(); ++i) {
-        *p->response->add_results() = merged.results(next++);
+        *p->response->add_results() = merged.results(static_cast<int>(next + i));
       }
+      if (p->result_bytes) {
+        p->result_bytes->assign(
+            bytes.begin() + static_cast<std::ptrdiff_t>(next),
+            bytes.begin() + static_cast<std::ptrdiff_t>(next + p->events->size()));
+      }
+      next += p->events->size();
     }
     CountOutcomes(p->response);
   }

@@ -27,21 +27,31 @@ namespace uhc {
 // events wait (a full group: waiting would not make it bigger); that group then runs beside the
 // others, so batches as large as `max_events` never wait for each other. A batch's events stay in
 // order; batches in flight at the same time have no order between them, as before grouping. If a
-// group fails, every batch in it gets the error (nothing is reported applied; a retry is safe,
-// events are idempotent).
+// group of several batches fails for any reason but Redis being unreachable, each of its batches
+// is applied again alone, so only a batch at fault fails and every other is applied (exactly
+// once: a call either applies whole or changes nothing, and events already applied by the group's
+// calls that succeeded answer DUPLICATE). A batch that fails gets the error, and nothing of it is
+// reported applied (a retry is safe, events are idempotent).
 class BatchGroup {
  public:
   // How a group is applied: ApplyEvents with the service's settings, or a fake in tests.
-  using ApplyFn = std::function<absl::Status(RedisClient&, const std::vector<PreparedEvent>&,
-                                             v1::IngestEventsResponse*)>;
+  // The last argument, when not null, gets each event's result byte (ApplyEvents).
+  using ApplyFn =
+      std::function<absl::Status(RedisClient&, const std::vector<PreparedEvent>&,
+                                 v1::IngestEventsResponse*, std::vector<uint8_t>* result_bytes)>;
 
   BatchGroup(size_t max_events, ApplyFn apply)
       : max_events_(max_events), apply_(std::move(apply)) {}
 
   // Applies one batch's prepared events, maybe with others, and fills `response`'s results and
-  // counts as ApplyEvents does. Blocks until this batch's group is done.
+  // counts as ApplyEvents does (and `result_bytes`, when given). Blocks until this batch's group
+  // is done.
   absl::Status Apply(RedisClient& redis, const std::vector<PreparedEvent>& events,
-                     v1::IngestEventsResponse* response);
+                     v1::IngestEventsResponse* response,
+                     std::vector<uint8_t>* result_bytes = nullptr);
+
+  // Groups that failed and were applied again batch by batch (for tests and metrics).
+  int64_t regrouped() const;
 
   // Batches handed in and not yet taken by a leader (for tests).
   size_t waiting() const;
@@ -50,6 +60,7 @@ class BatchGroup {
   struct Pending {
     const std::vector<PreparedEvent>* events;
     v1::IngestEventsResponse* response;
+    std::vector<uint8_t>* result_bytes;
     absl::Status status;
     bool done = false;
   };
@@ -64,6 +75,7 @@ class BatchGroup {
   std::deque<Pending*> queue_ ABSL_GUARDED_BY(mu_);
   size_t queued_events_ ABSL_GUARDED_BY(mu_) = 0;  // events of the batches in queue_
   int running_ ABSL_GUARDED_BY(mu_) = 0;           // groups being applied
+  int64_t regrouped_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace uhc

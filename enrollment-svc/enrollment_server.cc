@@ -110,9 +110,7 @@ absl::StatusOr<std::unique_ptr<EnrollmentServer>> EnrollmentServer::Start(
     if (!loaded.ok()) LogError("cannot load Redis functions", {{"error", loaded.message()}});
     absl::Status layout = loaded.ok() ? CheckBucketBits(c, bits) : loaded;
     if (layout.ok() && needs_module) layout = CheckApplyModule(c);
-    if (absl::IsFailedPrecondition(layout))
-      LogError("refusing to serve", {{"error", layout.message()}});
-    return layout.ok();
+    return layout;
   });
   s->executor_ =
       std::make_unique<RedisExecutor>(options.redis, options.redis_threads, options.queue_limit);

@@ -3,9 +3,12 @@
 #include <chrono>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/string_view.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "common/domain/errors.h"
 #include "common/domain/nik.h"
@@ -128,9 +131,9 @@ EnrollmentServiceImpl::EnrollmentServiceImpl(EnrollmentLimits limits, const Regi
       engine_(limits.apply_engine, limits.module_retry),
       group_(static_cast<size_t>(limits.events_per_redis_call),
              [limits, this](RedisClient& redis, const std::vector<PreparedEvent>& events,
-                            v1::IngestEventsResponse* response) {
+                            v1::IngestEventsResponse* response, std::vector<uint8_t>* bytes) {
                absl::Status applied = ApplyEvents(redis, events, limits.events_per_redis_call,
-                                                  limits.wait_replicas, &engine_, response);
+                                                  limits.wait_replicas, &engine_, response, bytes);
                metrics_->apply_module->Set(engine_.module_applies() ? 1 : 0);
                return applied;
              }) {
@@ -155,20 +158,27 @@ absl::Status EnrollmentServiceImpl::ProcessBatch(RedisClient& connection,
                         absl::StrCat(request.events_size(), " events exceed the batch limit of ",
                                      limits_.max_events_per_batch));
   }
-  if (!health_->healthy()) return absl::UnavailableError("redis unreachable; retry with backoff");
+  if (!health_->healthy()) return health_->NotServing();
   std::vector<PreparedEvent> prepared;
   prepared.reserve(request.events_size());
   for (int i = 0; i < request.events_size(); ++i) {
     prepared.push_back(validator_->Prepare(request.events(i), i, /*in_batch=*/true, start));
   }
   RejectConflictingIds(request, &prepared);
+  return ApplyPrepared(connection, prepared, start, response, nullptr);
+}
 
-  absl::Status applied = group_.Apply(connection, prepared, response);
+absl::Status EnrollmentServiceImpl::ApplyPrepared(RedisClient& connection,
+                                                  const std::vector<PreparedEvent>& prepared,
+                                                  absl::Time start,
+                                                  v1::IngestEventsResponse* response,
+                                                  std::vector<uint8_t>* result_bytes) {
+  absl::Status applied = group_.Apply(connection, prepared, response, result_bytes);
   if (!applied.ok()) {
     metrics_->redis_errors->Increment();
     if (absl::IsUnavailable(applied)) health_->ReportFailure();
     LogWarning("batch not applied",
-               {{"error", applied.message()}, {"events", request.events_size()}});
+               {{"error", applied.message()}, {"events", static_cast<int64_t>(prepared.size())}});
     response->Clear();
     return applied;
   }
@@ -214,38 +224,83 @@ absl::Status EnrollmentServiceImpl::EnrollOn(RedisClient& redis, const v1::Enrol
     event.mutable_occurred_at()->set_seconds(absl::ToUnixSeconds(now));
   }
   event.mutable_enrolled()->set_segment(request.segment());
-  // Validate first (nothing is read for a bad request), then read the region's status.
-  PreparedEvent check = validator_->Prepare(event, 0, /*in_batch=*/false, now);
-  if (check.rejected) {
-    std::string field = check.field == "event_id"           ? "request_id"
-                        : check.field == "enrolled.segment" ? "segment"
-                                                            : check.field;
-    return InvalidField(field, check.reason);
+  // Validate first: nothing is read or written for a bad request.
+  PreparedEvent prepared = validator_->Prepare(event, 0, /*in_batch=*/false, now);
+  if (prepared.rejected) {
+    std::string field = prepared.field == "event_id"           ? "request_id"
+                        : prepared.field == "enrolled.segment" ? "segment"
+                                                               : prepared.field;
+    return InvalidField(field, prepared.reason);
   }
-  absl::StatusOr<ReplyPtr> prio =
-      redis.Command({"HGET", AggregateKey(request.region_code()), agg::kPrioritas});
-  if (!prio.ok()) {
-    health_->ReportFailure();
-    return prio.status();
+  if (!health_->healthy()) return health_->NotServing();
+  if (absl::Status claimed = ClaimRequestId(redis, request, &prepared); !claimed.ok()) {
+    return claimed;
   }
-  bool prioritas =
-      (*prio)->type == REDIS_REPLY_STRING && absl::string_view((*prio)->str, (*prio)->len) == "1";
-  event.mutable_enrolled()->set_active(prioritas);
-  v1::IngestEventsRequest batch;
-  *batch.add_events() = event;
+  // Cover is decided inside the atomic apply, from the region's UHC Prioritas status as the
+  // call finds it (kPrioDecides): no status change can fall between a read and the write.
+  prepared.arg = static_cast<uint8_t>(prepared.arg | apply_abi::kPrioDecides);
   v1::IngestEventsResponse result;
-  if (absl::Status status = ProcessBatch(redis, batch, &result); !status.ok()) return status;
-  response->set_outcome(result.results(0).outcome());
+  std::vector<uint8_t> bytes;
+  if (absl::Status status = ApplyPrepared(redis, {prepared}, now, &result, &bytes); !status.ok()) {
+    return status;
+  }
+  const v1::EventOutcome outcome = result.results(0).outcome();
+  response->set_outcome(outcome);
   v1::Participant* p = response->mutable_participant();
+  if (outcome != v1::APPLIED && outcome != v1::DUPLICATE) {
+    // A later event of this participant is stored: report the participant as it stands.
+    return FindParticipant(redis, request.nik(), {prepared.region}, p);
+  }
+  const bool active = apply_abi::ResultActive(bytes[0]);
   p->set_region_code(request.region_code());
   p->set_segment(request.segment());
-  p->set_active(prioritas);
+  p->set_active(active);
   p->set_state(v1::PARTICIPANT_STATE_LIVE);
   p->set_last_event_kind(v1::EVENT_KIND_ENROLLED);
-  *p->mutable_last_event_time() = event.occurred_at();
-  absl::CivilDay day = absl::ToCivilDay(absl::FromUnixSeconds(event.occurred_at().seconds()), kWib);
-  if (!prioritas) day = absl::CivilDay(absl::CivilMonth(day) + 1);
+  p->mutable_last_event_time()->set_seconds(static_cast<int64_t>(prepared.occurred_at_ms / 1000));
+  p->mutable_last_event_time()->set_nanos(static_cast<int32_t>(prepared.occurred_at_ms % 1000) *
+                                          1000000);
+  absl::CivilDay day =
+      absl::ToCivilDay(absl::FromUnixMillis(static_cast<int64_t>(prepared.occurred_at_ms)), kWib);
+  if (!active) day = absl::CivilDay(absl::CivilMonth(day) + 1);
   response->set_cover_starts(absl::FormatCivilTime(day));
+  return absl::OkStatus();
+}
+
+absl::Status EnrollmentServiceImpl::ClaimRequestId(RedisClient& redis,
+                                                   const v1::EnrollRequest& request,
+                                                   PreparedEvent* prepared) {
+  // What the key stands for: the participant's keyed hash (never the NIK), region, segment and
+  // occurred_at (and whether the caller gave it: one left to the server's clock is the first
+  // call's on every retry).
+  const std::string content =
+      absl::StrCat(absl::BytesToHexString(
+                       absl::string_view(prepared->key.field.data(), prepared->key.field.size())),
+                   "|", request.region_code(), "|", static_cast<int>(request.segment()), "|",
+                   request.has_occurred_at() ? "given" : "server", "|");
+  const std::string mine = absl::StrCat(content, prepared->occurred_at_ms);
+  absl::StatusOr<ReplyPtr> reply =
+      redis.Command({"SET", EnrollRequestKey(request.request_id()), mine, "NX", "GET", "PX",
+                     std::to_string(absl::ToInt64Milliseconds(limits_.enroll_idempotency))});
+  if (!reply.ok()) {
+    if (absl::IsUnavailable(reply.status())) health_->ReportFailure();
+    return reply.status();
+  }
+  if ((*reply)->type == REDIS_REPLY_NIL) return absl::OkStatus();  // first use of the key
+  if ((*reply)->type != REDIS_REPLY_STRING) {
+    return absl::InternalError("SET NX GET of an Enroll request_id: unexpected reply");
+  }
+  const absl::string_view stored((*reply)->str, (*reply)->len);
+  uint64_t first_ms = 0;
+  absl::string_view rest = stored;
+  if (!absl::ConsumePrefix(&rest, content) || !absl::SimpleAtoi(rest, &first_ms) ||
+      (request.has_occurred_at() && first_ms != prepared->occurred_at_ms)) {
+    return absl::AlreadyExistsError(
+        "request_id: was used by an earlier Enroll with other content (NIK, region_code, segment "
+        "or occurred_at); a retry must repeat the request exactly, and a new enrolment needs a "
+        "new request_id");
+  }
+  prepared->occurred_at_ms = first_ms;
   return absl::OkStatus();
 }
 
@@ -311,7 +366,7 @@ absl::Status EnrollmentServiceImpl::FindParticipant(RedisClient& redis, const st
   const bool terminated = found.kind == RecordKind::kTerminated;
   response->set_region_code(candidates[best]->code);
   response->set_segment(static_cast<v1::Segment>(found.segment));
-  response->set_active(found.active);
+  response->set_active(found.active && !terminated);
   response->set_state(terminated ? v1::PARTICIPANT_STATE_TERMINATED : v1::PARTICIPANT_STATE_LIVE);
   // Record kinds 1-4 are the API's kinds; a terminated record is EVENT_KIND_TERMINATED.
   response->set_last_event_kind(terminated ? v1::EVENT_KIND_TERMINATED

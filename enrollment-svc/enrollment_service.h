@@ -30,6 +30,8 @@ struct EnrollmentLimits {
   // With kAuto, how long the function applies after Redis lacked the module, before it is tried
   // again.
   absl::Duration module_retry = absl::Minutes(1);
+  // How long an Enroll request_id is kept with what it stands for (--enroll_idempotency_hours).
+  absl::Duration enroll_idempotency = absl::Hours(168);
 };
 
 // Counters and histograms of enrollment-svc (created once, in the constructor).
@@ -77,6 +79,15 @@ class EnrollmentServiceImpl final : public v1::EnrollmentService::CallbackServic
   // Enroll's work on the executor.
   absl::Status EnrollOn(RedisClient& redis, const v1::EnrollRequest& request,
                         v1::EnrollResponse* response);
+  // Records what an Enroll request_id stands for, at its first use (SET NX, expiring after
+  // enroll_idempotency); a retry with the same content gets the first call's occurred_at in
+  // `prepared`; other content is ALREADY_EXISTS.
+  absl::Status ClaimRequestId(RedisClient& redis, const v1::EnrollRequest& request,
+                              PreparedEvent* prepared);
+  // Applies validated events (group commit) and counts them; `result_bytes` as ApplyEvents's.
+  absl::Status ApplyPrepared(RedisClient& connection, const std::vector<PreparedEvent>& prepared,
+                             absl::Time start, v1::IngestEventsResponse* response,
+                             std::vector<uint8_t>* result_bytes);
   // GetParticipant's work: the record of the NIK in each candidate region, in one pipeline.
   absl::Status FindParticipant(RedisClient& redis, const std::string& nik,
                                const std::vector<const Region*>& candidates,

@@ -183,7 +183,7 @@ std::vector<std::vector<ApplyStep>> PlanRounds(const std::vector<PreparedEvent>&
 
 absl::Status ApplyEvents(RedisClient& redis, const std::vector<PreparedEvent>& events,
                          int events_per_call, int wait_replicas, EngineChoice* engine,
-                         v1::IngestEventsResponse* response) {
+                         v1::IngestEventsResponse* response, std::vector<uint8_t>* result_bytes) {
   const bool per_region = redis.cluster();
   const std::vector<std::vector<ApplyStep>> rounds =
       PlanRounds(events, per_region, events_per_call);
@@ -320,6 +320,7 @@ absl::Status ApplyEvents(RedisClient& redis, const std::vector<PreparedEvent>& e
     }
   }
   CountOutcomes(response);
+  if (result_bytes) *result_bytes = std::move(codes);
   return absl::OkStatus();
 }
 

@@ -88,11 +88,14 @@ class EngineChoice {
 // call and the ENTER in the new region's call, each counted), each round of calls in one pipeline;
 // a relocation's two halves stay in one call unless a cluster puts its regions apart. Only fully
 // confirmed pipelines (by `wait_replicas` replicas, when > 0) fill `response`: on any error nothing
-// is reported applied (Redis may still have applied a prefix; a retry is safe, events are
-// idempotent).
+// is reported applied (Redis may still have applied a prefix of whole calls: a call that fails
+// changes nothing; a retry is safe, events are idempotent). `result_bytes`, when given, gets each
+// event's own result byte (0 for a rejected one), for what an outcome alone does not say (the
+// status a kPrioDecides enrolment was given).
 absl::Status ApplyEvents(RedisClient& redis, const std::vector<PreparedEvent>& events,
                          int events_per_call, int wait_replicas, EngineChoice* engine,
-                         v1::IngestEventsResponse* response);
+                         v1::IngestEventsResponse* response,
+                         std::vector<uint8_t>* result_bytes = nullptr);
 
 // Sets the applied, duplicate, stale and rejected counts of `response` from its results.
 void CountOutcomes(v1::IngestEventsResponse* response);

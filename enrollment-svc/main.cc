@@ -49,6 +49,9 @@ ABSL_FLAG(int, max_future_skew_seconds, 300,
           "events whose occurred_at is further ahead of this server's clock are rejected "
           "(env UHC_MAX_FUTURE_SKEW_SECONDS)");
 ABSL_FLAG(int, max_message_mb, 64, "largest request, MiB (env UHC_MAX_MESSAGE_MB)");
+ABSL_FLAG(int, enroll_idempotency_hours, 168,
+          "hours an Enroll request_id is kept with what it stands for: a reuse with other content "
+          "within them is ALREADY_EXISTS; at least 1 (env UHC_ENROLL_IDEMPOTENCY_HOURS)");
 ABSL_FLAG(int, history_days, 800,
           "days of per-day history kept for as-of answers, trends and cut-offs; at least 731, "
           "or 0 to keep everything (env UHC_HISTORY_DAYS)");
@@ -75,6 +78,12 @@ int Run() {
     return 2;
   }
   options.limits.apply_engine = *apply_engine;
+  const int idempotency_hours = absl::GetFlag(FLAGS_enroll_idempotency_hours);
+  if (idempotency_hours < 1) {
+    LogError("--enroll_idempotency_hours must be at least 1", {{"value", idempotency_hours}});
+    return 2;
+  }
+  options.limits.enroll_idempotency = absl::Hours(idempotency_hours);
   options.redis_threads = absl::GetFlag(FLAGS_redis_threads);
   options.queue_limit = static_cast<size_t>(absl::GetFlag(FLAGS_queue_limit));
   options.max_future_skew = absl::Seconds(absl::GetFlag(FLAGS_max_future_skew_seconds));

@@ -67,7 +67,15 @@ grpc::ServerUnaryReactor* RegionAdminServiceImpl::SetPopulation(
         {"population", absl::StrCat(request->population(), " is outside 0..", kMaxPopulation,
                                     " (Indonesia has about 285 million people)")});
   }
-  if (!ParseDate(request->as_of())) violations.push_back({"as_of", "must be a date YYYY-MM-DD"});
+  // A figure as of a later day would be the live one from now on (and outlive every figure set
+  // before that day), so it is refused as SetRegionStatus and CreateCutoff refuse future dates.
+  const absl::CivilDay today = WibToday(absl::Now());
+  if (std::optional<absl::CivilDay> day = ParseDate(request->as_of()); !day) {
+    violations.push_back({"as_of", "must be a date YYYY-MM-DD"});
+  } else if (*day > today) {
+    violations.push_back({"as_of", absl::StrCat("is after today (", FormatDate(today),
+                                                " WIB); set a population when it holds")});
+  }
   if (!violations.empty()) {
     return enrollment_->calls().Answer(context, Role::kAdmin,
                                        [&] { return InvalidFields(violations); });

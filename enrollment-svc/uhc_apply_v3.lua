@@ -31,7 +31,13 @@
 -- ARGV[1]: the events, 24 bytes each, laid out as v1's per-event arguments: op, aggregate key
 -- index, bucket key index (1-based into KEYS), participant field (8 bytes), occurred_at ms
 -- (6 bytes), event id hash (4 bytes), argument byte.
--- Returns one result byte per event, as v1.
+-- Returns one result byte per event, as v1 (an ENROLL with PRIO_DECIDES: see there).
+--
+-- A call that fails changes nothing. Redis does not undo what a function wrote before an error,
+-- so the function logs each participant record it writes and puts them back on any error (a key
+-- of another type, a malformed stored value, a malformed call); the aggregates and day hashes are
+-- read and checked before the first of them is written, and their writes cannot fail. No command
+-- takes an unbounded number of arguments (HMGET and HSET go in chunks of CHUNK fields).
 --
 -- What makes it cheaper than v1 (measured in docs/BENCHMARKS.md): one argument instead of one per
 -- event; an ENROLL or ENTER of a participant the bucket does not hold yet (most of them) is one
@@ -48,6 +54,14 @@ local ENROLL, STATUS, SEGMENT, LEAVE, ENTER, TERMINATE = 1, 2, 3, 4, 5, 6
 local K_ENROLLED, K_STATUS, K_SEGMENT, K_RELOCATED, K_MOVED_OUT, K_TERMINATED = 1, 2, 3, 4, 5, 6
 local APPLIED, DUPLICATE, STALE, NOT_FOUND, GONE, SKIPPED = 1, 2, 3, 4, 5, 6
 local FROM_LEAVE = 255
+-- An ENROLL whose argument has this bit set is active exactly when its region holds UHC
+-- Prioritas (the aggregate's `prio` is "1") at the moment the call applies it; its result byte
+-- then carries the status given (and a DUPLICATE's the status stored) in bit 6, as a LEAVE's.
+local PRIO_DECIDES = 128
+-- A Redis command takes its arguments on the Lua stack (at most about 8,000): HMGET and HSET of
+-- many fields go in chunks of this many.
+local CHUNK = 1000
+local MALFORMED = 'ERR uhc_apply_v3: a stored value is malformed'
 local EVENT_BYTES = 24
 local DAY_MS, WIB_MS = 86400000, 7 * 3600000
 -- A day hash holds a field per day: up to two years of them. Kept as a listpack (a Redis hash
@@ -95,11 +109,12 @@ local NO_DAY = -1
 
 local function zeros() return {0, 0, 0, 0, 0, 0, 0, 0, 0, 0} end
 
--- An aggregate of layout 1 or 2, or a new one, in layout 3; deletes the fields layout 3 replaces
--- (the caller writes `c` in the same call).
+-- An aggregate of layout 1 or 2, or a new one, in layout 3. Reads only: the caller deletes the
+-- fields layout 3 replaces (LAYOUT3_GONE) when it writes `c`.
 local function migrate(agg, packed)
   local c
   if packed then
+    if #packed < 40 then error({err = MALFORMED}) end
     c = {struct.unpack(COUNTS, packed)}
   else
     c = redis.call('HMGET', agg, unpack(LAYOUT1))
@@ -109,14 +124,16 @@ local function migrate(agg, packed)
   local t = tonumber(old[2]) or NO_DAY
   local began = {unpack(c, 1, 10)}
   if old[2] and old[3] then
+    if #old[3] < 40 then error({err = MALFORMED}) end
     local e = {struct.unpack(COUNTS, old[3])}
     for slot = 1, 10 do began[slot] = began[slot] - e[slot] end
   end
-  redis.call('HDEL', agg, 'part', 'act', 'last', 't', 'e', unpack(LAYOUT1))
   -- `ver` keeps counting the events applied before
   return struct.pack(HEAD, c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8], c[9], c[10], 0,
                      tonumber(old[1]) or 0, t) .. struct.pack(COUNTS, unpack(began, 1, 10))
 end
+local LAYOUT3_GONE = {'part', 'act', 'last', 't', 'e', 'n1', 'n2', 'n3', 'n4', 'n5', 'a1', 'a2', 'a3',
+                      'a4', 'a5'}
 
 -- Adds a day d's changes h (slots 1-10) of this call to the counts v and, for a day before the
 -- current day t, to the counts the current day began with (`began`, decoded from `tail` when
@@ -137,8 +154,9 @@ local function book_day(v, began, tail, t, later, d, h)
   return began, later
 end
 
--- Adds each day's changes in later to the day hash; a day whose changes cancel out is left alone.
-local function write_days(hist, later)
+-- The HSET arguments that add each day's changes in later to the day hash (nil: none); a day
+-- whose changes cancel out is left alone. Reads only.
+local function plan_days(hist, later)
   local names, deltas = {}, {}
   for d, h in pairs(later) do
     for slot = 1, 10 do
@@ -149,31 +167,60 @@ local function write_days(hist, later)
       end
     end
   end
-  if #names == 0 then return end
-  local old = redis.call('HMGET', hist, unpack(names))
+  if #names == 0 then return nil end
   local update, new_day = {}, false
-  for k = 1, #names do
-    local h = deltas[k]
-    if old[k] then
-      local o = {struct.unpack(COUNTS, old[k])}
-      for slot = 1, 10 do h[slot] = h[slot] + o[slot] end
-    else
-      new_day = true
+  for first = 1, #names, CHUNK do
+    local last = math.min(first + CHUNK - 1, #names)
+    local old = redis.call('HMGET', hist, unpack(names, first, last))
+    for k = first, last do
+      local h, o = deltas[k], old[k - first + 1]
+      if o then
+        if #o < 40 then error({err = MALFORMED}) end
+        o = {struct.unpack(COUNTS, o)}
+        for slot = 1, 10 do h[slot] = h[slot] + o[slot] end
+      else
+        new_day = true
+      end
+      update[2 * k - 1] = names[k]
+      update[2 * k] = struct.pack(COUNTS, unpack(h, 1, 10))
     end
-    update[2 * k - 1] = names[k]
-    update[2 * k] = struct.pack(COUNTS, unpack(h, 1, 10))
   end
   if new_day then  -- about once a day per region: keeps the hash a hash table
     update[#update + 1] = 'enc'
     update[#update + 1] = ENC
   end
-  redis.call('HSET', hist, unpack(update))
+  return update
 end
 
-local function apply(keys, args)
+-- HSET of a field list of any length, in chunks.
+local function hset_all(key, update)
+  for first = 1, #update, CHUNK do
+    redis.call('HSET', key, unpack(update, first, math.min(first + CHUNK - 1, #update)))
+  end
+end
+
+-- Puts back what the per-event loop wrote (the undo log `u`: key, field, the value before or
+-- false), newest first: a call that fails changes nothing.
+local function roll_back(u)
+  for k = u.n, 1, -1 do
+    if u.old[k] then
+      redis.call('HSET', u.key[k], u.field[k], u.old[k])
+    else
+      redis.call('HDEL', u.key[k], u.field[k])
+    end
+  end
+end
+
+-- The call's work; `u` logs every participant record written. Every read and check that can
+-- fail comes before the aggregates are written: the per-event loop reads and writes records
+-- (logged), then each touched aggregate and day hash is read and checked and its writes made
+-- ready, and only then are they written (HSET and HDEL of keys read as hashes, in chunks: these
+-- cannot fail). `apply` rolls the records back if anything before that fails.
+local function apply_logged(keys, args, u)
   -- Libraries are reachable only when the function runs, not while the library loads.
   local call, unpack_struct, pack_struct = redis.call, struct.unpack, struct.pack
   local char, concat, min, sub = string.char, table.concat, math.min, string.sub
+  local u_key, u_field, u_old = u.key, u.field, u.old
   local s = args[1]
   local n = #s / EVENT_BYTES
   -- The applied events, counted per touched aggregate in the array `counts`: the aggregate's
@@ -184,6 +231,7 @@ local function apply(keys, args)
   -- hashing. The changes of events of other days (a call across midnight, late events) go to
   -- `moves` instead, keyed (b * 128 + from * 11 + to) * 65536 + day.
   local base_of, agg_of, counts = {}, {}, {}  -- key index -> b; b -> key index
+  local prio_of = {}  -- aggregate key index -> 1 or 0, read at the first PRIO_DECIDES enrolment
   local moves  -- made at the first event of another day
   local day, first_day  -- the current event's day, the call's first
   local day_start, day_end = 0, -1  -- the current event's day in ms: [day_start, day_end)
@@ -202,10 +250,20 @@ local function apply(keys, args)
       first_day = first_day or day
     end
     if op == LEAVE then moved_seg = nil end
+    local decided = op == ENROLL and arg >= PRIO_DECIDES
+    if decided then
+      local p = prio_of[ai]
+      if p == nil then
+        p = call('HGET', keys[ai], 'prio') == '1' and 1 or 0
+        prio_of[ai] = p
+      end
+      arg = SEG[arg] + 8 * p
+    end
     local bucket = keys[bi]
     -- outcome; when APPLIED, the record's STATE before (0: none) and after, and its new flags
     -- unless written already.
     local outcome, from, to, new_flags
+    local rec_active  -- a decided enrolment: the status given or stored
 
     -- A new participant (ENROLL, or ENTER with a known segment): one HSETNX.
     local new_seg, new_active
@@ -218,16 +276,23 @@ local function apply(keys, args)
       to = new_seg + 5 * new_active
       new_flags = new_seg + new_active * 8 + (op == ENROLL and K_ENROLLED or K_RELOCATED) * 16
       if call('HSETNX', bucket, field, pack_struct('>BI6I4', new_flags, ts, idh)) == 1 then
-        outcome, from, new_flags = APPLIED, 0, nil  -- written already
+        local k = u.n + 1
+        u.n, u_key[k], u_field[k], u_old[k] = k, bucket, field, false
+        outcome, from, new_flags, rec_active = APPLIED, 0, nil, new_active
       end
     end
 
     if not outcome then
       local rec = call('HGET', bucket, field)
       local flags, rts, ridh
-      if rec then flags, rts, ridh = unpack_struct('>BI6I4', rec) end
+      if rec then
+        -- Every record a release writes has 11 bytes and a segment 1-5.
+        if #rec ~= 11 then error({err = MALFORMED}) end
+        flags, rts, ridh = unpack_struct('>BI6I4', rec)
+        if SEG[flags] < 1 or SEG[flags] > 5 then error({err = MALFORMED}) end
+      end
       if rec and ts == rts and idh == ridh then
-        outcome = DUPLICATE
+        outcome, rec_active = DUPLICATE, ACT[flags]
         if op == LEAVE then moved_seg, moved_act = SEG[flags], ACT[flags] end
       elseif rec and (ts < rts or (ts == rts and idh < ridh)) then
         outcome = STALE
@@ -235,7 +300,7 @@ local function apply(keys, args)
         if new_seg == nil then
           outcome = SKIPPED
         else
-          outcome, from = APPLIED, (rec and LIVE[flags]) and STATE[flags] or 0
+          outcome, from, rec_active = APPLIED, (rec and LIVE[flags]) and STATE[flags] or 0, new_active
         end
       elseif not rec then
         outcome = NOT_FOUND
@@ -257,6 +322,8 @@ local function apply(keys, args)
       end
       if outcome == APPLIED then
         call('HSET', bucket, field, pack_struct('>BI6I4', new_flags, ts, idh))
+        local k = u.n + 1
+        u.n, u_key[k], u_field[k], u_old[k] = k, bucket, field, rec or false
       end
     end
 
@@ -284,6 +351,8 @@ local function apply(keys, args)
     if op == ENTER then moved_seg = nil end
     if op == LEAVE and (outcome == APPLIED or outcome == DUPLICATE) then
       outcome = outcome + moved_seg * 8 + moved_act * 64
+    elseif decided and rec_active then
+      outcome = outcome + rec_active * 64
     end
     out[i] = outcome
   end
@@ -317,12 +386,22 @@ local function apply(keys, args)
   -- layouts 1 and 2). The changes of its current day ride along in `c`; only changes of earlier
   -- days (late events) and the change of a day that stops being current go to the day hash, so
   -- in the common case (all of the aggregate's events on its current day) the history costs
-  -- nothing: the first day's changes go straight into the counts.
+  -- nothing: the first day's changes go straight into the counts. Read and checked first, all of
+  -- them; written after.
+  local writes, named = {}, {}
   for b = 1, #counts, STRIDE do
     local ai = agg_of[b]
     local agg = keys[ai]
+    -- Two indexes naming one aggregate would each write counts read before the other's write.
+    if named[agg] then error({err = 'ERR uhc_apply_v3: a key is named twice'}) end
+    named[agg] = true
+    local w = {agg = agg}
+    writes[#writes + 1] = w
     local packed = call('HGET', agg, 'c')
-    if not packed or #packed ~= LAYOUT3_BYTES then packed = migrate(agg, packed) end
+    if not packed or #packed ~= LAYOUT3_BYTES then
+      packed = migrate(agg, packed)
+      w.migrated = true
+    end
     local v = {unpack_struct(HEAD, packed)}
     local tail = sub(packed, HEAD_BYTES + 1)
     local by_day = other_days[b]
@@ -357,19 +436,38 @@ local function apply(keys, args)
       end
       for d, h in pairs(by_day) do began, later = book_day(v, began, tail, t, later, d, h) end
       if began then tail = pack_struct(COUNTS, unpack(began, 1, 10)) end
-      if later then write_days(keys[ai + 1], later) end
+      if later then
+        w.hist = keys[ai + 1]
+        w.days = plan_days(w.hist, later)
+      end
     end
     v[11] = v[11] + counts[b + 11]
     if counts[b + 12] > v[12] then v[12] = counts[b + 12] end
-    call('HSET', agg, 'c', pack_struct(HEAD, unpack(v, 1, 13)) .. tail)
+    w.c = pack_struct(HEAD, unpack(v, 1, 13)) .. tail
+  end
+  for _, w in ipairs(writes) do
+    if w.migrated then call('HDEL', w.agg, unpack(LAYOUT3_GONE)) end
+    if w.days then hset_all(w.hist, w.days) end
+    call('HSET', w.agg, 'c', w.c)
   end
 
   -- Result bytes, a chunk at a time (string.char takes its bytes on the Lua stack).
   local chunks = {}
-  for first = 1, n, 1000 do
-    chunks[#chunks + 1] = char(unpack(out, first, min(first + 999, n)))
+  for first = 1, n, CHUNK do
+    chunks[#chunks + 1] = char(unpack(out, first, min(first + CHUNK - 1, n)))
   end
   return concat(chunks)
+end
+
+-- Redis keeps what a function wrote before an error: a call that fails (a key of another type, a
+-- malformed stored value or call) puts back every record it wrote and answers the error.
+local function apply(keys, args)
+  local u = {n = 0, key = {}, field = {}, old = {}}
+  local ok, result = pcall(apply_logged, keys, args, u)
+  if ok then return result end
+  roll_back(u)
+  if type(result) == 'table' and result.err then return redis.error_reply(result.err) end
+  return redis.error_reply('ERR uhc_apply_v3: ' .. tostring(result))
 end
 
 -- Admin inputs with their history. Settings hash `uhc:{<region>}:settings`: p<YYYY-MM-DD> is

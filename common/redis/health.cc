@@ -1,5 +1,6 @@
 #include "common/redis/health.h"
 
+#include "absl/strings/str_cat.h"
 #include "common/observability/log.h"
 
 namespace uhc {
@@ -31,14 +32,30 @@ void RedisHealth::ReportFailure() {
   cv_.notify_all();
 }
 
-void RedisHealth::Set(bool healthy) {
+absl::Status RedisHealth::NotServing() const {
+  std::lock_guard<std::mutex> lock(problem_mu_);
+  return problem_;
+}
+
+void RedisHealth::Set(bool healthy, const absl::Status& problem) {
+  if (!healthy) {
+    std::lock_guard<std::mutex> lock(problem_mu_);
+    problem_ = absl::IsFailedPrecondition(problem)
+                   ? problem
+                   : absl::UnavailableError(absl::StrCat("redis unreachable (", problem.message(),
+                                                         "); retry with backoff"));
+  }
   healthy_.store(healthy, std::memory_order_release);
   int value = healthy ? 1 : 0;
   if (reported_.exchange(value) != value) {
     if (healthy) {
       LogInfo("redis reachable", {{"host", options_.host}, {"port", options_.port}});
+    } else if (absl::IsFailedPrecondition(problem)) {
+      LogError("refusing to serve this redis",
+               {{"host", options_.host}, {"port", options_.port}, {"error", problem.message()}});
     } else {
-      LogWarning("redis unreachable", {{"host", options_.host}, {"port", options_.port}});
+      LogWarning("redis unreachable",
+                 {{"host", options_.host}, {"port", options_.port}, {"error", problem.message()}});
     }
     on_change_(healthy);
   }
@@ -55,15 +72,16 @@ void RedisHealth::Run() {
   for (;;) {
     const bool fresh = client == nullptr;
     if (fresh) client = MakeRedisClient(options_);
-    bool ok = client->ForEachPrimary(ping).ok();
-    if (ok && fresh && on_up_) ok = on_up_(*client);
+    absl::Status problem = client->ForEachPrimary(ping);
+    if (problem.ok() && fresh && on_up_) problem = on_up_(*client);
+    const bool ok = problem.ok();
     if (!ok) {
       if (std::vector<std::string> known = client->KnownNodes(); !known.empty()) {
         options_.cluster_seeds = std::move(known);
       }
       client.reset();
     }
-    Set(ok);
+    Set(ok, problem);
     std::unique_lock<std::mutex> lock(mu_);
     // Probe faster while down so serving resumes quickly after Redis returns.
     absl::Duration wait = ok ? interval_ : std::min(interval_, absl::Milliseconds(100));

@@ -6,6 +6,8 @@
 #include <mutex>
 #include <thread>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "common/redis/client.h"
 
@@ -20,22 +22,30 @@ class RedisHealth {
   ~RedisHealth();
 
   bool healthy() const { return healthy_.load(std::memory_order_acquire); }
+  // What a call answers while not healthy: UNAVAILABLE naming the last probe's error, or the
+  // status `on_up` refused Redis with (FAILED_PRECONDITION for a Redis this service must not
+  // write to: another bucket layout, no module where one is required).
+  absl::Status NotServing() const;
   void ReportFailure();
   // Runs `on_up` on the probe thread each time Redis becomes reachable (e.g. reload functions);
-  // set before Start. In a cluster, probes PING every primary and a failover counts as a return.
-  void set_on_up(std::function<bool(RedisClient&)> on_up) { on_up_ = std::move(on_up); }
+  // set before Start. Redis counts as healthy only if it returns OK. In a cluster, probes PING
+  // every primary and a failover counts as a return.
+  void set_on_up(std::function<absl::Status(RedisClient&)> on_up) { on_up_ = std::move(on_up); }
   void Start();
   void Stop();
 
  private:
   void Run();
-  void Set(bool healthy);
+  void Set(bool healthy, const absl::Status& problem);
 
   RedisOptions options_;
   absl::Duration interval_;
   std::function<void(bool)> on_change_;
-  std::function<bool(RedisClient&)> on_up_;
+  std::function<absl::Status(RedisClient&)> on_up_;
   std::atomic<bool> healthy_{false};
+  mutable std::mutex problem_mu_;
+  absl::Status problem_ ABSL_GUARDED_BY(problem_mu_) =
+      absl::UnavailableError("redis not reached yet; retry with backoff");
   std::atomic<int> reported_{-1};
   std::mutex mu_;
   std::condition_variable cv_;

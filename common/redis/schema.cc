@@ -15,6 +15,10 @@ std::string AggregateKey(absl::string_view region_code) {
   return absl::StrCat("uhc:{", region_code, "}:agg");
 }
 
+std::string EnrollRequestKey(absl::string_view request_id) {
+  return absl::StrCat("uhc:enroll:", request_id);
+}
+
 std::string BucketKey(absl::string_view region_code, uint32_t bucket) {
   return absl::StrFormat("uhc:{%s}:p:%x", region_code, bucket);
 }

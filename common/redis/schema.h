@@ -27,6 +27,8 @@ std::string BucketKeyPattern();                                         // uhc:{
 // The region code of an aggregate or bucket key ("" if it is neither).
 std::string RegionOfKey(absl::string_view key);
 inline constexpr char kMetaKey[] = "uhc:meta";  // hash: bucket_bits
+// What an Enroll request_id stands for (string, expiring): uhc:enroll:<request_id>.
+std::string EnrollRequestKey(absl::string_view request_id);
 inline constexpr char kMetaBucketBits[] = "bucket_bits";
 std::string RecordedTiersKey();                        // uhc:{tiers}:recorded
 std::string TierHistoryKey(absl::string_view region);  // uhc:{tiers}:history:12.19
@@ -129,6 +131,11 @@ inline constexpr uint8_t kTerminate = 6;
 inline constexpr size_t kEventArgBytes = 24;
 // The argument of an ENTER in the same call as its LEAVE: "what the LEAVE removed".
 inline constexpr uint8_t kEnterFromLeave = 255;
+// Set in an ENROLL's argument: active exactly when the region holds UHC Prioritas (its aggregate's
+// `prio` is "1") when the call applies it, decided inside the atomic call (Enroll). The result
+// byte of such an ENROLL, APPLIED or DUPLICATE, carries in bit 6 the status given or stored.
+inline constexpr uint8_t kPrioDecides = 128;
+inline bool ResultActive(uint8_t result) { return (result >> 6) & 1; }
 // Result codes: the low 3 bits of each result byte.
 inline constexpr uint8_t kApplied = 1;
 inline constexpr uint8_t kDuplicate = 2;

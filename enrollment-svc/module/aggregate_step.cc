@@ -19,8 +19,8 @@ int64_t Number(const std::string& s, bool* ok) {
 }
 
 // An aggregate of layout 1 or 2, or one without counts yet, in layout 3 (the Lua's migrate) into
-// `out`; deletes the fields layout 3 replaces. False, with nothing changed, if layout 2's counts
-// of the day (`e`) are shorter than 40 bytes.
+// `out`. Reads only: WriteAggregate deletes the fields layout 3 replaces. False if layout 2's
+// counts of the day (`e`) are shorter than 40 bytes.
 bool Migrate(Call& call, int agg, const std::string* packed, std::string* out) {
   Counts c{};
   if (packed) {
@@ -45,11 +45,6 @@ bool Migrate(Call& call, int agg, const std::string* packed, std::string* out) {
     const Counts changes = DecodeCounts(e.data());
     for (int s = 0; s < 10; ++s) began[s] -= changes[s];
   }
-  std::vector<RedisModuleString*> old;
-  for (const char* f : {"part", "act", "last", "t", "e"})
-    old.push_back(call.String(f, std::strlen(f)));
-  for (const char* f : kLayout1) old.push_back(call.String(f, 2));
-  call.Command("HDEL", agg, old);
   out->clear();
   PutCounts(*out, c);
   PutBig(*out, 0, 6);
@@ -59,10 +54,12 @@ bool Migrate(Call& call, int agg, const std::string* packed, std::string* out) {
   return true;
 }
 
-// Adds each day's changes to the day hash `hist`; a day whose changes cancel out is left alone
-// (the Lua's write_days). False, with nothing written, if a stored day is shorter than 40 bytes.
-bool WriteDays(Call& call, int hist, std::map<int32_t, Counts>& later) {
-  std::vector<RedisModuleString*> args;
+// The HSET arguments into `args` that add each day's changes to the day hash `hist`; a day whose
+// changes cancel out is left alone (the Lua's plan_days). Reads only. False if a stored day is
+// shorter than 40 bytes.
+bool PlanDays(Call& call, int hist, std::map<int32_t, Counts>& later,
+              std::vector<RedisModuleString*>* out) {
+  std::vector<RedisModuleString*>& args = *out;
   bool new_day = false;
   for (auto& [d, h] : later) {
     bool zero = true;
@@ -88,13 +85,13 @@ bool WriteDays(Call& call, int hist, std::map<int32_t, Counts>& later) {
     args.push_back(call.String("enc", 3));
     args.push_back(call.String(kEnc, sizeof(kEnc) - 1));
   }
-  call.Command("HSET", hist, args);
   return true;
 }
 
 }  // namespace
 
-bool UpdateAggregate(Call& call, Touched& r, int32_t first_day) {
+bool PlanAggregate(Call& call, Touched& r, int32_t first_day, AggregateWrite* w) {
+  w->agg = r.agg;
   RedisModuleString* c_field = call.String("c", 1);
   std::string packed;
   const bool has_c =
@@ -104,6 +101,7 @@ bool UpdateAggregate(Call& call, Touched& r, int32_t first_day) {
     std::string migrated;
     if (!Migrate(call, r.agg, has_c ? &packed : nullptr, &migrated)) return false;
     packed = std::move(migrated);
+    w->migrated = true;
   }
   Counts v = DecodeCounts(packed.data());
   int64_t applied = static_cast<int64_t>(Big(packed.data() + 40, 6));
@@ -156,7 +154,7 @@ bool UpdateAggregate(Call& call, Touched& r, int32_t first_day) {
       tail.clear();
       PutCounts(tail, began);
     }
-    if (!later.empty() && !WriteDays(call, r.agg + 1, later)) return false;
+    if (!later.empty() && !PlanDays(call, r.agg + 1, later, &w->days)) return false;
   }
   applied += r.applied;
   if (r.newest > newest) newest = r.newest;
@@ -166,8 +164,21 @@ bool UpdateAggregate(Call& call, Touched& r, int32_t first_day) {
   PutBig(out, newest, 6);
   PutBig(out, static_cast<uint32_t>(day), 4);
   out += tail;
-  call.Set(r.agg, c_field, call.String(out));
+  w->c = call.String(out);
   return true;
+}
+
+void WriteAggregate(Call& call, const AggregateWrite& w) {
+  if (w.migrated) {
+    std::vector<RedisModuleString*> old;
+    for (const char* f : {"part", "act", "last", "t", "e"}) {
+      old.push_back(call.String(f, std::strlen(f)));
+    }
+    for (const char* f : kLayout1) old.push_back(call.String(f, 2));
+    call.Command("HDEL", w.agg, old);
+  }
+  if (!w.days.empty()) call.Command("HSET", w.agg + 1, w.days);
+  call.Set(w.agg, call.String("c", 1), w.c);
 }
 
 }  // namespace uhc::redis_module

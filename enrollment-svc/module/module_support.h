@@ -20,6 +20,7 @@ inline constexpr int K_ENROLLED = 1, K_STATUS = 2, K_SEGMENT = 3, K_RELOCATED = 
                      K_TERMINATED = 6;
 inline constexpr int APPLIED = 1, DUPLICATE = 2, STALE = 3, NOT_FOUND = 4, GONE = 5, SKIPPED = 6;
 inline constexpr int FROM_LEAVE = 255;
+inline constexpr int PRIO_DECIDES = 128;
 inline constexpr size_t kEventBytes = 24, kRecordBytes = 11, kFieldBytes = 8;
 inline constexpr int64_t kDayMs = 86400000, kWibMs = 7 * 3600000;
 inline constexpr int32_t kNoDay = -1;

@@ -10,9 +10,11 @@
 // KEYS and the events as uhc_apply_v3's (24 bytes per event: op, aggregate key index, bucket key
 // index, participant field, occurred_at ms, event id hash, argument). It checks the whole call
 // first (event layout, key indexes, argument bytes, key types) and changes nothing when any is
-// wrong. Replicas and the AOF get its writes as HSET and HDEL commands, as from the function, so
-// only a primary needs the module; the keys it writes are signalled as modified and publish their
-// keyspace events, as the function's are.
+// wrong; a stored value found malformed later puts back the records written so far (the
+// aggregates are read and checked before any is written), so a call that fails changes nothing.
+// Replicas and the AOF get its writes as HSET and HDEL commands, as from the function, so only a
+// primary needs the module; the keys it writes are signalled as modified and publish their keyspace
+// events, as the function's are.
 //
 // Why: a call spends most of its Redis CPU in the Lua interpreter around the commands it issues
 // (docs/BENCHMARKS.md, issue #14); here the per-event work is a few comparisons and direct hash
@@ -38,6 +40,25 @@ std::string Record(int flags, uint64_t ts, uint32_t idh) {
   PutBig(r, ts, 6);
   PutBig(r, idh, 4);
   return r;
+}
+
+// A participant record as it was before the call wrote it (the Lua's undo log).
+struct Undo {
+  int bucket;
+  RedisModuleString* field;
+  bool had;
+  std::string old;
+};
+
+// Puts back the records in `undo`, newest first, replicated and notified as the function's.
+void RollBack(Call& call, const std::vector<Undo>& undo) {
+  for (auto it = undo.rbegin(); it != undo.rend(); ++it) {
+    if (it->had) {
+      call.Command("HSET", it->bucket, {it->field, call.String(it->old)});
+    } else {
+      call.Command("HDEL", it->bucket, {it->field});
+    }
+  }
 }
 
 // What is wrong with the call, or "" (nothing is changed when something is).
@@ -118,8 +139,10 @@ int Apply(RedisModuleCtx* ctx, RedisModuleString** argv, int argc) {
   bool moved = false;  // what the last LEAVE of this call removed, when true
   int moved_seg = 0, moved_act = 0;
   bool malformed = false;
+  std::vector<Undo> undo;
+  std::vector<int> prio_of(keys + 1, -1);  // aggregate key index -> 1 or 0 once read
   for (size_t i = 0; i < n; ++i) {
-    const Event& e = events[i];
+    Event e = events[i];
     const auto ts = static_cast<int64_t>(e.ts);
     if (ts >= day_end || ts < day_start) {
       const int64_t wib = ts + kWibMs;
@@ -129,6 +152,16 @@ int Apply(RedisModuleCtx* ctx, RedisModuleString** argv, int argc) {
       if (i == 0) first_day = day;
     }
     if (e.op == LEAVE) moved = false;
+    const bool decided = e.op == ENROLL && e.arg >= PRIO_DECIDES;
+    if (decided) {
+      int& p = prio_of[e.agg];
+      if (p < 0) {
+        std::string prio;
+        p = call.Get(e.agg, call.String("prio", 4), &prio) && prio == "1" ? 1 : 0;
+      }
+      e.arg = Seg(e.arg) + 8 * p;
+    }
+    int rec_active = -1;  // a decided enrolment: the status given or stored
     RedisModuleString* field = call.String(e.field, kFieldBytes);
     int outcome = 0, from = 0, to = 0, new_flags = 0;
     bool written = false;
@@ -159,9 +192,11 @@ int Apply(RedisModuleCtx* ctx, RedisModuleString** argv, int argc) {
       new_flags = new_seg + new_active * 8 + (e.op == ENROLL ? K_ENROLLED : K_RELOCATED) * 16;
       if (!has_rec) {
         call.Set(e.bucket, field, call.String(Record(new_flags, e.ts, e.idh)));
+        undo.push_back({e.bucket, field, false, {}});
         outcome = APPLIED;
         from = 0;
         written = true;
+        rec_active = new_active;
       }
     }
 
@@ -171,6 +206,7 @@ int Apply(RedisModuleCtx* ctx, RedisModuleString** argv, int argc) {
       const auto ridh = has_rec ? static_cast<uint32_t>(Big(rec.data() + 7, 4)) : 0u;
       if (has_rec && e.ts == rts && e.idh == ridh) {
         outcome = DUPLICATE;
+        rec_active = Act(flags);
         if (e.op == LEAVE) {
           moved = true;
           moved_seg = Seg(flags);
@@ -184,6 +220,7 @@ int Apply(RedisModuleCtx* ctx, RedisModuleString** argv, int argc) {
         } else {
           outcome = APPLIED;
           from = has_rec && Live(flags) ? State(flags) : 0;
+          rec_active = new_active;
         }
       } else if (!has_rec) {
         outcome = NOT_FOUND;
@@ -212,6 +249,7 @@ int Apply(RedisModuleCtx* ctx, RedisModuleString** argv, int argc) {
       }
       if (outcome == APPLIED && !written) {
         call.Set(e.bucket, field, call.String(Record(new_flags, e.ts, e.idh)));
+        undo.push_back({e.bucket, field, has_rec, rec});
       }
     }
 
@@ -238,14 +276,22 @@ int Apply(RedisModuleCtx* ctx, RedisModuleString** argv, int argc) {
     if (e.op == ENTER) moved = false;
     if (e.op == LEAVE && (outcome == APPLIED || outcome == DUPLICATE)) {
       outcome += moved_seg * 8 + moved_act * 64;
+    } else if (decided && rec_active >= 0) {
+      outcome += rec_active * 64;
     }
     out[i] = static_cast<char>(outcome);
   }
 
+  // Every aggregate read and checked before the first is written.
+  std::vector<AggregateWrite> writes(touched.size());
   for (size_t t = 0; t < touched.size() && !malformed; ++t) {
-    malformed = !UpdateAggregate(call, touched[t], first_day);
+    malformed = !PlanAggregate(call, touched[t], first_day, &writes[t]);
   }
-  if (malformed) return api.ReplyWithError(ctx, "ERR uhc.apply_v3: a stored value is malformed");
+  if (malformed) {
+    RollBack(call, undo);
+    return api.ReplyWithError(ctx, "ERR uhc.apply_v3: a stored value is malformed");
+  }
+  for (const AggregateWrite& w : writes) WriteAggregate(call, w);
   return api.ReplyWithStringBuffer(ctx, out.data(), out.size());
 }
 

@@ -125,7 +125,7 @@ class ApplyModuleTest : public ::testing::Test {
           "ver", "9", "last", "1764500000000", "pop", "1000"});
     Both({"HSET", AggregateKey("11.02"), "c", Int32s({4, 0, 1, 0, 0, 2, 0, 1, 0, 0}), "last",
           "1764540000000", "t", "20422", "e", Int32s({1, 0, 0, 0, 0, 1, 0, 0, 0, 0}), "ver", "3"});
-    Both({"HSET", AggregateKey("12.19"), "pop", "250000", "pop_asof", "2025-06-30"});
+    Both({"HSET", AggregateKey("12.19"), "pop", "250000", "pop_asof", "2025-06-30", "prio", "1"});
   }
 
   RedisServer lua_server_{testing::WithApplyModule()}, module_server_{testing::WithApplyModule()};
@@ -167,8 +167,9 @@ RawCall CallGenerator::Next(int c) {
     const uint8_t flags = static_cast<uint8_t>(1 + pick(5) + 8 * pick(2));
     switch (pick(7)) {
       case 0:
-      case 1:
-        call.Add(apply_abi::kEnroll, region, field, ms, id, flags);
+      case 1:  // a third of them active as the region's UHC Prioritas status says
+        call.Add(apply_abi::kEnroll, region, field, ms, id,
+                 pick(3) == 0 ? flags | apply_abi::kPrioDecides : flags);
         break;
       case 2:
         call.Add(apply_abi::kStatus, region, field, ms, id, static_cast<uint8_t>(pick(2)));
@@ -479,6 +480,133 @@ TEST_F(ApplyModuleTest, AMalformedStoredValueIsAnError) {
   const auto before = Keyspace(redis);
   EXPECT_EQ(apply(apply_abi::kEnroll, 65536 * kDayMs, 1).rfind("ERR", 0), 0u);
   EXPECT_EQ(Keyspace(redis), before);
+}
+
+// A call that fails part way changes nothing, on either engine: Redis keeps what a function wrote
+// before an error, so the function puts back the records it wrote, and both read and check every
+// aggregate and day before writing any. Each bad call starts with good events (new participants,
+// status changes of stored ones) in several buckets and regions, then meets the fault.
+TEST_F(ApplyModuleTest, ACallThatFailsInTheMiddleChangesNothingOnEitherEngine) {
+  SeedOldLayouts();
+  RunRandomCalls(11, 30, *clients_[0], *clients_[1]);
+  const std::string region = "31.71", other = "12.19";
+  for (bool module : {false, true}) {
+    RedisClient& redis = *clients_[module ? 1 : 0];
+    const std::string engine = module ? "module" : "function";
+    // Good events first: 40 new participants over every bucket of two regions, and a late one.
+    const auto good = [&](RawCall& call, uint32_t salt) {
+      for (uint32_t i = 0; i < 40; ++i) {
+        std::string field = "\x10\x20\x30\x40\x50\x60\x70";
+        field.insert(field.begin(), static_cast<char>(i));
+        field.push_back(static_cast<char>(salt));
+        call.Add(apply_abi::kEnroll, i % 2 ? region : other, field, kStartMs + 40 * kDayMs + i, i,
+                 1 + i % 5);
+      }
+      call.Add(apply_abi::kEnroll, region, std::string("\x03late\x01\x02", 8) + "", kStartMs, 9, 2);
+    };
+    const auto refused = [&](const RawCall& call, const std::string& what) {
+      const auto before = Keyspace(redis);
+      auto reply = redis.Command(call.Command(module));
+      ASSERT_TRUE(reply.ok());
+      EXPECT_EQ((*reply)->type, REDIS_REPLY_ERROR) << engine << ": " << what;
+      EXPECT_EQ(Keyspace(redis), before) << engine << ": " << what;
+    };
+    const std::string field = "\x01\x02\x03\x04\x05\x06\x07\x08";
+    {  // a bucket key holding a string, named by an event in the middle
+      ASSERT_TRUE(redis.Command({"SET", "uhc:{31.71}:p:string", "x"}).ok());
+      RawCall call;
+      good(call, 1);
+      const uint16_t agg = call.Index(AggregateKey(region), DaysKey(region));
+      call.events +=
+          apply_abi::EncodeEventArg(apply_abi::kEnroll, agg, call.Index("uhc:{31.71}:p:string"),
+                                    field, kStartMs + 41 * kDayMs, 1, 1);
+      good(call, 2);
+      refused(call, "a bucket key of another type");
+      ASSERT_TRUE(redis.Command({"DEL", "uhc:{31.71}:p:string"}).ok());
+    }
+    {  // an aggregate key holding a string, after good events of another region
+      ASSERT_TRUE(redis.Command({"RENAME", AggregateKey("11.01"), "saved"}).ok());
+      ASSERT_TRUE(redis.Command({"SET", AggregateKey("11.01"), "x"}).ok());
+      RawCall call;
+      good(call, 3);
+      call.Add(apply_abi::kEnroll, "11.01", field, kStartMs + 41 * kDayMs, 1, 1);
+      refused(call, "an aggregate key of another type");
+      ASSERT_TRUE(redis.Command({"RENAME", "saved", AggregateKey("11.01")}).ok());
+    }
+    {  // a malformed participant record met by a status change
+      const std::string bucket = BucketKey(region, static_cast<uint8_t>(field[0]) % kBuckets);
+      ASSERT_TRUE(redis.Command({"HSET", bucket, field, "short"}).ok());
+      RawCall call;
+      good(call, 4);
+      call.Add(apply_abi::kStatus, region, field, kStartMs + 41 * kDayMs, 1, 0);
+      refused(call, "a malformed record");
+      ASSERT_TRUE(redis.Command({"HDEL", bucket, field}).ok());
+    }
+    {  // a malformed aggregate, after good events of the other region
+      auto saved = redis.Command({"HGET", AggregateKey("11.02"), "c"});
+      ASSERT_TRUE(saved.ok());
+      ASSERT_TRUE(redis.Command({"HSET", AggregateKey("11.02"), "c", "ten bytes!"}).ok());
+      RawCall call;
+      good(call, 5);
+      call.Add(apply_abi::kEnroll, "11.02", field, kStartMs + 41 * kDayMs, 1, 1);
+      refused(call, "a malformed aggregate");
+      ASSERT_TRUE(redis
+                      .Command({"HSET", AggregateKey("11.02"), "c",
+                                std::string((*saved)->str, (*saved)->len)})
+                      .ok());
+    }
+    {  // a malformed day, reached by a late event, after good events
+      const std::string day = "d" + std::to_string((kStartMs + 7 * 3600000) / kDayMs);
+      ASSERT_TRUE(redis.Command({"HSET", DaysKey(region), day, "short"}).ok());
+      RawCall call;
+      good(call, 6);
+      refused(call, "a malformed day");
+      ASSERT_TRUE(redis.Command({"HDEL", DaysKey(region), day}).ok());
+    }
+  }
+  // Both still agree, and the good events apply once the faults are gone.
+  RawCall call;
+  for (uint32_t i = 0; i < 40; ++i) {
+    std::string f = "\x10\x20\x30\x40\x50\x60\x70";
+    f.insert(f.begin(), static_cast<char>(i));
+    call.Add(apply_abi::kEnroll, "31.71", f, kStartMs + 40 * kDayMs + i, i, 1);
+  }
+  for (bool module : {false, true}) {
+    auto reply = clients_[module ? 1 : 0]->Command(call.Command(module));
+    ASSERT_TRUE(reply.ok());
+    EXPECT_EQ(std::string((*reply)->str, (*reply)->len), std::string(40, '\x01'));
+  }
+  EXPECT_EQ(Keyspace(*clients_[1]), Keyspace(*clients_[0]));
+}
+
+// A backfill: one call whose events fall on thousands of different days (8,000 enrolments, a
+// day apart from 2004 on, as a region's years of history sent at once). The function once spread
+// every day into one HSET and failed ("too many results to unpack") after writing the records.
+TEST_F(ApplyModuleTest, ACallAcrossThousandsOfDaysAppliesOnBothEngines) {
+  constexpr int kEvents = 8000;
+  constexpr uint64_t k2004 = 1073001600000;  // 2004-01-02 00:00 UTC
+  RawCall call;
+  for (int i = 0; i < kEvents; ++i) {
+    std::string field(8, '\0');
+    for (int b = 0; b < 4; ++b) field[static_cast<size_t>(b)] = static_cast<char>(i >> (8 * b));
+    field[7] = 'x';
+    call.Add(apply_abi::kEnroll, "12.03", field, k2004 + static_cast<uint64_t>(i) * kDayMs,
+             static_cast<uint32_t>(i), static_cast<uint8_t>(1 + i % 5 + 8 * (i % 2)));
+  }
+  for (bool module : {false, true}) {
+    auto reply = clients_[module ? 1 : 0]->Command(call.Command(module));
+    ASSERT_TRUE(reply.ok());
+    ASSERT_EQ((*reply)->type, REDIS_REPLY_STRING) << std::string((*reply)->str, (*reply)->len);
+    EXPECT_EQ(std::string((*reply)->str, (*reply)->len), std::string(kEvents, '\x01'));
+    auto agg = clients_[module ? 1 : 0]->Command({"HGETALL", AggregateKey("12.03")});
+    ASSERT_TRUE(agg.ok());
+    EXPECT_EQ(AggregateFields(agg->get())["part"], kEvents);
+    EXPECT_EQ(AggregateFields(agg->get())["act"], kEvents / 2);
+    auto days = clients_[module ? 1 : 0]->Command({"HLEN", DaysKey("12.03")});
+    ASSERT_TRUE(days.ok());
+    EXPECT_EQ((*days)->integer, kEvents);  // every day but the newest, and the marker
+  }
+  EXPECT_EQ(Keyspace(*clients_[1]), Keyspace(*clients_[0]));
 }
 
 }  // namespace

@@ -26,10 +26,12 @@ std::vector<PreparedEvent> Batch(int n, int first) {
 }
 
 // Stands in for ApplyEvents: records each call's events and holds it until released; answers
-// APPLIED for an even marker and DUPLICATE for an odd one, or fails with `fail`.
+// APPLIED for an even marker and DUPLICATE for an odd one (result byte: the marker), or fails with
+// `fail`, or with INTERNAL for a call holding the poisoned marker.
 class GatedApply {
  public:
-  absl::Status Apply(const std::vector<PreparedEvent>& events, v1::IngestEventsResponse* response) {
+  absl::Status Apply(const std::vector<PreparedEvent>& events, v1::IngestEventsResponse* response,
+                     std::vector<uint8_t>* bytes) {
     std::unique_lock<std::mutex> lock(mu_);
     const size_t call = calls_.size();
     calls_.push_back({});
@@ -38,12 +40,26 @@ class GatedApply {
     cv_.wait(lock, [&] { return released_ > call; });
     if (!fail_.ok()) return fail_;
     for (const PreparedEvent& e : events) {
+      if (e.arg == poison_) return absl::InternalError("a call at fault");
+    }
+    if (bytes) bytes->clear();
+    for (const PreparedEvent& e : events) {
       v1::EventResult* r = response->add_results();
       r->set_index(e.index);
       r->set_outcome(e.arg % 2 == 0 ? v1::APPLIED : v1::DUPLICATE);
+      if (bytes) bytes->push_back(e.arg);
     }
     CountOutcomes(response);
     return absl::OkStatus();
+  }
+  void Poison(int marker) {
+    std::lock_guard<std::mutex> lock(mu_);
+    poison_ = marker;
+  }
+  void ReleaseAll() {
+    std::lock_guard<std::mutex> lock(mu_);
+    released_ = SIZE_MAX / 2;
+    cv_.notify_all();
   }
 
   // Waits until `n` calls have started; false (and every call let go, so nothing hangs) if they
@@ -77,12 +93,14 @@ class GatedApply {
   std::vector<std::vector<int>> calls_;  // each call's markers, in order
   size_t released_ = 0;
   absl::Status fail_;
+  int poison_ = -1;
 };
 
 struct Caller {
   explicit Caller(std::vector<PreparedEvent> e) : events(std::move(e)) {}
   std::vector<PreparedEvent> events;
   v1::IngestEventsResponse response;
+  std::vector<uint8_t> bytes;
   absl::Status status;
   std::thread thread;
 };
@@ -90,16 +108,17 @@ struct Caller {
 class BatchGroupTest : public ::testing::Test {
  protected:
   BatchGroup Group(size_t max_events) {
-    return BatchGroup(max_events, [this](RedisClient&, const std::vector<PreparedEvent>& events,
-                                         v1::IngestEventsResponse* response) {
-      return gate_.Apply(events, response);
-    });
+    return BatchGroup(max_events,
+                      [this](RedisClient&, const std::vector<PreparedEvent>& events,
+                             v1::IngestEventsResponse* response, std::vector<uint8_t>* bytes) {
+                        return gate_.Apply(events, response, bytes);
+                      });
   }
   // Starts a thread that applies `c`'s events through `group`.
   void Start(BatchGroup& group, Caller& c) {
     c.thread = std::thread([&group, &c] {
       testing::FakeRedisClient redis;  // one per thread, like the executor's
-      c.status = group.Apply(redis, c.events, &c.response);
+      c.status = group.Apply(redis, c.events, &c.response, &c.bytes);
     });
   }
   // Busy-waits (no sleep) until `n` batches wait in `group`.
@@ -205,6 +224,48 @@ TEST_F(BatchGroupTest, AFailedGroupFailsEveryBatchInItAndReportsNothingApplied) 
     EXPECT_EQ(x->response.results_size(), 0);
     EXPECT_EQ(x->response.applied(), 0);
   }
+}
+
+// A group that fails for another reason than an unreachable Redis may owe it to one batch: each
+// batch is then applied alone, and only the one at fault fails; the others get their own results
+// (and result bytes).
+TEST_F(BatchGroupTest, AFailedGroupIsAppliedAgainBatchByBatchSoOnlyTheBatchAtFaultFails) {
+  BatchGroup group = Group(8000);
+  Caller a{Batch(1, 0)}, b{Batch(2, 10)}, c{Batch(3, 20)}, d{Batch(2, 30)};
+  gate_.Poison(21);  // an event of c
+  StartHeldThenWaiting(group, {&a, &b, &c, &d});
+  gate_.ReleaseAll();
+  for (Caller* x : {&a, &b, &c, &d}) x->thread.join();
+
+  EXPECT_EQ(gate_.calls(),
+            (std::vector<std::vector<int>>{
+                {0}, {10, 11, 20, 21, 22, 30, 31}, {10, 11}, {20, 21, 22}, {30, 31}}));
+  EXPECT_EQ(group.regrouped(), 1);
+  EXPECT_TRUE(absl::IsInternal(c.status)) << c.status;
+  EXPECT_EQ(c.response.results_size(), 0);
+  for (Caller* x : {&a, &b, &d}) {
+    ASSERT_TRUE(x->status.ok()) << x->status;
+    ASSERT_EQ(x->response.results_size(), static_cast<int>(x->events.size()));
+    ASSERT_EQ(x->bytes.size(), x->events.size());
+    for (size_t i = 0; i < x->events.size(); ++i) {
+      EXPECT_EQ(x->bytes[i], x->events[i].arg);
+      EXPECT_EQ(x->response.results(static_cast<int>(i)).index(), static_cast<int>(i));
+    }
+  }
+  EXPECT_EQ(b.response.applied(), 1);
+  EXPECT_EQ(b.response.duplicate(), 1);
+}
+
+// Grouped batches get their own slice of the result bytes.
+TEST_F(BatchGroupTest, GroupedBatchesGetTheirOwnResultBytes) {
+  BatchGroup group = Group(8000);
+  Caller a{Batch(1, 0)}, b{Batch(2, 10)}, c{Batch(3, 20)};
+  StartHeldThenWaiting(group, {&a, &b, &c});
+  gate_.ReleaseAll();
+  for (Caller* x : {&a, &b, &c}) x->thread.join();
+  EXPECT_EQ(gate_.calls().size(), 2u);
+  EXPECT_EQ(b.bytes, (std::vector<uint8_t>{10, 11}));
+  EXPECT_EQ(c.bytes, (std::vector<uint8_t>{20, 21, 22}));
 }
 
 }  // namespace
