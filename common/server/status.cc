@@ -29,6 +29,12 @@ absl::Status Overloaded() {
       "server overloaded: Redis work queue full, retry with backoff");
 }
 
+absl::Status CallerOverloaded() {
+  return absl::ResourceExhaustedError(
+      "too many of this caller's calls are waiting for Redis (other callers are served in turn); "
+      "wait for answers before sending more, retry with backoff");
+}
+
 absl::Status DeadlinePassedInQueue() {
   return absl::DeadlineExceededError("deadline passed while queued; nothing was done");
 }

@@ -13,6 +13,7 @@ grpc::Status ToGrpcStatus(const absl::Status& status);
 
 // The same words for the same condition, in both services.
 absl::Status Overloaded();             // RESOURCE_EXHAUSTED: the Redis work queue is full
+absl::Status CallerOverloaded();       // RESOURCE_EXHAUSTED: this caller's share of it is full
 absl::Status DeadlinePassedInQueue();  // DEADLINE_EXCEEDED before any work was done
 absl::Status ShuttingDown();           // UNAVAILABLE: reconnect (to another pod)
 

@@ -2,6 +2,8 @@
 
 #include <chrono>
 
+#include "absl/hash/hash.h"
+#include "absl/strings/str_cat.h"
 #include "common/server/status.h"
 
 namespace uhc {
@@ -23,14 +25,15 @@ grpc::ServerUnaryReactor* UnaryCalls::OnExecutor(
     reactor->Finish(ToGrpcStatus(denied));
     return reactor;
   }
-  bool queued = Submit([context, reactor, work = std::move(work)](RedisClient& redis) {
-    if (context->deadline() < std::chrono::system_clock::now()) {
-      reactor->Finish(ToGrpcStatus(DeadlinePassedInQueue()));
-      return;
-    }
-    reactor->Finish(ToGrpcStatus(work(redis)));
-  });
-  if (!queued) reactor->Finish(ToGrpcStatus(Overloaded()));
+  absl::Status queued = SubmitFor(CallerKey(*context),
+                                  [context, reactor, work = std::move(work)](RedisClient& redis) {
+                                    if (context->deadline() < std::chrono::system_clock::now()) {
+                                      reactor->Finish(ToGrpcStatus(DeadlinePassedInQueue()));
+                                      return;
+                                    }
+                                    reactor->Finish(ToGrpcStatus(work(redis)));
+                                  });
+  if (!queued.ok()) reactor->Finish(ToGrpcStatus(queued));
   return reactor;
 }
 
@@ -38,6 +41,28 @@ bool UnaryCalls::Submit(RedisExecutor::Task task) const {
   if (executor_->Submit(std::move(task))) return true;
   if (overloaded_ != nullptr) overloaded_->Increment();
   return false;
+}
+
+absl::Status UnaryCalls::SubmitFor(const std::string& caller, RedisExecutor::Task task) const {
+  RedisExecutor::Admission admission = executor_->SubmitFor(caller, std::move(task));
+  if (admission == RedisExecutor::Admission::kQueued) return absl::OkStatus();
+  if (overloaded_ != nullptr) overloaded_->Increment();
+  return admission == RedisExecutor::Admission::kCallerQueueFull ? CallerOverloaded()
+                                                                 : Overloaded();
+}
+
+std::string UnaryCalls::CallerKey(const grpc::ServerContextBase& context) const {
+  if (auth_ != nullptr) {
+    const auto& metadata = context.client_metadata();
+    auto it = metadata.find("authorization");
+    if (it != metadata.end()) {
+      // A hash, not the token: the key outlives the call in the executor's table. A collision
+      // only makes two tokens share one share.
+      return absl::StrCat("token:", absl::Hash<absl::string_view>()(
+                                        absl::string_view(it->second.data(), it->second.size())));
+    }
+  }
+  return context.peer();
 }
 
 }  // namespace uhc
