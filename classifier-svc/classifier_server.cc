@@ -1,13 +1,43 @@
 #include "classifier-svc/classifier_server.h"
 
+#include <malloc.h>
+
+#include "absl/strings/str_cat.h"
 #include "common/config/files.h"
 #include "common/observability/log.h"
 #include "common/server/flags.h"
 
 namespace uhc {
+namespace {
+
+constexpr size_t kTrimAfterBytes = 4 << 20;
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<ClassifierServer>> ClassifierServer::Start(
     ClassifierServerOptions options) {
+  if (options.resume_window < absl::Hours(1)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--watch_resume_window_hours must be at least 1 (got ",
+        absl::FormatDuration(options.resume_window),
+        "): the change log is shared, so a short window trims it for every replica and expires "
+        "their watchers' resume tokens"));
+  }
+  const ExecutorLimits& reads = options.past_reads;
+  if (reads.threads < 1 || reads.max_queue < 1 || reads.max_running_per_caller < 1 ||
+      reads.max_running_per_caller > reads.threads || reads.max_queued_per_caller < 1 ||
+      reads.max_queued_per_caller > reads.max_queue) {
+    return absl::InvalidArgumentError(
+        "Redis read limits: need --past_read_threads >= 1, --past_read_queue >= 1, "
+        "1 <= --past_reads_per_caller <= --past_read_threads and 1 <= "
+        "--past_read_queue_per_caller <= --past_read_queue");
+  }
+  if (options.watch.max_streams < 1 || options.watch.max_queued_changes < 1 ||
+      options.watch.max_queued_bytes < 1024) {
+    return absl::InvalidArgumentError(
+        "watch limits: need --max_watch_streams >= 1, --watch_max_queued_changes >= 1 and "
+        "--watch_max_queued_kib >= 1");
+  }
   std::unique_ptr<ClassifierServer> s(new ClassifierServer());
   s->options_ = options;
   absl::StatusOr<RegionRegistry> regions = LoadRegions(options.data_dir);
@@ -25,7 +55,8 @@ absl::StatusOr<std::unique_ptr<ClassifierServer>> ClassifierServer::Start(
   s->refresher_ =
       std::make_unique<Refresher>(options.redis, s->regions_.get(), s->policies_.get(),
                                   options.refresh_interval, s->hub_.get(), s->metrics_.get());
-  s->executor_ = std::make_unique<RedisExecutor>(options.redis, 1, 64);
+  s->executor_ = std::make_unique<RedisExecutor>(options.redis, options.past_reads);
+  s->watch_streams_ = std::make_unique<WatchStreams>(options.watch);
   s->executor_->set_depth_gauge(s->metrics_->AddGauge(
       "uhc_redis_queue_depth", "Redis tasks waiting for an executor thread."));
   s->hub_->set_gauge(
@@ -34,9 +65,9 @@ absl::StatusOr<std::unique_ptr<ClassifierServer>> ClassifierServer::Start(
       LoadTokensIfConfigured(options.token_file);
   if (!auth.ok()) return auth.status();
   s->auth_ = *std::move(auth);
-  s->service_ = std::make_unique<ClassifierServiceImpl>(s->regions_.get(), s->policies_.get(),
-                                                        s->refresher_.get(), s->hub_.get(),
-                                                        s->executor_.get(), s->auth_.get());
+  s->service_ = std::make_unique<ClassifierServiceImpl>(
+      s->regions_.get(), s->policies_.get(), s->refresher_.get(), s->hub_.get(), s->executor_.get(),
+      s->auth_.get(), s->watch_streams_.get());
   s->host_->AddService(s->service_.get(), "uhc.v1.ClassifierService");
   if (absl::Status started = s->host_->Start(); !started.ok()) return started;
   ClassifierServer* self = s.get();
@@ -65,6 +96,10 @@ void ClassifierServer::KeepAliveLoop() {
     }
     lock.unlock();
     hub_->KeepAliveAll();
+    // glibc keeps memory freed by other threads in their arenas: after watchers that held a
+    // lot leave, RSS stays up (issue #25: 167 -> 663 MiB and not back) unless it is trimmed.
+    // Here, off the request path, and only when there is something worth returning.
+    if (watch_streams_->TakeReleased() >= kTrimAfterBytes) malloc_trim(0);
   }
 }
 

@@ -20,8 +20,15 @@ struct ClassifierServerOptions {
   std::string policy_dir = "config/policies";
   absl::Duration refresh_interval = absl::Milliseconds(200);
   absl::Duration keepalive_interval = absl::Seconds(10);
-  // How long the change log keeps changes (WatchTierChanges resume tokens stay valid).
+  // How long the change log keeps changes (WatchTierChanges resume tokens stay valid). At least
+  // an hour: the log is shared, and a replica's short window would expire every replica's tokens.
   absl::Duration resume_window = absl::Hours(24 * 7);
+  // The executor of Redis reads (as-of, cut-off, trend, ListTierChanges, watch replays): a
+  // caller (connection, or token when tokens are on) holds at most half the threads and has at
+  // most 16 reads waiting, so one caller's burst leaves threads and queue room to the others.
+  // {threads, max_queue, max_running_per_caller, max_queued_per_caller}
+  ExecutorLimits past_reads = {4, 256, 2, 16};
+  WatchLimits watch;
   std::string token_file;  // empty: no per-call tokens (local run)
 };
 
@@ -36,6 +43,8 @@ class ClassifierServer {
   Refresher& refresher() { return *refresher_; }
   // Live WatchTierChanges streams on this replica.
   size_t watch_streams() const { return hub_->subscribers(); }
+  // Where tier changes are published (tests publish their own).
+  TierChangeHub& hub() { return *hub_; }
   // The SIGTERM sequence. Idempotent.
   void Shutdown();
 
@@ -52,6 +61,7 @@ class ClassifierServer {
   std::unique_ptr<TierChangeHub> hub_;
   std::unique_ptr<Refresher> refresher_;
   std::unique_ptr<RedisExecutor> executor_;
+  std::unique_ptr<WatchStreams> watch_streams_;
   std::unique_ptr<TokenAuthorizer> auth_;
   std::unique_ptr<ClassifierServiceImpl> service_;
   std::mutex mu_;

@@ -24,8 +24,6 @@ namespace {
 
 constexpr int kDefaultPageSize = 100;
 constexpr int kMaxPageSize = 1000;
-// Changes queued for one slow watcher before its stream ends (RESOURCE_EXHAUSTED).
-constexpr size_t kMaxQueuedChanges = 10000;
 
 // "unknown tier 'madia' (did you mean 'madya'? uhc-awards-2026 has utama, madya, pratama)".
 std::string UnknownTier(const std::string& tier, const v1::PolicyConfig& policy, bool allow_none) {
@@ -73,12 +71,14 @@ absl::Status UnknownPolicy(const std::string& id, const PolicySet& policies) {
 ClassifierServiceImpl::ClassifierServiceImpl(const RegionRegistry* regions,
                                              const PolicySet* policies, Refresher* refresher,
                                              TierChangeHub* hub, RedisExecutor* executor,
-                                             const TokenAuthorizer* auth)
+                                             const TokenAuthorizer* auth,
+                                             WatchStreams* watch_streams)
     : regions_(regions),
       policies_(policies),
       refresher_(refresher),
       hub_(hub),
       executor_(executor),
+      watch_streams_(watch_streams),
       calls_(auth, executor, nullptr),
       past_(regions, policies, refresher) {}
 
@@ -321,7 +321,8 @@ grpc::ServerWriteReactor<v1::WatchTierChangesResponse>* ClassifierServiceImpl::W
       status = InvalidField("resume_token", "is not a resume_token of WatchTierChanges");
     }
   }
-  return new WatchStream(hub_, executor_, regions_, *request, resume, status, kMaxQueuedChanges);
+  return new WatchStream(hub_, executor_, watch_streams_, regions_, *request, resume, status,
+                         calls_.CallerKey(*context));
 }
 
 grpc::ServerUnaryReactor* ClassifierServiceImpl::ListPolicies(grpc::CallbackServerContext* context,

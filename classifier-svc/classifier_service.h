@@ -3,6 +3,7 @@
 #include "classifier-svc/change_hub.h"
 #include "classifier-svc/past.h"
 #include "classifier-svc/refresher.h"
+#include "classifier-svc/watch_limits.h"
 #include "common/redis/executor.h"
 #include "common/server/auth.h"
 #include "common/server/unary.h"
@@ -25,7 +26,7 @@ class ClassifierServiceImpl final
   // Pointers are not owned and must outlive the service.
   ClassifierServiceImpl(const RegionRegistry* regions, const PolicySet* policies,
                         Refresher* refresher, TierChangeHub* hub, RedisExecutor* executor,
-                        const TokenAuthorizer* auth);
+                        const TokenAuthorizer* auth, WatchStreams* watch_streams);
 
   grpc::ServerUnaryReactor* GetRegionTier(grpc::CallbackServerContext* context,
                                           const grpc::ByteBuffer* request,
@@ -88,6 +89,7 @@ class ClassifierServiceImpl final
   Refresher* refresher_;
   TierChangeHub* hub_;
   RedisExecutor* executor_;
+  WatchStreams* watch_streams_;
   UnaryCalls calls_;
   PastAnswers past_;
 };

@@ -1,6 +1,9 @@
 #include "classifier-svc/watch_stream.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
+#include "common/domain/errors.h"
 #include "common/server/status.h"
 #include "google/protobuf/util/time_util.h"
 
@@ -8,21 +11,37 @@ namespace uhc {
 namespace {
 
 constexpr int kReplayPage = 500;
+// What a queued change costs in memory beyond its serialized size (the message objects, their
+// strings, the queue's slot): counted against --watch_max_queued_kib so that the bound is on
+// memory, not on wire bytes (a change of ~60 bytes holds ~540: classifier_limits_test).
+constexpr size_t kQueuedOverhead = 480;
+
+size_t QueuedBytes(const google::protobuf::MessageLite& message) {
+  return message.ByteSizeLong() + kQueuedOverhead;
+}
 
 }  // namespace
 
-WatchStream::WatchStream(TierChangeHub* hub, RedisExecutor* executor, const RegionRegistry* regions,
-                         const v1::WatchTierChangesRequest& request,
-                         std::optional<LogPosition> resume, const absl::Status& status,
-                         size_t max_queued)
+WatchStream::WatchStream(TierChangeHub* hub, RedisExecutor* executor, WatchStreams* streams,
+                         const RegionRegistry* regions, const v1::WatchTierChangesRequest& request,
+                         std::optional<LogPosition> resume, absl::Status status, std::string caller)
     : hub_(hub),
       executor_(executor),
       regions_(regions),
       request_(request),
-      max_queued_(max_queued),
+      streams_(streams),
+      caller_(std::move(caller)),
       position_(resume),
-      replaying_(resume.has_value() && status.ok()),
       replay_after_(resume.value_or(LogPosition{})) {
+  if (status.ok()) {
+    admitted_ = streams_->TryAdmit();
+    if (!admitted_) {
+      status = absl::ResourceExhaustedError(absl::StrCat(
+          "this replica serves its limit of ", streams_->limits().max_streams,
+          " WatchTierChanges streams; retry with backoff (another replica may have room)"));
+    }
+  }
+  replaying_ = resume.has_value() && status.ok();
   if (!status.ok()) {
     std::lock_guard<std::mutex> lock(mu_);
     CloseLocked(status);
@@ -57,11 +76,17 @@ void WatchStream::Deliver(const LoggedChange& change) {
   std::lock_guard<std::mutex> lock(mu_);
   if (closing_) return;
   if (replaying_) {
-    if (live_buffer_.size() >= max_queued_) {
-      live_buffer_.clear();  // the log has them: the replay reads on
+    const size_t bytes = QueuedBytes(change.change);
+    const WatchLimits& limits = streams_->limits();
+    if (live_buffer_.size() >= limits.max_queued_changes ||
+        live_buffer_bytes_ + bytes > limits.max_queued_bytes) {
+      std::vector<LoggedChange>().swap(live_buffer_);  // the log has them: the replay reads on
+      live_buffer_bytes_ = 0;
       live_overflowed_ = true;
     }
     live_buffer_.push_back(change);
+    live_buffer_bytes_ += bytes;
+    peak_bytes_ = std::max(peak_bytes_, queued_bytes_ + live_buffer_bytes_);
     return;
   }
   PassLocked(change);
@@ -71,17 +96,28 @@ void WatchStream::PassLocked(const LoggedChange& change) {
   if (closing_ || (position_ && change.position <= *position_)) return;  // never twice
   position_ = change.position;
   if (!Matches(change.change)) return;
-  if (queue_.size() >= max_queued_) {
-    CloseLocked(absl::ResourceExhaustedError(
-        absl::StrCat("this watcher fell ", max_queued_,
-                     " changes behind; reconnect with the last resume_token (nothing is lost)")));
-    return;
-  }
   v1::WatchTierChangesResponse message;
   *message.mutable_change() = change.change;
   message.set_resume_token(change.change.resume_token());
-  queue_.push_back(std::move(message));
   wrote_since_tick_ = true;
+  QueueLocked(std::move(message));
+}
+
+void WatchStream::QueueLocked(v1::WatchTierChangesResponse message) {
+  const size_t bytes = QueuedBytes(message);
+  const WatchLimits& limits = streams_->limits();
+  // One message always fits an empty queue, whatever its size: the stream can always move.
+  if (!queue_.empty() && (queue_.size() >= limits.max_queued_changes ||
+                          queued_bytes_ + bytes > limits.max_queued_bytes)) {
+    CloseLocked(absl::ResourceExhaustedError(
+        absl::StrCat("this watcher fell behind by more than ", limits.max_queued_changes,
+                     " changes or ", limits.max_queued_bytes,
+                     " bytes; reconnect with the last resume_token (nothing is lost)")));
+    return;
+  }
+  queued_bytes_ += bytes;
+  queue_.push_back(std::move(message));
+  peak_bytes_ = std::max(peak_bytes_, queued_bytes_ + live_buffer_bytes_);
   WriteNextLocked();
 }
 
@@ -89,8 +125,7 @@ void WatchStream::EnqueueKeepAliveLocked() {
   v1::WatchTierChangesResponse message;
   *message.mutable_keepalive() = google::protobuf::util::TimeUtil::GetCurrentTime();
   if (position_) message.set_resume_token(ResumeToken(*position_));
-  queue_.push_back(std::move(message));
-  WriteNextLocked();
+  QueueLocked(std::move(message));
 }
 
 void WatchStream::KeepAlive(std::optional<LogPosition> position) {
@@ -108,12 +143,26 @@ void WatchStream::FetchLocked(bool check_expiry) {
   fetching_ = true;
   // Changes published from now on are buffered; earlier ones are in the log this page reads.
   live_buffer_.clear();
+  live_buffer_bytes_ = 0;
   live_overflowed_ = false;
   const LogPosition after = replay_after_;
-  bool queued = executor_->Submit([this, after, check_expiry](RedisClient& redis) {
+  auto admission = executor_->SubmitFor(caller_, [this, after, check_expiry](RedisClient& redis) {
     absl::Status status;
     bool expired = false;
     if (check_expiry) {
+      // XRANGE cannot even start after the largest ID ("invalid start ID"), and a token past
+      // the newest entry would wait for changes the log already numbered differently.
+      absl::StatusOr<LogPosition> newest = LastLogPosition(redis);
+      status = newest.status();
+      if (status.ok() && *newest < after) {
+        status = InvalidField(
+            "resume_token",
+            absl::StrCat("is newer than the change log's newest entry (", ResumeToken(*newest),
+                         "): this log never issued it (was Redis replaced or restored?); read "
+                         "ListTierChanges for the gap, then watch without a token"));
+      }
+    }
+    if (status.ok() && check_expiry) {
       absl::StatusOr<bool> trimmed = LogTrimmedAfter(redis, after);
       status = trimmed.status();
       expired = trimmed.ok() && *trimmed;
@@ -126,9 +175,10 @@ void WatchStream::FetchLocked(bool check_expiry) {
     }
     OnFetched(std::move(status), expired, std::move(page));
   });
-  if (!queued) {
+  if (admission != RedisExecutor::Admission::kQueued) {
     fetching_ = false;
-    CloseLocked(Overloaded());
+    CloseLocked(admission == RedisExecutor::Admission::kCallerQueueFull ? CallerOverloaded()
+                                                                        : Overloaded());
   }
 }
 
@@ -162,6 +212,7 @@ void WatchStream::OnFetched(absl::Status status, bool expired, std::vector<Logge
   replaying_ = false;
   std::vector<LoggedChange> buffered = std::move(live_buffer_);
   live_buffer_.clear();
+  live_buffer_bytes_ = 0;
   for (const LoggedChange& change : buffered) PassLocked(change);
   if (!closing_) EnqueueKeepAliveLocked();  // caught up: live from here
 }
@@ -175,6 +226,7 @@ void WatchStream::WriteNextLocked() {
 void WatchStream::OnWriteDone(bool ok) {
   std::lock_guard<std::mutex> lock(mu_);
   writing_ = false;
+  queued_bytes_ -= std::min(queued_bytes_, QueuedBytes(queue_.front()));
   queue_.pop_front();
   // A failed write means the call is over; it may already be closing (OnCancel can come first),
   // and either way it must still finish, or the server's shutdown waits for it forever.
@@ -204,6 +256,12 @@ void WatchStream::CloseLocked(const absl::Status& status) {
   if (closing_) return;
   closing_ = true;
   final_status_ = ToGrpcStatus(status);
+  // Nothing queued will be sent (but the message being written): free it now, since a client
+  // that stopped reading may hold the call open for long.
+  while (queue_.size() > (writing_ ? 1u : 0u)) queue_.pop_back();
+  queued_bytes_ = queue_.empty() ? 0 : QueuedBytes(queue_.front());
+  std::vector<LoggedChange>().swap(live_buffer_);
+  live_buffer_bytes_ = 0;
   MaybeFinishLocked();
 }
 
@@ -215,6 +273,7 @@ void WatchStream::MaybeFinishLocked() {
 
 void WatchStream::OnDone() {
   hub_->Unsubscribe(this);
+  if (admitted_) streams_->Leave(peak_bytes_);
   delete this;
 }
 
