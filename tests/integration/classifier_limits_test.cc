@@ -132,6 +132,8 @@ TEST_F(ClassifierLimitsTest, OneCallersBurstOfHeavyReadsLeavesAnotherCallersRead
     ASSERT_TRUE(WaitFor([&] { return burst.ok() >= 4; }, 60000));
     during = LightReads(light.get(), 200);
     heavy_ok = burst.ok();
+    // 40 in flight against a share of 2 running and 16 waiting: the rest are refused.
+    EXPECT_GT(burst.refused(), 0);
   }
   const double p99_before = Percentile(before, 0.99);
   const double p99_during = Percentile(during, 0.99);
@@ -158,6 +160,52 @@ TEST_F(ClassifierLimitsTest, OneCallersBurstOfHeavyReadsLeavesAnotherCallersRead
   }
   std::cout << "one national daily trend alone: " << heavy_ms << " ms\n";
   EXPECT_LT(p99_during, std::max(heavy_ms / 2, 20 * p99_before + 50));
+}
+
+// Item 7: a watcher that stops reading ends with RESOURCE_EXHAUSTED once it is more than
+// max_queued_changes, or max_queued_bytes, behind; what it has in flight still arrives first.
+TEST_F(ClassifierLimitsTest, AWatcherFallingBehindItsBoundEndsResourceExhausted) {
+  for (bool by_bytes : {false, true}) {
+    ClassifierServerOptions options = TestClassifierOptions(*redis_);
+    if (by_bytes) {
+      options.watch.max_queued_bytes = 64 * 1024;
+    } else {
+      options.watch.max_queued_changes = 100;
+    }
+    std::unique_ptr<ClassifierServer> classifier = Start(options);
+    ASSERT_NE(classifier, nullptr);
+    ASSERT_TRUE(WaitFor([&] { return classifier->hub().position().has_value(); }, 10000));
+    auto stub = Caller(*classifier);
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    auto reader = stub->WatchTierChanges(&context, {});
+    v1::WatchTierChangesResponse message;
+    ASSERT_TRUE(reader->Read(&message)) << "the first keep-alive";
+    // Far more than the 64 KiB stream window holds, and fewer than the former fixed bound.
+    constexpr int kChanges = 8000;
+    std::vector<LoggedChange> changes;
+    const uint64_t ms = static_cast<uint64_t>(absl::ToUnixMillis(absl::Now())) + 1000;
+    for (int i = 0; i < kChanges; ++i) {
+      LoggedChange c;
+      c.position = {ms, static_cast<uint64_t>(i)};
+      c.change.set_region_code("12.19");
+      c.change.set_policy_id("uhc-awards-2026");
+      c.change.set_to_tier("utama");
+      c.change.set_resume_token(ResumeToken(c.position));
+      changes.push_back(std::move(c));
+    }
+    classifier->hub().Publish(changes);  // no read meanwhile: all but the window queue up
+    int received = 0;
+    while (reader->Read(&message)) {
+      if (message.has_change()) ++received;
+    }
+    grpc::Status status = reader->Finish();
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
+        << by_bytes << " " << status.error_message();
+    EXPECT_THAT(status.error_message(), ::testing::HasSubstr("fell behind"));
+    EXPECT_GT(received, 0);
+    EXPECT_LT(received, kChanges);
+  }
 }
 
 // Item 7: a stream beyond --max_watch_streams is RESOURCE_EXHAUSTED; a slot frees when one ends.
