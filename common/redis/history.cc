@@ -1,16 +1,24 @@
 #include "common/redis/history.h"
 
 #include <hiredis/hiredis.h>
+#include <openssl/sha.h>
 
 #include <algorithm>
+#include <cstring>
 
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "common/domain/policy.h"
+#include "common/domain/text.h"
 
 namespace uhc {
+
+extern const char kCutoffCreateLua[];  // cutoff_create.lua, embedded at build time
+
 namespace {
 
 constexpr int64_t kDayMs = 86'400'000;
@@ -279,8 +287,15 @@ absl::StatusOr<FrozenCutoff> ReadCutoff(RedisClient& redis, const std::string& i
   }
   const redisReply* meta = (*r)[0].get();
   const redisReply* data = (*r)[1].get();
-  if (meta->type != REDIS_REPLY_STRING || data->type != REDIS_REPLY_STRING) {
-    return absl::NotFoundError(absl::StrCat("no cut-off '", id, "' (uhcctl cutoffs lists them)"));
+  if (meta->type != REDIS_REPLY_STRING) {
+    return absl::NotFoundError(
+        absl::StrCat("no cut-off '", Clip(id), "' (uhcctl cutoff list shows them)"));
+  }
+  if (data->type != REDIS_REPLY_STRING) {
+    return absl::NotFoundError(absl::StrCat(
+        "cut-off '", Clip(id),
+        "' is listed without its figures (left by an earlier release when Redis refused a "
+        "write): CreateCutoff with the same id and date completes it"));
   }
   FrozenCutoff out;
   std::optional<std::map<std::string, RegionAggregate, std::less<>>> figures =
@@ -290,6 +305,97 @@ absl::StatusOr<FrozenCutoff> ReadCutoff(RedisClient& redis, const std::string& i
   }
   out.figures = *std::move(figures);
   return out;
+}
+
+namespace {
+
+// The index entry `record` as a Cutoff, if it is the cut-off `wanted` asks for (the same date).
+absl::StatusOr<v1::Cutoff> SameCutoff(absl::string_view record, const v1::Cutoff& wanted) {
+  v1::Cutoff out;
+  if (!out.ParseFromArray(record.data(), static_cast<int>(record.size()))) {
+    return absl::InternalError("malformed cut-off record");
+  }
+  if (out.as_of_date() != wanted.as_of_date()) {
+    return absl::AlreadyExistsError(absl::StrCat("cut-off '", Clip(wanted.cutoff_id()),
+                                                 "' exists as of ", out.as_of_date(),
+                                                 "; a cut-off never changes: choose another id"));
+  }
+  return out;
+}
+
+const std::string& CutoffScriptSha() {
+  static const std::string* const sha = [] {
+    unsigned char digest[SHA_DIGEST_LENGTH];
+    SHA1(reinterpret_cast<const unsigned char*>(kCutoffCreateLua), std::strlen(kCutoffCreateLua),
+         digest);
+    return new std::string(absl::BytesToHexString(
+        absl::string_view(reinterpret_cast<const char*>(digest), sizeof(digest))));
+  }();
+  return *sha;
+}
+
+// Runs cutoff_create.lua: by SHA, then by text where Redis has not cached it (a new, restarted
+// or SCRIPT FLUSHed node; EVAL caches it). A script rather than a function library, so that it
+// works whatever libraries the caller's client loads. Returns the index entry that stands.
+absl::StatusOr<std::string> RecordCutoff(RedisClient& redis, const std::string& id,
+                                         const std::string& record, const std::string& data) {
+  const std::string index_key = CutoffIndexKey();
+  const std::string data_key = CutoffDataKey(id);
+  for (const bool by_text : {false, true}) {
+    absl::StatusOr<std::vector<ReplyPtr>> r = redis.Pipeline(
+        {{by_text ? "EVAL" : "EVALSHA",
+          by_text ? absl::string_view(kCutoffCreateLua) : absl::string_view(CutoffScriptSha()), "2",
+          index_key, data_key, id, record, data}});
+    if (!r.ok()) return r.status();
+    const redisReply* reply = r->front().get();
+    if (!by_text && reply != nullptr && reply->type == REDIS_REPLY_ERROR &&
+        absl::StartsWith(Text(reply), "NOSCRIPT")) {
+      continue;
+    }
+    if (absl::Status s = ReplyStatus(reply); !s.ok()) return s;
+    if (reply->type != REDIS_REPLY_STRING) break;
+    return std::string(Text(reply));
+  }
+  return absl::InternalError("cut-off not recorded");
+}
+
+}  // namespace
+
+absl::StatusOr<v1::Cutoff> FreezeCutoff(RedisClient& redis, const v1::Cutoff& meta,
+                                        const std::vector<std::string>& codes) {
+  const std::string& id = meta.cutoff_id();
+  const std::optional<absl::CivilDay> on = ParseDate(meta.as_of_date());
+  if (!on) return absl::InvalidArgumentError("as_of_date: must be a date YYYY-MM-DD");
+  absl::StatusOr<std::vector<ReplyPtr>> r =
+      redis.Pipeline({{"HGET", CutoffIndexKey(), id}, {"EXISTS", CutoffDataKey(id)}});
+  if (!r.ok()) return r.status();
+  for (const ReplyPtr& reply : *r) {
+    if (absl::Status s = ReplyStatus(reply.get()); !s.ok()) return s;
+  }
+  const redisReply* index_entry = (*r)[0].get();
+  if (index_entry->type == REDIS_REPLY_STRING) {
+    absl::StatusOr<v1::Cutoff> existing = SameCutoff(Text(index_entry), meta);
+    // A whole cut-off answers as it is, without reading anything more.
+    if (!existing.ok() || (*r)[1]->integer == 1) return existing;
+  }
+  absl::StatusOr<std::map<std::string, RegionHistory, std::less<>>> histories =
+      ReadHistories(redis, codes);
+  if (!histories.ok()) return histories.status();
+  std::map<std::string, RegionAggregate, std::less<>> frozen;
+  for (const auto& [code, history] : *histories) {
+    if (history.Trimmed(*on)) {
+      return absl::FailedPreconditionError(absl::StrCat("history of ", code, " is kept from ",
+                                                        FormatDate(CivilDayOf(*history.kept_from)),
+                                                        " only"));
+    }
+    RegionAggregate& a = frozen[code];
+    a.counts = history.On(*on);
+    a.version = history.live.version;
+  }
+  absl::StatusOr<std::string> stands =
+      RecordCutoff(redis, id, meta.SerializeAsString(), EncodeFrozen(frozen));
+  if (!stands.ok()) return stands.status();
+  return SameCutoff(*stands, meta);
 }
 
 }  // namespace uhc

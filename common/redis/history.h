@@ -102,5 +102,13 @@ struct FrozenCutoff {
   std::map<std::string, RegionAggregate, std::less<>> figures;
 };
 absl::StatusOr<FrozenCutoff> ReadCutoff(RedisClient& redis, const std::string& id);
+// Freezes the figures of `codes` as of meta.as_of_date() under meta.cutoff_id() (the caller
+// validated both) and returns the cut-off as recorded. The index entry and the figures are
+// written in one atomic step (cutoff_create.lua): a call that fails (OOM, a lost connection)
+// lists nothing, and a retry completes an entry an earlier release left without its figures.
+// An existing cut-off of the same date is answered as it is; of another date, ALREADY_EXISTS.
+// FAILED_PRECONDITION when a region's history no longer reaches back to the date.
+absl::StatusOr<v1::Cutoff> FreezeCutoff(RedisClient& redis, const v1::Cutoff& meta,
+                                        const std::vector<std::string>& codes);
 
 }  // namespace uhc
