@@ -107,7 +107,9 @@ absl::Status ClassifierServiceImpl::CheckPast(const std::string& as_of_date,
     return InvalidField("cutoff_id", "excludes as_of_date: a cut-off has its own date");
   }
   if (!as_of_date.empty()) return PastAnswers::CheckDate("as_of_date", as_of_date).status();
-  return absl::OkStatus();
+  std::vector<FieldViolation> violations;
+  if (!cutoff_id.empty()) CheckCutoffId("cutoff_id", cutoff_id, &violations);
+  return violations.empty() ? absl::OkStatus() : InvalidFields(violations);
 }
 
 absl::StatusOr<ClassifierServiceImpl::Source> ClassifierServiceImpl::Past(
