@@ -9,6 +9,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
+#include "common/domain/text.h"
 #include "tools/uhcctl/client.h"
 #include "tools/uhcctl/commands.h"
 
@@ -197,8 +198,8 @@ int RunCutoff(const std::vector<std::string>& args) {
                                  "regions", "description");
     for (const v1::Cutoff& c : response.cutoffs()) {
       std::string row =
-          absl::StrFormat("%-24s %-10s  %-20s %7s  %s", c.cutoff_id(), c.as_of_date(),
-                          Wib(c.created_at()), Thousands(c.regions()), c.description());
+          absl::StrFormat("%-24s %-10s  %-20s %7s  %s", Printable(c.cutoff_id()), c.as_of_date(),
+                          Wib(c.created_at()), Thousands(c.regions()), Printable(c.description()));
       std::cout << absl::StripTrailingAsciiWhitespace(row) << "\n";
     }
     std::cout << Count(response.cutoffs_size(), "cut-off", "cut-offs") << "\n";
@@ -216,7 +217,7 @@ int RunCutoff(const std::vector<std::string>& args) {
   v1::Cutoff cutoff;
   grpc::Status status = stub->CreateCutoff(&context, request, &cutoff);
   if (!status.ok()) return ReportRpcError(cmd, status);
-  std::cout << "cut-off " << cutoff.cutoff_id() << ": the figures of "
+  std::cout << "cut-off " << Printable(cutoff.cutoff_id()) << ": the figures of "
             << Count(cutoff.regions(), "region", "regions") << " as of " << cutoff.as_of_date()
             << " (end of day, WIB), frozen " << Wib(cutoff.created_at()) << "\n";
   return kExitOk;

@@ -12,6 +12,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
 #include "absl/time/civil_time.h"
+#include "common/domain/text.h"
 
 namespace uhc::cli {
 
@@ -189,7 +190,7 @@ std::optional<PastQuery> GetPast(const Command& cmd) {
 
 std::string PastHeading(const std::string& as_of_date, const std::string& cutoff_id) {
   if (!cutoff_id.empty()) {
-    return absl::StrCat("cut-off ", cutoff_id,
+    return absl::StrCat("cut-off ", Printable(cutoff_id),
                         as_of_date.empty() ? "" : absl::StrCat(" (as of ", as_of_date, ")"));
   }
   if (!as_of_date.empty()) return absl::StrCat("as of ", as_of_date, " (end of day, WIB)");

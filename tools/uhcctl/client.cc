@@ -6,6 +6,7 @@
 #include <map>
 #include <sstream>
 
+#include "common/domain/text.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
@@ -107,7 +108,8 @@ int ReportRpcError(const Command& cmd, const grpc::Status& status) {
     const std::string flag = cmd.Declares("classifier") ? "--classifier" : "--enrollment";
     message += " (is the service running? see " + flag + ")";
   }
-  cmd.UsageError(message);
+  // A server's message can quote what others stored (a cut-off's id): printed escaped.
+  cmd.UsageError(Printable(message));
   return bad_input ? kExitUsage : kExitFailure;
 }
 

@@ -15,6 +15,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
+#include "common/domain/text.h"
 #include "google/protobuf/util/time_util.h"
 #include "tools/uhcctl/client.h"
 #include "tools/uhcctl/commands.h"
@@ -189,8 +190,8 @@ void PrintTier(const v1::RegionTier& t, std::ostream& out) {
     out << "  the highest tier of the policy\n";
   }
   if (!t.cutoff_id().empty()) {
-    out << "  frozen in cut-off " << t.cutoff_id() << " at " << TimeUtil::ToString(t.as_of())
-        << ", data version " << t.data_version() << "\n";
+    out << "  frozen in cut-off " << Printable(t.cutoff_id()) << " at "
+        << TimeUtil::ToString(t.as_of()) << ", data version " << t.data_version() << "\n";
   } else if (!t.as_of_date().empty()) {
     // Late events count on the day they occurred: a past day's figures can still change.
     out << "  figures at the end of " << t.as_of_date() << " (WIB) as recorded at "
