@@ -69,6 +69,7 @@ void BatchGroup::Run(RedisClient& redis, const std::vector<Pending*>& group) {
       std::lock_guard<std::mutex> lock(mu_);
       ++regrouped_;
     }
+    if (regroups_) regroups_->Increment();
     for (Pending* p : group) p->status = apply_(redis, *p->events, p->response, p->result_bytes);
     return;
   }

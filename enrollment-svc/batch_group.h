@@ -10,6 +10,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "common/domain/event_rules.h"
+#include "common/observability/metrics.h"
 #include "common/redis/client.h"
 #include "uhc/v1/enrollment.pb.h"
 
@@ -40,8 +41,9 @@ class BatchGroup {
       std::function<absl::Status(RedisClient&, const std::vector<PreparedEvent>&,
                                  v1::IngestEventsResponse*, std::vector<uint8_t>* result_bytes)>;
 
-  BatchGroup(size_t max_events, ApplyFn apply)
-      : max_events_(max_events), apply_(std::move(apply)) {}
+  // `regroups` (may be null) counts groups applied again batch by batch.
+  BatchGroup(size_t max_events, ApplyFn apply, Counter* regroups = nullptr)
+      : max_events_(max_events), apply_(std::move(apply)), regroups_(regroups) {}
 
   // Applies one batch's prepared events, maybe with others, and fills `response`'s results and
   // counts as ApplyEvents does (and `result_bytes`, when given). Blocks until this batch's group
@@ -70,6 +72,7 @@ class BatchGroup {
 
   const size_t max_events_;
   const ApplyFn apply_;
+  Counter* const regroups_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Pending*> queue_ ABSL_GUARDED_BY(mu_);

@@ -111,6 +111,10 @@ EnrollmentMetrics::EnrollmentMetrics(MetricsRegistry* registry) {
   redis_errors = registry->AddCounter("uhc_redis_errors_total", "Failed Redis round trips.");
   overloaded = registry->AddCounter("uhc_overloaded_total",
                                     "Calls refused because the Redis work queue was full.");
+  regroups = registry->AddCounter(
+      "uhc_batch_regroups_total",
+      "Groups of batches that failed in Redis and were applied again batch by batch, so that only "
+      "a batch at fault fails.");
   apply_module = registry->AddGauge(
       "uhc_apply_module",
       "1 while events are applied by uhc_module.so (uhc.apply_v3), 0 while by the Lua function, "
@@ -129,14 +133,16 @@ EnrollmentServiceImpl::EnrollmentServiceImpl(EnrollmentLimits limits, const Regi
       metrics_(metrics),
       calls_(auth, executor, metrics->overloaded),
       engine_(limits.apply_engine, limits.module_retry),
-      group_(static_cast<size_t>(limits.events_per_redis_call),
-             [limits, this](RedisClient& redis, const std::vector<PreparedEvent>& events,
-                            v1::IngestEventsResponse* response, std::vector<uint8_t>* bytes) {
-               absl::Status applied = ApplyEvents(redis, events, limits.events_per_redis_call,
-                                                  limits.wait_replicas, &engine_, response, bytes);
-               metrics_->apply_module->Set(engine_.module_applies() ? 1 : 0);
-               return applied;
-             }) {
+      group_(
+          static_cast<size_t>(limits.events_per_redis_call),
+          [limits, this](RedisClient& redis, const std::vector<PreparedEvent>& events,
+                         v1::IngestEventsResponse* response, std::vector<uint8_t>* bytes) {
+            absl::Status applied = ApplyEvents(redis, events, limits.events_per_redis_call,
+                                               limits.wait_replicas, &engine_, response, bytes);
+            metrics_->apply_module->Set(engine_.module_applies() ? 1 : 0);
+            return applied;
+          },
+          metrics->regroups) {
   metrics_->apply_module->Set(engine_.module_applies() ? 1 : 0);
 }
 

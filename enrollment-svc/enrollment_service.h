@@ -41,6 +41,7 @@ struct EnrollmentMetrics {
   Histogram* batch_seconds;
   Counter* redis_errors;
   Counter* overloaded;
+  Counter* regroups;    // failed groups applied again batch by batch (BatchGroup)
   Gauge* apply_module;  // 1 while events go to uhc.apply_v3 (the module), 0 to the Lua function
 };
 
