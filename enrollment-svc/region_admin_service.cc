@@ -1,9 +1,9 @@
-#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/civil_time.h"
 #include "common/domain/errors.h"
 #include "common/domain/policy.h"
 #include "common/domain/region_counts.h"
+#include "common/domain/text.h"
 #include "common/redis/history.h"
 #include "common/redis/schema.h"
 #include "enrollment-svc/enrollment_service.h"
@@ -116,27 +116,11 @@ grpc::ServerUnaryReactor* RegionAdminServiceImpl::SetRegionStatus(
               response);
 }
 
-namespace {
-
-bool ValidCutoffId(const std::string& id) {
-  if (id.empty() || id.size() > 64) return false;
-  for (char c : id) {
-    if (!absl::ascii_islower(c) && !absl::ascii_isdigit(c) && c != '.' && c != '_' && c != '-') {
-      return false;
-    }
-  }
-  return true;
-}
-
-}  // namespace
-
 grpc::ServerUnaryReactor* RegionAdminServiceImpl::CreateCutoff(
     grpc::CallbackServerContext* context, const v1::CreateCutoffRequest* request,
     v1::Cutoff* response) {
   std::vector<FieldViolation> violations;
-  if (!ValidCutoffId(request->cutoff_id())) {
-    violations.push_back({"cutoff_id", "must be 1-64 characters of a-z, 0-9, '.', '_' and '-'"});
-  }
+  CheckCutoffId("cutoff_id", request->cutoff_id(), &violations);
   const absl::CivilDay today = WibToday(absl::Now());
   std::optional<absl::CivilDay> day = ParseDate(request->as_of_date());
   if (!day) {
@@ -145,9 +129,7 @@ grpc::ServerUnaryReactor* RegionAdminServiceImpl::CreateCutoff(
     violations.push_back({"as_of_date", absl::StrCat("is after today (", FormatDate(today),
                                                      " WIB): nothing to freeze yet")});
   }
-  if (request->description().size() > 1000) {
-    violations.push_back({"description", "is longer than 1,000 characters"});
-  }
+  CheckFreeText("description", request->description(), kMaxCutoffDescriptionBytes, &violations);
   if (!violations.empty()) {
     return enrollment_->calls().Answer(context, Role::kAdmin,
                                        [&] { return InvalidFields(violations); });
@@ -162,58 +144,12 @@ grpc::ServerUnaryReactor* RegionAdminServiceImpl::CreateCutoff(
     if (r->level != RegionLevel::kNation) codes.push_back(r->code);
   }
   meta.set_regions(static_cast<int32_t>(codes.size()));
-  const absl::CivilDay on = *day;
   return enrollment_->calls().OnExecutor(
-      context, Role::kAdmin, [meta, codes, on, response](RedisClient& redis) -> absl::Status {
-        const std::string id = meta.cutoff_id();
-        // An existing cut-off answers as it is (the same date) without reading anything.
-        auto existing = [&]() -> absl::StatusOr<bool> {
-          absl::StatusOr<std::vector<ReplyPtr>> r =
-              redis.Pipeline({{"HGET", CutoffIndexKey(), id}});
-          if (!r.ok()) return r.status();
-          const redisReply* reply = r->front().get();
-          if (absl::Status s = ReplyStatus(reply); !s.ok()) return s;
-          if (reply->type != REDIS_REPLY_STRING) return false;
-          if (!response->ParseFromArray(reply->str, static_cast<int>(reply->len))) {
-            return absl::InternalError("malformed cut-off record");
-          }
-          if (response->as_of_date() != meta.as_of_date()) {
-            return absl::AlreadyExistsError(
-                absl::StrCat("cut-off '", id, "' exists as of ", response->as_of_date(),
-                             "; a cut-off never changes: choose another id"));
-          }
-          return true;
-        };
-        absl::StatusOr<bool> found = existing();
-        if (!found.ok() || *found) return found.status();
-        absl::StatusOr<std::map<std::string, RegionHistory, std::less<>>> histories =
-            ReadHistories(redis, codes);
-        if (!histories.ok()) return histories.status();
-        std::map<std::string, RegionAggregate, std::less<>> frozen;
-        for (const auto& [code, history] : *histories) {
-          if (history.Trimmed(on)) {
-            return absl::FailedPreconditionError(
-                absl::StrCat("history of ", code, " is kept from ",
-                             FormatDate(CivilDayOf(*history.kept_from)), " only"));
-          }
-          RegionAggregate& a = frozen[code];
-          a.counts = history.On(on);
-          a.version = history.live.version;
-        }
-        const std::string data = EncodeFrozen(frozen);
-        const std::string record = meta.SerializeAsString();
-        // The data first, then the index entry that makes it visible; both only if absent, so
-        // a concurrent or retried call with the same id keeps the first.
-        const std::string data_key = CutoffDataKey(id);
-        absl::StatusOr<std::vector<ReplyPtr>> written = redis.Pipeline(
-            {{"SET", data_key, data, "NX"}, {"HSETNX", CutoffIndexKey(), id, record}});
-        if (!written.ok()) return written.status();
-        for (const ReplyPtr& r : *written) {
-          if (absl::Status s = ReplyStatus(r.get()); !s.ok()) return s;
-        }
-        found = existing();
-        if (!found.ok()) return found.status();
-        return *found ? absl::OkStatus() : absl::InternalError("cut-off not recorded");
+      context, Role::kAdmin, [meta, codes, response](RedisClient& redis) -> absl::Status {
+        absl::StatusOr<v1::Cutoff> made = FreezeCutoff(redis, meta, codes);
+        if (!made.ok()) return made.status();
+        *response = *std::move(made);
+        return absl::OkStatus();
       });
 }
 
