@@ -10,7 +10,7 @@
 namespace uhc {
 namespace {
 
-constexpr int kReplayPage = 500;
+constexpr size_t kReplayPage = 500;
 // What a queued change costs in memory beyond its serialized size (the message objects, their
 // strings, the queue's slot): counted against --watch_max_queued_kib so that the bound is on
 // memory, not on wire bytes (a change of ~60 bytes holds ~540: classifier_limits_test).
@@ -18,6 +18,51 @@ constexpr size_t kQueuedOverhead = 480;
 
 size_t QueuedBytes(const google::protobuf::MessageLite& message) {
   return message.ByteSizeLong() + kQueuedOverhead;
+}
+
+// Changes read from the log at a time: a page is queued whole once the queue has drained, so it
+// must fit the stream's bounds (else a resumed stream under small limits never caught up).
+int ReplayPage(const WatchLimits& limits) {
+  size_t page = std::min({kReplayPage, limits.max_queued_changes / 2,
+                          limits.max_queued_bytes / (2 * (kQueuedOverhead + 64))});
+  return static_cast<int>(std::max<size_t>(page, 1));
+}
+
+struct ReplayStep {
+  absl::Status status;
+  bool expired = false;  // changes after `after` may have been trimmed
+  std::vector<LoggedChange> page;
+};
+
+// One page of a replay after `after`; the first (`check_token`) also checks the token against
+// the log.
+ReplayStep ReadReplayStep(RedisClient& redis, LogPosition after, bool check_token, int page_size) {
+  ReplayStep step;
+  if (check_token) {
+    // XRANGE cannot even start after the largest ID ("invalid start ID"), and a token past the
+    // newest entry would wait for changes the log will number differently.
+    absl::StatusOr<LogPosition> newest = LastLogPosition(redis);
+    if (!newest.ok()) {
+      step.status = newest.status();
+      return step;
+    }
+    if (*newest < after) {
+      step.status = InvalidField(
+          "resume_token",
+          absl::StrCat("is newer than the change log's newest entry (", ResumeToken(*newest),
+                       "): this log never issued it (was Redis replaced or restored?); read "
+                       "ListTierChanges for the gap, then watch without a token"));
+      return step;
+    }
+    absl::StatusOr<bool> trimmed = LogTrimmedAfter(redis, after);
+    step.status = trimmed.status();
+    step.expired = trimmed.ok() && *trimmed;
+    if (!trimmed.ok() || step.expired) return step;
+  }
+  absl::StatusOr<std::vector<LoggedChange>> read = ReadLogAfter(redis, after, page_size);
+  step.status = read.status();
+  if (read.ok()) step.page = *std::move(read);
+  return step;
 }
 
 }  // namespace
@@ -146,35 +191,12 @@ void WatchStream::FetchLocked(bool check_expiry) {
   live_buffer_bytes_ = 0;
   live_overflowed_ = false;
   const LogPosition after = replay_after_;
-  auto admission = executor_->SubmitFor(caller_, [this, after, check_expiry](RedisClient& redis) {
-    absl::Status status;
-    bool expired = false;
-    if (check_expiry) {
-      // XRANGE cannot even start after the largest ID ("invalid start ID"), and a token past
-      // the newest entry would wait for changes the log already numbered differently.
-      absl::StatusOr<LogPosition> newest = LastLogPosition(redis);
-      status = newest.status();
-      if (status.ok() && *newest < after) {
-        status = InvalidField(
-            "resume_token",
-            absl::StrCat("is newer than the change log's newest entry (", ResumeToken(*newest),
-                         "): this log never issued it (was Redis replaced or restored?); read "
-                         "ListTierChanges for the gap, then watch without a token"));
-      }
-    }
-    if (status.ok() && check_expiry) {
-      absl::StatusOr<bool> trimmed = LogTrimmedAfter(redis, after);
-      status = trimmed.status();
-      expired = trimmed.ok() && *trimmed;
-    }
-    std::vector<LoggedChange> page;
-    if (status.ok() && !expired) {
-      absl::StatusOr<std::vector<LoggedChange>> read = ReadLogAfter(redis, after, kReplayPage);
-      status = read.status();
-      if (read.ok()) page = *std::move(read);
-    }
-    OnFetched(std::move(status), expired, std::move(page));
-  });
+  const int page_size = ReplayPage(streams_->limits());
+  auto admission =
+      executor_->SubmitFor(caller_, [this, after, check_expiry, page_size](RedisClient& redis) {
+        ReplayStep step = ReadReplayStep(redis, after, check_expiry, page_size);
+        OnFetched(std::move(step.status), step.expired, std::move(step.page));
+      });
   if (admission != RedisExecutor::Admission::kQueued) {
     fetching_ = false;
     CloseLocked(admission == RedisExecutor::Admission::kCallerQueueFull ? CallerOverloaded()
@@ -205,7 +227,7 @@ void WatchStream::OnFetched(absl::Status status, bool expired, std::vector<Logge
     PassLocked(change);
   }
   if (closing_) return;
-  if (page.size() == static_cast<size_t>(kReplayPage) || live_overflowed_) {
+  if (page.size() == static_cast<size_t>(ReplayPage(streams_->limits())) || live_overflowed_) {
     if (queue_.empty() && !writing_) FetchLocked(/*check_expiry=*/false);
     return;  // else OnWriteDone asks for the next page once the queue has drained
   }

@@ -208,6 +208,38 @@ TEST_F(ClassifierLimitsTest, AWatcherFallingBehindItsBoundEndsResourceExhausted)
   }
 }
 
+// Item 7: under small per-stream bounds a resumed stream still replays the whole log: it reads
+// the log in pages that fit its bounds.
+TEST_F(ClassifierLimitsTest, AResumedStreamUnderSmallBoundsReplaysTheWholeLog) {
+  ClassifierServerOptions options = TestClassifierOptions(*redis_);
+  options.watch.max_queued_changes = 100;
+  std::unique_ptr<ClassifierServer> classifier = Start(options);
+  ASSERT_NE(classifier, nullptr);
+  auto redis = redis_->Connect();
+  v1::TierChange change;
+  change.set_region_code("12.19");
+  change.set_policy_id("uhc-awards-2026");
+  change.set_to_tier("utama");
+  constexpr int kLogged = 1200;
+  for (int i = 0; i < kLogged; ++i) {
+    change.set_data_version(i);
+    ASSERT_TRUE(redis->Command({"XADD", TierLogKey(), "*", "c", change.SerializeAsString()}).ok());
+  }
+  auto stub = Caller(*classifier);
+  v1::WatchTierChangesRequest request;
+  request.set_resume_token(ResumeToken({0, 0}));
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  auto reader = stub->WatchTierChanges(&context, request);
+  v1::WatchTierChangesResponse message;
+  int replayed = 0;
+  while (reader->Read(&message) && message.has_change()) ++replayed;
+  EXPECT_EQ(replayed, kLogged);
+  EXPECT_TRUE(message.has_keepalive()) << "caught up, live";
+  context.TryCancel();
+  reader->Finish();
+}
+
 // Item 7: a stream beyond --max_watch_streams is RESOURCE_EXHAUSTED; a slot frees when one ends.
 TEST_F(ClassifierLimitsTest, WatchStreamsBeyondTheLimitAreRefused) {
   ClassifierServerOptions options = TestClassifierOptions(*redis_);
