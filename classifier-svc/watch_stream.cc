@@ -39,8 +39,14 @@ struct ReplayStep {
 ReplayStep ReadReplayStep(RedisClient& redis, LogPosition after, bool check_token, int page_size) {
   ReplayStep step;
   if (check_token) {
-    // XRANGE cannot even start after the largest ID ("invalid start ID"), and a token past the
-    // newest entry would wait for changes the log will number differently.
+    // A token older than the trim point has lost changes (OUT_OF_RANGE), whatever the log holds
+    // now; one newer than the newest entry the log ever had was never issued by it. XRANGE cannot
+    // even start after the largest ID ("invalid start ID"), and such a token would wait for
+    // changes the log will number differently.
+    absl::StatusOr<bool> trimmed = LogTrimmedAfter(redis, after);
+    step.status = trimmed.status();
+    step.expired = trimmed.ok() && *trimmed;
+    if (!trimmed.ok() || step.expired) return step;
     absl::StatusOr<LogPosition> newest = LastLogPosition(redis);
     if (!newest.ok()) {
       step.status = newest.status();
@@ -54,10 +60,6 @@ ReplayStep ReadReplayStep(RedisClient& redis, LogPosition after, bool check_toke
                        "ListTierChanges for the gap, then watch without a token"));
       return step;
     }
-    absl::StatusOr<bool> trimmed = LogTrimmedAfter(redis, after);
-    step.status = trimmed.status();
-    step.expired = trimmed.ok() && *trimmed;
-    if (!trimmed.ok() || step.expired) return step;
   }
   absl::StatusOr<std::vector<LoggedChange>> read = ReadLogAfter(redis, after, page_size);
   step.status = read.status();
