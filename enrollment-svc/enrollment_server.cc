@@ -13,22 +13,39 @@
 namespace uhc {
 namespace {
 
-// Records the bucket layout on first use. FailedPrecondition if the data was written with another
-// one (every participant would be looked up in the wrong bucket); Unavailable if Redis cannot say.
-absl::Status CheckBucketBits(RedisClient& redis, int bits) {
-  std::string value = std::to_string(bits);
-  absl::StatusOr<std::vector<ReplyPtr>> replies = redis.Pipeline(
-      {{"HSETNX", kMetaKey, kMetaBucketBits, value}, {"HGET", kMetaKey, kMetaBucketBits}});
+// Records the bucket layout and the NIK key's fingerprint on first use (uhc:meta).
+// FailedPrecondition if the data was written with another layout (every participant would be
+// looked up in the wrong bucket) or another key (every NIK would be filed under a new hash:
+// everyone counted twice, with no error anywhere); Unavailable if Redis cannot say. Data written
+// before fingerprints were kept gets this key's on first start.
+absl::Status CheckMeta(RedisClient& redis, int bits, const std::string& fingerprint) {
+  const std::string value = std::to_string(bits);
+  absl::StatusOr<std::vector<ReplyPtr>> replies =
+      redis.Pipeline({{"HSETNX", kMetaKey, kMetaBucketBits, value},
+                      {"HSETNX", kMetaKey, kMetaNikKey, fingerprint},
+                      {"HMGET", kMetaKey, kMetaBucketBits, kMetaNikKey}});
   if (!replies.ok()) return replies.status();
-  if (absl::Status s = ReplyStatus((*replies)[1].get()); !s.ok()) return s;
-  if ((*replies)[1]->type != REDIS_REPLY_STRING)
+  const redisReply* stored = (*replies)[2].get();
+  if (absl::Status s = ReplyStatus(stored); !s.ok()) return s;
+  if (stored->type != REDIS_REPLY_ARRAY || stored->elements != 2 ||
+      stored->element[0]->type != REDIS_REPLY_STRING ||
+      stored->element[1]->type != REDIS_REPLY_STRING) {
     return absl::UnavailableError("uhc:meta unreadable");
-  std::string stored((*replies)[1]->str, (*replies)[1]->len);
-  if (stored != value) {
+  }
+  const std::string bits_stored(stored->element[0]->str, stored->element[0]->len);
+  const std::string key_stored(stored->element[1]->str, stored->element[1]->len);
+  if (bits_stored != value) {
     return absl::FailedPreconditionError(absl::StrCat("--bucket_bits ", bits, " differs from ",
-                                                      stored,
+                                                      bits_stored,
                                                       ", the value the data in Redis was "
                                                       "written with (uhc:meta)"));
+  }
+  if (key_stored != fingerprint) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the NIK HMAC secret is not the key the data in Redis was written with (uhc:meta nik_key ",
+        key_stored, ", this key's fingerprint ", fingerprint,
+        "): serving would file every NIK under a new hash. Use the deployment's key; to change "
+        "keys, re-ingest into a new keyspace (docs/DEPLOY.md)"));
   }
   return absl::OkStatus();
 }
@@ -60,14 +77,16 @@ absl::StatusOr<std::unique_ptr<EnrollmentServer>> EnrollmentServer::Start(
   absl::StatusOr<RegionRegistry> regions = LoadRegions(options.data_dir);
   if (!regions.ok()) return regions.status();
   s->regions_ = std::make_unique<RegionRegistry>(*std::move(regions));
+  if (absl::Status secret = CheckNikSecret(options.hmac_secret); !secret.ok()) return secret;
   absl::StatusOr<NikKeyer> keyer = NikKeyer::Create(options.hmac_secret, options.bucket_bits);
   if (!keyer.ok()) return keyer.status();
   s->keyer_ = std::make_unique<NikKeyer>(*std::move(keyer));
+  const std::string fingerprint = s->keyer_->Fingerprint();
 
-  // Check the bucket layout once before serving: a mismatch must stop the service.
+  // Check the bucket layout and the key once before serving: a mismatch must stop the service.
   {
     std::unique_ptr<RedisClient> redis = MakeRedisClient(options.redis);
-    absl::Status layout = CheckBucketBits(*redis, options.bucket_bits);
+    absl::Status layout = CheckMeta(*redis, options.bucket_bits, fingerprint);
     if (absl::IsFailedPrecondition(layout)) return layout;
   }
 
@@ -105,10 +124,10 @@ absl::StatusOr<std::unique_ptr<EnrollmentServer>> EnrollmentServer::Start(
   int bits = options.bucket_bits;
   const bool needs_module = options.limits.apply_engine == ApplyEngine::kModule;
   // Each time Redis (re)appears: load the functions (a restarted Redis may have lost them).
-  s->health_->set_on_up([bits, needs_module](RedisClient& c) {
+  s->health_->set_on_up([bits, needs_module, fingerprint](RedisClient& c) {
     absl::Status loaded = c.LoadFunctionLibraries();
     if (!loaded.ok()) LogError("cannot load Redis functions", {{"error", loaded.message()}});
-    absl::Status layout = loaded.ok() ? CheckBucketBits(c, bits) : loaded;
+    absl::Status layout = loaded.ok() ? CheckMeta(c, bits, fingerprint) : loaded;
     if (layout.ok() && needs_module) layout = CheckApplyModule(c);
     return layout;
   });

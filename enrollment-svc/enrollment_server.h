@@ -18,7 +18,7 @@ struct EnrollmentServerOptions {
   ServerConfig server;
   RedisOptions redis;
   std::string data_dir = "data";
-  std::string hmac_secret;  // >= 16 bytes
+  std::string hmac_secret;  // >= 32 bytes, not a placeholder (CheckNikSecret)
   int bucket_bits = 8;
   EnrollmentLimits limits;
   int redis_threads = 4;

@@ -11,6 +11,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 
@@ -45,15 +47,51 @@ absl::StatusOr<NikKeyer> NikKeyer::Create(std::string secret, int bucket_bits) {
   return keyer;
 }
 
-ParticipantKey NikKeyer::Key(absl::string_view nik) const {
+void NikKeyer::Digest(absl::string_view message, unsigned char* out) const {
   SHA256_CTX ctx;
-  unsigned char inner_digest[SHA256_DIGEST_LENGTH], digest[SHA256_DIGEST_LENGTH];
+  unsigned char inner_digest[SHA256_DIGEST_LENGTH];
   std::memcpy(&ctx, inner_, sizeof(ctx));
-  SHA256_Update(&ctx, nik.data(), nik.size());
+  SHA256_Update(&ctx, message.data(), message.size());
   SHA256_Final(inner_digest, &ctx);
   std::memcpy(&ctx, outer_, sizeof(ctx));
   SHA256_Update(&ctx, inner_digest, sizeof(inner_digest));
-  SHA256_Final(digest, &ctx);
+  SHA256_Final(out, &ctx);
+}
+
+std::string NikKeyer::Fingerprint() const {
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  Digest("uhc nik key fingerprint v1", digest);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (int i = 0; i < 16; ++i) {
+    out.push_back(kHex[digest[i] >> 4]);
+    out.push_back(kHex[digest[i] & 15]);
+  }
+  return out;
+}
+
+absl::Status CheckNikSecret(absl::string_view secret) {
+  const std::string lower = absl::AsciiStrToLower(secret);
+  for (const char* placeholder :
+       {"replace_me", "replace-me", "replaceme", "changeme", "change_me", "change-me",
+        "placeholder", "example", "your_secret", "your-secret"}) {
+    if (absl::StrContains(lower, placeholder)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("the NIK HMAC secret looks like a placeholder (it contains \"", placeholder,
+                       "\"); set the deployment's real key (docs/DEPLOY.md)"));
+    }
+  }
+  if (secret.size() < 32) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the NIK HMAC secret is ", secret.size(),
+                     " bytes; at least 32 are needed (e.g. head -c 32 /dev/urandom | base64)"));
+  }
+  return absl::OkStatus();
+}
+
+ParticipantKey NikKeyer::Key(absl::string_view nik) const {
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  Digest(nik, digest);
   ParticipantKey key;
   uint32_t top = (uint32_t{digest[0]} << 8) | digest[1];
   key.bucket = bucket_bits_ == 0 ? 0 : top >> (16 - bucket_bits_);

@@ -30,6 +30,8 @@ inline constexpr char kMetaKey[] = "uhc:meta";  // hash: bucket_bits
 // What an Enroll request_id stands for (string, expiring): uhc:enroll:<request_id>.
 std::string EnrollRequestKey(absl::string_view request_id);
 inline constexpr char kMetaBucketBits[] = "bucket_bits";
+// The fingerprint of the NIK key the data was written with (NikKeyer::Fingerprint).
+inline constexpr char kMetaNikKey[] = "nik_key";
 std::string RecordedTiersKey();                        // uhc:{tiers}:recorded
 std::string TierHistoryKey(absl::string_view region);  // uhc:{tiers}:history:12.19
 std::string TierLogKey();                              // uhc:{tiers}:log

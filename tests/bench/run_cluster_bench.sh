@@ -74,7 +74,7 @@ start_services() {  # redis port, extra flags for enrollment-svc...
   local port=$1; shift
   local cluster=()
   [[ " $* " == *" --redis_cluster "* ]] && cluster=(--redis_cluster)
-  UHC_NIK_HMAC_SECRET=bench-secret-0123456789abcdef "$BUILD/enrollment-svc/enrollment-svc" \
+  UHC_NIK_HMAC_SECRET=bench-secret-0123456789abcdef-012 "$BUILD/enrollment-svc/enrollment-svc" \
     --listen "127.0.0.1:$ENROLL_PORT" --plaintext --metrics_port -1 --redis_port "$port" \
     --bucket_bits 5 --redis_threads 4 "$@" >/dev/null 2>>"$WORK/enrollment.log" </dev/null &
   PIDS+=($!)

@@ -39,7 +39,7 @@ def main():
     procs = [subprocess.Popen(["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1",
                                "--save", "", "--dir", work], stdout=subprocess.DEVNULL)]
     try:
-        env = dict(os.environ, UHC_NIK_HMAC_SECRET="observability-test-secret-0123")
+        env = dict(os.environ, UHC_NIK_HMAC_SECRET="observability-test-secret-0123456789")
         common = ["--plaintext", "--redis_port", str(redis_port), "--data_dir", os.path.join(ROOT, "data")]
         procs.append(subprocess.Popen([enrollment, "--listen", f"127.0.0.1:{free_port()}",
                                        "--metrics_port", str(m1)] + common, env=env,

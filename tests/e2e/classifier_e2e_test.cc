@@ -27,7 +27,7 @@
 namespace uhc::testing {
 namespace {
 
-constexpr char kSecret[] = "e2e-secret-0123456789abcdef";
+constexpr char kSecret[] = "e2e-secret-0123456789abcdef-0123456";
 
 class ClassifierE2eTest : public ::testing::Test {
  protected:

@@ -122,7 +122,7 @@ TEST(ReflectionTest, EveryMethodOfOurServicesIsFullyDescribed) {
       {UHC_ENROLLMENT_SVC, "--listen", "127.0.0.1:" + std::to_string(enrollment_port),
        "--plaintext", "--metrics_port", "-1", "--redis_port", redis_port, "--data_dir",
        UHC_SOURCE_DIR "/data"},
-      {"UHC_NIK_HMAC_SECRET=reflection-test-secret-0123"}, dir + "/e.log");
+      {"UHC_NIK_HMAC_SECRET=reflection-test-secret-0123456789"}, dir + "/e.log");
   Process classifier(
       {UHC_CLASSIFIER_SVC, "--listen", "127.0.0.1:" + std::to_string(classifier_port),
        "--plaintext", "--metrics_port", "-1", "--redis_port", redis_port, "--data_dir",

@@ -28,7 +28,7 @@
 namespace uhc::testing {
 namespace {
 
-constexpr char kSecret[] = "cluster-test-secret-0123456789";
+constexpr char kSecret[] = "cluster-test-secret-0123456789abcdef";
 constexpr int kBucketBits = 4;
 
 // What an ingest with resends did.

@@ -13,7 +13,7 @@
 
 namespace uhc::testing {
 
-inline constexpr char kTestSecret[] = "test-secret-0123456789abcdef";
+inline constexpr char kTestSecret[] = "test-secret-0123456789abcdef-0123456";
 
 // A real redis-server (with uhc_module.so, so the service applies with it) and an in-process
 // enrollment-svc on free loopback ports.

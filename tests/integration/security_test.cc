@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "classifier-svc/classifier_server.h"
+#include "common/domain/identity.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "tests/integration/enrollment_fixture.h"
 #include "tests/support/events.h"
@@ -290,6 +291,51 @@ TEST_F(SecurityTest, UhcctlSpeaksTlsAndSendsTheToken) {
   EXPECT_EQ(run(kAdminToken), 0);
   EXPECT_EQ(run(kReadToken), 1);  // PERMISSION_DENIED
   EXPECT_EQ(run(""), 1);          // UNAUTHENTICATED
+}
+
+// The NIK key cannot change silently: its fingerprint is kept in uhc:meta with the data, and a
+// service with another key refuses to start on that data (naming the reason); short and
+// placeholder keys are refused before anything is read. Data written before fingerprints were
+// kept (uhc:meta with bucket_bits alone) gets the first key's fingerprint.
+TEST_F(SecurityTest, AnotherNikKeyIsRefusedOnTheDataOfTheFirst) {
+  {
+    auto server = Start(false, false, false);
+    ASSERT_TRUE(server.ok()) << server.status();
+    auto channel = Channel((*server)->port(), false, false);
+    ASSERT_TRUE(Ingest(channel.get(), "").ok());
+  }
+  auto redis = redis_->Connect();
+  auto stored = redis->Command({"HGET", kMetaKey, kMetaNikKey});
+  ASSERT_TRUE(stored.ok());
+  ASSERT_EQ((*stored)->type, REDIS_REPLY_STRING);
+  EXPECT_EQ(std::string((*stored)->str, (*stored)->len),
+            NikKeyer::Create(kTestSecret, 8)->Fingerprint());
+
+  EnrollmentServerOptions other = Options(false, false, false);
+  other.hmac_secret = "another-key-0123456789abcdef-0123456789";
+  auto refused = EnrollmentServer::Start(other);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_TRUE(absl::IsFailedPrecondition(refused.status())) << refused.status();
+  EXPECT_NE(refused.status().message().find("NIK HMAC secret"), absl::string_view::npos);
+  EXPECT_EQ(refused.status().message().find(other.hmac_secret), absl::string_view::npos);
+
+  for (const std::string& secret :
+       {std::string("REPLACE_ME_WITH_32_RANDOM_BYTES"), std::string("sixteen-bytes-ok")}) {
+    EnrollmentServerOptions bad = Options(false, false, false);
+    bad.hmac_secret = secret;
+    auto server = EnrollmentServer::Start(bad);
+    ASSERT_FALSE(server.ok()) << secret;
+    EXPECT_TRUE(absl::IsInvalidArgument(server.status())) << server.status();
+  }
+
+  // Data from before fingerprints: the first key to start records its own.
+  ASSERT_TRUE(redis->Command({"HDEL", kMetaKey, kMetaNikKey}).ok());
+  auto adopted = EnrollmentServer::Start(other);
+  ASSERT_TRUE(adopted.ok()) << adopted.status();
+  stored = redis->Command({"HGET", kMetaKey, kMetaNikKey});
+  ASSERT_TRUE(stored.ok());
+  EXPECT_EQ(std::string((*stored)->str, (*stored)->len),
+            NikKeyer::Create(other.hmac_secret, 8)->Fingerprint());
 }
 
 }  // namespace
