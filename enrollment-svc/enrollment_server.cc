@@ -50,20 +50,40 @@ absl::Status CheckMeta(RedisClient& redis, int bits, const std::string& fingerpr
   return absl::OkStatus();
 }
 
-// With --apply_engine module, Redis must serve uhc.apply_v3 (uhc_module.so): FailedPrecondition
-// if it does not, Unavailable if Redis cannot say.
-absl::Status CheckApplyModule(RedisClient& redis) {
-  absl::StatusOr<ReplyPtr> reply = redis.Command({"COMMAND", "INFO", apply_abi::kApplyCommand});
+// Whether Redis's uhc_module.so (if any) speaks this release's calls: FailedPrecondition if it is
+// another version (one before version 2 would take an Enroll's kPrioDecides for an inactive
+// enrolment, silently), or if `required` (--apply_engine module) and Redis has no module;
+// Unavailable if Redis cannot say. In a cluster the node asked stands for all (docs/DEPLOY.md).
+absl::Status CheckApplyModule(RedisClient& redis, bool required) {
+  absl::StatusOr<ReplyPtr> reply = redis.Command(
+      {"COMMAND", "INFO", apply_abi::kApplyCommand, apply_abi::kModuleVersionCommand});
   if (!reply.ok()) return reply.status();
   if (absl::Status s = ReplyStatus(reply->get()); !s.ok()) return s;
   const redisReply* r = reply->get();
-  if (r->type != REDIS_REPLY_ARRAY || r->elements != 1) {
+  if (r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
     return absl::UnavailableError("COMMAND INFO: unexpected reply");
   }
   if (r->element[0]->type != REDIS_REPLY_ARRAY) {
+    if (!required) return absl::OkStatus();
     return absl::FailedPreconditionError(
         "--apply_engine module: Redis has no uhc.apply_v3; start it with --loadmodule "
         "<path>/uhc_module.so (docs/DEPLOY.md) or use --apply_engine auto");
+  }
+  long long version = 1;  // a module without uhc.version
+  if (r->element[1]->type == REDIS_REPLY_ARRAY) {
+    absl::StatusOr<ReplyPtr> answer = redis.Command({apply_abi::kModuleVersionCommand});
+    if (!answer.ok()) return answer.status();
+    if (absl::Status s = ReplyStatus(answer->get()); !s.ok()) return s;
+    if ((*answer)->type != REDIS_REPLY_INTEGER) {
+      return absl::UnavailableError("uhc.version: unexpected reply");
+    }
+    version = (*answer)->integer;
+  }
+  if (version != apply_abi::kModuleVersion) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "Redis has uhc_module.so version ", version, "; this release needs version ",
+        apply_abi::kModuleVersion,
+        ": upgrade the Redis image's module with the release, or unload it (docs/DEPLOY.md)"));
   }
   return absl::OkStatus();
 }
@@ -128,7 +148,7 @@ absl::StatusOr<std::unique_ptr<EnrollmentServer>> EnrollmentServer::Start(
     absl::Status loaded = c.LoadFunctionLibraries();
     if (!loaded.ok()) LogError("cannot load Redis functions", {{"error", loaded.message()}});
     absl::Status layout = loaded.ok() ? CheckMeta(c, bits, fingerprint) : loaded;
-    if (layout.ok() && needs_module) layout = CheckApplyModule(c);
+    if (layout.ok()) layout = CheckApplyModule(c, needs_module);
     return layout;
   });
   s->executor_ =

@@ -285,13 +285,18 @@ absl::Status EnrollmentServiceImpl::ClaimRequestId(RedisClient& redis,
                    "|", request.region_code(), "|", static_cast<int>(request.segment()), "|",
                    request.has_occurred_at() ? "given" : "server", "|");
   const std::string mine = absl::StrCat(content, prepared->occurred_at_ms);
-  absl::StatusOr<ReplyPtr> reply =
-      redis.Command({"SET", EnrollRequestKey(request.request_id()), mine, "NX", "GET", "PX",
-                     std::to_string(absl::ToInt64Milliseconds(limits_.enroll_idempotency))});
-  if (!reply.ok()) {
-    if (absl::IsUnavailable(reply.status())) health_->ReportFailure();
-    return reply.status();
+  // Confirmed by replicas as the apply is (--redis_wait_replicas), so a failover cannot keep the
+  // enrolment and lose what its request_id stands for.
+  absl::StatusOr<std::vector<ReplyPtr>> replies =
+      redis.Pipeline({{"SET", EnrollRequestKey(request.request_id()), mine, "NX", "GET", "PX",
+                       std::to_string(absl::ToInt64Milliseconds(limits_.enroll_idempotency))}},
+                     limits_.wait_replicas);
+  if (!replies.ok()) {
+    if (absl::IsUnavailable(replies.status())) health_->ReportFailure();
+    return replies.status();
   }
+  ReplyPtr* reply = &(*replies)[0];
+  if (absl::Status s = ReplyStatus(reply->get()); !s.ok()) return s;
   if ((*reply)->type == REDIS_REPLY_NIL) return absl::OkStatus();  // first use of the key
   if ((*reply)->type != REDIS_REPLY_STRING) {
     return absl::InternalError("SET NX GET of an Enroll request_id: unexpected reply");

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/observability/log.h"
@@ -191,11 +192,24 @@ absl::Status ApplyEvents(RedisClient& redis, const std::vector<PreparedEvent>& e
   // codes: the whole result byte of each event's own operation (a LEAVE's carries segment and
   // status); enter_codes: the outcome of a relocation's ENTER.
   std::vector<uint8_t> codes(events.size(), 0), enter_codes(events.size(), 0);
+  // A call Redis refused (an error reply) changed nothing. The batch then fails, but the other
+  // calls' later rounds still run, so that a relocation whose LEAVE was applied gets its ENTER
+  // (else a batch failing for another region's sake would leave the participant in neither region,
+  // and every retry would fail the same way); the later steps of participants with an event in a
+  // refused call are left out, so that no participant's events apply out of order.
+  absl::Status refused;
+  absl::flat_hash_set<uint64_t> held;  // participants with an event in a refused call
+  const auto participant_of = [&](int event) {
+    uint64_t participant = 0;
+    std::memcpy(&participant, events[event].key.field.data(), sizeof(participant));
+    return participant;
+  };
   for (const std::vector<ApplyStep>& round : rounds) {
     std::vector<Call> calls;
     absl::flat_hash_map<const Region*, size_t> open_call;  // per region, or one (nullptr)
     size_t current = 0;
     for (const ApplyStep& step : round) {
+      if (!held.empty() && held.contains(participant_of(step.event))) continue;
       uint8_t arg = step.arg;
       if (step.carry) {
         const uint8_t leave = codes[step.event];
@@ -262,7 +276,11 @@ absl::Status ApplyEvents(RedisClient& redis, const std::vector<PreparedEvent>& e
     }
     for (size_t c = 0; c < calls.size(); ++c) {
       const redisReply* reply = (*replies)[c].get();
-      if (absl::Status s = ReplyStatus(reply); !s.ok()) return s;
+      if (absl::Status s = ReplyStatus(reply); !s.ok()) {
+        if (refused.ok()) refused = s;
+        for (int event : calls[c].event_of_arg) held.insert(participant_of(event));
+        continue;
+      }
       if (reply->type != REDIS_REPLY_STRING || reply->len != calls[c].size()) {
         return absl::InternalError(absl::StrCat(apply_abi::kApplyFunction, ": malformed reply"));
       }
@@ -278,6 +296,7 @@ absl::Status ApplyEvents(RedisClient& redis, const std::vector<PreparedEvent>& e
     }
   }
 
+  if (!refused.ok()) return refused;
   response->clear_results();
   for (size_t i = 0; i < events.size(); ++i) {
     const PreparedEvent& e = events[i];

@@ -88,10 +88,11 @@ class EngineChoice {
 // call and the ENTER in the new region's call, each counted), each round of calls in one pipeline;
 // a relocation's two halves stay in one call unless a cluster puts its regions apart. Only fully
 // confirmed pipelines (by `wait_replicas` replicas, when > 0) fill `response`: on any error nothing
-// is reported applied (Redis may still have applied a prefix of whole calls: a call that fails
-// changes nothing; a retry is safe, events are idempotent). `result_bytes`, when given, gets each
-// event's own result byte (0 for a rejected one), for what an outcome alone does not say (the
-// status a kPrioDecides enrolment was given).
+// is reported applied (Redis may still have applied some whole calls: a call that fails changes
+// nothing; a retry is safe, events are idempotent). After a call Redis refused, the other calls'
+// later rounds (a relocation's ENTER) still run; the refused call's participants' do not.
+// `result_bytes`, when given, gets each event's own result byte (0 for a rejected one), for what an
+// outcome alone does not say (the status a kPrioDecides enrolment was given).
 absl::Status ApplyEvents(RedisClient& redis, const std::vector<PreparedEvent>& events,
                          int events_per_call, int wait_replicas, EngineChoice* engine,
                          v1::IngestEventsResponse* response,

@@ -62,6 +62,9 @@ local PRIO_DECIDES = 128
 -- many fields go in chunks of this many.
 local CHUNK = 1000
 local MALFORMED = 'ERR uhc_apply_v3: a stored value is malformed'
+local BAD_CALL = 'ERR uhc_apply_v3: '
+-- Days are keyed in 16 bits (`moves`): events from the year 2149 on are refused, as the module does.
+local LAST_MS = 65536 * 86400000 - 7 * 3600000
 local EVENT_BYTES = 24
 local DAY_MS, WIB_MS = 86400000, 7 * 3600000
 -- A day hash holds a field per day: up to two years of them. Kept as a listpack (a Redis hash
@@ -225,7 +228,9 @@ local function apply_logged(keys, args, u)
   local char, concat, min, sub = string.char, table.concat, math.min, string.sub
   local u_event, u_old, nu = u.event, u.old, 0
   local s = args[1]
+  if #s % EVENT_BYTES ~= 0 then error({err = BAD_CALL .. 'the events are not 24 bytes each'}) end
   local n = #s / EVENT_BYTES
+  local nkeys = #keys
   -- The applied events, counted per touched aggregate in the array `counts`: the aggregate's
   -- entries start at b = base_of[its key index] (1, 1 + STRIDE, ... in the order aggregates
   -- come). b + 11 counts the events applied, b + 12 holds the newest occurred_at applied; for
@@ -245,6 +250,14 @@ local function apply_logged(keys, args, u)
   for i = 1, n do
     local op, ai, bi, field, ts, idh, arg
     op, ai, bi, field, ts, idh, arg, pos = unpack_struct('>BHHc8I6I4B', s, pos)
+    -- What the module's Check refuses, refused here too (the call is then rolled back whole).
+    if op < ENROLL or op > TERMINATE or ai < 1 or ai >= nkeys or bi < 1 or bi > nkeys then
+      error({err = BAD_CALL .. 'an operation or key index out of range'})
+    end
+    if ts >= LAST_MS or (op == STATUS and arg > 1) or (op == SEGMENT and (arg < 1 or arg > 5)) or
+       ((op == ENROLL or (op == ENTER and arg ~= FROM_LEAVE)) and (SEG[arg] < 1 or SEG[arg] > 5)) then
+      error({err = BAD_CALL .. 'an argument byte or occurred_at out of range'})
+    end
     if ts >= day_end or ts < day_start then
       local wib = ts + WIB_MS
       day = (wib - wib % DAY_MS) / DAY_MS

@@ -116,6 +116,10 @@ inline constexpr char kApplyFunction[] = "uhc_apply_v3";
 // The same as a command of the Redis module uhc_module.so (enrollment-svc/module/uhc_module.cc):
 // uhc.apply_v3 <numkeys> <key>... <events>, keys and events as uhc_apply_v3's.
 inline constexpr char kApplyCommand[] = "uhc.apply_v3";
+// The module's version (uhc.version answers it; a module without that command is version 1):
+// version 2 added kPrioDecides, which version 1 would take for an inactive enrolment.
+inline constexpr char kModuleVersionCommand[] = "uhc.version";
+inline constexpr int kModuleVersion = 2;
 // uhc_v1: one argument per event; kept for the previous release during a rolling update.
 inline constexpr char kApplyFunctionV1[] = "uhc_apply_v1";
 // uhc_v3's admin functions: KEYS aggregate, settings hash (history of the inputs).

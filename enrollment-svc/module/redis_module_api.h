@@ -56,6 +56,7 @@ struct Api {
   const char* (*StringPtrLen)(const RedisModuleString* string, size_t* length);
   int (*ReplyWithError)(RedisModuleCtx* ctx, const char* message);
   int (*ReplyWithStringBuffer)(RedisModuleCtx* ctx, const char* bytes, size_t length);
+  int (*ReplyWithLongLong)(RedisModuleCtx* ctx, long long value);
   int (*WrongArity)(RedisModuleCtx* ctx);
   // (ctx, command, format, ...): format "sss" is three RedisModuleString* arguments.
   int (*Replicate)(RedisModuleCtx* ctx, const char* command, const char* format, ...);
@@ -92,6 +93,7 @@ inline int Init(RedisModuleCtx* ctx, const char* name, int version) {
   get("RedisModule_StringPtrLen", &api.StringPtrLen);
   get("RedisModule_ReplyWithError", &api.ReplyWithError);
   get("RedisModule_ReplyWithStringBuffer", &api.ReplyWithStringBuffer);
+  get("RedisModule_ReplyWithLongLong", &api.ReplyWithLongLong);
   get("RedisModule_WrongArity", &api.WrongArity);
   get("RedisModule_Replicate", &api.Replicate);
   get("RedisModule_Call", &api.Call);

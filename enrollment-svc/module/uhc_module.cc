@@ -295,13 +295,22 @@ int Apply(RedisModuleCtx* ctx, RedisModuleString** argv, int argc) {
   return api.ReplyWithStringBuffer(ctx, out.data(), out.size());
 }
 
+// uhc.version: the calling convention this module serves (enrollment-svc refuses another).
+int Version(RedisModuleCtx* ctx, RedisModuleString** /*argv*/, int argc) {
+  if (argc != 1) return api.WrongArity(ctx);
+  return api.ReplyWithLongLong(ctx, kModuleVersion);
+}
+
 }  // namespace
 }  // namespace uhc::redis_module
 
 extern "C" __attribute__((visibility("default"))) int RedisModule_OnLoad(
     RedisModuleCtx* ctx, RedisModuleString** /*argv*/, int /*argc*/) {
   using namespace uhc::redis_module;
-  if (Init(ctx, "uhc", 1) != kOk) return kErr;
+  if (Init(ctx, "uhc", kModuleVersion) != kOk) return kErr;
   // Keys: from the second argument to the one before last (numkeys first, the events last).
-  return api.CreateCommand(ctx, "uhc.apply_v3", Apply, "write deny-oom", 2, -2, 1);
+  if (api.CreateCommand(ctx, "uhc.apply_v3", Apply, "write deny-oom", 2, -2, 1) != kOk) {
+    return kErr;
+  }
+  return api.CreateCommand(ctx, "uhc.version", Version, "readonly fast", 0, 0, 0);
 }

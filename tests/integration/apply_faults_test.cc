@@ -9,6 +9,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/config/files.h"
+#include "common/domain/event_rules.h"
+#include "common/domain/identity.h"
 #include "common/redis/schema.h"
 #include "enrollment-svc/event_applier.h"
 #include "gmock/gmock.h"
@@ -326,6 +329,75 @@ TEST_F(ApplyFaultsTest, ARedisWithoutTheRequiredModuleIsNamedAsSuch) {
   EXPECT_THAT(status.error_message(), HasSubstr("uhc.apply_v3"));
   EXPECT_THAT(status.error_message(), HasSubstr("--apply_engine"));
   EXPECT_THAT(status.error_message(), Not(HasSubstr("unreachable")));
+}
+
+// A client of a standalone Redis that plans calls as for a cluster: one region per call, a
+// relocation's ENTER in a later round than its LEAVE (enrollment-svc/event_applier.h).
+class PlannedAsCluster final : public RedisClient {
+ public:
+  explicit PlannedAsCluster(std::unique_ptr<RedisClient> inner)
+      : RedisClient({}), inner_(std::move(inner)) {}
+  absl::Status ForEachPrimary(const std::function<absl::Status(RedisConnection&)>& fn) override {
+    return inner_->ForEachPrimary(fn);
+  }
+  bool cluster() const override { return true; }
+
+ protected:
+  absl::StatusOr<std::vector<ReplyPtr>> PipelineOnce(const RedisCommands& commands,
+                                                     int wait_replicas) override {
+    return inner_->Pipeline(commands, wait_replicas);
+  }
+
+ private:
+  std::unique_ptr<RedisClient> inner_;
+};
+
+// In a cluster a relocation's halves are two calls in two rounds. A batch with a call Redis refuses
+// (another region's aggregate overwritten with a string) fails, but the relocation's ENTER still
+// runs after its LEAVE was applied: the participant is not left in neither region (which every
+// retry of the failing batch would have kept so).
+TEST_F(ApplyFaultsTest, ARefusedCallDoesNotLeaveARelocationHalfDone) {
+  ASSERT_EQ(IngestOne(Enrolled("e1", TestNik(1), kBinjai, 1760000000, v1::SEGMENT_PPU, true)),
+            v1::APPLIED);
+  auto redis = redis_->Connect();
+  ASSERT_TRUE(redis->Command({"SET", AggregateKey(kLangkat), "not a hash"}).ok());
+  RegionRegistry regions = *LoadRegions(UHC_SOURCE_DIR "/data");
+  NikKeyer keyer = *NikKeyer::Create(kTestSecret, 4);
+  EventValidator validator(&regions, &keyer);
+  std::vector<PreparedEvent> batch;
+  for (const v1::ParticipantEvent& e :
+       {Relocated("m1", TestNik(1), kBinjai, 1760000100, kBekasi),
+        Enrolled("x1", TestNik(2), kLangkat, 1760000100, v1::SEGMENT_PPU, true)}) {
+    batch.push_back(validator.Prepare(e, static_cast<int>(batch.size()), true, absl::Now()));
+    ASSERT_FALSE(batch.back().rejected) << batch.back().reason;
+  }
+  PlannedAsCluster planned(MakeRedisClient(redis_->options()));
+  EngineChoice engine(ApplyEngine::kAuto);
+  v1::IngestEventsResponse response;
+  absl::Status status = ApplyEvents(planned, batch, 8000, 0, &engine, &response);
+  EXPECT_FALSE(status.ok());
+  EXPECT_EQ(response.results_size(), 0);
+  EXPECT_EQ(Aggregate(kBinjai)["part"], 0);
+  EXPECT_EQ(Aggregate(kBekasi)["part"], 1) << "the ENTER did not run";
+  EXPECT_EQ(Aggregate(kBekasi)["a3"], 1);
+  // The operator repairs the key; the retry applies the rest, the relocation answers DUPLICATE.
+  ASSERT_TRUE(redis->Command({"DEL", AggregateKey(kLangkat)}).ok());
+  ASSERT_TRUE(ApplyEvents(planned, batch, 8000, 0, &engine, &response).ok());
+  EXPECT_EQ(response.results(0).outcome(), v1::DUPLICATE);
+  EXPECT_EQ(response.results(1).outcome(), v1::APPLIED);
+  EXPECT_EQ(Aggregate(kBekasi)["part"], 1);
+  EXPECT_EQ(Aggregate(kLangkat)["part"], 1);
+}
+
+// The module answers its version, and enrollment-svc serves with it (a module of another version
+// is refused at start: CheckApplyModule in enrollment_server.cc).
+TEST_F(ApplyFaultsTest, TheModuleSaysItsVersion) {
+  auto redis = redis_->Connect();
+  auto version = redis->Command({apply_abi::kModuleVersionCommand});
+  ASSERT_TRUE(version.ok());
+  ASSERT_EQ((*version)->type, REDIS_REPLY_INTEGER);
+  EXPECT_EQ((*version)->integer, apply_abi::kModuleVersion);
+  EXPECT_TRUE(server_->redis_healthy());
 }
 
 }  // namespace
