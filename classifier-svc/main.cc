@@ -31,7 +31,8 @@ ABSL_FLAG(int, past_read_queue, 256,
           "(env UHC_PAST_READ_QUEUE)");
 ABSL_FLAG(int, past_reads_per_caller, 2,
           "threads one caller (a connection, or a token when --token_file is set) may hold at "
-          "once; below --past_read_threads so other callers always find one "
+          "once; below --past_read_threads, one caller never holds them all (several heavy callers "
+          "together may; another caller then waits at most one task) "
           "(env UHC_PAST_READS_PER_CALLER)");
 ABSL_FLAG(int, past_read_queue_per_caller, 16,
           "reads one caller may have waiting; beyond: RESOURCE_EXHAUSTED for that caller only "

@@ -20,6 +20,14 @@ size_t QueuedBytes(const google::protobuf::MessageLite& message) {
   return message.ByteSizeLong() + kQueuedOverhead;
 }
 
+absl::Status FellBehind(const WatchLimits& limits) {
+  return absl::ResourceExhaustedError(
+      absl::StrCat("this watcher fell behind by more than ", limits.max_queued_changes,
+                   " changes or ", limits.max_queued_bytes / 1024,
+                   " KiB of queued changes; reconnect with the last resume_token (nothing is "
+                   "lost)"));
+}
+
 // Changes read from the log at a time: a page is queued whole once the queue has drained, so it
 // must fit the stream's bounds (else a resumed stream under small limits never caught up).
 int ReplayPage(const WatchLimits& limits) {
@@ -127,6 +135,10 @@ void WatchStream::Deliver(const LoggedChange& change) {
     const WatchLimits& limits = streams_->limits();
     if (live_buffer_.size() >= limits.max_queued_changes ||
         live_buffer_bytes_ + bytes > limits.max_queued_bytes) {
+      if (!queue_.empty()) {  // the page is not read yet either: a watcher that stopped reading
+        CloseLocked(FellBehind(limits));
+        return;
+      }
       std::vector<LoggedChange>().swap(live_buffer_);  // the log has them: the replay reads on
       live_buffer_bytes_ = 0;
       live_overflowed_ = true;
@@ -156,10 +168,7 @@ void WatchStream::QueueLocked(v1::WatchTierChangesResponse message) {
   // One message always fits an empty queue, whatever its size: the stream can always move.
   if (!queue_.empty() && (queue_.size() >= limits.max_queued_changes ||
                           queued_bytes_ + bytes > limits.max_queued_bytes)) {
-    CloseLocked(absl::ResourceExhaustedError(
-        absl::StrCat("this watcher fell behind by more than ", limits.max_queued_changes,
-                     " changes or ", limits.max_queued_bytes,
-                     " bytes; reconnect with the last resume_token (nothing is lost)")));
+    CloseLocked(FellBehind(limits));
     return;
   }
   queued_bytes_ += bytes;
@@ -201,8 +210,9 @@ void WatchStream::FetchLocked(bool check_expiry) {
       });
   if (admission != RedisExecutor::Admission::kQueued) {
     fetching_ = false;
-    CloseLocked(admission == RedisExecutor::Admission::kCallerQueueFull ? CallerOverloaded()
-                                                                        : Overloaded());
+    CloseLocked(admission == RedisExecutor::Admission::kStopped           ? ShuttingDown()
+                : admission == RedisExecutor::Admission::kCallerQueueFull ? CallerOverloaded()
+                                                                          : Overloaded());
   }
 }
 
@@ -232,6 +242,16 @@ void WatchStream::OnFetched(absl::Status status, bool expired, std::vector<Logge
   if (page.size() == static_cast<size_t>(ReplayPage(streams_->limits())) || live_overflowed_) {
     if (queue_.empty() && !writing_) FetchLocked(/*check_expiry=*/false);
     return;  // else OnWriteDone asks for the next page once the queue has drained
+  }
+  // Caught up. The changes buffered meanwhile join the queue unless both would not fit: then the
+  // log, which has them, is read on once the queue has drained (a reader that keeps up is never
+  // ended for catching up).
+  const WatchLimits& limits = streams_->limits();
+  if (!live_buffer_.empty() && !queue_.empty() &&
+      (queue_.size() + live_buffer_.size() > limits.max_queued_changes ||
+       queued_bytes_ + live_buffer_bytes_ > limits.max_queued_bytes)) {
+    live_overflowed_ = true;
+    return;  // OnWriteDone asks for the next page once the queue has drained
   }
   replaying_ = false;
   std::vector<LoggedChange> buffered = std::move(live_buffer_);
@@ -296,6 +316,9 @@ void WatchStream::MaybeFinishLocked() {
 }
 
 void WatchStream::OnDone() {
+  // Finish may have been called under mu_ by a thread that still holds it (OnFetched on an
+  // executor thread): wait for it to let go before the object goes.
+  { std::lock_guard<std::mutex> lock(mu_); }
   hub_->Unsubscribe(this);
   if (admitted_) streams_->Leave(peak_bytes_);
   delete this;

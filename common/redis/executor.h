@@ -35,8 +35,8 @@ struct ExecutorLimits {
 // threads take the callers that have work waiting in turn (round robin), one task each, so a
 // caller with a hundred tasks queued delays another caller's single task by at most one task
 // per thread. With max_running_per_caller below the thread count, one caller's slow tasks never
-// hold every thread: another caller always finds one free (or one that frees after a task of its
-// own). A caller over max_queued_per_caller is refused alone; the others keep their room.
+// hold every thread (several callers' together can: another caller then waits for one of their
+// tasks to end). A caller over max_queued_per_caller is refused alone; the others keep their room.
 class RedisExecutor {
  public:
   using Task = std::function<void(RedisClient&)>;

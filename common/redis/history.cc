@@ -338,14 +338,15 @@ const std::string& CutoffScriptSha() {
 // or SCRIPT FLUSHed node; EVAL caches it). A script rather than a function library, so that it
 // works whatever libraries the caller's client loads. Returns the index entry that stands.
 absl::StatusOr<std::string> RecordCutoff(RedisClient& redis, const std::string& id,
-                                         const std::string& record, const std::string& data) {
+                                         const std::string& record, const std::string& data,
+                                         const std::string& checked_entry) {
   const std::string index_key = CutoffIndexKey();
   const std::string data_key = CutoffDataKey(id);
   for (const bool by_text : {false, true}) {
     absl::StatusOr<std::vector<ReplyPtr>> r = redis.Pipeline(
         {{by_text ? "EVAL" : "EVALSHA",
           by_text ? absl::string_view(kCutoffCreateLua) : absl::string_view(CutoffScriptSha()), "2",
-          index_key, data_key, id, record, data}});
+          index_key, data_key, id, record, data, checked_entry}});
     if (!r.ok()) return r.status();
     const redisReply* reply = r->front().get();
     if (!by_text && reply != nullptr && reply->type == REDIS_REPLY_ERROR &&
@@ -373,7 +374,9 @@ absl::StatusOr<v1::Cutoff> FreezeCutoff(RedisClient& redis, const v1::Cutoff& me
     if (absl::Status s = ReplyStatus(reply.get()); !s.ok()) return s;
   }
   const redisReply* index_entry = (*r)[0].get();
+  std::string checked_entry;  // the entry seen, which has this cut-off's date ("" for none)
   if (index_entry->type == REDIS_REPLY_STRING) {
+    checked_entry = std::string(Text(index_entry));
     absl::StatusOr<v1::Cutoff> existing = SameCutoff(Text(index_entry), meta);
     // A whole cut-off answers as it is, without reading anything more.
     if (!existing.ok() || (*r)[1]->integer == 1) return existing;
@@ -393,7 +396,7 @@ absl::StatusOr<v1::Cutoff> FreezeCutoff(RedisClient& redis, const v1::Cutoff& me
     a.version = history.live.version;
   }
   absl::StatusOr<std::string> stands =
-      RecordCutoff(redis, id, meta.SerializeAsString(), EncodeFrozen(frozen));
+      RecordCutoff(redis, id, meta.SerializeAsString(), EncodeFrozen(frozen), checked_entry);
   if (!stands.ok()) return stands.status();
   return SameCutoff(*stands, meta);
 }

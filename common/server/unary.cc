@@ -47,6 +47,7 @@ absl::Status UnaryCalls::SubmitFor(const std::string& caller, RedisExecutor::Tas
   RedisExecutor::Admission admission = executor_->SubmitFor(caller, std::move(task));
   if (admission == RedisExecutor::Admission::kQueued) return absl::OkStatus();
   if (overloaded_ != nullptr) overloaded_->Increment();
+  if (admission == RedisExecutor::Admission::kStopped) return ShuttingDown();
   return admission == RedisExecutor::Admission::kCallerQueueFull ? CallerOverloaded()
                                                                  : Overloaded();
 }
@@ -57,9 +58,12 @@ std::string UnaryCalls::CallerKey(const grpc::ServerContextBase& context) const 
     auto it = metadata.find("authorization");
     if (it != metadata.end()) {
       // A hash, not the token: the key outlives the call in the executor's table. A collision
-      // only makes two tokens share one share.
-      return absl::StrCat("token:", absl::Hash<absl::string_view>()(
-                                        absl::string_view(it->second.data(), it->second.size())));
+      // only makes two tokens share one share. With the connection: clients that share a token
+      // (every dashboard with the read token) still get a share each.
+      return absl::StrCat(
+          "token:",
+          absl::Hash<absl::string_view>()(absl::string_view(it->second.data(), it->second.size())),
+          "|", context.peer());
     }
   }
   return context.peer();

@@ -12,6 +12,10 @@
 #include "tests/support/events.h"
 #include "uhc/v1/classifier.grpc.pb.h"
 
+namespace uhc {
+extern const char kCutoffCreateLua[];  // common/redis/cutoff_create.lua, embedded at build
+}  // namespace uhc
+
 namespace uhc::testing {
 namespace {
 
@@ -213,6 +217,26 @@ TEST_F(CutoffTest, ARetryCompletesACutoffListedWithoutItsFigures) {
   ASSERT_TRUE(s.ok()) << s.error_message();
   EXPECT_EQ(tier.metrics().participants(), 2);
   EXPECT_EQ(tier.as_of_date(), kDay);
+}
+
+// The script completes only the entry its caller checked: an entry without figures written
+// after the check (by a previous release, maybe of another date) is left as it is, never given
+// this create's figures.
+TEST_F(CutoffTest, TheScriptCompletesOnlyTheEntryItsCallerChecked) {
+  const std::string other = Record("raced", "2025-02-01", "written after the check");
+  Command({"HSET", CutoffIndexKey(), "raced", other});
+  auto reply = redis_client_->Command({"EVAL", kCutoffCreateLua, "2", CutoffIndexKey(),
+                                       CutoffDataKey("raced"), "raced",
+                                       Record("raced", kDay, "mine"), "F1figures", ""});
+  ASSERT_TRUE(reply.ok());
+  ASSERT_EQ((*reply)->type, REDIS_REPLY_STRING);
+  EXPECT_EQ(std::string((*reply)->str, (*reply)->len), other);
+  EXPECT_EQ(Integer({"EXISTS", CutoffDataKey("raced")}), 0);
+  // With the entry it checked, it completes it.
+  reply = redis_client_->Command({"EVAL", kCutoffCreateLua, "2", CutoffIndexKey(),
+                                  CutoffDataKey("raced"), "raced", other, "F1figures", other});
+  ASSERT_TRUE(reply.ok());
+  EXPECT_EQ(Integer({"EXISTS", CutoffDataKey("raced")}), 1);
 }
 
 // Figures without an index entry were never visible (an earlier release wrote them, then failed
