@@ -135,10 +135,6 @@ void WatchStream::Deliver(const LoggedChange& change) {
     const WatchLimits& limits = streams_->limits();
     if (live_buffer_.size() >= limits.max_queued_changes ||
         live_buffer_bytes_ + bytes > limits.max_queued_bytes) {
-      if (!queue_.empty()) {  // the page is not read yet either: a watcher that stopped reading
-        CloseLocked(FellBehind(limits));
-        return;
-      }
       std::vector<LoggedChange>().swap(live_buffer_);  // the log has them: the replay reads on
       live_buffer_bytes_ = 0;
       live_overflowed_ = true;
