@@ -1,0 +1,408 @@
+#include "common/domain/timeline.h"
+
+#include <algorithm>
+#include <array>
+#include <deque>
+#include <map>
+#include <random>
+#include <set>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "gtest/gtest.h"
+
+namespace uhc::timeline {
+namespace {
+
+constexpr uint64_t kDayMs = 86'400'000;
+constexpr uint64_t k2025 = 1'735'664'400'000;  // 2025-01-01 00:00 WIB
+
+Entry Enroll(uint64_t ts, uint32_t id, int segment, bool active) {
+  return {ts, id, kEnroll, static_cast<uint8_t>(segment | (active ? 8 : 0)), 0, {}};
+}
+Entry Status(uint64_t ts, uint32_t id, bool active) {
+  return {ts, id, kStatus, static_cast<uint8_t>(active), 0, {}};
+}
+
+TEST(TimelineTest, AnEnrolmentAloneIsTwelveBytesAndEveryEntryRoundTrips) {
+  Timeline t;
+  Insert(&t, Enroll(k2025, 7, 3, true));
+  EXPECT_EQ(Encode(t).size(), 12u);
+  Insert(&t, {k2025 + 5, 9, kLeave, 0, 0, "12.03"});
+  Insert(&t, {k2025 + 6, 1, kEnter, State{2, false}.byte(), 300, {}});
+  Insert(&t, Status(k2025 + 2, 4, false));
+  Insert(&t, {k2025 + 3, 4, kSegment, 5, 0, {}});
+  Insert(&t, {k2025 + 9, 4, kTerminate, 0, 0, {}});
+  Compact(&t, k2025 + 3);
+  const std::string bytes = Encode(t);
+  const auto back = Decode(bytes);
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(Encode(*back), bytes);
+  EXPECT_EQ(back->folded, 2u);
+  EXPECT_EQ(back->base, (State{3, false}));
+  ASSERT_EQ(back->entries.size(), 4u);
+  EXPECT_EQ(back->entries[1].to, "12.03");
+  EXPECT_EQ(back->entries[2].version, 300u);
+}
+
+TEST(TimelineTest, MalformedBytesAreRefused) {
+  Timeline t;
+  Insert(&t, Enroll(k2025, 7, 3, true));
+  Insert(&t, Enroll(k2025 + 1, 7, 3, true));
+  const std::string good = Encode(t);
+  EXPECT_FALSE(Decode("").has_value());
+  EXPECT_FALSE(Decode(good.substr(0, 13)).has_value());  // a partial entry
+  std::string unordered = good.substr(0, 1) + good.substr(12, 11) + good.substr(1, 11);
+  EXPECT_FALSE(Decode(unordered).has_value());
+  std::string bad_op = good;
+  bad_op[11] = static_cast<char>(7 << 4);
+  EXPECT_FALSE(Decode(bad_op).has_value());
+  std::string bad_segment = good;
+  bad_segment[11] = static_cast<char>(kEnroll << 4 | 6);
+  EXPECT_FALSE(Decode(bad_segment).has_value());
+  std::string bad_base = good;
+  bad_base[0] = 7;
+  EXPECT_FALSE(Decode(bad_base).has_value());
+}
+
+// The probe of the issue: a deactivation (June) delivered before the enrolment (March) is kept;
+// when the enrolment arrives the participant counts active from March to June and inactive after.
+TEST(TimelineTest, ADeactivationBeforeItsEnrolmentTakesEffectWhenTheEnrolmentArrives) {
+  const uint64_t march = k2025 + 60 * kDayMs, june = k2025 + 152 * kDayMs;
+  Timeline t;
+  const InsertResult first = Insert(&t, Status(june, 2, false));
+  EXPECT_EQ(first.outcome, Outcome::kApplied);
+  EXPECT_TRUE(first.changes.empty());
+  const InsertResult second = Insert(&t, Enroll(march, 1, 4, true));
+  EXPECT_EQ(second.outcome, Outcome::kApplied);
+  EXPECT_EQ(second.now_after, (State{4, false}));
+  ASSERT_EQ(second.changes.size(), 2u);
+  EXPECT_EQ(second.changes[0].day, WibDay(march));
+  EXPECT_EQ(second.changes[0].from, 0);
+  EXPECT_EQ(second.changes[0].to, 9);  // segment 4, active
+  EXPECT_EQ(second.changes[1].day, WibDay(june));
+  EXPECT_EQ(second.changes[1].from, 9);
+  EXPECT_EQ(second.changes[1].to, 4);
+  EXPECT_EQ(Insert(&t, Status(june, 2, false)).outcome, Outcome::kDuplicate);
+}
+
+// A late status change before a relocation changes what the relocation carried: the LEAVE sends
+// its ENTER again with a larger version; the destination keeps the largest.
+TEST(TimelineTest, ALateEventBeforeALeaveSendsItsEnterAgainAndTheLargestVersionWins) {
+  Timeline a, b;
+  Insert(&a, Enroll(k2025, 1, 2, true));
+  const InsertResult leave = Insert(&a, {k2025 + 10 * kDayMs, 2, kLeave, 0, 0, "b"});
+  ASSERT_EQ(leave.follow_ups.size(), 1u);
+  EXPECT_EQ(leave.follow_ups[0].carried, (State{2, true}));
+  const InsertResult late = Insert(&a, Status(k2025 + 5 * kDayMs, 3, false));
+  ASSERT_EQ(late.follow_ups.size(), 1u);
+  EXPECT_EQ(late.follow_ups[0].carried, (State{2, false}));
+  EXPECT_GT(late.follow_ups[0].version, leave.follow_ups[0].version);
+  // Delivered newest first: the older one changes nothing.
+  EXPECT_EQ(Insert(&b, late.follow_ups[0].AsEnter()).outcome, Outcome::kApplied);
+  const InsertResult stale = Insert(&b, leave.follow_ups[0].AsEnter());
+  EXPECT_EQ(stale.outcome, Outcome::kDuplicate);
+  EXPECT_TRUE(stale.changes.empty());
+  EXPECT_EQ(FoldTimeline(b).now(), (State{2, false}));
+  // A retry of the late event (a crash lost its follow-up) sends it again.
+  const InsertResult retry = Insert(&a, Status(k2025 + 5 * kDayMs, 3, false));
+  EXPECT_EQ(retry.outcome, Outcome::kDuplicate);
+  ASSERT_EQ(retry.follow_ups.size(), 1u);
+  EXPECT_EQ(retry.follow_ups[0].version, late.follow_ups[0].version);
+}
+
+// ---- The property: the region-sharded timelines, fed any arrival order, batching, duplicates,
+// resends and follow-ups delivered late, out of order or lost and healed by a retry, give every
+// region's count changes by day exactly as the fold of each participant's events, all regions
+// together, in (occurred_at, event id hash) order.
+
+using Slots = std::array<int64_t, 11>;  // 1-5 participants by segment, 6-10 active
+using DayFigures = std::map<std::pair<std::string, int64_t>, Slots>;  // (region, day)
+
+void AddCode(Slots* s, int code, int64_t times) {
+  if (code == 0) return;
+  (*s)[(code - 1) % 5 + 1] += times;
+  if (code > 5) (*s)[code] += times;
+}
+
+void Book(DayFigures* figures, const std::string& region, int64_t day, int from, int to,
+          int64_t times) {
+  Slots& s = (*figures)[{region, day}];
+  AddCode(&s, from, -times);
+  AddCode(&s, to, times);
+}
+
+DayFigures NonZero(const DayFigures& figures) {
+  DayFigures out;
+  for (const auto& [key, slots] : figures) {
+    if (std::any_of(slots.begin(), slots.end(), [](int64_t v) { return v != 0; })) out[key] = slots;
+  }
+  return out;
+}
+
+struct Event {
+  int participant = 0;
+  std::string region;
+  uint8_t op = 0;  // kEnroll, kStatus, kSegment, kLeave (a relocation), kTerminate
+  uint64_t ts = 0;
+  uint32_t id = 0;
+  uint8_t arg = 0;
+  std::string to;  // relocations
+};
+
+// The reference: each participant's events folded together, in order, whatever region they name.
+DayFigures Reference(const std::vector<Event>& events) {
+  std::map<int, std::vector<Event>> by_participant;
+  for (const Event& e : events) by_participant[e.participant].push_back(e);
+  DayFigures figures;
+  for (auto& [p, list] : by_participant) {
+    std::sort(list.begin(), list.end(), [](const Event& a, const Event& b) {
+      return std::tie(a.ts, a.id) < std::tie(b.ts, b.id);
+    });
+    std::string region;  // "" : not a participant
+    State state;
+    for (const Event& e : list) {
+      std::string next_region = region;
+      State next = state;
+      const bool here = !region.empty() && region == e.region;
+      if (e.op == kEnroll) {
+        next_region = e.region;
+        next = State::FromByte(e.arg);
+      } else if (e.op == kStatus && here) {
+        next.active = e.arg != 0;
+      } else if (e.op == kSegment && here) {
+        next.segment = e.arg;
+      } else if (e.op == kLeave && here) {
+        next_region = e.to;
+      } else if (e.op == kTerminate && here) {
+        next_region.clear();
+        next = State{};
+      }
+      const int64_t day = WibDay(e.ts);
+      if (next_region != region) {
+        if (!region.empty()) Book(&figures, region, day, state.code(), 0, 1);
+        if (!next_region.empty()) Book(&figures, next_region, day, 0, next.code(), 1);
+      } else if (!region.empty() && next != state) {
+        Book(&figures, region, day, state.code(), next.code(), 1);
+      }
+      region = next_region;
+      state = next;
+    }
+  }
+  return NonZero(figures);
+}
+
+// Random histories: every kind, re-enrolments, moves back and forth, terminations, events on one
+// instant and across midnight WIB, events naming a region the participant is not in. An
+// enrolment names the participant's region (or any, when not a participant anywhere): the
+// region-sharded layout cannot see an enrolment elsewhere without a relocation (DESIGN.md).
+std::vector<Event> History(std::mt19937_64& rng, int participants, int days) {
+  const std::vector<std::string> regions = {"11.01", "11.02", "12.03", "31.71"};
+  std::vector<Event> events;
+  auto pick = [&](int n) { return static_cast<int>(rng() % static_cast<uint64_t>(n)); };
+  for (int p = 0; p < participants; ++p) {
+    std::string region;
+    std::set<uint32_t> ids;
+    uint64_t ts = k2025 + static_cast<uint64_t>(pick(days)) * kDayMs +
+                  static_cast<uint64_t>(pick(24)) * 3'600'000;
+    const int n = 1 + pick(7);
+    for (int k = 0; k < n; ++k) {
+      Event e;
+      e.participant = p;
+      // Events of one instant go in id order as generated: the region tracked below is then
+      // the fold's.
+      uint32_t id;
+      do {
+        id = k > 0 && events.back().ts == ts
+                 ? events.back().id + 1 + static_cast<uint32_t>(pick(1000))
+                 : static_cast<uint32_t>(rng() >> 34);
+      } while (!ids.insert(id).second);
+      e.id = id;
+      e.ts = ts;
+      const int kind = pick(10);
+      const std::string somewhere = regions[static_cast<size_t>(pick(4))];
+      e.region = region.empty() || pick(8) == 0 ? somewhere : region;
+      if (region.empty() || kind == 0) {
+        e.op = kEnroll;
+        if (!region.empty()) e.region = region;
+        e.arg = static_cast<uint8_t>((1 + pick(5)) | (pick(2) ? 8 : 0));
+      } else if (kind <= 3) {
+        e.op = kStatus;
+        e.arg = static_cast<uint8_t>(pick(2));
+      } else if (kind <= 5) {
+        e.op = kSegment;
+        e.arg = static_cast<uint8_t>(1 + pick(5));
+      } else if (kind <= 8) {
+        e.op = kLeave;
+        do {
+          e.to = regions[static_cast<size_t>(pick(4))];
+        } while (e.to == e.region);
+      } else {
+        e.op = kTerminate;
+      }
+      // The participant's region by the events so far (they come in time order here).
+      if (e.op == kEnroll) {
+        region = e.region;
+      } else if (e.region == region && e.op == kLeave) {
+        region = e.to;
+      } else if (e.region == region && e.op == kTerminate) {
+        region.clear();
+      }
+      events.push_back(e);
+      const int gap = pick(4);  // the same instant, hours later (across midnight), days later
+      ts += gap == 0   ? 0
+            : gap == 1 ? 3'600'000 * static_cast<uint64_t>(1 + pick(20))
+                       : kDayMs * static_cast<uint64_t>(1 + pick(90));
+    }
+  }
+  return events;
+}
+
+// Region-sharded timelines fed deliveries in the given order. Follow-ups wait in a pool and go
+// at random moments, in random order; some are lost (a crash between the steps) and healed by
+// the retry of the event that sent them.
+DayFigures Deliver(std::vector<Event> deliveries, std::mt19937_64& rng, bool lose_some) {
+  std::map<std::pair<std::string, int>, Timeline> store;
+  DayFigures figures;
+  struct Pending {
+    FollowUp follow_up;
+    int participant;
+    Event source;
+  };
+  std::vector<Pending> pool;
+  auto apply = [&](const std::string& region, int participant, const Entry& entry,
+                   const Event& source) {
+    const InsertResult r = Insert(&store[{region, participant}], entry);
+    for (const Change& c : r.changes) Book(&figures, region, c.day, c.from, c.to, c.times);
+    for (const FollowUp& f : r.follow_ups) pool.push_back({f, participant, source});
+  };
+  auto send_pending = [&] {
+    const size_t k = rng() % pool.size();
+    Pending p = pool[k];
+    pool.erase(pool.begin() + static_cast<std::ptrdiff_t>(k));
+    if (lose_some && rng() % 10 == 0) {
+      deliveries.push_back(p.source);  // the producer's retry, after the crash
+      return;
+    }
+    apply(p.follow_up.to, p.participant, p.follow_up.AsEnter(), p.source);
+  };
+  for (size_t next = 0; next < deliveries.size();) {
+    if (!pool.empty() && rng() % 3 == 0) {
+      send_pending();
+      continue;
+    }
+    const Event e = deliveries[next++];
+    apply(e.region, e.participant, Entry{e.ts, e.id, e.op, e.arg, 0, e.to}, e);
+  }
+  while (!pool.empty()) {
+    lose_some = false;
+    send_pending();
+  }
+  return NonZero(figures);
+}
+
+// The first (region, day) where two figures differ, for a readable failure.
+std::string FirstDifference(const DayFigures& got, const DayFigures& want) {
+  std::set<std::pair<std::string, int64_t>> keys;
+  for (const auto& [k, v] : got) keys.insert(k);
+  for (const auto& [k, v] : want) keys.insert(k);
+  for (const auto& k : keys) {
+    const auto g = got.find(k), w = want.find(k);
+    const Slots zero{};
+    const Slots& a = g == got.end() ? zero : g->second;
+    const Slots& b = w == want.end() ? zero : w->second;
+    if (a != b) {
+      std::string out = k.first + " day " + std::to_string(k.second) + ": got";
+      for (int i = 1; i <= 10; ++i) out += " " + std::to_string(a[static_cast<size_t>(i)]);
+      out += ", want";
+      for (int i = 1; i <= 10; ++i) out += " " + std::to_string(b[static_cast<size_t>(i)]);
+      return out;
+    }
+  }
+  return "";
+}
+
+TEST(TimelineTest, AnyArrivalOrderGivesTheFoldOfEveryParticipantsEvents) {
+  for (uint64_t seed = 1; seed <= 12; ++seed) {
+    std::mt19937_64 rng(seed);
+    const std::vector<Event> events = History(rng, 400, 730);
+    const DayFigures expected = Reference(events);
+    ASSERT_FALSE(expected.empty());
+    std::vector<Event> in_order = events;
+    std::sort(in_order.begin(), in_order.end(), [](const Event& a, const Event& b) {
+      return std::tie(a.ts, a.id) < std::tie(b.ts, b.id);
+    });
+    std::vector<Event> shuffled = events;
+    std::shuffle(shuffled.begin(), shuffled.end(), rng);
+    std::vector<Event> reversed(in_order.rbegin(), in_order.rend());
+    std::vector<Event> resent = shuffled;  // batches sent again, whole or in part
+    for (size_t k = 0; k < events.size() / 5; ++k) resent.push_back(events[rng() % events.size()]);
+    std::shuffle(resent.begin(), resent.end(), rng);
+    EXPECT_EQ(FirstDifference(Deliver(in_order, rng, false), expected), "")
+        << "in order, seed " << seed;
+    EXPECT_EQ(FirstDifference(Deliver(shuffled, rng, false), expected), "")
+        << "shuffled, seed " << seed;
+    EXPECT_EQ(FirstDifference(Deliver(reversed, rng, false), expected), "")
+        << "reversed, seed " << seed;
+    EXPECT_EQ(FirstDifference(Deliver(resent, rng, true), expected), "")
+        << "resent, follow-ups lost, seed " << seed;
+  }
+}
+
+// Many arrival orders of one participant's few events at a time (with resends and lost
+// follow-ups): a failure names the events and the order.
+TEST(TimelineTest, EveryOrderOfOneParticipantsEventsGivesTheirFold) {
+  std::mt19937_64 rng(7);
+  const std::vector<Event> events = History(rng, 300, 730);
+  for (int p = 0; p < 300; ++p) {
+    std::vector<Event> mine;
+    for (const Event& e : events) {
+      if (e.participant == p) mine.push_back(e);
+    }
+    const DayFigures expected = Reference(mine);
+    for (int trial = 0; trial < 40; ++trial) {
+      std::vector<Event> order = mine;
+      order.push_back(mine[rng() % mine.size()]);
+      std::shuffle(order.begin(), order.end(), rng);
+      const std::string difference = FirstDifference(Deliver(order, rng, true), expected);
+      if (difference.empty()) continue;
+      std::string story;
+      for (const Event& e : order) {
+        story += e.region + " op " + std::to_string(e.op) + " at " + std::to_string(e.ts) + " id " +
+                 std::to_string(e.id) + " to " + e.to + "\n";
+      }
+      FAIL() << difference << " after\n" << story;
+    }
+  }
+}
+
+TEST(TimelineTest, CompactingBeforeTheWindowChangesNoAnswerAfterIt) {
+  std::mt19937_64 rng(99);
+  const std::vector<Event> events = History(rng, 300, 400);
+  const uint64_t window = k2025 + 200 * kDayMs;
+  std::map<std::pair<std::string, int>, Timeline> store;
+  for (const Event& e : events) {
+    if (e.op != kLeave) Insert(&store[{e.region, e.participant}], {e.ts, e.id, e.op, e.arg, 0, {}});
+  }
+  for (auto& [key, t] : store) {
+    const Timeline before = t;
+    Compact(&t, window);
+    const Fold a = FoldTimeline(before), b = FoldTimeline(t);
+    EXPECT_EQ(a.now(), b.now());
+    // A late event after the window changes the same counts either way.
+    Timeline x = before, y = t;
+    const Entry late = Status(window + 5 * kDayMs, 12345, false);
+    const InsertResult rx = Insert(&x, late), ry = Insert(&y, late);
+    ASSERT_EQ(rx.changes.size(), ry.changes.size());
+    for (size_t i = 0; i < rx.changes.size(); ++i) {
+      EXPECT_EQ(
+          std::tie(rx.changes[i].day, rx.changes[i].from, rx.changes[i].to, rx.changes[i].times),
+          std::tie(ry.changes[i].day, ry.changes[i].from, ry.changes[i].to, ry.changes[i].times));
+    }
+    EXPECT_LE(Encode(t).size(), Encode(before).size());
+  }
+}
+
+}  // namespace
+}  // namespace uhc::timeline
