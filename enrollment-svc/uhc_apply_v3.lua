@@ -202,13 +202,121 @@ local function hset_all(key, update)
   end
 end
 
+-- The end of an apply call, shared by uhc_apply_v3 and uhc_apply_v4: books the counted changes
+-- in each touched aggregate and day hash and makes the result bytes. `counts`, `agg_of`, `moves`
+-- and `first_day` as apply_logged fills them; `out` holds the n result codes.
+local function finish(keys, counts, agg_of, moves, first_day, out, n)
+  local call, unpack_struct, pack_struct = redis.call, struct.unpack, struct.pack
+  local char, concat, min, sub = string.char, table.concat, math.min, string.sub
+  -- The changes of other days than the first, by aggregate (b) and day: the ten changes each.
+  local other_days = {}
+  if moves then
+    for k, times in pairs(moves) do
+      local d = k % 65536
+      local rest = (k - d) / 65536
+      local code = rest % 128
+      local b = (rest - code) / 128
+      local to = code % 11
+      local from = (code - to) / 11
+      local by_day = other_days[b]
+      if not by_day then
+        by_day = {}
+        other_days[b] = by_day
+      end
+      local h = by_day[d]
+      if not h then
+        h = zeros()
+        by_day[d] = h
+      end
+      add_state(h, from, -times)
+      add_state(h, to, times)
+    end
+  end
+
+  -- Each touched aggregate: one HGET and one HSET of its field `c` (more the first time, for
+  -- layouts 1 and 2). The changes of its current day ride along in `c`; only changes of earlier
+  -- days (late events) and the change of a day that stops being current go to the day hash, so
+  -- in the common case (all of the aggregate's events on its current day) the history costs
+  -- nothing: the first day's changes go straight into the counts. Read and checked first, all of
+  -- them; written after.
+  local writes, named = {}, {}
+  for b = 1, #counts, STRIDE do
+    local ai = agg_of[b]
+    local agg = keys[ai]
+    -- Two indexes naming one aggregate would each write counts read before the other's write.
+    if named[agg] then error({err = 'ERR uhc_apply_v3: a key is named twice'}) end
+    named[agg] = true
+    local w = {agg = agg}
+    writes[#writes + 1] = w
+    local packed = call('HGET', agg, 'c')
+    if not packed or #packed ~= LAYOUT3_BYTES then
+      packed = migrate(agg, packed)
+      w.migrated = true
+    end
+    local v = {unpack_struct(HEAD, packed)}
+    local tail = sub(packed, HEAD_BYTES + 1)
+    local by_day = other_days[b]
+    if not by_day and v[13] == first_day then  -- all its events on its current day: nearly always
+      for state = 1, 10 do add_state(v, state, counts[b + state]) end
+    else
+      -- The first day's changes, if any, join the other days' (moves holds no first-day ones).
+      by_day = by_day or {}
+      local h = zeros()
+      for state = 1, 10 do add_state(h, state, counts[b + state]) end
+      for slot = 1, 10 do
+        if h[slot] ~= 0 then
+          by_day[first_day] = h
+          break
+        end
+      end
+      local t = v[13]
+      local began, later  -- decoded only for late events or when the current day ends
+      local newest_day = NO_DAY
+      for d in pairs(by_day) do
+        if d > newest_day then newest_day = d end
+      end
+      if newest_day > t then  -- the current day is over: its changes go to the day hash
+        if t ~= NO_DAY then
+          local was = {unpack_struct(COUNTS, tail)}
+          for slot = 1, 10 do was[slot] = v[slot] - was[slot] end
+          later = {[t] = was}
+        end
+        t = newest_day
+        began = {unpack(v, 1, 10)}
+        v[13] = t
+      end
+      for d, h in pairs(by_day) do began, later = book_day(v, began, tail, t, later, d, h) end
+      if began then tail = pack_struct(COUNTS, unpack(began, 1, 10)) end
+      if later then
+        w.hist = keys[ai + 1]
+        w.days = plan_days(w.hist, later)
+      end
+    end
+    v[11] = v[11] + counts[b + 11]
+    if counts[b + 12] > v[12] then v[12] = counts[b + 12] end
+    w.c = pack_struct(HEAD, unpack(v, 1, 13)) .. tail
+  end
+  for _, w in ipairs(writes) do
+    if w.migrated then call('HDEL', w.agg, unpack(LAYOUT3_GONE)) end
+    if w.days then hset_all(w.hist, w.days) end
+    call('HSET', w.agg, 'c', w.c)
+  end
+
+  -- Result bytes, a chunk at a time (string.char takes its bytes on the Lua stack).
+  local chunks = {}
+  for first = 1, n, CHUNK do
+    chunks[#chunks + 1] = char(unpack(out, first, min(first + CHUNK - 1, n)))
+  end
+  return concat(chunks)
+end
+
 -- Puts back what the per-event loop wrote, newest first: a call that fails changes nothing. The
 -- undo log `u` holds, per record written, the index of the event that wrote it (its key and
 -- field are read from the events again) and the record before, if there was one: on the common
 -- path (a new participant) one number, and no string kept alive for the collector to walk.
-local function roll_back(keys, s, u)
+local function roll_back(keys, s, u, event_bytes)
   for k = #u.event, 1, -1 do
-    local _, _, bi, field = struct.unpack('>BHHc8', s, (u.event[k] - 1) * EVENT_BYTES + 1)
+    local _, _, bi, field = struct.unpack('>BHHc8', s, (u.event[k] - 1) * event_bytes + 1)
     if u.old[k] then
       redis.call('HSET', keys[bi], field, u.old[k])
     else
@@ -374,106 +482,7 @@ local function apply_logged(keys, args, u)
     out[i] = outcome
   end
 
-  -- The changes of other days than the first, by aggregate (b) and day: the ten changes each.
-  local other_days = {}
-  if moves then
-    for k, times in pairs(moves) do
-      local d = k % 65536
-      local rest = (k - d) / 65536
-      local code = rest % 128
-      local b = (rest - code) / 128
-      local to = code % 11
-      local from = (code - to) / 11
-      local by_day = other_days[b]
-      if not by_day then
-        by_day = {}
-        other_days[b] = by_day
-      end
-      local h = by_day[d]
-      if not h then
-        h = zeros()
-        by_day[d] = h
-      end
-      add_state(h, from, -times)
-      add_state(h, to, times)
-    end
-  end
-
-  -- Each touched aggregate: one HGET and one HSET of its field `c` (more the first time, for
-  -- layouts 1 and 2). The changes of its current day ride along in `c`; only changes of earlier
-  -- days (late events) and the change of a day that stops being current go to the day hash, so
-  -- in the common case (all of the aggregate's events on its current day) the history costs
-  -- nothing: the first day's changes go straight into the counts. Read and checked first, all of
-  -- them; written after.
-  local writes, named = {}, {}
-  for b = 1, #counts, STRIDE do
-    local ai = agg_of[b]
-    local agg = keys[ai]
-    -- Two indexes naming one aggregate would each write counts read before the other's write.
-    if named[agg] then error({err = 'ERR uhc_apply_v3: a key is named twice'}) end
-    named[agg] = true
-    local w = {agg = agg}
-    writes[#writes + 1] = w
-    local packed = call('HGET', agg, 'c')
-    if not packed or #packed ~= LAYOUT3_BYTES then
-      packed = migrate(agg, packed)
-      w.migrated = true
-    end
-    local v = {unpack_struct(HEAD, packed)}
-    local tail = sub(packed, HEAD_BYTES + 1)
-    local by_day = other_days[b]
-    if not by_day and v[13] == first_day then  -- all its events on its current day: nearly always
-      for state = 1, 10 do add_state(v, state, counts[b + state]) end
-    else
-      -- The first day's changes, if any, join the other days' (moves holds no first-day ones).
-      by_day = by_day or {}
-      local h = zeros()
-      for state = 1, 10 do add_state(h, state, counts[b + state]) end
-      for slot = 1, 10 do
-        if h[slot] ~= 0 then
-          by_day[first_day] = h
-          break
-        end
-      end
-      local t = v[13]
-      local began, later  -- decoded only for late events or when the current day ends
-      local newest_day = NO_DAY
-      for d in pairs(by_day) do
-        if d > newest_day then newest_day = d end
-      end
-      if newest_day > t then  -- the current day is over: its changes go to the day hash
-        if t ~= NO_DAY then
-          local was = {unpack_struct(COUNTS, tail)}
-          for slot = 1, 10 do was[slot] = v[slot] - was[slot] end
-          later = {[t] = was}
-        end
-        t = newest_day
-        began = {unpack(v, 1, 10)}
-        v[13] = t
-      end
-      for d, h in pairs(by_day) do began, later = book_day(v, began, tail, t, later, d, h) end
-      if began then tail = pack_struct(COUNTS, unpack(began, 1, 10)) end
-      if later then
-        w.hist = keys[ai + 1]
-        w.days = plan_days(w.hist, later)
-      end
-    end
-    v[11] = v[11] + counts[b + 11]
-    if counts[b + 12] > v[12] then v[12] = counts[b + 12] end
-    w.c = pack_struct(HEAD, unpack(v, 1, 13)) .. tail
-  end
-  for _, w in ipairs(writes) do
-    if w.migrated then call('HDEL', w.agg, unpack(LAYOUT3_GONE)) end
-    if w.days then hset_all(w.hist, w.days) end
-    call('HSET', w.agg, 'c', w.c)
-  end
-
-  -- Result bytes, a chunk at a time (string.char takes its bytes on the Lua stack).
-  local chunks = {}
-  for first = 1, n, CHUNK do
-    chunks[#chunks + 1] = char(unpack(out, first, min(first + CHUNK - 1, n)))
-  end
-  return concat(chunks)
+  return finish(keys, counts, agg_of, moves, first_day, out, n)
 end
 
 -- Redis keeps what a function wrote before an error: a call that fails (a key of another type, a
@@ -482,9 +491,322 @@ local function apply(keys, args)
   local u = {event = {}, old = {}}
   local ok, result = pcall(apply_logged, keys, args, u)
   if ok then return result end
-  roll_back(keys, args[1], u)
+  roll_back(keys, args[1], u, EVENT_BYTES)
   if type(result) == 'table' and result.err then return redis.error_reply(result.err) end
   return redis.error_reply('ERR uhc_apply_v3: ' .. tostring(result))
+end
+
+-- ---- uhc_apply_v4: exact whatever the order (issue #26; the rule, the layout and the proofs are
+-- in common/domain/timeline.h, which the module runs; this states the same in Lua, and
+-- tests/integration/apply_v4_test.cc keeps the two byte-equal).
+--
+-- A bucket field's value is the participant's timeline in the region: a header byte (the base
+-- state: segment | active << 3; bit 7: a varint of the folded entries' weight follows), then per
+-- entry occurred_at ms (6 bytes), event id hash (4), op << 4 | arg (1), and for an ENTER its
+-- version (varint), for a LEAVE the length of its destination's code (1) and the code. An
+-- 11-byte value is a uhc_apply_v3 record: read as one entry (its last event: an ENROLL of its
+-- state if live, else a TERMINATE) and written back as a timeline when the participant changes.
+--
+-- KEYS: as uhc_apply_v3.
+-- ARGV[1]: the events, 28 bytes each: uhc_apply_v3's 24, then 4 more: an ENTER's version, a
+-- LEAVE's destination (1-based index into ARGV[2]), 0 otherwise. An ENTER's argument is the
+-- carried state (segment | active << 3, 0: none); it replaces an ENTER of the same event kept
+-- with a smaller version.
+-- ARGV[2]: the LEAVEs' destination region codes, each preceded by its length (1 byte).
+-- Returns the result byte of each event (APPLIED: kept; DUPLICATE: kept already; an ENROLL with
+-- PRIO_DECIDES carries the status in bit 6, as uhc_apply_v3), then the follow-ups: for every
+-- event, every LEAVE at or after its place in the timeline (applied or not), the ENTER to send
+-- to its destination: event index (4 bytes, 0-based), occurred_at (6), event id hash (4), carried
+-- state (1), version (4), the destination code's length (1) and the code.
+local EVENT4_BYTES = 28
+
+-- Writes `v` as a varint (7 bits a byte, low first) into the list `parts`.
+local function put_varint(parts, v)
+  while v >= 128 do
+    local low = v % 128
+    parts[#parts + 1] = string.char(128 + low)
+    v = (v - low) / 128
+  end
+  parts[#parts + 1] = string.char(v)
+end
+
+local function get_varint(rec, pos)
+  local v, scale = 0, 1
+  for _ = 1, 5 do
+    local b = string.byte(rec, pos)
+    if not b then error({err = MALFORMED}) end
+    pos = pos + 1
+    if b < 128 then
+      v = v + b * scale
+      if v > 4294967295 then error({err = MALFORMED}) end
+      return v, pos
+    end
+    v = v + (b - 128) * scale
+    scale = scale * 128
+  end
+  error({err = MALFORMED})
+end
+
+-- A state byte: 0, or segment 1-5 with the active bit (below 16).
+local function valid_state(b) return b == 0 or (b < 16 and SEG[b] >= 1 and SEG[b] <= 5) end
+
+local function valid_arg(op, arg)
+  if op == ENROLL then return arg ~= 0 and valid_state(arg) end
+  if op == STATUS then return arg <= 1 end
+  if op == SEGMENT then return arg >= 1 and arg <= 5 end
+  if op == ENTER then return valid_state(arg) end
+  return (op == LEAVE or op == TERMINATE) and arg == 0
+end
+
+-- A stored value as a timeline: base, folded, n, and per entry ts, id, op, arg, ver, to.
+local function tl_decode(rec)
+  local t = {base = 0, folded = 0, n = 0, ts = {}, id = {}, op = {}, arg = {}, ver = {}, to = {}}
+  local len = #rec
+  if len == 11 then
+    local flags, ts, idh = struct.unpack('>BI6I4', rec)
+    if SEG[flags] < 1 or SEG[flags] > 5 then error({err = MALFORMED}) end
+    t.n, t.ts[1], t.id[1], t.ver[1] = 1, ts, idh, 0
+    if LIVE[flags] then
+      t.op[1], t.arg[1] = ENROLL, SEG[flags] + 8 * ACT[flags]
+    else
+      t.op[1], t.arg[1] = TERMINATE, 0
+    end
+    return t
+  end
+  if len == 0 then error({err = MALFORMED}) end
+  local header = string.byte(rec, 1)
+  local base = header % 128
+  if not valid_state(base) then error({err = MALFORMED}) end
+  t.base = base
+  local pos = 2
+  if header >= 128 then
+    t.folded, pos = get_varint(rec, pos)
+    if t.folded == 0 then error({err = MALFORMED}) end
+  end
+  local n = 0
+  while pos <= len do
+    if len - pos + 1 < 11 then error({err = MALFORMED}) end
+    local ts, idh, code = struct.unpack('>I6I4B', rec, pos)
+    pos = pos + 11
+    local arg = code % 16
+    local op = (code - arg) / 16
+    if not valid_arg(op, arg) or ts >= LAST_MS then error({err = MALFORMED}) end
+    local ver, to = 0, nil
+    if op == ENTER then ver, pos = get_varint(rec, pos) end
+    if op == LEAVE then
+      local l = string.byte(rec, pos)
+      if not l or l == 0 or len - pos < l then error({err = MALFORMED}) end
+      to = string.sub(rec, pos + 1, pos + l)
+      pos = pos + 1 + l
+    end
+    if n > 0 and (ts < t.ts[n] or (ts == t.ts[n] and idh <= t.id[n])) then
+      error({err = MALFORMED})
+    end
+    n = n + 1
+    t.ts[n], t.id[n], t.op[n], t.arg[n], t.ver[n], t.to[n] = ts, idh, op, arg, ver, to
+  end
+  t.n = n
+  return t
+end
+
+local function tl_encode(t)
+  local parts = {string.char(t.base + (t.folded > 0 and 128 or 0))}
+  if t.folded > 0 then put_varint(parts, t.folded) end
+  for k = 1, t.n do
+    local op = t.op[k]
+    parts[#parts + 1] = struct.pack('>I6I4B', t.ts[k], t.id[k], op * 16 + t.arg[k])
+    if op == ENTER then put_varint(parts, t.ver[k]) end
+    if op == LEAVE then parts[#parts + 1] = string.char(#t.to[k]) .. t.to[k] end
+  end
+  return table.concat(parts)
+end
+
+-- The state after an entry, given the state before it (state bytes; 0: not a participant).
+local function step(s, op, arg)
+  if op == ENROLL then return arg end
+  if op == STATUS then return s ~= 0 and SEG[s] + 8 * arg or s end
+  if op == SEGMENT then return s ~= 0 and arg + 8 * ACT[s] or s end
+  if op == ENTER then return arg ~= 0 and arg or s end
+  return 0  -- LEAVE, TERMINATE
+end
+
+local function weight(t, k) return 1 + (t.op[k] == ENTER and t.ver[k] or 0) end
+
+-- Folds entries from..n starting from state s (the state before `from`) and weight w (the
+-- versions' sum before `from`): adds sign to net[day, from, to] for each transition and, when
+-- `ups` is given, appends every LEAVE's follow-up (event index i) to it.
+local function tl_fold(t, from, s, w, sign, net, ups, i)
+  for k = from, t.n do
+    local op = t.op[k]
+    w = w + weight(t, k)
+    if op == LEAVE and ups then
+      ups[#ups + 1] = struct.pack('>I4I6I4BI4B', i - 1, t.ts[k], t.id[k], s, w, #t.to[k]) .. t.to[k]
+    end
+    local after = step(s, op, t.arg[k])
+    if net and STATE[after] ~= STATE[s] then
+      local wib = t.ts[k] + WIB_MS
+      local key = ((wib - wib % DAY_MS) / DAY_MS * 11 + STATE[s]) * 11 + STATE[after]
+      net[key] = (net[key] or 0) + sign
+    end
+    s = after
+  end
+end
+
+local function apply4_logged(keys, args, u)
+  local call, unpack_struct = redis.call, struct.unpack
+  local u_event, u_old, nu = u.event, u.old, 0
+  local s = args[1]
+  if #s % EVENT4_BYTES ~= 0 then error({err = BAD_CALL .. 'the events are not 28 bytes each'}) end
+  local n = #s / EVENT4_BYTES
+  local nkeys = #keys
+  local dest  -- the destinations, parsed at the first LEAVE
+  local base_of, agg_of, counts = {}, {}, {}
+  local prio_of = {}
+  local moves
+  local first_day
+  local out, ups = {}, {}
+  local pos = 1
+  for i = 1, n do
+    local op, ai, bi, field, ts, idh, arg, extra
+    op, ai, bi, field, ts, idh, arg, extra, pos = unpack_struct('>BHHc8I6I4BI4', s, pos)
+    if op < ENROLL or op > TERMINATE or ai < 1 or ai >= nkeys or bi < 1 or bi > nkeys then
+      error({err = BAD_CALL .. 'an operation or key index out of range'})
+    end
+    local decided = op == ENROLL and arg >= PRIO_DECIDES
+    if decided then arg = arg - PRIO_DECIDES end
+    if op == LEAVE or op == TERMINATE then arg = 0 end
+    if ts >= LAST_MS or not valid_arg(op, arg) then
+      error({err = BAD_CALL .. 'an argument byte or occurred_at out of range'})
+    end
+    local to
+    if op == LEAVE then
+      if not dest then
+        dest = {}
+        local d, p = args[2] or '', 1
+        while p <= #d do
+          local l = string.byte(d, p)
+          if l == 0 or p + l > #d then error({err = BAD_CALL .. 'malformed destinations'}) end
+          dest[#dest + 1] = string.sub(d, p + 1, p + l)
+          p = p + 1 + l
+        end
+      end
+      to = dest[extra]
+      if not to then error({err = BAD_CALL .. 'a destination index out of range'}) end
+    end
+    local wib = ts + WIB_MS
+    local day = (wib - wib % DAY_MS) / DAY_MS
+    first_day = first_day or day
+    if decided then
+      local p = prio_of[ai]
+      if p == nil then
+        p = call('HGET', keys[ai], 'prio') == '1' and 1 or 0
+        prio_of[ai] = p
+      end
+      arg = arg % 8 + 8 * p
+    end
+    local ver = op == ENTER and extra or 0
+    local bucket = keys[bi]
+    local outcome, rec_active
+    local net  -- (day * 11 + from) * 11 + to -> times
+
+    -- A participant the bucket does not hold yet: one HSETNX.
+    if op == ENROLL or op == ENTER then
+      local value = string.char(0) .. struct.pack('>I6I4B', ts, idh, op * 16 + arg)
+      if op == ENTER then
+        local parts = {value}
+        put_varint(parts, ver)
+        value = table.concat(parts)
+      end
+      if call('HSETNX', bucket, field, value) == 1 then
+        nu = nu + 1
+        u_event[nu] = i
+        outcome, rec_active = APPLIED, ACT[arg]
+        if arg ~= 0 then net = {[(day * 11) * 11 + STATE[arg]] = 1} end
+      end
+    end
+
+    if not outcome then
+      local rec = call('HGET', bucket, field)
+      local t = rec and tl_decode(rec) or
+                  {base = 0, folded = 0, n = 0, ts = {}, id = {}, op = {}, arg = {}, ver = {}, to = {}}
+      -- k: the first entry after the event (n + 1: none), found: the entry of the same event.
+      local k = t.n + 1
+      while k > 1 and (t.ts[k - 1] > ts or (t.ts[k - 1] == ts and t.id[k - 1] > idh)) do k = k - 1 end
+      local found = k > 1 and t.ts[k - 1] == ts and t.id[k - 1] == idh
+      local at = found and k - 1 or k
+      local st, w = t.base, t.folded
+      for x = 1, at - 1 do
+        st = step(st, t.op[x], t.arg[x])
+        w = w + weight(t, x)
+      end
+      if found and not (op == ENTER and t.op[at] == ENTER and ver > t.ver[at]) then
+        outcome = DUPLICATE
+        rec_active = t.op[at] == ENROLL and ACT[t.arg[at]] or 0
+        tl_fold(t, at, st, w, 0, nil, ups, i)
+      else
+        outcome, rec_active = APPLIED, ACT[arg]
+        net = {}
+        tl_fold(t, at, st, w, -1, net, nil, i)
+        if found then
+          t.arg[at], t.ver[at] = arg, ver
+        else
+          for x = t.n, at, -1 do
+            t.ts[x + 1], t.id[x + 1], t.op[x + 1], t.arg[x + 1], t.ver[x + 1], t.to[x + 1] =
+              t.ts[x], t.id[x], t.op[x], t.arg[x], t.ver[x], t.to[x]
+          end
+          t.ts[at], t.id[at], t.op[at], t.arg[at], t.ver[at], t.to[at] = ts, idh, op, arg, ver, to
+          t.n = t.n + 1
+        end
+        tl_fold(t, at, st, w, 1, net, ups, i)
+        call('HSET', bucket, field, tl_encode(t))
+        nu = nu + 1
+        u_event[nu] = i
+        if rec then u_old[nu] = rec end
+      end
+    end
+
+    if outcome == APPLIED then
+      local b = base_of[ai]
+      if not b then
+        b = #counts + 1
+        base_of[ai] = b
+        agg_of[b] = ai
+        for x = b, b + STRIDE - 2 do counts[x] = 0 end
+        counts[b + STRIDE - 1] = ts
+      end
+      for key, times in pairs(net or {}) do
+        if times ~= 0 then
+          local to_state = key % 11
+          local rest = (key - to_state) / 11
+          local from_state = rest % 11
+          local d = (rest - from_state) / 11
+          if d == first_day then
+            counts[b + to_state] = counts[b + to_state] + times
+            counts[b + from_state] = counts[b + from_state] - times
+          else
+            local mk = (b * 128 + from_state * 11 + to_state) * 65536 + d
+            moves = moves or {}
+            moves[mk] = (moves[mk] or 0) + times
+          end
+        end
+      end
+      counts[b + 11] = counts[b + 11] + 1
+      if ts > counts[b + 12] then counts[b + 12] = ts end
+    end
+    out[i] = decided and outcome + rec_active * 64 or outcome
+  end
+  return finish(keys, counts, agg_of, moves, first_day, out, n) .. table.concat(ups)
+end
+
+local function apply4(keys, args)
+  local u = {event = {}, old = {}}
+  local ok, result = pcall(apply4_logged, keys, args, u)
+  if ok then return result end
+  roll_back(keys, args[1], u, EVENT4_BYTES)
+  if type(result) == 'table' and result.err then
+    return redis.error_reply(string.gsub(result.err, 'uhc_apply_v3', 'uhc_apply_v4'))
+  end
+  return redis.error_reply('ERR uhc_apply_v4: ' .. tostring(result))
 end
 
 -- Admin inputs with their history. Settings hash `uhc:{<region>}:settings`: p<YYYY-MM-DD> is
@@ -574,6 +896,7 @@ local function trim_days(keys, args)
 end
 
 redis.register_function('uhc_apply_v3', apply)
+redis.register_function('uhc_apply_v4', apply4)
 redis.register_function('uhc_set_population_v3', set_population)
 redis.register_function('uhc_set_status_v3', set_status)
 redis.register_function('uhc_trim_days_v3', trim_days)

@@ -158,13 +158,13 @@ std::optional<Timeline> Decode(absl::string_view bytes) {
     e.op = code >> 4;
     e.arg = code & 15;
     pos += kEntryBytes;
-    if (!ValidArg(e.op, e.arg)) return std::nullopt;
+    if (!ValidArg(e.op, e.arg) || e.occurred_at_ms >= kLastMs) return std::nullopt;
     if (e.op == kEnter && !GetVarint(bytes, &pos, &e.version)) return std::nullopt;
     if (e.op == kLeave) {
       if (pos >= bytes.size()) return std::nullopt;
       const auto length = static_cast<uint8_t>(bytes[pos++]);
       if (length == 0 || bytes.size() - pos < length) return std::nullopt;
-      e.to = std::string(bytes.substr(pos, length));
+      e.to.assign(bytes.data() + pos, length);  // no substr: the module links no Abseil library
       pos += length;
     }
     if (!t.entries.empty() && !t.entries.back().Before(e)) return std::nullopt;

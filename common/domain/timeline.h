@@ -39,6 +39,9 @@ inline constexpr uint8_t kLeave = 4;
 inline constexpr uint8_t kEnter = 5;
 inline constexpr uint8_t kTerminate = 6;
 
+// Instants from here on (the year 2149) are refused: the apply keys a day in 16 bits.
+inline constexpr uint64_t kLastMs = 65536ull * 86'400'000 - 7 * 3'600'000;
+
 // A participant's state in a region: segment 1-5 and status, or not a participant (segment 0).
 struct State {
   uint8_t segment = 0;

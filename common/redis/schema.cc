@@ -180,6 +180,15 @@ std::string EncodeEventArg(uint8_t op, uint16_t aggregate_key, uint16_t bucket_k
   a[23] = static_cast<char>(arg);
   return a;
 }
+
+std::string EncodeEventArgV4(uint8_t op, uint16_t aggregate_key, uint16_t bucket_key,
+                             absl::string_view field, uint64_t occurred_at_ms,
+                             uint32_t event_id_hash, uint8_t arg, uint32_t extra) {
+  std::string a =
+      EncodeEventArg(op, aggregate_key, bucket_key, field, occurred_at_ms, event_id_hash, arg);
+  for (int i = 0; i < 4; ++i) a.push_back(static_cast<char>(extra >> (8 * (3 - i))));
+  return a;
+}
 }  // namespace apply_abi
 
 }  // namespace uhc

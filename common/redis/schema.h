@@ -117,9 +117,16 @@ inline constexpr char kApplyFunction[] = "uhc_apply_v3";
 // uhc.apply_v3 <numkeys> <key>... <events>, keys and events as uhc_apply_v3's.
 inline constexpr char kApplyCommand[] = "uhc.apply_v3";
 // The module's version (uhc.version answers it; a module without that command is version 1):
-// version 2 added kPrioDecides, which version 1 would take for an inactive enrolment.
+// version 2 added kPrioDecides, which version 1 would take for an inactive enrolment; version 3
+// added uhc.apply_v4 (kApplyCommandV4).
 inline constexpr char kModuleVersionCommand[] = "uhc.version";
-inline constexpr int kModuleVersion = 2;
+inline constexpr int kModuleVersion = 3;
+// uhc_apply_v4 (uhc_apply_v3.lua) and the module's uhc.apply_v4: the apply of participants'
+// timelines, exact whatever the order of arrival (common/domain/timeline.h). Events of
+// kEventArgBytesV4 (EncodeEventArgV4); ARGV: the events, then the LEAVEs' destinations.
+inline constexpr char kApplyFunctionV4[] = "uhc_apply_v4";
+inline constexpr char kApplyCommandV4[] = "uhc.apply_v4";
+inline constexpr size_t kEventArgBytesV4 = 28;
 // uhc_v1: one argument per event; kept for the previous release during a rolling update.
 inline constexpr char kApplyFunctionV1[] = "uhc_apply_v1";
 // uhc_v3's admin functions: KEYS aggregate, settings hash (history of the inputs).
@@ -160,6 +167,11 @@ inline uint8_t CarriedEnterArg(uint8_t leave_result) {
 std::string EncodeEventArg(uint8_t op, uint16_t aggregate_key, uint16_t bucket_key,
                            absl::string_view field, uint64_t occurred_at_ms, uint32_t event_id_hash,
                            uint8_t arg);
+// A uhc_apply_v4 event: EncodeEventArg's 24 bytes, then `extra` (4 bytes): an ENTER's version,
+// a LEAVE's destination (1-based index into the destinations argument), else 0.
+std::string EncodeEventArgV4(uint8_t op, uint16_t aggregate_key, uint16_t bucket_key,
+                             absl::string_view field, uint64_t occurred_at_ms,
+                             uint32_t event_id_hash, uint8_t arg, uint32_t extra);
 }  // namespace apply_abi
 
 // ---- uhc_tiers_v2 library (classifier-svc/tier_functions.lua).

@@ -22,7 +22,7 @@ inline constexpr int APPLIED = 1, DUPLICATE = 2, STALE = 3, NOT_FOUND = 4, GONE 
 inline constexpr int FROM_LEAVE = 255;
 inline constexpr int PRIO_DECIDES = 128;
 // Answered by uhc.version; common/redis/schema.h's apply_abi::kModuleVersion must match.
-inline constexpr long long kModuleVersion = 2;
+inline constexpr long long kModuleVersion = 3;
 inline constexpr size_t kEventBytes = 24, kRecordBytes = 11, kFieldBytes = 8;
 inline constexpr int64_t kDayMs = 86400000, kWibMs = 7 * 3600000;
 inline constexpr int32_t kNoDay = -1;
@@ -152,5 +152,24 @@ class Call {
   std::vector<RedisModuleKey*> open_;
   std::vector<RedisModuleString*> strings_;
 };
+
+// A participant record as it was before the call wrote it (the Lua's undo log).
+struct Undo {
+  int bucket;
+  RedisModuleString* field;
+  bool had;
+  std::string old;
+};
+
+// Puts back the records in `undo`, newest first, replicated and notified as the function's.
+inline void RollBack(Call& call, const std::vector<Undo>& undo) {
+  for (auto it = undo.rbegin(); it != undo.rend(); ++it) {
+    if (it->had) {
+      call.Command("HSET", it->bucket, {it->field, call.String(it->old)});
+    } else {
+      call.Command("HDEL", it->bucket, {it->field});
+    }
+  }
+}
 
 }  // namespace uhc::redis_module

@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "enrollment-svc/module/aggregate_step.h"
+#include "enrollment-svc/module/apply_v4.h"
 #include "enrollment-svc/module/module_support.h"
 
 namespace uhc::redis_module {
@@ -40,25 +41,6 @@ std::string Record(int flags, uint64_t ts, uint32_t idh) {
   PutBig(r, ts, 6);
   PutBig(r, idh, 4);
   return r;
-}
-
-// A participant record as it was before the call wrote it (the Lua's undo log).
-struct Undo {
-  int bucket;
-  RedisModuleString* field;
-  bool had;
-  std::string old;
-};
-
-// Puts back the records in `undo`, newest first, replicated and notified as the function's.
-void RollBack(Call& call, const std::vector<Undo>& undo) {
-  for (auto it = undo.rbegin(); it != undo.rend(); ++it) {
-    if (it->had) {
-      call.Command("HSET", it->bucket, {it->field, call.String(it->old)});
-    } else {
-      call.Command("HDEL", it->bucket, {it->field});
-    }
-  }
 }
 
 // What is wrong with the call, or "" (nothing is changed when something is).
@@ -310,6 +292,10 @@ extern "C" __attribute__((visibility("default"))) int RedisModule_OnLoad(
   if (Init(ctx, "uhc", kModuleVersion) != kOk) return kErr;
   // Keys: from the second argument to the one before last (numkeys first, the events last).
   if (api.CreateCommand(ctx, "uhc.apply_v3", Apply, "write deny-oom", 2, -2, 1) != kOk) {
+    return kErr;
+  }
+  // Keys: from the second argument to the third from last (the events and destinations last).
+  if (api.CreateCommand(ctx, "uhc.apply_v4", ApplyV4, "write deny-oom", 2, -3, 1) != kOk) {
     return kErr;
   }
   return api.CreateCommand(ctx, "uhc.version", Version, "readonly fast", 0, 0, 0);

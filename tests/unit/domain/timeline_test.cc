@@ -11,9 +11,19 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "tests/support/timeline_model.h"
 
 namespace uhc::timeline {
 namespace {
+
+using testing::Book;
+using testing::DayFigures;
+using testing::Event;
+using testing::FirstDifference;
+using testing::History;
+using testing::NonZero;
+using testing::Reference;
+using testing::Slots;
 
 constexpr uint64_t kDayMs = 86'400'000;
 constexpr uint64_t k2025 = 1'735'664'400'000;  // 2025-01-01 00:00 WIB
@@ -117,148 +127,6 @@ TEST(TimelineTest, ALateEventBeforeALeaveSendsItsEnterAgainAndTheLargestVersionW
 // region's count changes by day exactly as the fold of each participant's events, all regions
 // together, in (occurred_at, event id hash) order.
 
-using Slots = std::array<int64_t, 11>;  // 1-5 participants by segment, 6-10 active
-using DayFigures = std::map<std::pair<std::string, int64_t>, Slots>;  // (region, day)
-
-void AddCode(Slots* s, int code, int64_t times) {
-  if (code == 0) return;
-  (*s)[(code - 1) % 5 + 1] += times;
-  if (code > 5) (*s)[code] += times;
-}
-
-void Book(DayFigures* figures, const std::string& region, int64_t day, int from, int to,
-          int64_t times) {
-  Slots& s = (*figures)[{region, day}];
-  AddCode(&s, from, -times);
-  AddCode(&s, to, times);
-}
-
-DayFigures NonZero(const DayFigures& figures) {
-  DayFigures out;
-  for (const auto& [key, slots] : figures) {
-    if (std::any_of(slots.begin(), slots.end(), [](int64_t v) { return v != 0; })) out[key] = slots;
-  }
-  return out;
-}
-
-struct Event {
-  int participant = 0;
-  std::string region;
-  uint8_t op = 0;  // kEnroll, kStatus, kSegment, kLeave (a relocation), kTerminate
-  uint64_t ts = 0;
-  uint32_t id = 0;
-  uint8_t arg = 0;
-  std::string to;  // relocations
-};
-
-// The reference: each participant's events folded together, in order, whatever region they name.
-DayFigures Reference(const std::vector<Event>& events) {
-  std::map<int, std::vector<Event>> by_participant;
-  for (const Event& e : events) by_participant[e.participant].push_back(e);
-  DayFigures figures;
-  for (auto& [p, list] : by_participant) {
-    std::sort(list.begin(), list.end(), [](const Event& a, const Event& b) {
-      return std::tie(a.ts, a.id) < std::tie(b.ts, b.id);
-    });
-    std::string region;  // "" : not a participant
-    State state;
-    for (const Event& e : list) {
-      std::string next_region = region;
-      State next = state;
-      const bool here = !region.empty() && region == e.region;
-      if (e.op == kEnroll) {
-        next_region = e.region;
-        next = State::FromByte(e.arg);
-      } else if (e.op == kStatus && here) {
-        next.active = e.arg != 0;
-      } else if (e.op == kSegment && here) {
-        next.segment = e.arg;
-      } else if (e.op == kLeave && here) {
-        next_region = e.to;
-      } else if (e.op == kTerminate && here) {
-        next_region.clear();
-        next = State{};
-      }
-      const int64_t day = WibDay(e.ts);
-      if (next_region != region) {
-        if (!region.empty()) Book(&figures, region, day, state.code(), 0, 1);
-        if (!next_region.empty()) Book(&figures, next_region, day, 0, next.code(), 1);
-      } else if (!region.empty() && next != state) {
-        Book(&figures, region, day, state.code(), next.code(), 1);
-      }
-      region = next_region;
-      state = next;
-    }
-  }
-  return NonZero(figures);
-}
-
-// Random histories: every kind, re-enrolments, moves back and forth, terminations, events on one
-// instant and across midnight WIB, events naming a region the participant is not in. An
-// enrolment names the participant's region (or any, when not a participant anywhere): the
-// region-sharded layout cannot see an enrolment elsewhere without a relocation (DESIGN.md).
-std::vector<Event> History(std::mt19937_64& rng, int participants, int days) {
-  const std::vector<std::string> regions = {"11.01", "11.02", "12.03", "31.71"};
-  std::vector<Event> events;
-  auto pick = [&](int n) { return static_cast<int>(rng() % static_cast<uint64_t>(n)); };
-  for (int p = 0; p < participants; ++p) {
-    std::string region;
-    std::set<uint32_t> ids;
-    uint64_t ts = k2025 + static_cast<uint64_t>(pick(days)) * kDayMs +
-                  static_cast<uint64_t>(pick(24)) * 3'600'000;
-    const int n = 1 + pick(7);
-    for (int k = 0; k < n; ++k) {
-      Event e;
-      e.participant = p;
-      // Events of one instant go in id order as generated: the region tracked below is then
-      // the fold's.
-      uint32_t id;
-      do {
-        id = k > 0 && events.back().ts == ts
-                 ? events.back().id + 1 + static_cast<uint32_t>(pick(1000))
-                 : static_cast<uint32_t>(rng() >> 34);
-      } while (!ids.insert(id).second);
-      e.id = id;
-      e.ts = ts;
-      const int kind = pick(10);
-      const std::string somewhere = regions[static_cast<size_t>(pick(4))];
-      e.region = region.empty() || pick(8) == 0 ? somewhere : region;
-      if (region.empty() || kind == 0) {
-        e.op = kEnroll;
-        if (!region.empty()) e.region = region;
-        e.arg = static_cast<uint8_t>((1 + pick(5)) | (pick(2) ? 8 : 0));
-      } else if (kind <= 3) {
-        e.op = kStatus;
-        e.arg = static_cast<uint8_t>(pick(2));
-      } else if (kind <= 5) {
-        e.op = kSegment;
-        e.arg = static_cast<uint8_t>(1 + pick(5));
-      } else if (kind <= 8) {
-        e.op = kLeave;
-        do {
-          e.to = regions[static_cast<size_t>(pick(4))];
-        } while (e.to == e.region);
-      } else {
-        e.op = kTerminate;
-      }
-      // The participant's region by the events so far (they come in time order here).
-      if (e.op == kEnroll) {
-        region = e.region;
-      } else if (e.region == region && e.op == kLeave) {
-        region = e.to;
-      } else if (e.region == region && e.op == kTerminate) {
-        region.clear();
-      }
-      events.push_back(e);
-      const int gap = pick(4);  // the same instant, hours later (across midnight), days later
-      ts += gap == 0   ? 0
-            : gap == 1 ? 3'600'000 * static_cast<uint64_t>(1 + pick(20))
-                       : kDayMs * static_cast<uint64_t>(1 + pick(90));
-    }
-  }
-  return events;
-}
-
 // Region-sharded timelines fed deliveries in the given order. Follow-ups wait in a pool and go
 // at random moments, in random order; some are lost (a crash between the steps) and healed by
 // the retry of the event that sent them.
@@ -300,27 +168,6 @@ DayFigures Deliver(std::vector<Event> deliveries, std::mt19937_64& rng, bool los
     send_pending();
   }
   return NonZero(figures);
-}
-
-// The first (region, day) where two figures differ, for a readable failure.
-std::string FirstDifference(const DayFigures& got, const DayFigures& want) {
-  std::set<std::pair<std::string, int64_t>> keys;
-  for (const auto& [k, v] : got) keys.insert(k);
-  for (const auto& [k, v] : want) keys.insert(k);
-  for (const auto& k : keys) {
-    const auto g = got.find(k), w = want.find(k);
-    const Slots zero{};
-    const Slots& a = g == got.end() ? zero : g->second;
-    const Slots& b = w == want.end() ? zero : w->second;
-    if (a != b) {
-      std::string out = k.first + " day " + std::to_string(k.second) + ": got";
-      for (int i = 1; i <= 10; ++i) out += " " + std::to_string(a[static_cast<size_t>(i)]);
-      out += ", want";
-      for (int i = 1; i <= 10; ++i) out += " " + std::to_string(b[static_cast<size_t>(i)]);
-      return out;
-    }
-  }
-  return "";
 }
 
 TEST(TimelineTest, AnyArrivalOrderGivesTheFoldOfEveryParticipantsEvents) {
