@@ -66,7 +66,7 @@ absl::Status CheckApplyModule(RedisClient& redis, bool required) {
   if (r->element[0]->type != REDIS_REPLY_ARRAY) {
     if (!required) return absl::OkStatus();
     return absl::FailedPreconditionError(
-        "--apply_engine module: Redis has no uhc.apply_v3; start it with --loadmodule "
+        "--apply_engine module: Redis has no uhc.apply_v4; start it with --loadmodule "
         "<path>/uhc_module.so (docs/DEPLOY.md) or use --apply_engine auto");
   }
   long long version = 1;  // a module without uhc.version

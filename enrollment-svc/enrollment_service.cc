@@ -363,8 +363,11 @@ absl::Status EnrollmentServiceImpl::FindParticipant(RedisClient& redis, const st
   for (size_t i = 0; i < replies->size(); ++i) {
     const redisReply* r = (*replies)[i].get();
     if (r->type != REDIS_REPLY_STRING) continue;
-    std::optional<ParticipantRecord> record = DecodeRecord(absl::string_view(r->str, r->len));
-    if (!record || record->kind == RecordKind::kMovedOut) continue;
+    std::optional<ParticipantRecord> record =
+        DecodeStoredParticipant(absl::string_view(r->str, r->len));
+    if (!record || record->kind == RecordKind::kMovedOut || record->kind == RecordKind::kPending) {
+      continue;
+    }
     if (best < 0 || (record->live() && !found.live()) ||
         (record->live() == found.live() && record->occurred_at_ms > found.occurred_at_ms)) {
       best = static_cast<int>(i);

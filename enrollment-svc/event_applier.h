@@ -15,38 +15,35 @@
 namespace uhc {
 
 // The Lua libraries, embedded at build time: uhc_functions.lua (uhc_v1: admin functions and the
-// previous release's uhc_apply_v1) and uhc_apply_v3.lua (uhc_v3: the apply and admin functions in
-// use).
+// previous release's uhc_apply_v1) and uhc_apply_v3.lua (uhc_v3: the apply, uhc_apply_v4, and the
+// admin functions in use; the previous release's uhc_apply_v3).
 extern const char kUhcFunctionsLua[];
 extern const char kUhcApplyV3Lua[];
 
-// One 24-byte event of uhc_apply_v1 and uhc_apply_v3 (layout in uhc_apply_v3.lua); key indexes
-// are 1-based positions in the call's KEYS.
-std::string EncodeApplyArg(ApplyOp op, uint16_t aggregate_key, uint16_t bucket_key,
-                           const PreparedEvent& event, uint8_t arg);
-
-// One operation of a round: an event's own operation, or a relocation's ENTER.
-struct ApplyStep {
-  int event;  // index into the batch
-  ApplyOp op;
-  const Region* region;
-  uint8_t arg;
-  bool carry;  // an ENTER whose segment and status come from its LEAVE's result byte
+// One operation of an apply call (uhc_apply_v4): a batch event's own, or an ENTER a LEAVE sent
+// (a follow-up, event -1).
+struct CallStep {
+  int event = -1;  // index into the batch; -1 for a follow-up
+  ApplyOp op = ApplyOp::kEnroll;
+  std::string region;  // code
+  std::string to;      // a LEAVE's destination code
+  std::string field;   // the participant's 8-byte key field
+  uint32_t bucket = 0;
+  uint64_t occurred_at_ms = 0;
+  uint32_t event_id_hash = 0;
+  uint8_t arg = 0;       // as PreparedEvent::arg; an ENTER's carried state (0: none)
+  uint32_t version = 0;  // an ENTER's
 };
 
-// The rounds (one pipeline each) that apply a batch, in order; rejected events are left out.
-// Standalone (`per_region` false): one round, each LEAVE followed by its ENTER in the same call
-// (the ENTER's argument says "what the LEAVE removed"). Redis Cluster: a call holds the keys of
-// one region (one hash slot) and a round holds at most one call per region, because two calls
-// of one slot in one pipeline could be reordered by a redirect (the first gets TRYAGAIN during a
-// migration, the second runs). A region's steps beyond `events_per_call` and a relocation's
-// ENTER go to later rounds, the ENTER carrying what its LEAVE reported; a participant's later
-// events follow it, so every participant's events stay in batch order. Pure.
-std::vector<std::vector<ApplyStep>> PlanRounds(const std::vector<PreparedEvent>& events,
-                                               bool per_region, int events_per_call);
+// The calls (indexes into `steps`) that apply `steps`, all sent in one pipeline. Standalone
+// (`per_region` false): consecutive runs of at most `events_per_call`. Redis Cluster: a call holds
+// the keys of one region (one hash slot), at most `events_per_call` of its steps. Order does not
+// matter (the apply is exact whatever the order), so calls of one slot may go in any order. Pure.
+std::vector<std::vector<size_t>> GroupCalls(const std::vector<CallStep>& steps, bool per_region,
+                                            int events_per_call);
 
-// What applies a call's events: the Redis function uhc_apply_v3 (uhc_apply_v3.lua), or the command
-// uhc.apply_v3 of the Redis module uhc_module.so (enrollment-svc/module/), which does exactly the
+// What applies a call's events: the Redis function uhc_apply_v4 (uhc_apply_v3.lua), or the command
+// uhc.apply_v4 of the Redis module uhc_module.so (enrollment-svc/module/), which does exactly the
 // same with less Redis CPU; kAuto is the module while Redis has it, else the function.
 enum class ApplyEngine { kFunction, kModule, kAuto };
 // "function", "module" or "auto" (enrollment-svc's --apply_engine); nullopt for anything else.
@@ -81,18 +78,19 @@ class EngineChoice {
   std::atomic<bool> missing_{false};           // kAuto: the last answer was "unknown command"
 };
 
-// Applies a batch of prepared events through uhc_apply_v3 (as `engine` says) and fills one
-// EventResult per event (rejected ones included, in index order) and the counts of `response`. The
-// events go in order in calls of at most `events_per_call` events (a relocation counts once, though
-// it is a LEAVE and an ENTER: a group of that many events is one call; in a cluster, one region per
-// call and the ENTER in the new region's call, each counted), each round of calls in one pipeline;
-// a relocation's two halves stay in one call unless a cluster puts its regions apart. Only fully
-// confirmed pipelines (by `wait_replicas` replicas, when > 0) fill `response`: on any error nothing
-// is reported applied (Redis may still have applied some whole calls: a call that fails changes
-// nothing; a retry is safe, events are idempotent). After a call Redis refused, the other calls'
-// later rounds (a relocation's ENTER) still run; the refused call's participants' do not.
-// `result_bytes`, when given, gets each event's own result byte (0 for a rejected one), for what an
-// outcome alone does not say (the status a kPrioDecides enrolment was given).
+// Applies a batch of prepared events through uhc_apply_v4 (as `engine` says) and fills one
+// EventResult per event (rejected ones included, in index order) and the counts of `response`:
+// APPLIED (kept) or DUPLICATE (kept already). The events go in calls of at most
+// `events_per_call` (GroupCalls), all in one pipeline; then the ENTERs the LEAVEs named
+// (follow-ups) go the same way, round after round, until none is left (a chain of moves; at most
+// kMaxFollowUpRounds). Only fully confirmed pipelines (by `wait_replicas` replicas, when > 0)
+// fill `response`: on any error nothing is reported applied (Redis may have applied some whole
+// calls: a call that fails changes nothing; a retry is safe and sends the follow-ups again, so a
+// crash between the rounds is healed by the producer's retry). After a call Redis refused, the
+// other calls' follow-ups still go. `result_bytes`, when given, gets each event's own result byte
+// (0 for a rejected one), for what an outcome alone does not say (the status a kPrioDecides
+// enrolment was given).
+inline constexpr int kMaxFollowUpRounds = 64;
 absl::Status ApplyEvents(RedisClient& redis, const std::vector<PreparedEvent>& events,
                          int events_per_call, int wait_replicas, EngineChoice* engine,
                          v1::IngestEventsResponse* response,

@@ -80,7 +80,7 @@ std::optional<absl::string_view> RoutingKey(const RedisArgv& argv) {
     if (argv.size() > 3 && absl::SimpleAtoi(argv[2], &keys) && keys > 0) return argv[3];
     return std::nullopt;
   }
-  if (name == "UHC.APPLY_V3") {  // uhc_module.so: numkeys, keys..., events
+  if (name == "UHC.APPLY_V3" || name == "UHC.APPLY_V4") {  // uhc_module.so: numkeys, keys...
     int keys = 0;
     if (argv.size() > 2 && absl::SimpleAtoi(argv[1], &keys) && keys > 0) return argv[2];
     return std::nullopt;

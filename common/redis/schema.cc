@@ -8,6 +8,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
 #include "common/domain/policy.h"
+#include "common/domain/timeline.h"
 
 namespace uhc {
 
@@ -52,6 +53,43 @@ std::string EncodeRecord(const ParticipantRecord& r) {
   for (int i = 0; i < 6; ++i) out[1 + i] = static_cast<char>(r.occurred_at_ms >> (8 * (5 - i)));
   for (int i = 0; i < 4; ++i) out[7 + i] = static_cast<char>(r.event_id_hash >> (8 * (3 - i)));
   return out;
+}
+
+std::optional<ParticipantRecord> DecodeStoredParticipant(absl::string_view bytes) {
+  if (bytes.size() == kRecordBytes) return DecodeRecord(bytes);
+  const std::optional<timeline::Timeline> t = timeline::Decode(bytes);
+  if (!t) return std::nullopt;
+  ParticipantRecord r;
+  r.kind = RecordKind::kPending;
+  timeline::State state = t->base, last_in = t->base;
+  const timeline::Fold fold = timeline::FoldTimeline(*t);
+  for (size_t i = 0; i < t->entries.size(); ++i) {
+    const timeline::Entry& e = t->entries[i];
+    state = fold.states[i];
+    if (state.in()) last_in = state;
+    r.occurred_at_ms = e.occurred_at_ms;
+    r.event_id_hash = e.event_id_hash;
+  }
+  if (state.in()) {
+    static constexpr RecordKind kKindOf[] = {
+        RecordKind::kEnrolled,       RecordKind::kEnrolled, RecordKind::kStatusChanged,
+        RecordKind::kSegmentChanged, RecordKind::kMovedOut, RecordKind::kRelocated,
+        RecordKind::kTerminated};
+    r.kind = t->entries.empty() ? RecordKind::kEnrolled : kKindOf[t->entries.back().op];
+  } else if (last_in.in()) {
+    size_t exit = 0;  // the entry that last took the participant out
+    timeline::State before = t->base;
+    for (size_t i = 0; i < t->entries.size(); ++i) {
+      if (before.in() && !fold.states[i].in()) exit = i;
+      before = fold.states[i];
+    }
+    r.kind =
+        t->entries[exit].op == timeline::kLeave ? RecordKind::kMovedOut : RecordKind::kTerminated;
+  }
+  const timeline::State shown = state.in() ? state : last_in;
+  r.segment = shown.segment;
+  r.active = shown.in() && shown.active;
+  return r;
 }
 
 std::optional<ParticipantRecord> DecodeRecord(absl::string_view bytes) {

@@ -50,6 +50,9 @@ enum class RecordKind : uint8_t {
   kRelocated = 4,   // moved in
   kMovedOut = 5,    // tombstone: counts nowhere
   kTerminated = 6,  // tombstone
+  // A timeline (uhc_apply_v4) whose events never made the person a participant of the region:
+  // events kept until their enrolment arrives. Counts nowhere; never stored as a record.
+  kPending = 7,
 };
 struct ParticipantRecord {
   int segment = 0;  // 1..5
@@ -59,11 +62,20 @@ struct ParticipantRecord {
   uint32_t event_id_hash = 0;
 
   // Live records count in their region's aggregate; tombstones do not.
-  bool live() const { return kind != RecordKind::kMovedOut && kind != RecordKind::kTerminated; }
+  bool live() const {
+    return kind != RecordKind::kMovedOut && kind != RecordKind::kTerminated &&
+           kind != RecordKind::kPending;
+  }
 };
 inline constexpr size_t kRecordBytes = 11;
 std::string EncodeRecord(const ParticipantRecord& record);
 std::optional<ParticipantRecord> DecodeRecord(absl::string_view bytes);
+// A bucket field's value of either layout, summed up as a record: a uhc_apply_v3 record as
+// DecodeRecord; a timeline (uhc_apply_v4, common/domain/timeline.h) as its state now (segment and
+// status, live when a participant), its last entry's instant and event, and its kind: the last
+// entry's when live, kMovedOut when it left by a relocation, kTerminated otherwise, kPending when
+// never a participant (segment 0). nullopt if malformed.
+std::optional<ParticipantRecord> DecodeStoredParticipant(absl::string_view bytes);
 
 // ---- Aggregate hash `uhc:{<region>}:agg`.
 namespace agg {

@@ -326,7 +326,7 @@ TEST_F(ApplyFaultsTest, ARedisWithoutTheRequiredModuleIsNamedAsSuch) {
       },
       5000))
       << status.error_message();
-  EXPECT_THAT(status.error_message(), HasSubstr("uhc.apply_v3"));
+  EXPECT_THAT(status.error_message(), HasSubstr("uhc.apply_v4"));
   EXPECT_THAT(status.error_message(), HasSubstr("--apply_engine"));
   EXPECT_THAT(status.error_message(), Not(HasSubstr("unreachable")));
 }

@@ -32,10 +32,9 @@ TEST_F(EnrollmentTest, EveryEventKindAndOutcomeWithParticipantAfterEach) {
   const std::string nik = TestNik(7);
   v1::Participant p;
 
-  // Status change before any enrolment: REJECTED naming the NIK field, nothing stored.
+  // A status change before any enrolment: kept (APPLIED), no participant yet.
   v1::IngestEventsResponse r = Ingest({StatusChanged("e0", nik, kBatuBara, kBaseTime, true)});
-  EXPECT_EQ(r.results(0).outcome(), v1::REJECTED);
-  EXPECT_EQ(r.results(0).field(), "nik");
+  EXPECT_EQ(r.results(0).outcome(), v1::APPLIED);
   EXPECT_EQ(GetParticipant(nik, &p).error_code(), grpc::StatusCode::NOT_FOUND);
 
   // Enrolled.
@@ -53,11 +52,12 @@ TEST_F(EnrollmentTest, EveryEventKindAndOutcomeWithParticipantAfterEach) {
   EXPECT_EQ(agg["n4"], 1);
   EXPECT_EQ(agg["act"], 0);
 
-  // The same event again: DUPLICATE; an older one: STALE.
+  // The same event again: DUPLICATE; an older one is kept and, being before the enrolment,
+  // changes nothing.
   EXPECT_EQ(
       IngestOne(Enrolled("e1", nik, kBatuBara, kBaseTime + 1, v1::SEGMENT_PBPU_MANDIRI, false)),
       v1::DUPLICATE);
-  EXPECT_EQ(IngestOne(StatusChanged("e-old", nik, kBatuBara, kBaseTime, true)), v1::STALE);
+  EXPECT_EQ(IngestOne(StatusChanged("e-old", nik, kBatuBara, kBaseTime, true)), v1::APPLIED);
   EXPECT_EQ(Aggregate(kBatuBara)["act"], 0);
 
   // Status changed.
@@ -88,10 +88,10 @@ TEST_F(EnrollmentTest, EveryEventKindAndOutcomeWithParticipantAfterEach) {
   EXPECT_EQ(Aggregate(kBatuBara)["part"], 0);
   EXPECT_EQ(Aggregate(kBinjai)["a2"], 1);
   EXPECT_EQ(IngestOne(Relocated("e4", nik, kBatuBara, kBaseTime + 4, kBinjai)), v1::DUPLICATE);
-  // An event for the region it left is REJECTED.
-  r = Ingest({StatusChanged("e5", nik, kBatuBara, kBaseTime + 5, false)});
-  EXPECT_EQ(r.results(0).outcome(), v1::REJECTED);
-  EXPECT_THAT(r.results(0).reason(), HasSubstr("left region"));
+  // An event for the region it left is kept and changes nothing: not a participant there then.
+  EXPECT_EQ(IngestOne(StatusChanged("e5", nik, kBatuBara, kBaseTime + 5, false)), v1::APPLIED);
+  EXPECT_EQ(Aggregate(kBatuBara)["part"], 0);
+  EXPECT_EQ(Aggregate(kBinjai)["a2"], 1);
 
   // Terminated: leaves all counts; the record says so.
   EXPECT_EQ(IngestOne(Terminated("e6", nik, kBinjai, kBaseTime + 6)), v1::APPLIED);
@@ -156,7 +156,7 @@ int64_t CommandCalls(RedisConnection& redis, const std::string& command) {
 
 // Calls that applied events, by either engine.
 int64_t ApplyCalls(RedisConnection& redis) {
-  return CommandCalls(redis, "fcall") + CommandCalls(redis, apply_abi::kApplyCommand);
+  return CommandCalls(redis, "fcall") + CommandCalls(redis, apply_abi::kApplyCommandV4);
 }
 
 // The fixture's Redis has uhc_module.so, so --apply_engine auto applies with it; a Redis without
@@ -169,7 +169,7 @@ TEST_F(EnrollmentTest, AutoEngineAppliesWithTheModuleAndWithoutItWithTheFunction
   const int64_t fcalls = CommandCalls(*redis, "fcall");
   ASSERT_EQ(
       Ingest({Enrolled("m1", TestNik(1), kBinjai, kBaseTime, v1::SEGMENT_PPU, true)}).applied(), 1);
-  EXPECT_EQ(CommandCalls(*redis, apply_abi::kApplyCommand), 1);
+  EXPECT_EQ(CommandCalls(*redis, apply_abi::kApplyCommandV4), 1);
   EXPECT_EQ(CommandCalls(*redis, "fcall"), fcalls);
   EXPECT_THAT(server_->metrics().Render(), HasSubstr("\nuhc_apply_module 1\n"));
 
@@ -221,7 +221,7 @@ TEST_F(EnrollmentTest, AutoEngineAppliesWithTheModuleAndWithoutItWithTheFunction
         return enrollment_->IngestBatch(&context, request, &response).ok();
       },
       10000));
-  EXPECT_EQ(CommandCalls(*redis, apply_abi::kApplyCommand), 1);
+  EXPECT_EQ(CommandCalls(*redis, apply_abi::kApplyCommandV4), 1);
   EXPECT_EQ(CommandCalls(*redis, "fcall"), 0);
   EXPECT_THAT(server_->metrics().Render(), HasSubstr("\nuhc_apply_module 1\n"));
 }
@@ -243,10 +243,9 @@ TEST_F(EnrollmentTest, TheFirstHistoryTrimWaitsForTheFunctions) {
   EXPECT_THAT(std::string((*errors)->str, (*errors)->len), Not(HasSubstr("errorstat_")));
 }
 
-// --events_per_call counts a relocation once, though Redis gets its LEAVE and its ENTER: a full
-// group is one call, not one call and a small remainder that reads and writes every aggregate it
-// touches for a handful of events.
-TEST_F(EnrollmentTest, EventsPerCallCountsARelocationOnce) {
+// --events_per_call bounds each call; a batch's relocations send their ENTERs in one more call
+// (the follow-ups of the first).
+TEST_F(EnrollmentTest, EventsPerCallBoundsEachCallAndRelocationsTakeOneMore) {
   StopService();
   EnrollmentServerOptions options = Options();
   options.limits.events_per_redis_call = 40;
@@ -267,7 +266,7 @@ TEST_F(EnrollmentTest, EventsPerCallCountsARelocationOnce) {
   ASSERT_EQ(Ingest(enrol).applied(), 20);
   int64_t before = ApplyCalls(*redis);
   EXPECT_EQ(Ingest(mixed).applied(), 40);
-  EXPECT_EQ(ApplyCalls(*redis) - before, 1);  // 40 events, 60 operations
+  EXPECT_EQ(ApplyCalls(*redis) - before, 2);  // 40 events, then 20 ENTERs
   before = ApplyCalls(*redis);
   EXPECT_EQ(Ingest(over).applied(), 41);
   EXPECT_EQ(ApplyCalls(*redis) - before, 2);
@@ -291,7 +290,7 @@ TEST_F(EnrollmentTest, InterruptedRelocationIsHealedByTheRetry) {
   const std::string nik = TestNik(11);
   ASSERT_EQ(IngestOne(Enrolled("a", nik, kBatuBara, kBaseTime, v1::SEGMENT_PBI_APBN, true)),
             v1::APPLIED);
-  // Apply only the leave half, as if the service died between the two halves.
+  // Apply only the leave, as if the service died before sending its follow-up ENTER.
   RegionRegistry regions = *LoadRegions(UHC_SOURCE_DIR "/data");
   NikKeyer keyer = *NikKeyer::Create(kTestSecret, 4);
   EventValidator validator(&regions, &keyer);
@@ -300,16 +299,20 @@ TEST_F(EnrollmentTest, InterruptedRelocationIsHealedByTheRetry) {
   ASSERT_FALSE(leave.rejected);
   auto redis = redis_->Connect();
   std::string field(leave.key.field.begin(), leave.key.field.end());
-  std::string arg = EncodeApplyArg(ApplyOp::kLeave, 1, 3, leave, 0);
-  auto reply = redis->Command({"FCALL", apply_abi::kApplyFunction, "3", AggregateKey(kBatuBara),
-                               DaysKey(kBatuBara), BucketKey(kBatuBara, leave.key.bucket), arg});
+  std::string arg = apply_abi::EncodeEventArgV4(apply_abi::kLeave, 1, 3, field,
+                                                leave.occurred_at_ms, leave.event_id_hash, 0, 1);
+  auto reply =
+      redis->Command({"FCALL", apply_abi::kApplyFunctionV4, "3", AggregateKey(kBatuBara),
+                      DaysKey(kBatuBara), BucketKey(kBatuBara, leave.key.bucket), arg,
+                      std::string(1, static_cast<char>(std::string(kBinjai).size())) + kBinjai});
   ASSERT_TRUE(reply.ok());
   ASSERT_TRUE(ReplyStatus(reply->get()).ok());
   EXPECT_EQ(Aggregate(kBatuBara)["part"], 0);
   EXPECT_EQ(Aggregate(kBinjai)["part"], 0);  // the participant is counted nowhere: the gap
 
-  // The client retries the whole event: the leave is a duplicate, the enter applies.
-  EXPECT_EQ(IngestOne(move), v1::APPLIED);
+  // The client retries the whole event: it is kept already (DUPLICATE), and its follow-up goes
+  // again, so the participant arrives.
+  EXPECT_EQ(IngestOne(move), v1::DUPLICATE);
   EXPECT_EQ(Aggregate(kBatuBara)["part"], 0);
   EXPECT_EQ(Aggregate(kBinjai)["part"], 1);
   EXPECT_EQ(Aggregate(kBinjai)["a1"], 1);

@@ -1,4 +1,5 @@
-// The randomized model test: 200,000+ events over 24 kab/kota with exact duplicates, reordering,
+// The randomized model test: 200,000+ events over 24 kab/kota with exact duplicates, reordering
+// (events before their participant's enrolment, late events),
 // relocations and terminations, streamed through IngestEvents; afterwards every per-event outcome,
 // every region aggregate and every participant record in Redis equals the reference model.
 #include "common/config/files.h"
@@ -49,11 +50,12 @@ TEST_F(IngestModelTest, RedisEqualsTheReferenceModelExactly) {
   stream->WritesDone();
   ASSERT_TRUE(stream->Finish().ok());
   EXPECT_EQ(mismatches, 0u);
-  // The mix exercises every outcome.
+  // Every valid event is kept, whatever its order: APPLIED, or DUPLICATE when sent again; none
+  // is STALE or REJECTED (the generator's out-of-order events once were).
   EXPECT_GT(seen[v1::APPLIED], 100000);
   EXPECT_GT(seen[v1::DUPLICATE], 1000);
-  EXPECT_GT(seen[v1::STALE], 1000);
-  EXPECT_GT(seen[v1::REJECTED], 100);
+  EXPECT_EQ(seen[v1::STALE], 0);
+  EXPECT_EQ(seen[v1::REJECTED], 0);
 
   // Every region aggregate and every participant record, read straight from Redis.
   ReconnectingConnection redis(redis_->options());

@@ -51,9 +51,9 @@ size_t ExpectRecordsEqualModel(RedisClient& redis, const ReferenceModel& model,
   size_t wrong = 0;
   for (size_t i = 0; i < want.size(); ++i) {
     const redisReply* r = (*replies)[i].get();
-    std::optional<ParticipantRecord> have = r->type == REDIS_REPLY_STRING
-                                                ? DecodeRecord(absl::string_view(r->str, r->len))
-                                                : std::nullopt;
+    std::optional<ParticipantRecord> have =
+        r->type == REDIS_REPLY_STRING ? DecodeStoredParticipant(absl::string_view(r->str, r->len))
+                                      : std::nullopt;
     if (!have || have->segment != want[i]->segment || have->active != want[i]->active ||
         static_cast<int>(have->kind) != want[i]->kind || have->occurred_at_ms != want[i]->ts_ms) {
       ++wrong;

@@ -312,7 +312,8 @@ int Verify() {
       const redisReply* hash = (*values)[k - start].get();
       for (size_t v = 0; v < hash->elements; ++v) {
         const redisReply* r = hash->element[v];
-        std::optional<ParticipantRecord> record = DecodeRecord(absl::string_view(r->str, r->len));
+        std::optional<ParticipantRecord> record =
+            DecodeStoredParticipant(absl::string_view(r->str, r->len));
         ++records;
         if (!record) {
           ++counts["undecodable"];
