@@ -70,9 +70,11 @@ local DAY_MS, WIB_MS = 86400000, 7 * 3600000
 -- A day hash holds a field per day: up to two years of them. Kept as a listpack (a Redis hash
 -- with at most hash-max-listpack-entries fields of at most hash-max-listpack-value bytes), every
 -- lookup would scan it: measured +42 % Redis CPU per event at 730 days (docs/BENCHMARKS.md). A
--- value longer than hash-max-listpack-value (64 by default; keep it below 100) makes Redis keep
--- the hash as a hash table for good, so the marker field `enc` goes in with the first day.
-local ENC = 'hash table on purpose: a day hash is looked up by field, never scanned (uhc_apply_v3)'
+-- value longer than hash-max-listpack-value (64 by default; we run 192 so that participant
+-- timelines stay listpacks; keep it below 256) makes Redis keep the hash as a hash table for good,
+-- so the marker field `enc` (256 bytes) goes in with the first day.
+local ENC =
+  'hash table on purpose: a day hash is looked up by field, never scanned; this value is longer than hash-max-listpack-value (at most 255), so Redis keeps the hash a hash table for good (uhc_apply_v3.lua) ......................................................'
 
 -- The packed counts: slot s = n<s> and slot 5 + s = a<s> for segments 1-5.
 local COUNTS = '>i4i4i4i4i4i4i4i4i4i4'

@@ -28,7 +28,7 @@ echo "==> starting redis-server on 127.0.0.1:$REDIS_PORT (AOF on, data in $RUN/r
 mkdir -p "$RUN/redis"
 redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$PWD/$RUN/redis" --daemonize yes \
   --pidfile "$PWD/$RUN/redis.pid" --logfile "$PWD/$RUN/redis.log" --appendonly yes \
-  --appendfsync everysec --save "" --hash-max-listpack-entries 1024 --hash-max-listpack-value 64 \
+  --appendfsync everysec --save "" --hash-max-listpack-entries 1024 --hash-max-listpack-value 192 \
   --loadmodule "$PWD/$BIN/enrollment-svc/module/uhc_module.so"  # enrollment-svc applies with it
 for _ in $(seq 300); do [ "$(redis-cli -p "$REDIS_PORT" ping 2>/dev/null)" = PONG ] && break; sleep 0.1; done
 redis-cli -p "$REDIS_PORT" flushall >/dev/null  # a fresh national run every time

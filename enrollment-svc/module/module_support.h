@@ -29,7 +29,11 @@ inline constexpr int32_t kNoDay = -1;
 inline constexpr uint64_t kMaxDays = 65536;  // the function's `moves` keys hold a day in 16 bits
 inline constexpr size_t kHeadBytes = 56, kLayout3Bytes = 96, kCountsBytes = 40;
 inline constexpr char kEnc[] =
-    "hash table on purpose: a day hash is looked up by field, never scanned (uhc_apply_v3)";
+    "hash table on purpose: a day hash is looked up by field, never scanned; this value is longer "
+    "th"
+    "an hash-max-listpack-value (at most 255), so Redis keeps the hash a hash table for good "
+    "(uhc_ap"
+    "ply_v3.lua) ......................................................";
 inline const char* const kLayout1[10] = {"n1", "n2", "n3", "n4", "n5",
                                          "a1", "a2", "a3", "a4", "a5"};
 

@@ -42,7 +42,7 @@ for run in $(seq "$RUNS"); do
   start_services "$BUILD/enrollment-svc/enrollment-svc" --apply_engine "$ENGINE"
   read -r REDIS_CPU_S INGEST < <(measured_ingest "$EVENTS")
   # Which engine applied the events: the module's command or the function (FCALL).
-  USED=$(redis-cli -p "$REDIS_PORT" info commandstats | grep -q '^cmdstat_uhc.apply_v3:' && echo module || echo function)
+  USED=$(redis-cli -p "$REDIS_PORT" info commandstats | grep -q '^cmdstat_uhc.apply_v4:' && echo module || echo function)
   VERIFY=$("$BUILD/tools/uhc-loadgen" --mode verify --redis_port "$REDIS_PORT")
   MEMORY=$(redis-cli -p "$REDIS_PORT" info memory | awk -F: '/^used_memory:/ {print $2+0}')
   stop_all

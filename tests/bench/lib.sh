@@ -34,7 +34,7 @@ start_redis() {
     module=(--loadmodule "$(realpath "$BUILD/enrollment-svc/module/uhc_module.so")")
   fi
   "${PIN_STORE[@]}" redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$WORK" --save "" \
-    --appendonly no --hash-max-listpack-entries 1024 --hash-max-listpack-value 64 --daemonize yes \
+    --appendonly no --hash-max-listpack-entries 1024 --hash-max-listpack-value 192 --daemonize yes \
     --logfile "$WORK/redis.log" "${module[@]}"
   for _ in $(seq 200); do [ "$(redis-cli -p "$REDIS_PORT" ping 2>/dev/null)" = PONG ] && return 0; sleep 0.05; done
   echo "bench: redis did not start (log: $WORK/redis.log)" >&2

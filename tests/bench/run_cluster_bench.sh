@@ -63,7 +63,7 @@ start_redis() {  # port, extra args...
   local port=$1; shift
   mkdir -p "$WORK/$port"
   redis-server --bind 127.0.0.1 --port "$port" --dir "$WORK/$port" --save "" --appendonly no \
-    --hash-max-listpack-entries 1024 --hash-max-listpack-value 64 --daemonize yes \
+    --hash-max-listpack-entries 1024 --hash-max-listpack-value 192 --daemonize yes \
     --logfile "$WORK/$port/redis.log" --loadmodule "$(realpath "$BUILD/enrollment-svc/module/uhc_module.so")" "$@"
   for _ in $(seq 200); do [ "$(redis-cli -p "$port" ping 2>/dev/null)" = PONG ] && return 0; sleep 0.05; done
   echo "bench: redis on $port did not start; its log:" >&2; tail -5 "$WORK/$port/redis.log" >&2; exit 1

@@ -132,7 +132,7 @@ void RedisServer::Launch() {
                                    "--hash-max-listpack-entries",
                                    "1024",
                                    "--hash-max-listpack-value",
-                                   "64",
+                                   "192",
                                    "--logfile",
                                    dir_ + "/redis.log"};
   args.insert(args.end(), extra_.begin(), extra_.end());
