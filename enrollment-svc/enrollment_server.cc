@@ -155,8 +155,8 @@ absl::StatusOr<std::unique_ptr<EnrollmentServer>> EnrollmentServer::Start(
       std::make_unique<RedisExecutor>(options.redis, options.redis_threads, options.queue_limit);
   s->executor_->set_depth_gauge(s->metrics_->AddGauge(
       "uhc_redis_queue_depth", "Redis tasks waiting for an executor thread."));
-  s->validator_ =
-      std::make_unique<EventValidator>(s->regions_.get(), s->keyer_.get(), options.max_future_skew);
+  s->validator_ = std::make_unique<EventValidator>(s->regions_.get(), s->keyer_.get(),
+                                                   options.max_future_skew, options.history_days);
   absl::StatusOr<std::unique_ptr<TokenAuthorizer>> auth =
       LoadTokensIfConfigured(options.token_file);
   if (!auth.ok()) return auth.status();

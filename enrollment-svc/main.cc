@@ -54,7 +54,8 @@ ABSL_FLAG(int, enroll_idempotency_hours, 168,
           "within them is ALREADY_EXISTS; at least 1 (env UHC_ENROLL_IDEMPOTENCY_HOURS)");
 ABSL_FLAG(int, history_days, 800,
           "days of per-day history kept for as-of answers, trends and cut-offs; at least 731, "
-          "or 0 to keep everything (env UHC_HISTORY_DAYS)");
+          "or 0 to keep everything; events that occurred before the window are rejected (env "
+          "UHC_HISTORY_DAYS)");
 
 namespace uhc {
 namespace {

@@ -77,6 +77,17 @@ PreparedEvent EventValidator::Prepare(const v1::ParticipantEvent& event, int ind
         absl::StrCat("is more than ", absl::FormatDuration(max_future_skew_),
                      " in the future (the producer's clock?); see --max_future_skew_seconds"));
   }
+  if (history_days_ > 0) {
+    // The window's first day in WIB (UTC+7), as enrollment-svc's trim keeps it.
+    const absl::TimeZone wib = absl::FixedTimeZone(7 * 3600);
+    const absl::CivilDay first = absl::ToCivilDay(now, wib) - history_days_;
+    if (absl::FromUnixSeconds(ts.seconds()) < absl::FromCivil(first, wib)) {
+      return reject("occurred_at",
+                    absl::StrCat("is before the history window, which begins on ",
+                                 absl::FormatCivilTime(first), " WIB (--history_days ",
+                                 history_days_, "); the days it would change are no longer kept"));
+    }
+  }
   out.occurred_at_ms = static_cast<uint64_t>(ts.seconds()) * 1000 + ts.nanos() / 1000000;
 
   switch (event.change_case()) {

@@ -44,16 +44,23 @@ struct PreparedEvent {
 class EventValidator {
  public:
   // Producer clocks may run this far ahead of ours: an event further in the future is rejected
-  // (one accepted would make every real event of the participant STALE until then).
+  // (one accepted would count as the participant's state until then).
   static constexpr absl::Duration kDefaultMaxFutureSkew = absl::Minutes(5);
 
-  // Neither pointer is owned; both must outlive the validator.
+  // Neither pointer is owned; both must outlive the validator. `history_days` > 0: events that
+  // occurred before the history window (the WIB day `history_days` before today, the first day
+  // enrollment-svc keeps) are rejected naming that day, since the days they would change are no
+  // longer kept; 0 keeps every day.
   EventValidator(const RegionRegistry* regions, const NikKeyer* keyer,
-                 absl::Duration max_future_skew = kDefaultMaxFutureSkew)
-      : regions_(regions), keyer_(keyer), max_future_skew_(max_future_skew) {}
+                 absl::Duration max_future_skew = kDefaultMaxFutureSkew, int history_days = 0)
+      : regions_(regions),
+        keyer_(keyer),
+        max_future_skew_(max_future_skew),
+        history_days_(history_days) {}
 
   // Field names of rejections are prefixed "events[<index>]." when `in_batch` (bare for
-  // Enroll). `now` bounds occurred_at: at most max_future_skew ahead.
+  // Enroll). `now` bounds occurred_at: at most max_future_skew ahead, and not before the
+  // history window.
   PreparedEvent Prepare(const v1::ParticipantEvent& event, int index, bool in_batch,
                         absl::Time now) const;
 
@@ -66,6 +73,7 @@ class EventValidator {
   const RegionRegistry* regions_;
   const NikKeyer* keyer_;
   absl::Duration max_future_skew_;
+  int history_days_;
 };
 
 }  // namespace uhc
