@@ -18,6 +18,25 @@ cmp -s "$dir/a/events.jsonl" "$dir/c/events.jsonl" && { echo "FAIL another seed,
 [ "$(cut -d, -f1 "$dir/a/population.csv" | tail -n +2 | sort -u | wc -l)" -eq 514 ] || { echo "FAIL distinct kab/kota"; fail=1; }
 grep -q '"relocated"' "$dir/a/events.jsonl" || { echo "FAIL no relocations"; fail=1; }
 grep -q '"terminated"' "$dir/a/events.jsonl" || { echo "FAIL no terminations"; fail=1; }
+# --late 5: the same events, about 5 % of them later in the file than their time says.
+"$UHCCTL" gen --out "$dir/l" --scale 20000 --seed 7 --late 5 | grep -q "delivered late and out of order" ||
+  { echo "FAIL gen --late does not say so"; fail=1; }
+cmp -s <(sort "$dir/a/events.jsonl") <(sort "$dir/l/events.jsonl") || { echo "FAIL --late changed the events"; fail=1; }
+cmp -s "$dir/a/events.jsonl" "$dir/l/events.jsonl" && { echo "FAIL --late 5 kept the order"; fail=1; }
+python3 - "$dir/l/events.jsonl" <<'PY' || fail=1
+import json, sys
+times = [json.loads(line)["occurred_at"] for line in open(sys.argv[1])]
+latest, late = "", 0
+for t in times:
+    if t < latest:
+        late += 1
+    latest = max(latest, t)
+share = late / len(times)
+if not 0.01 < share < 0.10:
+    print("FAIL --late 5: %.3f of the events arrive after a later one" % share)
+    sys.exit(1)
+PY
+"$UHCCTL" gen --late 51 >/dev/null 2>&1; [ $? -eq 2 ] || { echo "FAIL --late 51 must exit 2"; fail=1; }
 "$UHCCTL" gen --scale 0 >/dev/null 2>&1; [ $? -eq 2 ] || { echo "FAIL --scale 0 must exit 2"; fail=1; }
 "$UHCCTL" gen --months 0 >/dev/null 2>&1; [ $? -eq 2 ] || { echo "FAIL --months 0 must exit 2"; fail=1; }
 "$UHCCTL" gen --out "$dir/d" --scale 20000 --seed 7 --months 12 >/dev/null || { echo "FAIL gen d"; exit 1; }

@@ -208,12 +208,14 @@ int RunGen(const std::vector<std::string>& args) {
       "in the last weeks as premiums go unpaid. Import population.csv and region-status.csv\n"
       "as of the day of the first event or earlier (population import --as-of, region-status\n"
       "--effective): they stand for the whole period. The same --seed on the same day gives\n"
-      "the same files.",
-      "[--out DIR] [--scale N] [--seed N] [--months N]",
+      "the same files. --late P delivers P % of the events late and out of order, as BPJS's\n"
+      "feeds do: each after the events of up to 30 more days (the figures do not change).",
+      "[--out DIR] [--scale N] [--seed N] [--months N] [--late P]",
       {{"out", "DIR", "output directory", "run/dataset"},
        {"scale", "N", "1:N of the real size", "1000"},
        {"seed", "N", "random seed", "2026"},
        {"months", "N", "months of events, 1 to 24 (the services keep 800 days)", "15"},
+       {"late", "P", "percent of events delivered late and out of order, 0 to 50", "0"},
        {"data-dir", "DIR", "region CSVs", "data"},
        {"population", "FILE", "registered population per kab/kota (code,name,male,female,total)",
         "<data-dir>/population-2025.csv"}});
@@ -222,7 +224,8 @@ int RunGen(const std::vector<std::string>& args) {
   auto scale = cmd.GetInt("scale", 1, 1000000);
   auto seed = cmd.GetInt("seed", 0, INT64_MAX);
   auto months = cmd.GetInt("months", 1, 24);
-  if (!scale || !seed || !months) return kExitUsage;
+  auto late_percent = cmd.GetInt("late", 0, 50);
+  if (!scale || !seed || !months || !late_percent) return kExitUsage;
   absl::StatusOr<RegionRegistry> regions = LoadRegions(cmd.Get("data-dir"));
   if (!regions.ok()) return cmd.UsageError(std::string(regions.status().message()));
   std::string population_file = cmd.Get("population");
@@ -343,11 +346,26 @@ int RunGen(const std::vector<std::string>& args) {
     status << province->code << "," << (prioritas ? 1 : 0) << ","
            << (u(rng) < 0.9 ? "2025-10" : "2025-07") << "\n";
   }
-  // One stream in time order, as BPJS systems would emit it.
+  // One stream in time order, as BPJS systems would emit it; with --late, some events arrive
+  // after those of up to 30 more days (a draw of their own, so the figures stay those of the seed).
   std::stable_sort(events.begin(), events.end(),
                    [](const Event& a, const Event& b) { return a.ts < b.ts; });
+  std::mt19937_64 lateness(static_cast<uint64_t>(*seed) ^ 0x5851f42d4c957f2d);
+  std::vector<std::pair<int64_t, size_t>> arrival;  // (arrival time, index)
+  arrival.reserve(events.size());
+  int64_t late = 0;
+  for (size_t i = 0; i < events.size(); ++i) {
+    int64_t at = events[i].ts;
+    if (u(lateness) * 100 < static_cast<double>(*late_percent)) {
+      at += 1 + static_cast<int64_t>(u(lateness) * 30 * kDay);
+      ++late;
+    }
+    arrival.emplace_back(at, i);
+  }
+  std::stable_sort(arrival.begin(), arrival.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
   std::ofstream jsonl(out + "/events.jsonl");
-  for (const Event& e : events) jsonl << e.json << "\n";
+  for (const auto& [at, i] : arrival) jsonl << events[i].json << "\n";
   jsonl.close();
   if (!jsonl || !population || !status) return cmd.UsageError("write failed in " + out);
   auto day = [](int64_t ts) {
@@ -355,10 +373,15 @@ int RunGen(const std::vector<std::string>& args) {
   };
   std::cout << absl::StrFormat(
       "wrote %s: %d kab/kota, %s residents, %s participants, %s events from %s to %s (WIB; "
-      "scale 1:%d, seed %d)\n",
+      "scale 1:%d, seed %d)%s\n",
       out, kabs.size(), Thousands(people_total), Thousands(participants_total),
       Thousands(static_cast<int64_t>(events.size())), day(events.front().ts), day(events.back().ts),
-      *scale, *seed);
+      *scale, *seed,
+      late == 0 ? ""
+                : absl::StrFormat("; %s of them (%.1f %%) delivered late and out of order",
+                                  Thousands(late),
+                                  100.0 * static_cast<double>(late) /
+                                      static_cast<double>(events.size())));
   return kExitOk;
 }
 
