@@ -157,12 +157,14 @@ absl::StatusOr<std::unique_ptr<EnrollmentServer>> EnrollmentServer::Start(
       "uhc_redis_queue_depth", "Redis tasks waiting for an executor thread."));
   s->validator_ = std::make_unique<EventValidator>(s->regions_.get(), s->keyer_.get(),
                                                    options.max_future_skew, options.history_days);
+  EnrollmentLimits limits = options.limits;
+  limits.history_days = options.history_days;
   absl::StatusOr<std::unique_ptr<TokenAuthorizer>> auth =
       LoadTokensIfConfigured(options.token_file);
   if (!auth.ok()) return auth.status();
   s->auth_ = *std::move(auth);
   s->enrollment_ = std::make_unique<EnrollmentServiceImpl>(
-      options.limits, s->regions_.get(), s->validator_.get(), s->executor_.get(), s->health_.get(),
+      limits, s->regions_.get(), s->validator_.get(), s->executor_.get(), s->health_.get(),
       s->enrollment_metrics_.get(), s->auth_.get());
   s->admin_ = std::make_unique<RegionAdminServiceImpl>(s->regions_.get(), s->enrollment_.get());
   host->AddService(s->enrollment_.get(), "uhc.v1.EnrollmentService");

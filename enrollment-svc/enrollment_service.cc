@@ -15,6 +15,7 @@
 #include "common/domain/policy.h"
 #include "common/domain/region_counts.h"
 #include "common/observability/log.h"
+#include "common/redis/history.h"
 #include "common/redis/schema.h"
 #include "common/server/status.h"
 #include "enrollment-svc/event_applier.h"
@@ -117,7 +118,7 @@ EnrollmentMetrics::EnrollmentMetrics(MetricsRegistry* registry) {
       "a batch at fault fails.");
   apply_module = registry->AddGauge(
       "uhc_apply_module",
-      "1 while events are applied by uhc_module.so (uhc.apply_v3), 0 while by the Lua function, "
+      "1 while events are applied by uhc_module.so (uhc.apply_v4), 0 while by the Lua function, "
       "which costs Redis about twice the CPU per event (--apply_engine).");
 }
 
@@ -137,8 +138,14 @@ EnrollmentServiceImpl::EnrollmentServiceImpl(EnrollmentLimits limits, const Regi
           static_cast<size_t>(limits.events_per_redis_call),
           [limits, this](RedisClient& redis, const std::vector<PreparedEvent>& events,
                          v1::IngestEventsResponse* response, std::vector<uint8_t>* bytes) {
-            absl::Status applied = ApplyEvents(redis, events, limits.events_per_redis_call,
-                                               limits.wait_replicas, &engine_, response, bytes);
+            uint64_t fold_before_ms = 0;
+            if (limits.history_days > 0) {
+              const int64_t first_day = DayNumberOf(WibToday(absl::Now())) - limits.history_days;
+              fold_before_ms = static_cast<uint64_t>(first_day * 86'400'000 - 7 * 3'600'000);
+            }
+            absl::Status applied =
+                ApplyEvents(redis, events, limits.events_per_redis_call, limits.wait_replicas,
+                            &engine_, response, bytes, fold_before_ms);
             metrics_->apply_module->Set(engine_.module_applies() ? 1 : 0);
             return applied;
           },

@@ -30,6 +30,9 @@ struct EnrollmentLimits {
   // With kAuto, how long the function applies after Redis lacked the module, before it is tried
   // again.
   absl::Duration module_retry = absl::Minutes(1);
+  // Days of history kept (EnrollmentServerOptions::history_days; 0: all): timelines written fold
+  // their entries before the window into their base state.
+  int history_days = 0;
   // How long an Enroll request_id is kept with what it stands for (--enroll_idempotency_hours).
   absl::Duration enroll_idempotency = absl::Hours(168);
 };

@@ -168,8 +168,10 @@ std::vector<std::vector<size_t>> GroupCalls(const std::vector<CallStep>& steps, 
 
 absl::Status ApplyEvents(RedisClient& redis, const std::vector<PreparedEvent>& events,
                          int events_per_call, int wait_replicas, EngineChoice* engine,
-                         v1::IngestEventsResponse* response, std::vector<uint8_t>* result_bytes) {
+                         v1::IngestEventsResponse* response, std::vector<uint8_t>* result_bytes,
+                         uint64_t fold_before_ms) {
   const bool per_region = redis.cluster();
+  const std::string fold_before = std::to_string(fold_before_ms);
   std::vector<CallStep> steps;
   for (size_t i = 0; i < events.size(); ++i) {
     const PreparedEvent& e = events[i];
@@ -210,7 +212,7 @@ absl::Status ApplyEvents(RedisClient& redis, const std::vector<PreparedEvent>& e
       for (size_t w = 0; w < which.size(); ++w) {
         const Call& call = calls[which[w]];
         RedisArgv& cmd = commands[w];
-        cmd.reserve(5 + call.keys.size());
+        cmd.reserve(6 + call.keys.size());
         if (module) {
           cmd.push_back(apply_abi::kApplyCommandV4);
         } else {
@@ -221,6 +223,7 @@ absl::Status ApplyEvents(RedisClient& redis, const std::vector<PreparedEvent>& e
         for (const std::string& k : call.keys) cmd.push_back(k);
         cmd.push_back(call.packed);
         cmd.push_back(call.destinations);
+        cmd.push_back(fold_before);
       }
       return redis.Pipeline(commands, wait_replicas);
     };

@@ -91,10 +91,12 @@ class EngineChoice {
 // (0 for a rejected one), for what an outcome alone does not say (the status a kPrioDecides
 // enrolment was given).
 inline constexpr int kMaxFollowUpRounds = 64;
+// `fold_before_ms` > 0: timelines written fold their entries before it into their base state (the
+// history window's first instant; 0: none).
 absl::Status ApplyEvents(RedisClient& redis, const std::vector<PreparedEvent>& events,
                          int events_per_call, int wait_replicas, EngineChoice* engine,
                          v1::IngestEventsResponse* response,
-                         std::vector<uint8_t>* result_bytes = nullptr);
+                         std::vector<uint8_t>* result_bytes = nullptr, uint64_t fold_before_ms = 0);
 
 // Sets the applied, duplicate, stale and rejected counts of `response` from its results.
 void CountOutcomes(v1::IngestEventsResponse* response);

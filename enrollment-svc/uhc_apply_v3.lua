@@ -515,6 +515,9 @@ end
 -- carried state (segment | active << 3, 0: none); it replaces an ENTER of the same event kept
 -- with a smaller version.
 -- ARGV[2]: the LEAVEs' destination region codes, each preceded by its length (1 byte).
+-- ARGV[3]: fold before, ms ("0": none): a timeline the call writes first folds its entries
+-- before this instant (the history window's first, whose older events enrollment-svc refuses)
+-- into its base state, so a timeline holds what the window needs.
 -- Returns the result byte of each event (APPLIED: kept; DUPLICATE: kept already; an ENROLL with
 -- PRIO_DECIDES carries the status in bit 6, as uhc_apply_v3), then the follow-ups: for every
 -- event, every LEAVE at or after its place in the timeline (applied or not), the ENTER to send
@@ -634,6 +637,24 @@ end
 
 local function weight(t, k) return 1 + (t.op[k] == ENTER and t.ver[k] or 0) end
 
+-- Folds the entries before `before` into the base state (their weights into `folded`).
+local function tl_compact(t, before)
+  local k, s, w = 0, t.base, t.folded
+  while k < t.n and t.ts[k + 1] < before do
+    k = k + 1
+    w = w + weight(t, k)
+    s = step(s, t.op[k], t.arg[k])
+  end
+  if k == 0 then return end
+  t.base, t.folded = s, w
+  for x = 1, t.n do
+    local y = x + k
+    t.ts[x], t.id[x], t.op[x], t.arg[x], t.ver[x], t.to[x] =
+      t.ts[y], t.id[y], t.op[y], t.arg[y], t.ver[y], t.to[y]
+  end
+  t.n = t.n - k
+end
+
 -- Folds entries from..n starting from state s (the state before `from`) and weight w (the
 -- versions' sum before `from`): adds sign to net[day, from, to] for each transition and, when
 -- `ups` is given, appends every LEAVE's follow-up (event index i) to it.
@@ -662,6 +683,10 @@ local function apply4_logged(keys, args, u)
   local n = #s / EVENT4_BYTES
   local nkeys = #keys
   local dest  -- the destinations, parsed at the first LEAVE
+  local fold_before = tonumber(args[3] or '')
+  if not fold_before or fold_before < 0 or fold_before % 1 ~= 0 then
+    error({err = BAD_CALL .. 'fold before is not a number of ms'})
+  end
   local base_of, agg_of, counts = {}, {}, {}
   local prio_of = {}
   local moves
@@ -760,6 +785,7 @@ local function apply4_logged(keys, args, u)
           t.n = t.n + 1
         end
         tl_fold(t, at, st, w, 1, net, ups, i)
+        if fold_before > 0 then tl_compact(t, fold_before) end
         call('HSET', bucket, field, tl_encode(t))
         nu = nu + 1
         u_event[nu] = i

@@ -135,7 +135,8 @@ inline constexpr char kModuleVersionCommand[] = "uhc.version";
 inline constexpr int kModuleVersion = 3;
 // uhc_apply_v4 (uhc_apply_v3.lua) and the module's uhc.apply_v4: the apply of participants'
 // timelines, exact whatever the order of arrival (common/domain/timeline.h). Events of
-// kEventArgBytesV4 (EncodeEventArgV4); ARGV: the events, then the LEAVEs' destinations.
+// kEventArgBytesV4 (EncodeEventArgV4); ARGV: the events, the LEAVEs' destinations, and the
+// instant (ms, "0": none) before which written timelines fold their entries.
 inline constexpr char kApplyFunctionV4[] = "uhc_apply_v4";
 inline constexpr char kApplyCommandV4[] = "uhc.apply_v4";
 inline constexpr size_t kEventArgBytesV4 = 28;

@@ -113,23 +113,30 @@ int Error(RedisModuleCtx* ctx, const std::string& what) {
 }  // namespace
 
 int ApplyV4(RedisModuleCtx* ctx, RedisModuleString** argv, int argc) {
-  if (argc < 4) return api.WrongArity(ctx);
+  if (argc < 5) return api.WrongArity(ctx);
   size_t length = 0;
   const char* numkeys = api.StringPtrLen(argv[1], &length);
   char* end = nullptr;
   const long keys = std::strtol(numkeys, &end, 10);
-  if (length == 0 || *end != '\0' || keys < 0 || keys != argc - 4) {
+  if (length == 0 || *end != '\0' || keys < 0 || keys != argc - 5) {
     return Error(ctx, "numkeys does not match the arguments");
   }
-  const char* s = api.StringPtrLen(argv[argc - 2], &length);
+  size_t fold_length = 0;
+  const char* fold_text = api.StringPtrLen(argv[argc - 1], &fold_length);
+  char* fold_end = nullptr;
+  const long long fold_before = std::strtoll(fold_text, &fold_end, 10);
+  if (fold_length == 0 || fold_end != fold_text + fold_length || fold_before < 0) {
+    return Error(ctx, "fold before is not a number of ms");
+  }
+  const char* s = api.StringPtrLen(argv[argc - 3], &length);
   if (length % kEventBytesV4 != 0) return Error(ctx, "the events are not 28 bytes each");
   const size_t n = length / kEventBytesV4;
   size_t dest_length = 0;
-  const char* d = api.StringPtrLen(argv[argc - 1], &dest_length);
+  const char* d = api.StringPtrLen(argv[argc - 2], &dest_length);
   std::vector<std::string> destinations;
   for (size_t p = 0; p < dest_length;) {
     const size_t l = static_cast<uint8_t>(d[p]);
-    if (l == 0 || p + l >= dest_length + 0 || dest_length - p - 1 < l) {
+    if (l == 0 || dest_length - p - 1 < l) {
       return Error(ctx, "malformed destinations");
     }
     destinations.emplace_back(d + p + 1, l);
@@ -188,6 +195,9 @@ int ApplyV4(RedisModuleCtx* ctx, RedisModuleString** argv, int argc) {
       outcome = DUPLICATE;
       rec_active = stored_active;
     } else {
+      // A new participant's ENROLL or ENTER is written as it is (the function's HSETNX).
+      const bool inserted_new = !has_rec && (e.op == ENROLL || e.op == ENTER);
+      if (fold_before > 0 && !inserted_new) tl::Compact(&*t, static_cast<uint64_t>(fold_before));
       call.Set(e.bucket, field, call.String(tl::Encode(*t)));
       undo.push_back({e.bucket, field, has_rec, rec});
       int& ti = touched_of[e.agg];

@@ -4,8 +4,8 @@
 
 namespace uhc::redis_module {
 
-// uhc.apply_v4 <numkeys> <key>... <events> <destinations>: what the Redis function uhc_apply_v4
-// (enrollment-svc/uhc_apply_v3.lua, which documents the call) does, with the fold of
+// uhc.apply_v4 <numkeys> <key>... <events> <destinations> <fold before ms>: what the Redis function
+// uhc_apply_v4 (enrollment-svc/uhc_apply_v3.lua, which documents the call) does, with the fold of
 // common/domain/timeline.h. Checks the whole call first; a call that fails changes nothing.
 int ApplyV4(RedisModuleCtx* ctx, RedisModuleString** argv, int argc);
 

@@ -294,8 +294,8 @@ extern "C" __attribute__((visibility("default"))) int RedisModule_OnLoad(
   if (api.CreateCommand(ctx, "uhc.apply_v3", Apply, "write deny-oom", 2, -2, 1) != kOk) {
     return kErr;
   }
-  // Keys: from the second argument to the third from last (the events and destinations last).
-  if (api.CreateCommand(ctx, "uhc.apply_v4", ApplyV4, "write deny-oom", 2, -3, 1) != kOk) {
+  // Keys: from the second argument to the fourth from last (events, destinations, fold before).
+  if (api.CreateCommand(ctx, "uhc.apply_v4", ApplyV4, "write deny-oom", 2, -4, 1) != kOk) {
     return kErr;
   }
   return api.CreateCommand(ctx, "uhc.version", Version, "readonly fast", 0, 0, 0);

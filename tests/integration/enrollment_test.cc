@@ -301,10 +301,10 @@ TEST_F(EnrollmentTest, InterruptedRelocationIsHealedByTheRetry) {
   std::string field(leave.key.field.begin(), leave.key.field.end());
   std::string arg = apply_abi::EncodeEventArgV4(apply_abi::kLeave, 1, 3, field,
                                                 leave.occurred_at_ms, leave.event_id_hash, 0, 1);
-  auto reply =
-      redis->Command({"FCALL", apply_abi::kApplyFunctionV4, "3", AggregateKey(kBatuBara),
-                      DaysKey(kBatuBara), BucketKey(kBatuBara, leave.key.bucket), arg,
-                      std::string(1, static_cast<char>(std::string(kBinjai).size())) + kBinjai});
+  auto reply = redis->Command(
+      {"FCALL", apply_abi::kApplyFunctionV4, "3", AggregateKey(kBatuBara), DaysKey(kBatuBara),
+       BucketKey(kBatuBara, leave.key.bucket), arg,
+       std::string(1, static_cast<char>(std::string(kBinjai).size())) + kBinjai, "0"});
   ASSERT_TRUE(reply.ok());
   ASSERT_TRUE(ReplyStatus(reply->get()).ok());
   EXPECT_EQ(Aggregate(kBatuBara)["part"], 0);

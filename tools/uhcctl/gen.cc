@@ -378,10 +378,9 @@ int RunGen(const std::vector<std::string>& args) {
       Thousands(static_cast<int64_t>(events.size())), day(events.front().ts), day(events.back().ts),
       *scale, *seed,
       late == 0 ? ""
-                : absl::StrFormat("; %s of them (%.1f %%) delivered late and out of order",
-                                  Thousands(late),
-                                  100.0 * static_cast<double>(late) /
-                                      static_cast<double>(events.size())));
+                : absl::StrFormat(
+                      "; %s of them (%.1f %%) delivered late and out of order", Thousands(late),
+                      100.0 * static_cast<double>(late) / static_cast<double>(events.size())));
   return kExitOk;
 }
 
