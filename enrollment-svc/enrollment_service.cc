@@ -140,7 +140,11 @@ EnrollmentServiceImpl::EnrollmentServiceImpl(EnrollmentLimits limits, const Regi
                          v1::IngestEventsResponse* response, std::vector<uint8_t>* bytes) {
             uint64_t fold_before_ms = 0;
             if (limits.history_days > 0) {
-              const int64_t first_day = DayNumberOf(WibToday(absl::Now())) - limits.history_days;
+              // A day behind the window the validator keeps: an event it accepted just before
+              // midnight and applied after (a batch waits in the group) is never older than the
+              // fold point.
+              const int64_t first_day =
+                  DayNumberOf(WibToday(absl::Now())) - limits.history_days - 1;
               fold_before_ms = static_cast<uint64_t>(first_day * 86'400'000 - 7 * 3'600'000);
             }
             absl::Status applied =

@@ -193,6 +193,10 @@ absl::Status ApplyEvents(RedisClient& redis, const std::vector<PreparedEvent>& e
   // A call Redis refused (an error reply) changed nothing; the batch then fails, but the other
   // calls' follow-ups still go, so no relocation stays half done.
   absl::Status refused;
+  // The largest version of each ENTER sent so far (destination, field, occurred_at, event id
+  // hash): every call re-reports the LEAVEs after its events (so a retry heals a lost follow-up),
+  // so a chain of moves back and forth would otherwise send the same ENTER many times over.
+  absl::flat_hash_map<std::string, uint32_t> sent;
   for (int round = 0; !steps.empty(); ++round) {
     if (round > kMaxFollowUpRounds) {
       return absl::InternalError("uhc_apply_v4: follow-ups did not end");
@@ -268,7 +272,15 @@ absl::Status ApplyEvents(RedisClient& redis, const std::vector<PreparedEvent>& e
         return s;
       }
     }
-    steps = std::move(follow_ups);
+    steps.clear();
+    for (CallStep& f : follow_ups) {
+      std::string key =
+          absl::StrCat(f.region, "|", f.field, "|", f.occurred_at_ms, "|", f.event_id_hash);
+      auto [it, inserted] = sent.try_emplace(std::move(key), f.version);
+      if (!inserted && it->second >= f.version) continue;
+      it->second = f.version;
+      steps.push_back(std::move(f));
+    }
   }
 
   if (!refused.ok()) return refused;

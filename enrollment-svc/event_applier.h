@@ -83,14 +83,14 @@ class EngineChoice {
 // APPLIED (kept) or DUPLICATE (kept already). The events go in calls of at most
 // `events_per_call` (GroupCalls), all in one pipeline; then the ENTERs the LEAVEs named
 // (follow-ups) go the same way, round after round, until none is left (a chain of moves; at most
-// kMaxFollowUpRounds). Only fully confirmed pipelines (by `wait_replicas` replicas, when > 0)
-// fill `response`: on any error nothing is reported applied (Redis may have applied some whole
-// calls: a call that fails changes nothing; a retry is safe and sends the follow-ups again, so a
-// crash between the rounds is healed by the producer's retry). After a call Redis refused, the
-// other calls' follow-ups still go. `result_bytes`, when given, gets each event's own result byte
-// (0 for a rejected one), for what an outcome alone does not say (the status a kPrioDecides
-// enrolment was given).
-inline constexpr int kMaxFollowUpRounds = 64;
+// kMaxFollowUpRounds; an ENTER already sent with a version as large is not sent again). Only fully
+// confirmed pipelines (by `wait_replicas` replicas, when > 0) fill `response`: on any error nothing
+// is reported applied (Redis may have applied some whole calls: a call that fails changes nothing;
+// a retry is safe and sends the follow-ups again, so a crash between the rounds is healed by the
+// producer's retry). After a call Redis refused, the other calls' follow-ups still go.
+// `result_bytes`, when given, gets each event's own result byte (0 for a rejected one), for what an
+// outcome alone does not say (the status a kPrioDecides enrolment was given).
+inline constexpr int kMaxFollowUpRounds = 1000;
 // `fold_before_ms` > 0: timelines written fold their entries before it into their base state (the
 // history window's first instant; 0: none).
 absl::Status ApplyEvents(RedisClient& redis, const std::vector<PreparedEvent>& events,

@@ -682,11 +682,19 @@ local function apply4_logged(keys, args, u)
   if #s % EVENT4_BYTES ~= 0 then error({err = BAD_CALL .. 'the events are not 28 bytes each'}) end
   local n = #s / EVENT4_BYTES
   local nkeys = #keys
-  local dest  -- the destinations, parsed at the first LEAVE
-  local fold_before = tonumber(args[3] or '')
-  if not fold_before or fold_before < 0 or fold_before % 1 ~= 0 then
+  -- The destinations, and the fold point: checked before anything, as the module does.
+  local dest = {}
+  local d, p = args[2] or '', 1
+  while p <= #d do
+    local l = string.byte(d, p)
+    if l == 0 or p + l > #d then error({err = BAD_CALL .. 'malformed destinations'}) end
+    dest[#dest + 1] = string.sub(d, p + 1, p + l)
+    p = p + 1 + l
+  end
+  if not string.match(args[3] or '', '^%d+$') or #args[3] > 18 then
     error({err = BAD_CALL .. 'fold before is not a number of ms'})
   end
+  local fold_before = tonumber(args[3])
   local base_of, agg_of, counts = {}, {}, {}
   local prio_of = {}
   local moves
@@ -707,16 +715,6 @@ local function apply4_logged(keys, args, u)
     end
     local to
     if op == LEAVE then
-      if not dest then
-        dest = {}
-        local d, p = args[2] or '', 1
-        while p <= #d do
-          local l = string.byte(d, p)
-          if l == 0 or p + l > #d then error({err = BAD_CALL .. 'malformed destinations'}) end
-          dest[#dest + 1] = string.sub(d, p + 1, p + l)
-          p = p + 1 + l
-        end
-      end
       to = dest[extra]
       if not to then error({err = BAD_CALL .. 'a destination index out of range'}) end
     end

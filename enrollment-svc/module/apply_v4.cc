@@ -123,11 +123,14 @@ int ApplyV4(RedisModuleCtx* ctx, RedisModuleString** argv, int argc) {
   }
   size_t fold_length = 0;
   const char* fold_text = api.StringPtrLen(argv[argc - 1], &fold_length);
-  char* fold_end = nullptr;
-  const long long fold_before = std::strtoll(fold_text, &fold_end, 10);
-  if (fold_length == 0 || fold_end != fold_text + fold_length || fold_before < 0) {
-    return Error(ctx, "fold before is not a number of ms");
+  // Digits only, as the function's pattern ^%d+$ (strtoll would take signs and spaces).
+  long long fold_before = 0;
+  bool digits = fold_length > 0 && fold_length <= 18;
+  for (size_t k = 0; digits && k < fold_length; ++k) {
+    digits = fold_text[k] >= '0' && fold_text[k] <= '9';
+    fold_before = fold_before * 10 + (fold_text[k] - '0');
   }
+  if (!digits) return Error(ctx, "fold before is not a number of ms");
   const char* s = api.StringPtrLen(argv[argc - 3], &length);
   if (length % kEventBytesV4 != 0) return Error(ctx, "the events are not 28 bytes each");
   const size_t n = length / kEventBytesV4;
