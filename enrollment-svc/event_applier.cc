@@ -272,11 +272,24 @@ absl::Status ApplyEvents(RedisClient& redis, const std::vector<PreparedEvent>& e
         return s;
       }
     }
+    // One ENTER per LEAVE: the largest version this round named, unless one as large was sent.
+    absl::flat_hash_map<std::string, size_t> best;  // key -> index into follow_ups
+    std::vector<std::string> order;
+    for (size_t f = 0; f < follow_ups.size(); ++f) {
+      const CallStep& step = follow_ups[f];
+      std::string key = absl::StrCat(step.region, "|", step.field, "|", step.occurred_at_ms, "|",
+                                     step.event_id_hash);
+      auto [it, inserted] = best.try_emplace(key, f);
+      if (inserted) {
+        order.push_back(std::move(key));
+      } else if (follow_ups[it->second].version < step.version) {
+        it->second = f;
+      }
+    }
     steps.clear();
-    for (CallStep& f : follow_ups) {
-      std::string key =
-          absl::StrCat(f.region, "|", f.field, "|", f.occurred_at_ms, "|", f.event_id_hash);
-      auto [it, inserted] = sent.try_emplace(std::move(key), f.version);
+    for (const std::string& key : order) {
+      CallStep& f = follow_ups[best[key]];
+      auto [it, inserted] = sent.try_emplace(key, f.version);
       if (!inserted && it->second >= f.version) continue;
       it->second = f.version;
       steps.push_back(std::move(f));

@@ -320,6 +320,32 @@ TEST_F(EnrollmentTest, InterruptedRelocationIsHealedByTheRetry) {
   EXPECT_EQ(Aggregate(kBinjai)["part"], 1);
 }
 
+// A participant who moved back and forth 40 times, then a late status change before the first
+// move: every move's carried state changes, and each call re-reports the LEAVEs after its events;
+// an ENTER already sent with a version as large is not sent again, so this takes a round per move
+// (not the exponentially many ENTERs it once would), and the counts follow the late event.
+TEST_F(EnrollmentTest, ALateEventBeforeManyMovesBackAndForthIsExactAndBounded) {
+  const std::string nik = TestNik(21);
+  std::vector<v1::ParticipantEvent> history = {
+      Enrolled("b0", nik, kBatuBara, kBaseTime, v1::SEGMENT_PBPU_MANDIRI, true)};
+  constexpr int kMoves = 40;
+  for (int k = 0; k < kMoves; ++k) {
+    history.push_back(Relocated("b-move" + std::to_string(k), nik, k % 2 ? kBinjai : kBatuBara,
+                                kBaseTime + 100 + k, k % 2 ? kBatuBara : kBinjai));
+  }
+  ASSERT_EQ(Ingest(history).applied(), kMoves + 1);
+  EXPECT_EQ(Aggregate(kBatuBara)["a4"], 1);  // 40 moves: back in Batu Bara, active
+  EXPECT_EQ(Aggregate(kBinjai)["part"], 0);
+  auto redis = redis_->Connect();
+  const int64_t before = ApplyCalls(*redis);
+  EXPECT_EQ(IngestOne(StatusChanged("b-late", nik, kBatuBara, kBaseTime + 50, false)), v1::APPLIED);
+  EXPECT_LE(ApplyCalls(*redis) - before, kMoves + 5);  // one call, then a round per move
+  auto agg = Aggregate(kBatuBara);
+  EXPECT_EQ(agg["n4"], 1);
+  EXPECT_EQ(agg["a4"], 0);  // carried through every move
+  EXPECT_EQ(Aggregate(kBinjai)["part"], 0);
+}
+
 std::vector<v1::ParticipantEvent> SmallHistory() {
   std::vector<v1::ParticipantEvent> events;
   for (int i = 0; i < 300; ++i) {
