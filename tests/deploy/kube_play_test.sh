@@ -128,8 +128,8 @@ counted=$(echo "$summary" | awk '/^  kab\/kota \(514\)/ {s = 0; for (i = 3; i <=
 [ "$counted" = 514 ] || { echo "$summary" | head -5; echo "FAIL: the summary counts $counted kab/kota"; exit 1; }
 # The events went through the module's command (the image loads uhc_module.so), not the function.
 applied=$(podman exec "$RDS" redis-cli info commandstats | tr -d '\r' |
-  awk -F'[:=,]' '$1 == "cmdstat_uhc.apply_v3" {print $3}')
-[ "${applied:-0}" -gt 0 ] || { echo "FAIL: Redis served no uhc.apply_v3 (module not used)"; exit 1; }
+  awk -F'[:=,]' '$1 == "cmdstat_uhc.apply_v4" {print $3}')
+[ "${applied:-0}" -gt 0 ] || { echo "FAIL: Redis served no uhc.apply_v4 (module not used)"; exit 1; }
 # The containers run as the manifests say: uid 10001 (Redis 999), read-only root, no capabilities.
 for c in "$ENR" "$CLS"; do
   uid=$(podman exec "$c" id -u)
