@@ -20,7 +20,7 @@ echo "==> sanitizers (ASan + UBSan): unit and integration tests in build-asan"
 SANITIZED=(domain_test observability_test redis_unit_test server_unit_test enrollment_unit_test
   classifier_unit_test uhcctl_unit_test overflow_test enrollment_test ingest_model_test malformed_test
   hardening_test faults_test schema_golden_test watch_resume_test history_test
-  classifier_limits_test)
+  classifier_limits_test order_test)
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DUHC_SANITIZE=ON >/dev/null
 cmake --build build-asan -j"$(nproc)" --target "${SANITIZED[@]}" uhcctl
 labels=$(IFS='|'; echo "^(${SANITIZED[*]})\$")
