@@ -4,6 +4,7 @@
 // by themselves and every acknowledged event is in the aggregates.
 #include <algorithm>
 #include <atomic>
+#include <set>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -18,6 +19,7 @@
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "tests/support/delivery.h"
 #include "tests/support/events.h"
 #include "tests/support/model_check.h"
 #include "tests/support/redis_cluster.h"
@@ -47,7 +49,8 @@ class ClusterServicesTest : public ::testing::Test {
     enrollment_server_.reset();
   }
 
-  void StartServices(int wait_replicas, int events_per_call = 2000) {
+  void StartServices(int wait_replicas, int events_per_call = 2000,
+                     ApplyEngine engine = ApplyEngine::kAuto) {
     EnrollmentServerOptions e;
     e.server.listen_address = "127.0.0.1:0";
     e.server.metrics_port = -1;
@@ -60,6 +63,7 @@ class ClusterServicesTest : public ::testing::Test {
     e.history_days = 0;  // keep every day: the events have fixed dates (2025 on)
     e.limits.wait_replicas = wait_replicas;
     e.limits.events_per_redis_call = events_per_call;
+    e.limits.apply_engine = engine;
     auto enrollment = EnrollmentServer::Start(e);
     ASSERT_TRUE(enrollment.ok()) << enrollment.status();
     enrollment_server_ = *std::move(enrollment);
@@ -284,6 +288,65 @@ TEST_P(ClusterIngestTest, IngestAndTiersAreExact) {
   ExpectRedisEqualsModel(model, regions);
   ExpectTiersMatch(model, regions, SetRegionFigures(model, regions));
   ExpectPastMatches(model, regions);
+}
+
+class ClusterOrderTest : public ClusterServicesTest, public ::testing::WithParamInterface<bool> {};
+
+INSTANTIATE_TEST_SUITE_P(Engines, ClusterOrderTest, ::testing::Values(true, false),
+                         [](const auto& info) { return info.param ? "Module" : "Function"; });
+
+// Issue #26 on a cluster: two years of histories over regions on all three primaries, shuffled,
+// a tenth resent, over four concurrent streams, in calls of 7 events (a relocation's two regions
+// are on different primaries and in different calls): the records, the live figures, every day's
+// figures and every monthly trend point are the model's.
+TEST_P(ClusterOrderTest, ShuffledConcurrentDeliveryGivesTheModelsFiguresOnEveryDay) {
+  ASSERT_NO_FATAL_FAILURE(
+      StartServices(/*wait_replicas=*/0, /*events_per_call=*/7,
+                    GetParam() ? ApplyEngine::kModule : ApplyEngine::kFunction));
+  std::vector<std::string> regions;
+  for (const Region* r : registry_->regencies()) {
+    if (regions.size() < 12 && r->code.back() % 4 == 2) regions.push_back(r->code);
+  }
+  std::set<int> primaries;
+  for (const std::string& r : regions) primaries.insert(cluster_.PrimaryPortOf(KeySlot(r)));
+  ASSERT_EQ(primaries.size(), 3u) << "the regions should span every primary";
+  std::vector<v1::ParticipantEvent> events;
+  for (auto& e : GenerateHistory(regions, 1500, 15000, GetParam() ? 261 : 262, 70 * 86400)) {
+    if (e.occurred_at().seconds() < kBaseTime + 698 * 86400) events.push_back(std::move(e));
+  }
+  ReferenceModel model;
+  for (const auto& e : events) model.Apply(e);
+  const Delivered got =
+      DeliverConcurrently(enrollment_.get(), Deal(events, Delivery::kConcurrent, 26), 26, 200);
+  ASSERT_EQ(got.failed, 0);
+  EXPECT_EQ(got.other, 0) << got.first_other;
+
+  ExpectRedisEqualsModel(model, regions);
+  ClusterClient redis(cluster_.options());
+  const auto [first, last] = DaysOf(events);
+  EXPECT_EQ(ExpectEveryDayEqualsModel(redis, model, regions, first, last),
+            static_cast<int>(regions.size() * (last - first + 1)));
+  // Monthly trend points from the classifier, 2025-01 to 2026-11.
+  SetRegionFigures(model, regions);
+  int points = 0;
+  for (const std::string& region : regions) {
+    v1::GetRegionTrendRequest request;
+    request.set_region_code(region);
+    request.set_from_date("2025-01-01");
+    request.set_to_date("2026-11-30");
+    v1::RegionTrend trend;
+    grpc::ClientContext context;
+    ASSERT_TRUE(classifier_stub_->GetRegionTrend(&context, request, &trend).ok());
+    ASSERT_EQ(trend.points_size(), 23) << region;
+    for (const v1::TrendPoint& point : trend.points()) {
+      const RegionCounts want = model.CountsOn(region, DayNumberOf(*ParseDate(point.date())));
+      EXPECT_EQ(point.metrics().participants(), want.Participants())
+          << region << " " << point.date();
+      EXPECT_EQ(point.metrics().active(), want.Active()) << region << " " << point.date();
+      ++points;
+    }
+  }
+  EXPECT_EQ(points, 12 * 23);
 }
 
 TEST_F(ClusterServicesTest, LiveReshardDuringIngestLosesAndDoublesNothing) {

@@ -119,7 +119,7 @@ std::vector<v1::ParticipantEvent> GenerateHistory(const std::vector<std::string>
     if (pick(50) == 0) out.back().mutable_occurred_at()->set_nanos(0);
   }
   // 10% exact duplicates, re-sent up to 500 events later; 5% of events overtaken by the next
-  // event of the same participant (out-of-order delivery: STALE, or REJECTED before enrolment).
+  // event of the same participant (out-of-order delivery, which must not change any figure).
   std::vector<v1::ParticipantEvent> mixed;
   mixed.reserve(out.size() * 11 / 10);
   std::map<std::string, size_t> last_of;  // NIK -> position in mixed

@@ -1,8 +1,11 @@
 #include "tests/support/model_check.h"
 
+#include <algorithm>
+#include <climits>
 #include <cstdlib>
 #include <map>
 
+#include "common/redis/history.h"
 #include "common/redis/schema.h"
 #include "gtest/gtest.h"
 
@@ -61,6 +64,46 @@ size_t ExpectRecordsEqualModel(RedisClient& redis, const ReferenceModel& model,
   }
   EXPECT_EQ(wrong, 0u) << "of " << want.size() << " participant records";
   return want.size();
+}
+
+int ExpectEveryDayEqualsModel(RedisClient& redis, const ReferenceModel& model,
+                              const std::vector<std::string>& regions, int64_t first,
+                              int64_t last) {
+  auto histories = ReadHistories(redis, regions);
+  EXPECT_TRUE(histories.ok()) << histories.status();
+  if (!histories.ok()) return 0;
+  std::vector<absl::CivilDay> days;
+  for (int64_t d = first; d <= last; ++d) days.push_back(CivilDayOf(d));
+  int compared = 0;
+  for (const std::string& region : regions) {
+    const std::vector<RegionCounts> have = histories->at(region).OnEach(days);
+    for (size_t k = 0; k < days.size(); ++k) {
+      const int64_t day = first + static_cast<int64_t>(k);
+      const RegionCounts want = model.CountsOn(region, day);
+      for (int s = 1; s <= 5; ++s) {
+        if (have[k].participants[s] != want.participants[s] ||
+            have[k].active[s] != want.active[s]) {
+          ADD_FAILURE() << region << " on " << FormatDate(days[k]) << ", segment " << s
+                        << ": participants " << have[k].participants[s] << " (model "
+                        << want.participants[s] << "), active " << have[k].active[s] << " (model "
+                        << want.active[s] << ")";
+          return compared;
+        }
+      }
+      ++compared;
+    }
+  }
+  return compared;
+}
+
+std::pair<int64_t, int64_t> DaysOf(const std::vector<v1::ParticipantEvent>& events) {
+  int64_t first = INT64_MAX, last = INT64_MIN;
+  for (const auto& e : events) {
+    const int64_t day = WibDayOfMillis(e.occurred_at().seconds() * 1000);
+    first = std::min(first, day);
+    last = std::max(last, day);
+  }
+  return {first, last};
 }
 
 }  // namespace uhc::testing
