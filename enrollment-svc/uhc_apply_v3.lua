@@ -504,8 +504,10 @@ end
 --
 -- A bucket field's value is the participant's timeline in the region: a header byte (the base
 -- state: segment | active << 3; bit 7: a varint of the folded entries' weight follows), then per
--- entry occurred_at ms (6 bytes), event id hash (4), op << 4 | arg (1), and for an ENTER its
--- version (varint), for a LEAVE the length of its destination's code (1) and the code. An
+-- entry occurred_at ms (6 bytes), event id hash (4), op << 4 | arg (1), and for a LEAVE the
+-- length of its destination's code (1) and the code. An ENTER is stored with op 7 and then its
+-- version and its upgrades (varints: how often a larger version replaced it here); one stored
+-- with op 5 (the first release of timelines) has its version only, taken as its upgrades too. An
 -- 11-byte value is a uhc_apply_v3 record: read as one entry (its last event: an ENROLL of its
 -- state if live, else a TERMINATE) and written back as a timeline when the participant changes.
 --
@@ -524,6 +526,7 @@ end
 -- to its destination: event index (4 bytes, 0-based), occurred_at (6), event id hash (4), carried
 -- state (1), version (4), the destination code's length (1) and the code.
 local EVENT4_BYTES = 28
+local STORED_ENTER = 7
 
 -- Writes `v` as a varint (7 bits a byte, low first) into the list `parts`.
 local function put_varint(parts, v)
@@ -559,18 +562,22 @@ local function valid_arg(op, arg)
   if op == ENROLL then return arg ~= 0 and valid_state(arg) end
   if op == STATUS then return arg <= 1 end
   if op == SEGMENT then return arg >= 1 and arg <= 5 end
-  if op == ENTER then return valid_state(arg) end
+  if op == ENTER or op == STORED_ENTER then return valid_state(arg) end
   return (op == LEAVE or op == TERMINATE) and arg == 0
 end
 
--- A stored value as a timeline: base, folded, n, and per entry ts, id, op, arg, ver, to.
+-- A stored value as a timeline: base, folded, n, and per entry ts, id, op, arg, ver, up, to.
+local function tl_new()
+  return {base = 0, folded = 0, n = 0, ts = {}, id = {}, op = {}, arg = {}, ver = {}, up = {}, to = {}}
+end
+
 local function tl_decode(rec)
-  local t = {base = 0, folded = 0, n = 0, ts = {}, id = {}, op = {}, arg = {}, ver = {}, to = {}}
+  local t = tl_new()
   local len = #rec
   if len == 11 then
     local flags, ts, idh = struct.unpack('>BI6I4', rec)
     if SEG[flags] < 1 or SEG[flags] > 5 then error({err = MALFORMED}) end
-    t.n, t.ts[1], t.id[1], t.ver[1] = 1, ts, idh, 0
+    t.n, t.ts[1], t.id[1], t.ver[1], t.up[1] = 1, ts, idh, 0, 0
     if LIVE[flags] then
       t.op[1], t.arg[1] = ENROLL, SEG[flags] + 8 * ACT[flags]
     else
@@ -596,8 +603,13 @@ local function tl_decode(rec)
     local arg = code % 16
     local op = (code - arg) / 16
     if not valid_arg(op, arg) or ts >= LAST_MS then error({err = MALFORMED}) end
-    local ver, to = 0, nil
-    if op == ENTER then ver, pos = get_varint(rec, pos) end
+    local ver, up, to = 0, 0, nil
+    if op == ENTER or op == STORED_ENTER then
+      ver, pos = get_varint(rec, pos)
+      up = ver
+      if op == STORED_ENTER then up, pos = get_varint(rec, pos) end
+      op = ENTER
+    end
     if op == LEAVE then
       local l = string.byte(rec, pos)
       if not l or l == 0 or len - pos < l then error({err = MALFORMED}) end
@@ -608,7 +620,7 @@ local function tl_decode(rec)
       error({err = MALFORMED})
     end
     n = n + 1
-    t.ts[n], t.id[n], t.op[n], t.arg[n], t.ver[n], t.to[n] = ts, idh, op, arg, ver, to
+    t.ts[n], t.id[n], t.op[n], t.arg[n], t.ver[n], t.up[n], t.to[n] = ts, idh, op, arg, ver, up, to
   end
   t.n = n
   return t
@@ -619,8 +631,12 @@ local function tl_encode(t)
   if t.folded > 0 then put_varint(parts, t.folded) end
   for k = 1, t.n do
     local op = t.op[k]
-    parts[#parts + 1] = struct.pack('>I6I4B', t.ts[k], t.id[k], op * 16 + t.arg[k])
-    if op == ENTER then put_varint(parts, t.ver[k]) end
+    parts[#parts + 1] = struct.pack('>I6I4B', t.ts[k], t.id[k],
+                                    (op == ENTER and STORED_ENTER or op) * 16 + t.arg[k])
+    if op == ENTER then
+      put_varint(parts, t.ver[k])
+      put_varint(parts, t.up[k])
+    end
     if op == LEAVE then parts[#parts + 1] = string.char(#t.to[k]) .. t.to[k] end
   end
   return table.concat(parts)
@@ -635,7 +651,7 @@ local function step(s, op, arg)
   return 0  -- LEAVE, TERMINATE
 end
 
-local function weight(t, k) return 1 + (t.op[k] == ENTER and t.ver[k] or 0) end
+local function weight(t, k) return 1 + (t.op[k] == ENTER and t.up[k] or 0) end
 
 -- Folds the entries before `before` into the base state (their weights into `folded`).
 local function tl_compact(t, before)
@@ -649,8 +665,8 @@ local function tl_compact(t, before)
   t.base, t.folded = s, w
   for x = 1, t.n do
     local y = x + k
-    t.ts[x], t.id[x], t.op[x], t.arg[x], t.ver[x], t.to[x] =
-      t.ts[y], t.id[y], t.op[y], t.arg[y], t.ver[y], t.to[y]
+    t.ts[x], t.id[x], t.op[x], t.arg[x], t.ver[x], t.up[x], t.to[x] =
+      t.ts[y], t.id[y], t.op[y], t.arg[y], t.ver[y], t.up[y], t.to[y]
   end
   t.n = t.n - k
 end
@@ -736,11 +752,14 @@ local function apply4_logged(keys, args, u)
 
     -- A participant the bucket does not hold yet: one HSETNX.
     if op == ENROLL or op == ENTER then
-      local value = string.char(0) .. struct.pack('>I6I4B', ts, idh, op * 16 + arg)
+      local value
       if op == ENTER then
-        local parts = {value}
+        local parts = {string.char(0), struct.pack('>I6I4B', ts, idh, STORED_ENTER * 16 + arg)}
         put_varint(parts, ver)
+        parts[#parts + 1] = string.char(0)  -- no upgrades
         value = table.concat(parts)
+      else
+        value = string.char(0) .. struct.pack('>I6I4B', ts, idh, op * 16 + arg)
       end
       if call('HSETNX', bucket, field, value) == 1 then
         nu = nu + 1
@@ -752,8 +771,7 @@ local function apply4_logged(keys, args, u)
 
     if not outcome then
       local rec = call('HGET', bucket, field)
-      local t = rec and tl_decode(rec) or
-                  {base = 0, folded = 0, n = 0, ts = {}, id = {}, op = {}, arg = {}, ver = {}, to = {}}
+      local t = rec and tl_decode(rec) or tl_new()
       -- k: the first entry after the event (n + 1: none), found: the entry of the same event.
       local k = t.n + 1
       while k > 1 and (t.ts[k - 1] > ts or (t.ts[k - 1] == ts and t.id[k - 1] > idh)) do k = k - 1 end
@@ -773,13 +791,14 @@ local function apply4_logged(keys, args, u)
         net = {}
         tl_fold(t, at, st, w, -1, net, nil, i)
         if found then
-          t.arg[at], t.ver[at] = arg, ver
+          t.arg[at], t.ver[at], t.up[at] = arg, ver, t.up[at] + 1
         else
           for x = t.n, at, -1 do
-            t.ts[x + 1], t.id[x + 1], t.op[x + 1], t.arg[x + 1], t.ver[x + 1], t.to[x + 1] =
-              t.ts[x], t.id[x], t.op[x], t.arg[x], t.ver[x], t.to[x]
+            t.ts[x + 1], t.id[x + 1], t.op[x + 1], t.arg[x + 1], t.ver[x + 1], t.up[x + 1], t.to[x + 1] =
+              t.ts[x], t.id[x], t.op[x], t.arg[x], t.ver[x], t.up[x], t.to[x]
           end
-          t.ts[at], t.id[at], t.op[at], t.arg[at], t.ver[at], t.to[at] = ts, idh, op, arg, ver, to
+          t.ts[at], t.id[at], t.op[at], t.arg[at], t.ver[at], t.up[at], t.to[at] =
+            ts, idh, op, arg, ver, 0, to
           t.n = t.n + 1
         end
         tl_fold(t, at, st, w, 1, net, ups, i)

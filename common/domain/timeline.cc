@@ -97,10 +97,10 @@ void AddTransitions(const Timeline& t, const Fold& fold, int sign,
   }
 }
 
-// The weight of an entry in the versions of the LEAVEs after it: 1, and an ENTER's version (which
-// grows when a later ENTER of a larger version replaces it). A LEAVE's version, the sum of the
-// weights at or before it, so grows whenever anything that its carried state depends on changes.
-uint32_t Weight(const Entry& e) { return 1 + (e.op == kEnter ? e.version : 0); }
+// The weight of an entry in the versions of the LEAVEs after it: 1, and an ENTER's upgrades (one
+// more each time a larger version replaces it). A LEAVE's version, the sum of the weights at or
+// before it, so grows whenever anything that its carried state depends on changes.
+uint32_t Weight(const Entry& e) { return 1 + (e.op == kEnter ? e.upgrades : 0); }
 
 uint32_t VersionOf(const Timeline& t, size_t index) {
   uint32_t version = t.folded;
@@ -129,8 +129,11 @@ std::string Encode(const Timeline& timeline) {
   for (const Entry& e : timeline.entries) {
     PutBig(&out, e.occurred_at_ms, 6);
     PutBig(&out, e.event_id_hash, 4);
-    out.push_back(static_cast<char>(e.op << 4 | e.arg));
-    if (e.op == kEnter) PutVarint(&out, e.version);
+    out.push_back(static_cast<char>((e.op == kEnter ? kStoredEnter : e.op) << 4 | e.arg));
+    if (e.op == kEnter) {
+      PutVarint(&out, e.version);
+      PutVarint(&out, e.upgrades);
+    }
     if (e.op == kLeave) {
       out.push_back(static_cast<char>(e.to.size()));
       out.append(e.to);
@@ -155,11 +158,16 @@ std::optional<Timeline> Decode(absl::string_view bytes) {
     e.occurred_at_ms = GetBig(bytes.data() + pos, 6);
     e.event_id_hash = static_cast<uint32_t>(GetBig(bytes.data() + pos + 6, 4));
     const auto code = static_cast<uint8_t>(bytes[pos + 10]);
-    e.op = code >> 4;
+    const auto stored_op = static_cast<uint8_t>(code >> 4);
+    e.op = stored_op == kStoredEnter ? kEnter : stored_op;
     e.arg = code & 15;
     pos += kEntryBytes;
     if (!ValidArg(e.op, e.arg) || e.occurred_at_ms >= kLastMs) return std::nullopt;
-    if (e.op == kEnter && !GetVarint(bytes, &pos, &e.version)) return std::nullopt;
+    if (e.op == kEnter) {
+      if (!GetVarint(bytes, &pos, &e.version)) return std::nullopt;
+      e.upgrades = e.version;  // as stored by the first release of timelines (op 5)
+      if (stored_op == kStoredEnter && !GetVarint(bytes, &pos, &e.upgrades)) return std::nullopt;
+    }
     if (e.op == kLeave) {
       if (pos >= bytes.size()) return std::nullopt;
       const auto length = static_cast<uint8_t>(bytes[pos++]);
@@ -208,8 +216,9 @@ InsertResult Insert(Timeline* timeline, const Entry& entry) {
   if (found) {
     at->arg = entry.arg;
     at->version = entry.version;
+    ++at->upgrades;
   } else {
-    entries.insert(at, entry);
+    entries.insert(at, entry)->upgrades = 0;
   }
   const Fold new_fold = FoldTimeline(*timeline);
   result.now_after = new_fold.now();

@@ -69,8 +69,9 @@ struct Entry {
   // ENROLL: segment | active << 3; STATUS: active (0/1); SEGMENT: segment; ENTER: the carried
   // state's byte (0: none); LEAVE and TERMINATE: 0.
   uint8_t arg = 0;
-  uint32_t version = 0;  // ENTER: the version of the carried state (FollowUp)
-  std::string to;        // LEAVE: the destination region's code
+  uint32_t version = 0;   // ENTER: the version of the carried state (FollowUp)
+  std::string to;         // LEAVE: the destination region's code
+  uint32_t upgrades = 0;  // ENTER: how often a larger version replaced it here
 
   // Entries are ordered, and identified, by (occurred_at, event id hash).
   bool Before(const Entry& other) const {
@@ -90,8 +91,11 @@ struct Timeline {
 
 // Stored form (a bucket hash value): a header byte (base state byte, bit 7 set when a varint
 // `folded` follows), then per entry occurred_at ms (6 bytes big-endian), event id hash (4), op << 4
-// | arg (1); an ENTER then its version (varint), a LEAVE the length of `to` (1) and its bytes.
-// An ENROLL alone is 12 bytes.
+// | arg (1); a LEAVE then the length of `to` (1) and its bytes. An ENTER is stored with op 7 (not
+// 5) and then its version and its upgrades (varints); one stored with op 5 (by the first release
+// of timelines) has its version only, and its upgrades are taken to be its version, which keeps
+// every later LEAVE's version what it was then. An ENROLL alone is 12 bytes.
+inline constexpr uint8_t kStoredEnter = 7;
 std::string Encode(const Timeline& timeline);
 // nullopt if the bytes are not a well-formed timeline (ordered, distinct, ops and args in range).
 std::optional<Timeline> Decode(absl::string_view bytes);
@@ -110,9 +114,11 @@ struct Change {
 
 // An ENTER a LEAVE sends to its destination: the participant is `carried` from the LEAVE's
 // instant on, as of `version`: the sum over the entries at or before the LEAVE (folded ones
-// included) of 1 plus, for an ENTER, its own version. It grows whenever an event is inserted
-// before the LEAVE or an ENTER before it is replaced by a larger version, and equal versions mean
-// equal entries, so equal carried states; the destination keeps the largest.
+// included) of 1 plus, for an ENTER, its upgrades. It grows whenever an event is inserted before
+// the LEAVE or an ENTER before it is replaced by a larger version, and equal versions mean equal
+// entries, so equal carried states; the destination keeps the largest. It grows by one per
+// change, so by at most the events ever sent (a chain of moves back and forth does not compound
+// it, as adding the ENTERs' own versions did).
 struct FollowUp {
   std::string to;
   uint64_t occurred_at_ms = 0;

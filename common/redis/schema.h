@@ -130,9 +130,9 @@ inline constexpr char kApplyFunction[] = "uhc_apply_v3";
 inline constexpr char kApplyCommand[] = "uhc.apply_v3";
 // The module's version (uhc.version answers it; a module without that command is version 1):
 // version 2 added kPrioDecides, which version 1 would take for an inactive enrolment; version 3
-// added uhc.apply_v4 (kApplyCommandV4).
+// added uhc.apply_v4 (kApplyCommandV4); version 4 stores an ENTER with its upgrades (op 7).
 inline constexpr char kModuleVersionCommand[] = "uhc.version";
-inline constexpr int kModuleVersion = 3;
+inline constexpr int kModuleVersion = 4;
 // uhc_apply_v4 (uhc_apply_v3.lua) and the module's uhc.apply_v4: the apply of participants'
 // timelines, exact whatever the order of arrival (common/domain/timeline.h). Events of
 // kEventArgBytesV4 (EncodeEventArgV4); ARGV: the events, the LEAVEs' destinations, and the

@@ -22,7 +22,7 @@ inline constexpr int APPLIED = 1, DUPLICATE = 2, STALE = 3, NOT_FOUND = 4, GONE 
 inline constexpr int FROM_LEAVE = 255;
 inline constexpr int PRIO_DECIDES = 128;
 // Answered by uhc.version; common/redis/schema.h's apply_abi::kModuleVersion must match.
-inline constexpr long long kModuleVersion = 3;
+inline constexpr long long kModuleVersion = 4;
 inline constexpr size_t kEventBytes = 24, kRecordBytes = 11, kFieldBytes = 8;
 inline constexpr int64_t kDayMs = 86400000, kWibMs = 7 * 3600000;
 inline constexpr int32_t kNoDay = -1;

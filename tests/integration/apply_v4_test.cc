@@ -298,7 +298,8 @@ TEST_F(ApplyV4Test, FoldingBeforeTheWindowChangesNoFigure) {
 }
 
 // Random calls: every operation, PRIO_DECIDES, duplicates, late events, ENTERs of any version
-// and carried state, records uhc_apply_v3 left; replies and data byte-equal.
+// and carried state, records uhc_apply_v3 left, timelines of the first release (ENTERs of op 5);
+// replies and data byte-equal.
 TEST_F(ApplyV4Test, BothEnginesGiveTheSameRepliesAndData) {
   std::mt19937_64 rng(11);
   const auto pick = [&](int n) { return static_cast<int>(rng() % static_cast<uint64_t>(n)); };
@@ -317,6 +318,26 @@ TEST_F(ApplyV4Test, BothEnginesGiveTheSameRepliesAndData) {
     for (auto& client : clients_) {
       ASSERT_TRUE(client->Command({"HSET", key, field, EncodeRecord(record)}).ok());
     }
+  }
+  // Timelines as the first release of them wrote them: an ENTER with op 5 and its version only.
+  for (int p = 30; p < 40; ++p) {
+    const std::string region = regions_[static_cast<size_t>(p % 4)];
+    const std::string field = FieldOf(p);
+    const std::string key = BucketKey(region, static_cast<uint8_t>(field[0]) % kBuckets);
+    timeline::Timeline t;
+    t.entries.push_back({start + static_cast<uint64_t>(p) * 3'600'000,
+                         7,
+                         timeline::kEnter,
+                         static_cast<uint8_t>(1 + p % 5),
+                         static_cast<uint32_t>(p),
+                         {}});
+    t.entries.push_back({start + static_cast<uint64_t>(p) * 7'200'000, 8, timeline::kLeave, 0, 0,
+                         regions_[static_cast<size_t>((p + 1) % 4)]});
+    std::string value = timeline::Encode(t);
+    value[11] = static_cast<char>(timeline::kEnter << 4 | (1 + p % 5));  // op 5
+    value.erase(13, 1);                                                  // and no upgrades
+    ASSERT_EQ(timeline::Decode(value)->entries[0].upgrades, static_cast<uint32_t>(p));
+    for (auto& client : clients_) ASSERT_TRUE(client->Command({"HSET", key, field, value}).ok());
   }
   std::vector<std::pair<uint64_t, uint32_t>> seen;
   for (int c = 0; c < 80; ++c) {

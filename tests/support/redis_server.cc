@@ -93,7 +93,8 @@ RedisServer::RedisServer(std::vector<std::string> extra, int port) : extra_(std:
   }
   char pattern[] = "/tmp/uhc-redis-XXXXXX";
   dir_ = mkdtemp(pattern);
-  port_ = port != 0 ? port : FreePort();
+  may_move_ = port == 0;
+  port_ = may_move_ ? FreePort() : port;
   Launch();
 }
 
@@ -141,21 +142,48 @@ void RedisServer::Launch() {
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
-  pid_ = fork();
-  if (pid_ == 0) {
-    execvp("redis-server", argv.data());
-    _exit(127);
+  for (int attempt = 1;; ++attempt) {
+    pid_ = fork();
+    if (pid_ == 0) {
+      execvp("redis-server", argv.data());
+      _exit(127);
+    }
+    ASSERT_GT(pid_, 0);
+    // Up when this process answers: the port FreePort released may be taken by another test's
+    // process before redis-server binds it (then redis-server exits, and whatever holds the port
+    // must not be taken for it).
+    const std::string ours = "process_id:" + std::to_string(pid_) + "\r";
+    bool exited = false;
+    const bool up = WaitFor(
+        [&] {
+          int status = 0;
+          if (waitpid(pid_, &status, WNOHANG) == pid_) return exited = true;
+          auto c = RedisConnection::Connect(options());
+          if (!c.ok()) return false;
+          auto info = (*c)->Command({"INFO", "server"});
+          return info.ok() && (*info)->type == REDIS_REPLY_STRING &&
+                 std::string((*info)->str, (*info)->len).find(ours) != std::string::npos;
+        },
+        10000);
+    if (up && !exited) {
+      may_move_ = false;  // known to others from now on: a restart keeps it
+      return;
+    }
+    if (!exited) {
+      ::kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+    pid_ = -1;
+    ASSERT_TRUE(exited && may_move_ && attempt < 5)
+        << "redis-server did not start on port " << port_ << " (log: " << dir_ << "/redis.log)";
+    port_ = FreePort();  // taken meanwhile: another one
+    for (size_t i = 0; i + 1 < args.size(); ++i) {
+      if (args[i] == "--port") args[i + 1] = std::to_string(port_);
+    }
+    argv.clear();
+    for (std::string& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
   }
-  ASSERT_GT(pid_, 0);
-  bool up = WaitFor(
-      [this] {
-        auto c = RedisConnection::Connect(options());
-        if (!c.ok()) return false;
-        auto pong = (*c)->Command({"PING"});
-        return pong.ok() && ReplyStatus(pong->get()).ok();
-      },
-      10000);
-  ASSERT_TRUE(up) << "redis-server did not start on port " << port_;
 }
 
 void RedisServer::Stop(bool kill) {

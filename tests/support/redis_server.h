@@ -42,6 +42,7 @@ class RedisServer {
   std::string dir_;
   std::string password_;  // from "--requirepass" in extra
   int port_ = 0;
+  bool may_move_ = false;  // the port was chosen here: another if it is taken before the bind
   pid_t pid_ = -1;
 };
 

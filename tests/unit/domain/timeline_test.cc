@@ -66,7 +66,7 @@ TEST(TimelineTest, MalformedBytesAreRefused) {
   std::string unordered = good.substr(0, 1) + good.substr(12, 11) + good.substr(1, 11);
   EXPECT_FALSE(Decode(unordered).has_value());
   std::string bad_op = good;
-  bad_op[11] = static_cast<char>(7 << 4);
+  bad_op[11] = static_cast<char>(8 << 4);
   EXPECT_FALSE(Decode(bad_op).has_value());
   std::string bad_segment = good;
   bad_segment[11] = static_cast<char>(kEnroll << 4 | 6);
@@ -249,6 +249,59 @@ TEST(TimelineTest, CompactingBeforeTheWindowChangesNoAnswerAfterIt) {
     }
     EXPECT_LE(Encode(t).size(), Encode(before).size());
   }
+}
+
+// A participant moving back and forth between two regions 200 times: the versions grow by a few
+// a move (adding each ENTER's own version to the next LEAVE's doubled them every two moves and
+// passed 2^32 after about 45 moves).
+TEST(TimelineTest, VersionsGrowLinearlyAlongMovesBackAndForth) {
+  Timeline a, b;
+  Insert(&a, Enroll(k2025, 1, 2, true));
+  uint32_t last_version = 0;
+  for (uint32_t move = 0; move < 200; ++move) {
+    Timeline& from = move % 2 == 0 ? a : b;
+    Timeline& to = move % 2 == 0 ? b : a;
+    const InsertResult leave =
+        Insert(&from, {k2025 + (move + 1) * kDayMs, 100 + move, kLeave, 0, 0, "x"});
+    ASSERT_EQ(leave.follow_ups.size(), 1u);
+    EXPECT_LE(leave.follow_ups[0].version, move + 2);
+    last_version = leave.follow_ups[0].version;
+    Insert(&to, leave.follow_ups[0].AsEnter());
+  }
+  EXPECT_LT(last_version, 1000u);
+  EXPECT_EQ(FoldTimeline(a).now(), (State{2, true}));
+  // A late deactivation before the first move sends the first ENTER again with a larger version;
+  // applied, its upgrade raises the next LEAVE's version by one.
+  const InsertResult late = Insert(&a, Status(k2025 + kDayMs / 2, 3, false));
+  ASSERT_FALSE(late.follow_ups.empty());
+  const InsertResult upgraded = Insert(&b, late.follow_ups[0].AsEnter());
+  EXPECT_EQ(upgraded.outcome, Outcome::kApplied);
+  ASSERT_FALSE(upgraded.follow_ups.empty());
+  EXPECT_EQ(Decode(Encode(b))->entries[0].upgrades, 1u);
+}
+
+// An ENTER stored by the first release of timelines (op 5, its version only) is read with its
+// version as its upgrades, so the LEAVEs after it keep the versions they were sent with.
+TEST(TimelineTest, AnEnterOfTheFirstReleaseKeepsTheVersionsAfterIt) {
+  std::string bytes(1, '\0');
+  const auto entry = [&](uint64_t ts, uint32_t id, uint8_t code) {
+    for (int k = 5; k >= 0; --k) bytes.push_back(static_cast<char>((ts >> (8 * k)) & 0xff));
+    for (int k = 3; k >= 0; --k) bytes.push_back(static_cast<char>((id >> (8 * k)) & 0xff));
+    bytes.push_back(static_cast<char>(code));
+  };
+  entry(k2025, 1, kEnter << 4 | State{2, true}.byte());
+  bytes.push_back(40);  // version 40: its LEAVE was sent as 1 + 40 + 1 = 42
+  entry(k2025 + kDayMs, 2, kLeave << 4);
+  bytes += "\x01x";
+  auto t = Decode(bytes);
+  ASSERT_TRUE(t.has_value());
+  EXPECT_EQ(t->entries[0].upgrades, 40u);
+  const InsertResult again = Insert(&*t, t->entries[1]);
+  EXPECT_EQ(again.outcome, Outcome::kDuplicate);
+  ASSERT_EQ(again.follow_ups.size(), 1u);
+  EXPECT_EQ(again.follow_ups[0].version, 42u);
+  EXPECT_EQ(Decode(Encode(*t))->entries[0].upgrades, 40u) << "written back with op 7";
+  EXPECT_EQ(static_cast<uint8_t>(Encode(*t)[11]) >> 4, kStoredEnter);
 }
 
 }  // namespace
