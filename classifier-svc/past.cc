@@ -1,5 +1,7 @@
 #include "classifier-svc/past.h"
 
+#include <set>
+
 #include "absl/strings/str_cat.h"
 #include "common/domain/errors.h"
 #include "common/domain/policy.h"
@@ -111,26 +113,10 @@ absl::StatusOr<PastAnswers::Frozen> PastAnswers::Cutoff(RedisClient& redis, cons
 absl::StatusOr<v1::RegionTrend> PastAnswers::Trend(RedisClient& redis, const Region& region,
                                                    const v1::PolicyConfig& policy,
                                                    const std::vector<absl::CivilDay>& days) {
-  absl::StatusOr<std::map<std::string, RegionHistory, std::less<>>> histories =
-      ReadHistories(redis, Sources(*regions_, region));
+  absl::StatusOr<Histories> histories = ReadHistories(redis, Sources(*regions_, region));
   if (!histories.ok()) return histories.status();
   if (absl::Status s = CheckKept(*histories, days.front()); !s.ok()) return s;
-  std::map<std::string, std::vector<RegionCounts>> on;
-  for (const auto& [code, h] : *histories) on[code] = h.OnEach(days);
-
-  // The figures of `r` at point i, rolled up as Snapshot::Build does.
-  auto province = [&](const Region& p, size_t i) {
-    RegionCounts sum;
-    for (const Region* kab : regions_->Children(p.code)) sum.AddCounts(on.at(kab->code)[i]);
-    return ProvinceFigures(sum, on.at(p.code)[i]);
-  };
-  auto figures = [&](size_t i) {
-    if (region.level == RegionLevel::kRegency) return on.at(region.code)[i];
-    if (region.level == RegionLevel::kProvince) return province(region, i);
-    RegionCounts nation;
-    for (const Region* p : regions_->provinces()) nation.AddCounts(province(*p, i));
-    return nation;
-  };
+  const std::vector<RegionCounts> figures = FiguresOnEach(*regions_, *histories, region, days);
 
   v1::RegionTrend trend;
   trend.set_region_code(region.code);
@@ -138,7 +124,7 @@ absl::StatusOr<v1::RegionTrend> PastAnswers::Trend(RedisClient& redis, const Reg
   trend.set_policy_id(policy.id());
   for (size_t i = 0; i < days.size(); ++i) {
     v1::RegionTier tier;
-    EvaluatePolicy(policy, figures(i), &tier);
+    EvaluatePolicy(policy, figures[i], &tier);
     v1::TrendPoint* point = trend.add_points();
     point->set_date(FormatDate(days[i]));
     *point->mutable_metrics() = std::move(*tier.mutable_metrics());
@@ -172,6 +158,82 @@ absl::StatusOr<std::vector<absl::CivilDay>> TrendDays(absl::CivilDay from, absl:
     }
   }
   return days;
+}
+
+std::vector<RegionCounts> FiguresOnEach(const RegionRegistry& regions, const Histories& histories,
+                                        const Region& region,
+                                        const std::vector<absl::CivilDay>& days) {
+  std::map<std::string, std::vector<RegionCounts>> on;
+  for (const std::string& code : Sources(regions, region))
+    on[code] = histories.at(code).OnEach(days);
+  // The figures of province `p` at point i, rolled up as Snapshot::Build does.
+  auto province = [&](const Region& p, size_t i) {
+    RegionCounts sum;
+    for (const Region* kab : regions.Children(p.code)) sum.AddCounts(on.at(kab->code)[i]);
+    return ProvinceFigures(sum, on.at(p.code)[i]);
+  };
+  std::vector<RegionCounts> out;
+  out.reserve(days.size());
+  for (size_t i = 0; i < days.size(); ++i) {
+    if (region.level == RegionLevel::kRegency) {
+      out.push_back(on.at(region.code)[i]);
+    } else if (region.level == RegionLevel::kProvince) {
+      out.push_back(province(region, i));
+    } else {
+      RegionCounts nation;
+      for (const Region* p : regions.provinces()) nation.AddCounts(province(*p, i));
+      out.push_back(nation);
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<Histories> ReadSourceHistories(RedisClient& redis, const RegionRegistry& regions,
+                                              const std::vector<const Region*>& of) {
+  std::set<std::string> codes;
+  for (const Region* r : of) {
+    for (std::string& code : Sources(regions, *r)) codes.insert(std::move(code));
+  }
+  return ReadHistories(redis, std::vector<std::string>(codes.begin(), codes.end()));
+}
+
+std::optional<absl::CivilDay> HeldSince(const RegionRegistry& regions, const Histories& histories,
+                                        const Region& region, const v1::PolicyConfig& policy,
+                                        const std::string& tier, absl::CivilDay today) {
+  // The tier can change only on a day some figure of a source changed: a day of counts, a
+  // population's as_of, a status's effective date.
+  const int64_t last = DayNumberOf(today);
+  int64_t kept = INT64_MIN;
+  std::set<int64_t> changed;
+  for (const std::string& code : Sources(regions, region)) {
+    const RegionHistory& h = histories.at(code);
+    if (h.kept_from) kept = std::max(kept, *h.kept_from);
+    for (const auto& [day, delta] : h.days) {
+      if (day <= last) changed.insert(day);
+    }
+    const auto add_date = [&](const std::string& date) {
+      if (auto d = ParseDate(date); d && DayNumberOf(*d) <= last) changed.insert(DayNumberOf(*d));
+    };
+    for (const auto& [date, figure] : h.population) add_date(date);
+    for (const auto& [date, status] : h.status) add_date(date);
+  }
+  // The figures at the end of each day before a change, and of today.
+  std::vector<absl::CivilDay> days;
+  for (const int64_t day : changed) {
+    if (day - 1 >= kept && day - 1 < last) days.push_back(CivilDayOf(day - 1));
+  }
+  days.push_back(today);
+  const std::vector<RegionCounts> figures = FiguresOnEach(regions, histories, region, days);
+  const auto tier_on = [&](size_t i) {
+    v1::RegionTier evaluated;
+    EvaluatePolicy(policy, figures[i], &evaluated);
+    return evaluated.tier();
+  };
+  if (tier_on(days.size() - 1) != tier) return today;  // changed again since it was seen
+  for (size_t i = days.size() - 1; i-- > 0;) {
+    if (tier_on(i) != tier) return days[i] + 1;
+  }
+  return std::nullopt;  // held on every day kept
 }
 
 }  // namespace uhc

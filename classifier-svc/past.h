@@ -3,6 +3,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -10,10 +11,13 @@
 #include "classifier-svc/refresher.h"
 #include "classifier-svc/snapshot.h"
 #include "common/redis/client.h"
+#include "common/redis/history.h"
 #include "uhc/v1/classifier.pb.h"
 #include "uhc/v1/enrollment.pb.h"
 
 namespace uhc {
+
+using Histories = std::map<std::string, RegionHistory, std::less<>>;
 
 // Answers about the past (common/redis/history.h): snapshots of every region as of a day, from
 // frozen cut-offs, and trends. Each read goes to Redis (on an executor thread); a snapshot as of
@@ -59,6 +63,25 @@ class PastAnswers {
   std::map<absl::CivilDay, Cached> at_;  // a few days, the most recently built
   std::map<std::string, Frozen> cutoffs_;
 };
+
+// The figures of `region` at the end of each of `days` (ascending), rolled up from the histories
+// of the kab/kota and provinces it is made of as Snapshot::Build rolls up live figures.
+std::vector<RegionCounts> FiguresOnEach(const RegionRegistry& regions, const Histories& histories,
+                                        const Region& region,
+                                        const std::vector<absl::CivilDay>& days);
+
+// The histories of the kab/kota and provinces the regions `of` are made of.
+absl::StatusOr<Histories> ReadSourceHistories(RedisClient& redis, const RegionRegistry& regions,
+                                              const std::vector<const Region*>& of);
+
+// The first WIB day of the run of days ending on `today` in which `region` held `tier` under
+// `policy`, by the events' time: the tier at the end of each day, from the day histories (it can
+// change only on a day a count, a population or a status changed). `today` when it no longer
+// holds it at the end of today (events arrived since it was seen); nullopt when it held it on
+// every day kept.
+std::optional<absl::CivilDay> HeldSince(const RegionRegistry& regions, const Histories& histories,
+                                        const Region& region, const v1::PolicyConfig& policy,
+                                        const std::string& tier, absl::CivilDay today);
 
 // The days of a trend from `from` to `to`: every day, or the last day of every month (`to` for
 // the last, partial one). INVALID_ARGUMENT when from > to or there would be more than `max`.

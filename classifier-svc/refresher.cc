@@ -3,6 +3,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "classifier-svc/past.h"
 #include "common/domain/policy.h"
 #include "common/observability/log.h"
 #include "common/redis/schema.h"
@@ -155,7 +156,10 @@ absl::Status Refresher::RefreshOnce(RedisClient& redis) {
   std::atomic_store(&snapshot_, next);
   generation_.fetch_add(1);
   refreshes_->Increment();
-  if (!changes.empty()) RecordChanges(redis, changes);
+  if (!changes.empty()) {
+    SetEffectiveDates(redis, read_at, &changes);
+    RecordChanges(redis, changes);
+  }
   return PublishLog(redis);
 }
 
@@ -167,6 +171,32 @@ absl::Status Refresher::PublishLog(RedisClient& redis) {
     hub_->Publish(*page);
     log_position_ = page->back().position;
     if (page->size() < static_cast<size_t>(kLogPage)) return absl::OkStatus();
+  }
+}
+
+void Refresher::SetEffectiveDates(RedisClient& redis, absl::Time seen_at,
+                                  std::vector<v1::TierChange>* changes) {
+  std::vector<const Region*> changed;
+  for (const v1::TierChange& change : *changes) {
+    if (const Region* region = regions_->Find(change.region_code())) changed.push_back(region);
+  }
+  absl::StatusOr<Histories> histories = ReadSourceHistories(redis, *regions_, changed);
+  if (!histories.ok()) {
+    // Recorded without: the change itself must not wait for the history.
+    LogWarning("tier changes recorded without their effective dates",
+               {{"error", histories.status().message()}});
+    return;
+  }
+  const absl::CivilDay today = WibToday(seen_at);
+  for (v1::TierChange& change : *changes) {
+    const Region* region = regions_->Find(change.region_code());
+    const v1::PolicyConfig* policy = policies_->Find(change.policy_id());
+    if (region == nullptr || policy == nullptr) continue;
+    std::optional<absl::CivilDay> since =
+        HeldSince(*regions_, *histories, *region, *policy, change.to_tier(), today);
+    if (!since) continue;
+    change.set_effective_date(FormatDate(*since));
+    change.set_backdated(*since < today);
   }
 }
 

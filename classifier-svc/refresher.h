@@ -52,6 +52,9 @@ class Refresher {
   absl::Status RefreshOnce(RedisClient& redis);
   absl::Status LoadRecordedTiers(RedisClient& redis);
   void RecordChanges(RedisClient& redis, const std::vector<v1::TierChange>& changes);
+  // Sets each change's effective date (by the events' time) and whether it is back-dated.
+  void SetEffectiveDates(RedisClient& redis, absl::Time seen_at,
+                         std::vector<v1::TierChange>* changes);
   // Publishes what the change log holds after log_position_.
   absl::Status PublishLog(RedisClient& redis);
 

@@ -8,6 +8,8 @@
 
 #include "classifier-svc/classifier_server.h"
 #include "common/config/files.h"
+#include "common/domain/policy.h"
+#include "common/domain/policy_set.h"
 #include "tests/integration/classifier_options.h"
 #include "tests/integration/enrollment_fixture.h"
 #include "tests/support/events.h"
@@ -243,6 +245,111 @@ TEST_F(HistoryTest, AsOfTrendsAndCutoffsEqualTheModelWhileLateEventsChangeThePas
       EXPECT_EQ(point.metrics().participants(), want) << region << " " << point.date();
     }
   }
+}
+
+// Issue #26: a tier change carries the WIB day it took effect by the events' time. Changes that
+// late events make (deactivations dated months back, then reactivations) are recorded with their
+// day, back-dated, and the day equals a walk over every day of the reference's figures.
+TEST_F(HistoryTest, TierChangesCarryTheDayTheyTookEffectByEventTime) {
+  const std::string region = "12.19";
+  {
+    v1::SetPopulationRequest request;
+    request.set_region_code(region);
+    request.set_population(100);
+    request.set_as_of("2025-01-01");
+    grpc::ClientContext context;
+    v1::RegionSettings settings;
+    ASSERT_TRUE(admin_->SetPopulation(&context, request, &settings).ok());
+    v1::SetRegionStatusRequest status;
+    status.set_region_code(region);
+    status.set_uhc_prioritas(true);
+    status.set_dues_paid_through("2027-12");
+    status.set_effective_date("2025-01-01");
+    grpc::ClientContext c2;
+    ASSERT_TRUE(admin_->SetRegionStatus(&c2, status, &settings).ok());
+  }
+  const PolicySet policies = *LoadPolicies(UHC_SOURCE_DIR "/config/policies");
+  const v1::PolicyConfig& policy = *policies.Find(kPolicy);
+  ReferenceModel model;
+  // The reference: the tier at the end of every day, walked back from today.
+  const auto held_since = [&](const std::string& tier) {
+    const int64_t today = DayNumberOf(WibToday(absl::Now()));
+    for (int64_t day = today; day > Day("2025-01-01"); --day) {
+      RegionCounts counts = model.CountsOn(region, day - 1);
+      counts.population = 100;
+      counts.uhc_prioritas = true;
+      counts.dues_paid_through = 202712;
+      v1::RegionTier evaluated;
+      EvaluatePolicy(policy, counts, &evaluated);
+      if (evaluated.tier() != tier) return FormatDate(CivilDayOf(day));
+    }
+    return std::string("2025-01-01");
+  };
+  const auto ingest = [&](const std::vector<v1::ParticipantEvent>& events) {
+    for (const auto& e : events) model.Apply(e);
+    ASSERT_EQ(Ingest(events).applied(), static_cast<int>(events.size()));
+  };
+  // The tier the reference gives today.
+  const auto tier_now = [&] {
+    RegionCounts counts = model.regions().at(region);
+    counts.population = 100;
+    counts.uhc_prioritas = true;
+    counts.dues_paid_through = 202712;
+    v1::RegionTier evaluated;
+    EvaluatePolicy(policy, counts, &evaluated);
+    return evaluated.tier();
+  };
+  // Waits for a change of the policy after the `seen` recorded so far, to the reference's tier of
+  // today (the classifier may see a batch half applied and record a step on the way); returns it.
+  int seen = 0;
+  const auto change = [&] {
+    const std::string want = tier_now();
+    v1::ListTierChangesResponse response;
+    EXPECT_TRUE(WaitFor(
+        [&] {
+          v1::ListTierChangesRequest request;
+          request.set_region_code(region);
+          request.set_policy_id(kPolicy);
+          grpc::ClientContext context;
+          response.Clear();
+          return classifier_->ListTierChanges(&context, request, &response).ok() &&
+                 response.changes_size() > seen && response.changes(0).to_tier() == want;
+        },
+        10000))
+        << "no change to " << want;
+    seen = response.changes_size();
+    return seen > 0 ? response.changes(0) : v1::TierChange();
+  };
+  const int64_t march = kBaseTime + 68 * 86400, june = kBaseTime + 151 * 86400,
+                september = kBaseTime + 243 * 86400;
+  std::vector<v1::ParticipantEvent> enrol, leave, back;
+  for (int i = 0; i < 99; ++i) {
+    enrol.push_back(Enrolled("e" + std::to_string(i), TestNik(i), region, march + i * 60,
+                             v1::SEGMENT_PBPU_PEMDA, true));
+    if (i < 40) {
+      leave.push_back(StatusChanged("l" + std::to_string(i), TestNik(i), region, june, false));
+      back.push_back(StatusChanged("b" + std::to_string(i), TestNik(i), region, september, true));
+    }
+  }
+  ingest(enrol);
+  const v1::TierChange first = change();
+  EXPECT_NE(first.to_tier(), "none");
+  EXPECT_EQ(first.effective_date(), held_since(first.to_tier()));
+  EXPECT_EQ(first.effective_date(), "2025-03-10") << "the 99th enrolment's day";
+  EXPECT_TRUE(first.backdated());
+
+  ingest(leave);  // 40 deactivations dated June 2025, seen today
+  const v1::TierChange second = change();
+  EXPECT_NE(second.to_tier(), first.to_tier());
+  EXPECT_EQ(second.effective_date(), "2025-06-01");
+  EXPECT_EQ(second.effective_date(), held_since(second.to_tier()));
+  EXPECT_TRUE(second.backdated());
+
+  ingest(back);  // and their reactivations, dated September
+  const v1::TierChange third = change();
+  EXPECT_EQ(third.to_tier(), first.to_tier());
+  EXPECT_EQ(third.effective_date(), "2025-09-01");
+  EXPECT_EQ(third.effective_date(), held_since(third.to_tier()));
 }
 
 TEST_F(HistoryTest, PopulationAndStatusHoldFromTheirDates) {

@@ -16,6 +16,17 @@ namespace uhc::cli {
 
 using google::protobuf::util::TimeUtil;
 
+namespace {
+
+// "  in effect from 2025-06-01 (back-dated)": the day the change took effect by event time.
+std::string InEffect(const v1::TierChange& c) {
+  if (c.effective_date().empty()) return "";
+  return absl::StrCat("  in effect from ", c.effective_date(),
+                      c.backdated() ? " (back-dated)" : "");
+}
+
+}  // namespace
+
 int RunWatch(const std::vector<std::string>& args) {
   Command cmd("watch",
               "Prints tier changes as they are recorded, until interrupted. Reconnects by itself "
@@ -75,7 +86,8 @@ int RunWatch(const std::vector<std::string>& args) {
         std::cout << ToJson(c) << std::endl;
       } else {
         std::cout << TimeUtil::ToString(c.changed_at()) << "  " << c.region_code() << "  "
-                  << c.policy_id() << "  " << c.from_tier() << " -> " << c.to_tier() << std::endl;
+                  << c.policy_id() << "  " << c.from_tier() << " -> " << c.to_tier() << InEffect(c)
+                  << std::endl;
       }
     }
     grpc::Status status = reader->Finish();
@@ -137,7 +149,7 @@ int RunHistory(const std::vector<std::string>& args) {
       std::cout << ToJson(c) << "\n";
     } else {
       std::cout << TimeUtil::ToString(c.changed_at()) << "  " << c.policy_id() << "  "
-                << c.from_tier() << " -> " << c.to_tier() << "\n";
+                << c.from_tier() << " -> " << c.to_tier() << InEffect(c) << "\n";
     }
   }
   if (response.changes().empty() && !cmd.Flag("json")) std::cout << "no recorded changes\n";
