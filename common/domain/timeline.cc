@@ -126,59 +126,122 @@ std::string Encode(const Timeline& timeline) {
   out.reserve(1 + timeline.entries.size() * kEntryBytes);
   out.push_back(static_cast<char>(timeline.base.byte() | (timeline.folded > 0 ? 0x80 : 0)));
   if (timeline.folded > 0) PutVarint(&out, timeline.folded);
-  for (const Entry& e : timeline.entries) {
-    PutBig(&out, e.occurred_at_ms, 6);
-    PutBig(&out, e.event_id_hash, 4);
-    out.push_back(static_cast<char>((e.op == kEnter ? kStoredEnter : e.op) << 4 | e.arg));
-    if (e.op == kEnter) {
-      PutVarint(&out, e.version);
-      PutVarint(&out, e.upgrades);
-    }
-    if (e.op == kLeave) {
-      out.push_back(static_cast<char>(e.to.size()));
-      out.append(e.to);
-    }
-  }
+  for (const Entry& e : timeline.entries) EncodeEntry(e, &out);
   return out;
 }
 
-std::optional<Timeline> Decode(absl::string_view bytes) {
-  if (bytes.empty()) return std::nullopt;
-  Timeline t;
-  const auto header = static_cast<uint8_t>(bytes[0]);
-  if (!ValidState(header & 0x7f)) return std::nullopt;
-  t.base = State::FromByte(header & 0x7f);
-  size_t pos = 1;
-  if (header & 0x80) {
-    if (!GetVarint(bytes, &pos, &t.folded) || t.folded == 0) return std::nullopt;
+void EncodeEntry(const Entry& e, std::string* out) {
+  PutBig(out, e.occurred_at_ms, 6);
+  PutBig(out, e.event_id_hash, 4);
+  out->push_back(static_cast<char>((e.op == kEnter ? kStoredEnter : e.op) << 4 | e.arg));
+  if (e.op == kEnter) {
+    PutVarint(out, e.version);
+    PutVarint(out, e.upgrades);
   }
+  if (e.op == kLeave) {
+    out->push_back(static_cast<char>(e.to.size()));
+    out->append(e.to);
+  }
+}
+
+namespace {
+
+// The header of a stored timeline: its base state and folded weight; the position after it.
+bool ParseHeader(absl::string_view bytes, State* base, uint32_t* folded, size_t* pos) {
+  if (bytes.empty()) return false;
+  const auto header = static_cast<uint8_t>(bytes[0]);
+  if (!ValidState(header & 0x7f)) return false;
+  *base = State::FromByte(header & 0x7f);
+  *pos = 1;
+  *folded = 0;
+  if (header & 0x80) return GetVarint(bytes, pos, folded) && *folded != 0;
+  return true;
+}
+
+// The entry at *pos (moved past it); `legacy` set for an ENTER stored with op 5. False if
+// malformed (the order of entries is the caller's to check).
+bool ParseEntry(absl::string_view bytes, size_t* pos, Entry* e, bool* legacy) {
+  if (bytes.size() - *pos < kEntryBytes) return false;
+  const char* p = bytes.data() + *pos;
+  e->occurred_at_ms = GetBig(p, 6);
+  e->event_id_hash = static_cast<uint32_t>(GetBig(p + 6, 4));
+  const auto code = static_cast<uint8_t>(p[10]);
+  const auto stored_op = static_cast<uint8_t>(code >> 4);
+  e->op = stored_op == kStoredEnter ? kEnter : stored_op;
+  e->arg = code & 15;
+  *pos += kEntryBytes;
+  if (!ValidArg(e->op, e->arg) || e->occurred_at_ms >= kLastMs) return false;
+  if (e->op == kEnter) {
+    if (!GetVarint(bytes, pos, &e->version)) return false;
+    e->upgrades = e->version;  // as stored by the first release of timelines (op 5)
+    *legacy = *legacy || stored_op != kStoredEnter;
+    if (stored_op == kStoredEnter && !GetVarint(bytes, pos, &e->upgrades)) return false;
+  }
+  if (e->op == kLeave) {
+    if (*pos >= bytes.size()) return false;
+    const auto length = static_cast<uint8_t>(bytes[(*pos)++]);
+    if (length == 0 || bytes.size() - *pos < length) return false;
+    e->to.assign(bytes.data() + *pos, length);  // no substr: the module links no Abseil library
+    *pos += length;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::optional<Timeline> Decode(absl::string_view bytes) {
+  Timeline t;
+  size_t pos = 0;
+  if (!ParseHeader(bytes, &t.base, &t.folded, &pos)) return std::nullopt;
+  bool legacy = false;
   while (pos < bytes.size()) {
-    if (bytes.size() - pos < kEntryBytes) return std::nullopt;
     Entry e;
-    e.occurred_at_ms = GetBig(bytes.data() + pos, 6);
-    e.event_id_hash = static_cast<uint32_t>(GetBig(bytes.data() + pos + 6, 4));
-    const auto code = static_cast<uint8_t>(bytes[pos + 10]);
-    const auto stored_op = static_cast<uint8_t>(code >> 4);
-    e.op = stored_op == kStoredEnter ? kEnter : stored_op;
-    e.arg = code & 15;
-    pos += kEntryBytes;
-    if (!ValidArg(e.op, e.arg) || e.occurred_at_ms >= kLastMs) return std::nullopt;
-    if (e.op == kEnter) {
-      if (!GetVarint(bytes, &pos, &e.version)) return std::nullopt;
-      e.upgrades = e.version;  // as stored by the first release of timelines (op 5)
-      if (stored_op == kStoredEnter && !GetVarint(bytes, &pos, &e.upgrades)) return std::nullopt;
-    }
-    if (e.op == kLeave) {
-      if (pos >= bytes.size()) return std::nullopt;
-      const auto length = static_cast<uint8_t>(bytes[pos++]);
-      if (length == 0 || bytes.size() - pos < length) return std::nullopt;
-      e.to.assign(bytes.data() + pos, length);  // no substr: the module links no Abseil library
-      pos += length;
-    }
+    if (!ParseEntry(bytes, &pos, &e, &legacy)) return std::nullopt;
     if (!t.entries.empty() && !t.entries.back().Before(e)) return std::nullopt;
     t.entries.push_back(std::move(e));
   }
   return t;
+}
+
+std::optional<Summary> Summarize(absl::string_view bytes) {
+  Summary s;
+  size_t pos = 0;
+  State base;
+  if (!ParseHeader(bytes, &base, &s.weight, &pos)) return std::nullopt;
+  s.now = base;
+  Entry e, last;
+  while (pos < bytes.size()) {
+    e.to.clear();
+    if (!ParseEntry(bytes, &pos, &e, &s.legacy)) return std::nullopt;
+    if (s.entries > 0 && !last.Before(e)) return std::nullopt;
+    if (s.entries == 0) s.first_ms = e.occurred_at_ms;
+    s.now = Step(s.now, e);
+    s.weight += Weight(e);
+    ++s.entries;
+    last.occurred_at_ms = e.occurred_at_ms;
+    last.event_id_hash = e.event_id_hash;
+  }
+  s.last_ms = last.occurred_at_ms;
+  s.last_id = last.event_id_hash;
+  return s;
+}
+
+InsertResult Append(const Summary& summary, const Entry& entry, std::string* bytes) {
+  InsertResult result;
+  result.now_before = summary.now;
+  result.now_after = Step(summary.now, entry);
+  if (result.now_after != result.now_before) {
+    result.changes.push_back(
+        {WibDay(entry.occurred_at_ms), result.now_before.code(), result.now_after.code(), 1});
+  }
+  if (entry.op == kLeave) {
+    result.follow_ups.push_back(FollowUp{entry.to, entry.occurred_at_ms, entry.event_id_hash,
+                                         summary.now, summary.weight + 1});
+  }
+  Entry appended = entry;
+  appended.upgrades = 0;
+  EncodeEntry(appended, bytes);
+  return result;
 }
 
 Fold FoldTimeline(const Timeline& timeline) {

@@ -99,6 +99,8 @@ inline constexpr uint8_t kStoredEnter = 7;
 std::string Encode(const Timeline& timeline);
 // nullopt if the bytes are not a well-formed timeline (ordered, distinct, ops and args in range).
 std::optional<Timeline> Decode(absl::string_view bytes);
+// One entry's stored bytes, appended to `out`.
+void EncodeEntry(const Entry& e, std::string* out);
 
 // The WIB (UTC+7) day of an instant: days since 1970-01-01.
 int64_t WibDay(uint64_t ms);
@@ -151,6 +153,32 @@ struct InsertResult {
 // destination keeps the largest version, so sending again changes nothing else; in time order
 // the entry is the last and only a LEAVE sends one.
 InsertResult Insert(Timeline* timeline, const Entry& entry);
+
+// ---- The append: an event after every entry of its timeline (in time order: nearly all).
+
+// What an append needs of stored bytes, read in one pass without building the timeline (and
+// checked as Decode checks them).
+struct Summary {
+  State now;            // the state after the last entry
+  uint32_t weight = 0;  // folded + the entries' weights: a LEAVE appended now has this + 1
+  size_t entries = 0;
+  uint64_t first_ms = 0;  // the first entry's instant (entries > 0)
+  uint64_t last_ms = 0;   // the last entry's place (entries > 0)
+  uint32_t last_id = 0;
+  bool legacy = false;  // an ENTER stored with op 5: Encode would rewrite it
+
+  // Whether `e` goes after every entry.
+  bool After(const Entry& e) const {
+    return entries == 0 || e.occurred_at_ms > last_ms ||
+           (e.occurred_at_ms == last_ms && e.event_id_hash > last_id);
+  }
+};
+std::optional<Summary> Summarize(absl::string_view bytes);
+
+// Inserts `entry`, for which summary.After(entry) holds, into the stored timeline `bytes` that
+// `summary` summarises, by appending its bytes: the same result and bytes as Decode, Insert and
+// Encode when !summary.legacy (tested), with no timeline built.
+InsertResult Append(const Summary& summary, const Entry& entry, std::string* bytes);
 
 // Folds the entries before `before_ms` into the base state (they can no longer change: events
 // older than the history window are refused; an ENTER whose LEAVE is older than the window is not

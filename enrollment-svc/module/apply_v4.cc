@@ -176,33 +176,60 @@ int ApplyV4(RedisModuleCtx* ctx, RedisModuleString** argv, int argc) {
     RedisModuleString* field = call.String(e.field, kFieldBytes);
     std::string rec;
     const bool has_rec = call.Get(e.bucket, field, &rec);
-    std::optional<tl::Timeline> t = has_rec ? ReadTimeline(rec) : tl::Timeline{};
-    if (!t) {
-      malformed = true;
-      break;
-    }
     const tl::Entry entry{e.ts,
                           e.idh,
                           static_cast<uint8_t>(e.op),
                           static_cast<uint8_t>(e.arg),
                           e.op == ENTER ? v.extra : 0,
                           e.op == LEAVE ? destinations[v.extra - 1] : std::string()};
+    // A new participant's ENROLL or ENTER is written as it is (the function's HSETNX).
+    const bool inserted_new = !has_rec && (e.op == ENROLL || e.op == ENTER);
+    // The append (an event after every entry, nothing to fold: nearly all) changes the stored
+    // bytes by adding its own; anything else rebuilds the timeline.
+    std::optional<tl::Summary> summary;
+    if (!has_rec) {
+      summary = tl::Summary{};
+    } else if (rec.size() != kRecordBytes) {
+      summary = tl::Summarize(rec);
+      if (!summary) {
+        malformed = true;
+        break;
+      }
+    }
+    const uint64_t first_ms = summary && summary->entries > 0 ? summary->first_ms : e.ts;
+    const bool append =
+        summary && !summary->legacy && summary->After(entry) &&
+        (inserted_new || fold_before <= 0 || first_ms >= static_cast<uint64_t>(fold_before));
     int rec_active = Act(e.arg);
-    const auto same = std::find_if(t->entries.begin(), t->entries.end(),
-                                   [&](const tl::Entry& x) { return x.SameEvent(entry); });
-    const bool was_enroll = same != t->entries.end() && same->op == tl::kEnroll;
-    const int stored_active = was_enroll ? Act(same->arg) : 0;
-    const tl::InsertResult r = tl::Insert(&*t, entry);
     int outcome = APPLIED;
-    if (r.outcome == tl::Outcome::kDuplicate) {
-      outcome = DUPLICATE;
-      rec_active = stored_active;
+    tl::InsertResult r;
+    if (append) {
+      std::string value = has_rec ? rec : std::string(1, '\0');
+      r = tl::Append(*summary, entry, &value);
+      call.Set(e.bucket, field, call.String(value));
     } else {
-      // A new participant's ENROLL or ENTER is written as it is (the function's HSETNX).
-      const bool inserted_new = !has_rec && (e.op == ENROLL || e.op == ENTER);
-      if (fold_before > 0 && !inserted_new) tl::Compact(&*t, static_cast<uint64_t>(fold_before));
-      call.Set(e.bucket, field, call.String(tl::Encode(*t)));
-      undo.push_back({e.bucket, field, has_rec, rec});
+      std::optional<tl::Timeline> t = has_rec ? ReadTimeline(rec) : tl::Timeline{};
+      if (!t) {
+        malformed = true;
+        break;
+      }
+      const auto same = std::find_if(t->entries.begin(), t->entries.end(),
+                                     [&](const tl::Entry& x) { return x.SameEvent(entry); });
+      const bool was_enroll = same != t->entries.end() && same->op == tl::kEnroll;
+      const int stored_active = was_enroll ? Act(same->arg) : 0;
+      r = tl::Insert(&*t, entry);
+      if (r.outcome == tl::Outcome::kDuplicate) {
+        outcome = DUPLICATE;
+        rec_active = stored_active;
+      } else {
+        if (fold_before > 0 && !inserted_new) {
+          tl::Compact(&*t, static_cast<uint64_t>(fold_before));
+        }
+        call.Set(e.bucket, field, call.String(tl::Encode(*t)));
+      }
+    }
+    if (outcome == APPLIED) {
+      undo.push_back({e.bucket, field, has_rec, std::move(rec)});
       int& ti = touched_of[e.agg];
       if (ti < 0) {
         ti = static_cast<int>(touched.size());

@@ -304,5 +304,81 @@ TEST(TimelineTest, AnEnterOfTheFirstReleaseKeepsTheVersionsAfterIt) {
   EXPECT_EQ(static_cast<uint8_t>(Encode(*t)[11]) >> 4, kStoredEnter);
 }
 
+// The append (in time order, nearly every event): on random timelines of every kind of entry,
+// folded or not, an event after the last gives the same result and bytes as Decode, Insert and
+// Encode; an event before it, a duplicate, a malformed value or an ENTER of the first release
+// is not an append.
+TEST(TimelineTest, AppendingEqualsInsertingAnEventAfterTheLast) {
+  std::mt19937_64 rng(7);
+  const auto random_entry = [&](uint64_t ts) {
+    Entry e{ts, static_cast<uint32_t>(rng() % 4), static_cast<uint8_t>(1 + rng() % 6), 0, 0, {}};
+    switch (e.op) {
+      case kEnroll:
+        e.arg = State{static_cast<uint8_t>(1 + rng() % 5), rng() % 2 == 0}.byte();
+        break;
+      case kStatus:
+        e.arg = static_cast<uint8_t>(rng() % 2);
+        break;
+      case kSegment:
+        e.arg = static_cast<uint8_t>(1 + rng() % 5);
+        break;
+      case kEnter:
+        e.arg = rng() % 4 == 0 ? 0 : State{static_cast<uint8_t>(1 + rng() % 5), true}.byte();
+        e.version = static_cast<uint32_t>(rng() % 300);
+        break;
+      case kLeave:
+        e.to = rng() % 2 ? "12.03" : "31.71";
+        break;
+      default:
+        break;
+    }
+    return e;
+  };
+  int appended = 0;
+  for (int round = 0; round < 3000; ++round) {
+    Timeline t;
+    const int n = static_cast<int>(rng() % 12);
+    for (int k = 0; k < n; ++k) Insert(&t, random_entry(k2025 + rng() % (20 * kDayMs)));
+    if (rng() % 2 == 0) {
+      Insert(&t, {k2025 + 5 * kDayMs, 9, kEnter, State{1, true}.byte(), 3, {}});
+      Insert(&t, {k2025 + 5 * kDayMs, 9, kEnter, State{2, true}.byte(), 8, {}});  // upgraded
+    }
+    if (rng() % 3 == 0) Compact(&t, k2025 + rng() % (10 * kDayMs));
+    std::string bytes = Encode(t);
+    const std::optional<Summary> summary = Summarize(bytes);
+    ASSERT_TRUE(summary.has_value());
+    EXPECT_FALSE(summary->legacy);
+    EXPECT_EQ(summary->now, FoldTimeline(t).now());
+    const Entry entry = random_entry(k2025 + rng() % (25 * kDayMs));
+    Timeline inserted = t;
+    const InsertResult want = Insert(&inserted, entry);
+    const bool after = t.entries.empty() || t.entries.back().Before(entry);
+    ASSERT_EQ(summary->After(entry), after);
+    if (!after) continue;
+    ++appended;
+    const InsertResult got = Append(*summary, entry, &bytes);
+    EXPECT_EQ(bytes, Encode(inserted));
+    EXPECT_EQ(got.outcome, want.outcome);
+    EXPECT_EQ(got.now_before, want.now_before);
+    EXPECT_EQ(got.now_after, want.now_after);
+    ASSERT_EQ(got.changes.size(), want.changes.size());
+    for (size_t k = 0; k < got.changes.size(); ++k) {
+      EXPECT_EQ(got.changes[k].day, want.changes[k].day);
+      EXPECT_EQ(got.changes[k].from, want.changes[k].from);
+      EXPECT_EQ(got.changes[k].to, want.changes[k].to);
+      EXPECT_EQ(got.changes[k].times, want.changes[k].times);
+    }
+    ASSERT_EQ(got.follow_ups.size(), want.follow_ups.size());
+    for (size_t k = 0; k < got.follow_ups.size(); ++k) {
+      EXPECT_EQ(got.follow_ups[k].to, want.follow_ups[k].to);
+      EXPECT_EQ(got.follow_ups[k].carried, want.follow_ups[k].carried);
+      EXPECT_EQ(got.follow_ups[k].version, want.follow_ups[k].version);
+    }
+  }
+  EXPECT_GT(appended, 1000);
+  EXPECT_FALSE(Summarize("").has_value());
+  EXPECT_FALSE(Summarize(std::string("\0", 1) + std::string(5, 'x')).has_value());
+}
+
 }  // namespace
 }  // namespace uhc::timeline
