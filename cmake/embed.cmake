@@ -1,4 +1,25 @@
 # Writes OUTPUT, a C++ file defining `extern const char SYMBOL[]` with INPUT's bytes.
-file(READ ${INPUT} content HEX)
+# With CONSTANTS (a header listing X(NAME, VALUE) lines, common/redis/apply_constants.h), the
+# line "-- @APPLY_CONSTANTS@" of INPUT is first replaced by one "local NAME = VALUE" line each,
+# and the result is kept beside OUTPUT (OUTPUT.lua) for reading.
+set(source ${INPUT})
+if(CONSTANTS)
+  file(READ ${CONSTANTS} header)
+  string(REGEX MATCHALL "X\\([A-Z][A-Z0-9_]*, -?[0-9]+\\)" entries "${header}")
+  set(lines "-- Generated at build time from common/redis/apply_constants.h (do not edit here).\n")
+  foreach(entry IN LISTS entries)
+    string(REGEX REPLACE "X\\(([A-Z0-9_]+), (-?[0-9]+)\\)" "local \\1 = \\2\n" line "${entry}")
+    string(APPEND lines "${line}")
+  endforeach()
+  file(READ ${INPUT} text)
+  string(FIND "${text}" "-- @APPLY_CONSTANTS@\n" at)
+  if(at EQUAL -1)
+    message(FATAL_ERROR "${INPUT} has no line -- @APPLY_CONSTANTS@")
+  endif()
+  string(REPLACE "-- @APPLY_CONSTANTS@\n" "${lines}" text "${text}")
+  set(source ${OUTPUT}.lua)
+  file(WRITE ${source} "${text}")
+endif()
+file(READ ${source} content HEX)
 string(REGEX REPLACE "([0-9a-f][0-9a-f])" "'\\\\x\\1'," bytes "${content}")
 file(WRITE ${OUTPUT} "namespace uhc {\nextern const char ${SYMBOL}[];\nconst char ${SYMBOL}[] = {${bytes} 0};\n}  // namespace uhc\n")

@@ -75,8 +75,8 @@ struct Call {
       }
       extra = it->second;
     }
-    packed += apply_abi::EncodeEventArgV4(AbiOp(s.op), agg, bucket, s.field, s.occurred_at_ms,
-                                          s.event_id_hash, s.arg, extra);
+    apply_abi::AppendEventArgV4(&packed, AbiOp(s.op), agg, bucket, s.field, s.occurred_at_ms,
+                                s.event_id_hash, s.arg, extra);
     steps.push_back(index);
   }
 };
@@ -173,6 +173,7 @@ absl::Status ApplyEvents(RedisClient& redis, const std::vector<PreparedEvent>& e
   const bool per_region = redis.cluster();
   const std::string fold_before = std::to_string(fold_before_ms);
   std::vector<CallStep> steps;
+  steps.reserve(events.size());
   for (size_t i = 0; i < events.size(); ++i) {
     const PreparedEvent& e = events[i];
     if (e.rejected) continue;
@@ -201,10 +202,14 @@ absl::Status ApplyEvents(RedisClient& redis, const std::vector<PreparedEvent>& e
     if (round > kMaxFollowUpRounds) {
       return absl::InternalError("uhc_apply_v4: follow-ups did not end");
     }
+    const std::vector<std::vector<size_t>> groups = GroupCalls(steps, per_region, events_per_call);
     std::vector<Call> calls;
-    for (const std::vector<size_t>& group : GroupCalls(steps, per_region, events_per_call)) {
-      calls.emplace_back();
-      for (size_t index : group) calls.back().Add(index, steps[index]);
+    calls.reserve(groups.size());
+    for (const std::vector<size_t>& group : groups) {
+      Call& call = calls.emplace_back();
+      call.packed.reserve(group.size() * apply_abi::kEventArgBytesV4);
+      call.steps.reserve(group.size());
+      for (size_t index : group) call.Add(index, steps[index]);
     }
     // Argument views point into `calls` and `key_counts`, which outlive the pipeline.
     std::vector<std::string> key_counts;

@@ -49,24 +49,19 @@
 -- one HSET of the day hash only for a region with late events in the call or whose current day
 -- ended.
 
--- Operation codes (TERMINATE is the last branch of the transitions below).
-local ENROLL, STATUS, SEGMENT, LEAVE, ENTER, TERMINATE = 1, 2, 3, 4, 5, 6
-local K_ENROLLED, K_STATUS, K_SEGMENT, K_RELOCATED, K_MOVED_OUT, K_TERMINATED = 1, 2, 3, 4, 5, 6
-local APPLIED, DUPLICATE, STALE, NOT_FOUND, GONE, SKIPPED = 1, 2, 3, 4, 5, 6
-local FROM_LEAVE = 255
--- An ENROLL whose argument has this bit set is active exactly when its region holds UHC
+-- The constants shared with the module and the C++ (operation codes, record kinds, result codes,
+-- FROM_LEAVE, PRIO_DECIDES, sizes, DAY_MS, WIB_MS, LAST_MS): one "local NAME = VALUE" line each,
+-- generated at build time from common/redis/apply_constants.h, where they are described.
+-- An ENROLL whose argument has PRIO_DECIDES set is active exactly when its region holds UHC
 -- Prioritas (the aggregate's `prio` is "1") at the moment the call applies it; its result byte
 -- then carries the status given (and a DUPLICATE's the status stored) in bit 6, as a LEAVE's.
-local PRIO_DECIDES = 128
+-- @APPLY_CONSTANTS@
 -- A Redis command takes its arguments on the Lua stack (at most about 8,000): HMGET and HSET of
 -- many fields go in chunks of this many.
 local CHUNK = 1000
 local MALFORMED = 'ERR uhc_apply_v3: a stored value is malformed'
 local BAD_CALL = 'ERR uhc_apply_v3: '
--- Days are keyed in 16 bits (`moves`): events from the year 2149 on are refused, as the module does.
-local LAST_MS = 65536 * 86400000 - 7 * 3600000
-local EVENT_BYTES = 24
-local DAY_MS, WIB_MS = 86400000, 7 * 3600000
+-- Days are keyed in 16 bits (`moves`): events from LAST_MS (the year 2149) on are refused.
 -- A day hash holds a field per day: up to two years of them. Kept as a listpack (a Redis hash
 -- with at most hash-max-listpack-entries fields of at most hash-max-listpack-value bytes), every
 -- lookup would scan it: measured +42 % Redis CPU per event at 730 days (docs/BENCHMARKS.md). A
@@ -109,8 +104,6 @@ end
 -- COUNTS): 96 bytes. The current day's changes are the counts minus those; a call whose events are
 -- all of the current day (the common case) decodes and rewrites only the first 56 bytes (HEAD).
 local HEAD = '>i4i4i4i4i4i4i4i4i4i4I6I6i4'
-local HEAD_BYTES, LAYOUT3_BYTES = 56, 96
-local NO_DAY = -1
 
 local function zeros() return {0, 0, 0, 0, 0, 0, 0, 0, 0, 0} end
 
@@ -525,8 +518,6 @@ end
 -- event, every LEAVE at or after its place in the timeline (applied or not), the ENTER to send
 -- to its destination: event index (4 bytes, 0-based), occurred_at (6), event id hash (4), carried
 -- state (1), version (4), the destination code's length (1) and the code.
-local EVENT4_BYTES = 28
-local STORED_ENTER = 7
 
 -- Writes `v` as a varint (7 bits a byte, low first) into the list `parts`.
 local function put_varint(parts, v)

@@ -78,10 +78,15 @@ PreparedEvent EventValidator::Prepare(const v1::ParticipantEvent& event, int ind
                      " in the future (the producer's clock?); see --max_future_skew_seconds"));
   }
   if (history_days_ > 0) {
-    // The window's first day in WIB (UTC+7), as enrollment-svc's trim keeps it.
-    const absl::TimeZone wib = absl::FixedTimeZone(7 * 3600);
-    const absl::CivilDay first = absl::ToCivilDay(now, wib) - history_days_;
-    if (absl::FromUnixSeconds(ts.seconds()) < absl::FromCivil(first, wib)) {
+    // The window's first day in WIB (UTC+7), as enrollment-svc's trim keeps it: integer days
+    // since the epoch (absl's civil time per event cost 2.5 % of the service's CPU at ingest).
+    constexpr int64_t kDaySeconds = 86400, kWibSeconds = 7 * 3600;
+    const int64_t wib_now = absl::ToUnixSeconds(now) + kWibSeconds;
+    const int64_t first_day =
+        (wib_now >= 0 ? wib_now / kDaySeconds : -((-wib_now + kDaySeconds - 1) / kDaySeconds)) -
+        history_days_;
+    if (ts.seconds() < first_day * kDaySeconds - kWibSeconds) {
+      const absl::CivilDay first = absl::CivilDay(1970, 1, 1) + first_day;
       return reject("occurred_at",
                     absl::StrCat("is before the history window, which begins on ",
                                  absl::FormatCivilTime(first), " WIB (--history_days ",

@@ -28,19 +28,20 @@
 #include <vector>
 
 #include "absl/strings/string_view.h"
+#include "common/redis/apply_constants.h"
 
 namespace uhc::timeline {
 
-// Operation codes, as in the apply's ABI (common/redis/schema.h apply_abi).
-inline constexpr uint8_t kEnroll = 1;
-inline constexpr uint8_t kStatus = 2;
-inline constexpr uint8_t kSegment = 3;
-inline constexpr uint8_t kLeave = 4;
-inline constexpr uint8_t kEnter = 5;
-inline constexpr uint8_t kTerminate = 6;
+// Operation codes, as in the apply's ABI (common/redis/apply_constants.h).
+inline constexpr uint8_t kEnroll = apply_constants::ENROLL;
+inline constexpr uint8_t kStatus = apply_constants::STATUS;
+inline constexpr uint8_t kSegment = apply_constants::SEGMENT;
+inline constexpr uint8_t kLeave = apply_constants::LEAVE;
+inline constexpr uint8_t kEnter = apply_constants::ENTER;
+inline constexpr uint8_t kTerminate = apply_constants::TERMINATE;
 
 // Instants from here on (the year 2149) are refused: the apply keys a day in 16 bits.
-inline constexpr uint64_t kLastMs = 65536ull * 86'400'000 - 7 * 3'600'000;
+inline constexpr uint64_t kLastMs = apply_constants::LAST_MS;
 
 // A participant's state in a region: segment 1-5 and status, or not a participant (segment 0).
 struct State {
@@ -95,7 +96,7 @@ struct Timeline {
 // 5) and then its version and its upgrades (varints); one stored with op 5 (by the first release
 // of timelines) has its version only, and its upgrades are taken to be its version, which keeps
 // every later LEAVE's version what it was then. An ENROLL alone is 12 bytes.
-inline constexpr uint8_t kStoredEnter = 7;
+inline constexpr uint8_t kStoredEnter = apply_constants::STORED_ENTER;
 std::string Encode(const Timeline& timeline);
 // nullopt if the bytes are not a well-formed timeline (ordered, distinct, ops and args in range).
 std::optional<Timeline> Decode(absl::string_view bytes);

@@ -203,10 +203,12 @@ RegionAggregate ParseAggregate(const redisReply* reply) {
 }
 
 namespace apply_abi {
-std::string EncodeEventArg(uint8_t op, uint16_t aggregate_key, uint16_t bucket_key,
-                           absl::string_view field, uint64_t occurred_at_ms, uint32_t event_id_hash,
-                           uint8_t arg) {
-  std::string a(kEventArgBytes, '\0');
+void AppendEventArgV4(std::string* out, uint8_t op, uint16_t aggregate_key, uint16_t bucket_key,
+                      absl::string_view field, uint64_t occurred_at_ms, uint32_t event_id_hash,
+                      uint8_t arg, std::optional<uint32_t> extra) {
+  const size_t at = out->size();
+  out->resize(at + (extra ? kEventArgBytesV4 : kEventArgBytes), '\0');
+  char* a = out->data() + at;
   a[0] = static_cast<char>(op);
   a[1] = static_cast<char>(aggregate_key >> 8);
   a[2] = static_cast<char>(aggregate_key);
@@ -216,15 +218,26 @@ std::string EncodeEventArg(uint8_t op, uint16_t aggregate_key, uint16_t bucket_k
   for (int i = 0; i < 6; ++i) a[13 + i] = static_cast<char>(occurred_at_ms >> (8 * (5 - i)));
   for (int i = 0; i < 4; ++i) a[19 + i] = static_cast<char>(event_id_hash >> (8 * (3 - i)));
   a[23] = static_cast<char>(arg);
+  if (extra) {
+    for (int i = 0; i < 4; ++i) a[24 + i] = static_cast<char>(*extra >> (8 * (3 - i)));
+  }
+}
+
+std::string EncodeEventArg(uint8_t op, uint16_t aggregate_key, uint16_t bucket_key,
+                           absl::string_view field, uint64_t occurred_at_ms, uint32_t event_id_hash,
+                           uint8_t arg) {
+  std::string a;
+  AppendEventArgV4(&a, op, aggregate_key, bucket_key, field, occurred_at_ms, event_id_hash, arg,
+                   std::nullopt);
   return a;
 }
 
 std::string EncodeEventArgV4(uint8_t op, uint16_t aggregate_key, uint16_t bucket_key,
                              absl::string_view field, uint64_t occurred_at_ms,
                              uint32_t event_id_hash, uint8_t arg, uint32_t extra) {
-  std::string a =
-      EncodeEventArg(op, aggregate_key, bucket_key, field, occurred_at_ms, event_id_hash, arg);
-  for (int i = 0; i < 4; ++i) a.push_back(static_cast<char>(extra >> (8 * (3 - i))));
+  std::string a;
+  AppendEventArgV4(&a, op, aggregate_key, bucket_key, field, occurred_at_ms, event_id_hash, arg,
+                   extra);
   return a;
 }
 }  // namespace apply_abi

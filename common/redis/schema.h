@@ -14,6 +14,7 @@
 
 #include "absl/strings/string_view.h"
 #include "common/domain/region_counts.h"
+#include "common/redis/apply_constants.h"
 
 struct redisReply;
 
@@ -44,12 +45,12 @@ std::string V1HistoryKey(absl::string_view region);  // uhc:{12.19}:history
 // NIK's keyed HMAC). flags (bits 0-2 segment, bit 3 active, bits 4-6 kind of the last applied
 // event), occurred_at ms (6 bytes, big-endian), hash of the last event id (4 bytes).
 enum class RecordKind : uint8_t {
-  kEnrolled = 1,
-  kStatusChanged = 2,
-  kSegmentChanged = 3,
-  kRelocated = 4,   // moved in
-  kMovedOut = 5,    // tombstone: counts nowhere
-  kTerminated = 6,  // tombstone
+  kEnrolled = apply_constants::K_ENROLLED,
+  kStatusChanged = apply_constants::K_STATUS,
+  kSegmentChanged = apply_constants::K_SEGMENT,
+  kRelocated = apply_constants::K_RELOCATED,    // moved in
+  kMovedOut = apply_constants::K_MOVED_OUT,     // tombstone: counts nowhere
+  kTerminated = apply_constants::K_TERMINATED,  // tombstone
   // A timeline (uhc_apply_v4) whose events never made the person a participant of the region:
   // events kept until their enrolment arrives. Counts nowhere; never stored as a record.
   kPending = 7,
@@ -139,7 +140,7 @@ inline constexpr int kModuleVersion = 4;
 // instant (ms, "0": none) before which written timelines fold their entries.
 inline constexpr char kApplyFunctionV4[] = "uhc_apply_v4";
 inline constexpr char kApplyCommandV4[] = "uhc.apply_v4";
-inline constexpr size_t kEventArgBytesV4 = 28;
+inline constexpr size_t kEventArgBytesV4 = apply_constants::EVENT4_BYTES;
 // uhc_v1: one argument per event; kept for the previous release during a rolling update.
 inline constexpr char kApplyFunctionV1[] = "uhc_apply_v1";
 // uhc_v3's admin functions: KEYS aggregate, settings hash (history of the inputs).
@@ -147,28 +148,30 @@ inline constexpr char kSetPopulationFunction[] = "uhc_set_population_v3";
 inline constexpr char kSetStatusFunction[] = "uhc_set_status_v3";
 // KEYS day hash; ARGV first day number to keep.
 inline constexpr char kTrimDaysFunction[] = "uhc_trim_days_v3";
+// The values below are common/redis/apply_constants.h's, which the Lua library's are generated
+// from and the module uses.
 // Operation codes: byte 0 of each 24-byte event argument.
-inline constexpr uint8_t kEnroll = 1;
-inline constexpr uint8_t kStatus = 2;
-inline constexpr uint8_t kSegment = 3;
-inline constexpr uint8_t kLeave = 4;
-inline constexpr uint8_t kEnter = 5;
-inline constexpr uint8_t kTerminate = 6;
-inline constexpr size_t kEventArgBytes = 24;
+inline constexpr uint8_t kEnroll = apply_constants::ENROLL;
+inline constexpr uint8_t kStatus = apply_constants::STATUS;
+inline constexpr uint8_t kSegment = apply_constants::SEGMENT;
+inline constexpr uint8_t kLeave = apply_constants::LEAVE;
+inline constexpr uint8_t kEnter = apply_constants::ENTER;
+inline constexpr uint8_t kTerminate = apply_constants::TERMINATE;
+inline constexpr size_t kEventArgBytes = apply_constants::EVENT_BYTES;
 // The argument of an ENTER in the same call as its LEAVE: "what the LEAVE removed".
-inline constexpr uint8_t kEnterFromLeave = 255;
+inline constexpr uint8_t kEnterFromLeave = apply_constants::FROM_LEAVE;
 // Set in an ENROLL's argument: active exactly when the region holds UHC Prioritas (its aggregate's
 // `prio` is "1") when the call applies it, decided inside the atomic call (Enroll). The result
 // byte of such an ENROLL, APPLIED or DUPLICATE, carries in bit 6 the status given or stored.
-inline constexpr uint8_t kPrioDecides = 128;
+inline constexpr uint8_t kPrioDecides = apply_constants::PRIO_DECIDES;
 inline bool ResultActive(uint8_t result) { return (result >> 6) & 1; }
 // Result codes: the low 3 bits of each result byte.
-inline constexpr uint8_t kApplied = 1;
-inline constexpr uint8_t kDuplicate = 2;
-inline constexpr uint8_t kStale = 3;
-inline constexpr uint8_t kNotFound = 4;
-inline constexpr uint8_t kGone = 5;
-inline constexpr uint8_t kSkipped = 6;
+inline constexpr uint8_t kApplied = apply_constants::APPLIED;
+inline constexpr uint8_t kDuplicate = apply_constants::DUPLICATE;
+inline constexpr uint8_t kStale = apply_constants::STALE;
+inline constexpr uint8_t kNotFound = apply_constants::NOT_FOUND;
+inline constexpr uint8_t kGone = apply_constants::GONE;
+inline constexpr uint8_t kSkipped = apply_constants::SKIPPED;
 inline uint8_t Outcome(uint8_t result) { return result & 7; }
 // A LEAVE's result byte also carries the segment (bits 3-5) and active (bit 6) it removed; an
 // ENTER applied in a later call takes them as its argument (segment | active << 3).
@@ -185,6 +188,11 @@ std::string EncodeEventArg(uint8_t op, uint16_t aggregate_key, uint16_t bucket_k
 std::string EncodeEventArgV4(uint8_t op, uint16_t aggregate_key, uint16_t bucket_key,
                              absl::string_view field, uint64_t occurred_at_ms,
                              uint32_t event_id_hash, uint8_t arg, uint32_t extra);
+// Appends the event to `out` in place (no string of its own): EncodeEventArgV4's 28 bytes, or with
+// no `extra` EncodeEventArg's 24.
+void AppendEventArgV4(std::string* out, uint8_t op, uint16_t aggregate_key, uint16_t bucket_key,
+                      absl::string_view field, uint64_t occurred_at_ms, uint32_t event_id_hash,
+                      uint8_t arg, std::optional<uint32_t> extra);
 }  // namespace apply_abi
 
 // ---- uhc_tiers_v2 library (classifier-svc/tier_functions.lua).

@@ -10,24 +10,21 @@
 #include <string>
 #include <vector>
 
+#include "common/redis/apply_constants.h"
 #include "enrollment-svc/module/redis_module_api.h"
 
 namespace uhc::redis_module {
 
-// uhc_apply_v3.lua's constants, same names.
-inline constexpr int ENROLL = 1, STATUS = 2, SEGMENT = 3, LEAVE = 4, ENTER = 5, TERMINATE = 6;
-inline constexpr int K_ENROLLED = 1, K_STATUS = 2, K_SEGMENT = 3, K_RELOCATED = 4, K_MOVED_OUT = 5,
-                     K_TERMINATED = 6;
-inline constexpr int APPLIED = 1, DUPLICATE = 2, STALE = 3, NOT_FOUND = 4, GONE = 5, SKIPPED = 6;
-inline constexpr int FROM_LEAVE = 255;
-inline constexpr int PRIO_DECIDES = 128;
+// The constants shared with uhc_apply_v3.lua (generated from the same header), same names.
+using namespace ::uhc::apply_constants;  // NOLINT(build/namespaces): ENROLL, APPLIED, ...
 // Answered by uhc.version; common/redis/schema.h's apply_abi::kModuleVersion must match.
 inline constexpr long long kModuleVersion = 4;
-inline constexpr size_t kEventBytes = 24, kRecordBytes = 11, kFieldBytes = 8;
-inline constexpr int64_t kDayMs = 86400000, kWibMs = 7 * 3600000;
-inline constexpr int32_t kNoDay = -1;
+inline constexpr size_t kEventBytes = EVENT_BYTES, kRecordBytes = RECORD_BYTES,
+                        kFieldBytes = FIELD_BYTES;
+inline constexpr int64_t kDayMs = DAY_MS, kWibMs = WIB_MS;
+inline constexpr int32_t kNoDay = NO_DAY;
 inline constexpr uint64_t kMaxDays = 65536;  // the function's `moves` keys hold a day in 16 bits
-inline constexpr size_t kHeadBytes = 56, kLayout3Bytes = 96, kCountsBytes = 40;
+inline constexpr size_t kHeadBytes = HEAD_BYTES, kLayout3Bytes = LAYOUT3_BYTES, kCountsBytes = 40;
 inline constexpr char kEnc[] =
     "hash table on purpose: a day hash is looked up by field, never scanned; this value is longer "
     "th"

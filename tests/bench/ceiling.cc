@@ -30,6 +30,10 @@ ABSL_FLAG(int, batch, 2000, "events per function call");
 ABSL_FLAG(int, in_flight, 8, "calls in flight");
 ABSL_FLAG(int, regions, 514, "regions (kab/kota)");
 ABSL_FLAG(int, bucket_bits, 5, "bucket hashes per region: 2^bits");
+ABSL_FLAG(bool, floor, false,
+          "the C floor instead: the same batches to uhc_bench.floor (tests/bench/floor_module.cc, "
+          "uhc_bench_floor.so loaded into this Redis), which also updates two region counters "
+          "per call");
 
 namespace {
 
@@ -108,7 +112,12 @@ std::vector<std::string> MakeCall(std::mt19937_64& rng, int64_t& next_new, int64
     uint64_t value = rng();
     for (int b = 0; b < 11; ++b) packed.push_back(static_cast<char>(value >> (8 * (b % 8))));
   }
-  std::vector<std::string> args = {"FCALL", "uhc_bench_ceiling", std::to_string(keys.size())};
+  std::vector<std::string> args;
+  if (absl::GetFlag(FLAGS_floor)) {
+    args = {"uhc_bench.floor", std::to_string(keys.size() + 1), "bench:{0}:counters"};
+  } else {
+    args = {"FCALL", "uhc_bench_ceiling", std::to_string(keys.size())};
+  }
   args.insert(args.end(), keys.begin(), keys.end());
   args.push_back(std::move(packed));
   return args;
@@ -118,8 +127,9 @@ std::vector<std::string> MakeCall(std::mt19937_64& rng, int64_t& next_new, int64
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
-      "uhc-bench-ceiling --redis_port P [--events N]: the Redis-only ceiling of exact ingest "
-      "(one HGET and one HSET per event in a batched Redis Function); prints one JSON line");
+      "uhc-bench-ceiling --redis_port P [--events N] [--floor]: the Redis-only ceiling of exact "
+      "ingest (one HGET and one HSET per event in a batched Redis Function), or with --floor the "
+      "C floor (the same in a module); prints one JSON line");
   absl::ParseCommandLine(argc, argv);
   redisContext* c = redisConnect("127.0.0.1", absl::GetFlag(FLAGS_redis_port));
   if (c == nullptr || c->err) {
@@ -127,7 +137,14 @@ int main(int argc, char** argv) {
                  absl::GetFlag(FLAGS_redis_port), c ? c->errstr : "out of memory");
     return 2;
   }
-  redisReply* loaded = Command(c, {"FUNCTION", "LOAD", "REPLACE", kLibrary});
+  redisReply* loaded = absl::GetFlag(FLAGS_floor)
+                           ? Command(c, {"COMMAND", "INFO", "uhc_bench.floor"})
+                           : Command(c, {"FUNCTION", "LOAD", "REPLACE", kLibrary});
+  if (loaded != nullptr && absl::GetFlag(FLAGS_floor) && loaded->type == REDIS_REPLY_ARRAY &&
+      (loaded->elements == 0 || loaded->element[0]->type == REDIS_REPLY_NIL)) {
+    std::fprintf(stderr, "uhc-bench-ceiling: --floor needs uhc_bench_floor.so loaded\n");
+    return 2;
+  }
   if (loaded == nullptr || loaded->type == REDIS_REPLY_ERROR) {
     std::fprintf(stderr, "uhc-bench-ceiling: FUNCTION LOAD failed: %s\n",
                  loaded ? loaded->str : c->errstr);
@@ -182,9 +199,10 @@ int main(int argc, char** argv) {
   double seconds = absl::ToDoubleSeconds(absl::Now() - start);
   double cpu = RedisCpuSeconds(c) - cpu_before;
   std::printf(
-      "{\"mode\":\"ceiling\",\"events\":%lld,\"seconds\":%.3f,\"events_per_second\":%.0f,"
+      "{\"mode\":\"%s\",\"events\":%lld,\"seconds\":%.3f,\"events_per_second\":%.0f,"
       "\"redis_cpu_seconds\":%.3f,\"redis_cpu_us_per_event\":%.3f}\n",
-      static_cast<long long>(applied), seconds, applied / seconds, cpu, cpu * 1e6 / applied);
+      absl::GetFlag(FLAGS_floor) ? "floor" : "ceiling", static_cast<long long>(applied), seconds,
+      applied / seconds, cpu, cpu * 1e6 / applied);
   redisFree(c);
   return applied == total ? 0 : 1;
 }

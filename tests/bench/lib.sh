@@ -24,7 +24,8 @@ redis_cpu() {
 
 # A fresh Redis on a free port (REDIS_PORT), as the benches configure it, with this build's
 # uhc_module.so loaded (enrollment-svc then applies with it, --apply_engine auto) unless
-# BENCH_MODULE=no (benches comparing Lua libraries or older builds); returns once it answers.
+# BENCH_MODULE=no (benches comparing Lua libraries or older builds), and the C floor
+# (tools/uhc_bench_floor.so) when built; returns once it answers.
 start_redis() {
   REDIS_PORT=$(free_port)
   local module=()
@@ -33,6 +34,9 @@ start_redis() {
       { echo "bench: no $BUILD/enrollment-svc/module/uhc_module.so (build target uhc_module)" >&2; return 1; }
     module=(--loadmodule "$(realpath "$BUILD/enrollment-svc/module/uhc_module.so")")
   fi
+  # The C floor (uhc-bench-ceiling --floor): BENCH_FLOOR_SO, or this build's when it has it.
+  local floor="${BENCH_FLOOR_SO:-$BUILD/tools/uhc_bench_floor.so}"
+  [ ! -f "$floor" ] || module+=(--loadmodule "$(realpath "$floor")")
   "${PIN_STORE[@]}" redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$WORK" --save "" \
     --appendonly no --hash-max-listpack-entries 1024 --hash-max-listpack-value 192 --daemonize yes \
     --logfile "$WORK/redis.log" "${module[@]}"

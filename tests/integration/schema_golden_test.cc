@@ -19,6 +19,7 @@
 
 namespace uhc {
 extern const char kTierFunctionsLua[];
+extern const char kUhcApplyV3Lua[];
 namespace testing {
 namespace {
 
@@ -31,8 +32,8 @@ std::string ReadSource(const std::string& path) {
 
 // "local A, B, C = 1, 2, 3" lines of a Lua file (upper-case names, integer values), as
 // name -> value.
-std::map<std::string, int> LuaConstants(const std::string& lua) {
-  std::map<std::string, int> out;
+std::map<std::string, int64_t> LuaConstants(const std::string& lua) {
+  std::map<std::string, int64_t> out;
   std::istringstream in(lua);
   for (std::string l; std::getline(in, l);) {
     absl::string_view line = l;
@@ -46,14 +47,14 @@ std::map<std::string, int> LuaConstants(const std::string& lua) {
     std::vector<std::string> values = absl::StrSplit(sides[1], ',');
     for (size_t i = 0; i < names.size() && i < values.size(); ++i) {
       out[std::string(absl::StripAsciiWhitespace(names[i]))] =
-          std::stoi(std::string(absl::StripAsciiWhitespace(values[i])));
+          std::stoll(std::string(absl::StripAsciiWhitespace(values[i])));
     }
   }
   return out;
 }
 
 void ExpectLuaConstantsAreTheCppOnes(const std::string& lua) {
-  std::map<std::string, int> c = LuaConstants(lua);
+  std::map<std::string, int64_t> c = LuaConstants(lua);
   EXPECT_EQ(c["ENROLL"], apply_abi::kEnroll);
   EXPECT_EQ(c["STATUS"], apply_abi::kStatus);
   EXPECT_EQ(c["SEGMENT"], apply_abi::kSegment);
@@ -78,9 +79,16 @@ void ExpectLuaConstantsAreTheCppOnes(const std::string& lua) {
 TEST(SchemaGoldenTest, LuaConstantsAreTheCppOnes) {
   const std::string lua = ReadSource("enrollment-svc/uhc_functions.lua");
   ExpectLuaConstantsAreTheCppOnes(lua);
-  const std::string v3 = ReadSource("enrollment-svc/uhc_apply_v3.lua");
+  // The library as loaded: its constants generated at build time from apply_constants.h.
+  const std::string v3 = kUhcApplyV3Lua;
   ExpectLuaConstantsAreTheCppOnes(v3);
   EXPECT_EQ(LuaConstants(v3)["EVENT_BYTES"], static_cast<int>(apply_abi::kEventArgBytes));
+  EXPECT_EQ(LuaConstants(v3)["EVENT4_BYTES"], static_cast<int>(apply_abi::kEventArgBytesV4));
+  EXPECT_EQ(v3.find("@APPLY_CONSTANTS@"), std::string::npos);
+  // The source defines none of them itself (only its own CHUNK and STRIDE): one definition.
+  for (const auto& [name, value] : LuaConstants(ReadSource("enrollment-svc/uhc_apply_v3.lua"))) {
+    EXPECT_TRUE(name == "CHUNK" || name == "STRIDE") << name << " defined in the Lua source";
+  }
   for (const char* name : {apply_abi::kApplyFunction, apply_abi::kSetPopulationFunction,
                            apply_abi::kSetStatusFunction, apply_abi::kTrimDaysFunction}) {
     EXPECT_NE(v3.find(std::string("register_function('") + name + "'"), std::string::npos) << name;
