@@ -13,9 +13,10 @@ absl::Status BatchGroup::Apply(RedisClient& redis, const std::vector<PreparedEve
   queued_events_ += events.size();
   cv_.notify_all();
   while (true) {
-    // Lead when no group runs, or when a full group is waiting anyway (waiting longer would
-    // not make it bigger).
-    cv_.wait(lock, [&] { return mine.done || running_ == 0 || queued_events_ >= max_events_; });
+    // Lead when fewer than `concurrent_` groups run, or when a full group is waiting anyway
+    // (waiting longer would not make it bigger).
+    cv_.wait(lock,
+             [&] { return mine.done || running_ < concurrent_ || queued_events_ >= max_events_; });
     if (mine.done) return mine.status;
     // Lead the next group: the waiting batches in arrival order, up to max_events_ events.
     ++running_;

@@ -125,6 +125,12 @@ absl::StatusOr<std::unique_ptr<EnrollmentServer>> EnrollmentServer::Start(
         absl::StrCat("events_per_call ", options.limits.events_per_redis_call, " is outside 1..",
                      EnrollmentLimits::kMaxEventsPerRedisCall));
   }
+  if (options.limits.concurrent_groups < 1 ||
+      options.limits.concurrent_groups > EnrollmentLimits::kMaxConcurrentGroups) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("concurrent_groups ", options.limits.concurrent_groups, " is outside 1..",
+                     EnrollmentLimits::kMaxConcurrentGroups));
+  }
   s->metrics_ = std::make_unique<MetricsRegistry>();
   s->cluster_counters_ = std::make_unique<RedisClusterCounters>(s->metrics_.get());
   options.redis.cluster_counters = s->cluster_counters_.get();

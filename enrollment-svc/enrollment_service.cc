@@ -153,7 +153,7 @@ EnrollmentServiceImpl::EnrollmentServiceImpl(EnrollmentLimits limits, const Regi
             metrics_->apply_module->Set(engine_.module_applies() ? 1 : 0);
             return applied;
           },
-          metrics->regroups) {
+          metrics->regroups, limits.concurrent_groups) {
   metrics_->apply_module->Set(engine_.module_applies() ? 1 : 0);
 }
 

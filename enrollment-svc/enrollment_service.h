@@ -20,6 +20,10 @@ struct EnrollmentLimits {
   // Events per Redis function call; batches waiting at the same time are applied together up to
   // this many (BatchGroup).
   int events_per_redis_call = 8000;
+  // Groups applied at once (BatchGroup): a group may go while another waits for its follow-ups
+  // (a relocation's ENTER, one more round trip).
+  int concurrent_groups = 2;
+  static constexpr int kMaxConcurrentGroups = 16;
   // A call names its keys by 16-bit index: up to two bucket keys per event (a relocation's LEAVE
   // and ENTER) and two keys per region must stay below 65,536.
   static constexpr int kMaxEventsPerRedisCall = 30000;

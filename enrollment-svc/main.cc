@@ -28,6 +28,9 @@ ABSL_FLAG(int, max_batch_events, 10000, "events per batch limit (env UHC_MAX_BAT
 ABSL_FLAG(int, events_per_call, 8000,
           "events per Redis function call, 1-30000 (a relocation counts once); batches arriving "
           "together are applied together up to this many (env UHC_EVENTS_PER_CALL)");
+ABSL_FLAG(int, concurrent_groups, 2,
+          "groups of batches applied at once, 1-16: one may go while another waits for its "
+          "relocations' follow-ups (env UHC_CONCURRENT_GROUPS)");
 ABSL_FLAG(
     std::string, apply_engine, "auto",
     "what applies events in Redis: `function` (the Lua function uhc_apply_v3), `module` "
@@ -71,6 +74,7 @@ int Run() {
   options.bucket_bits = absl::GetFlag(FLAGS_bucket_bits);
   options.limits.max_events_per_batch = absl::GetFlag(FLAGS_max_batch_events);
   options.limits.events_per_redis_call = absl::GetFlag(FLAGS_events_per_call);
+  options.limits.concurrent_groups = absl::GetFlag(FLAGS_concurrent_groups);
   options.limits.wait_replicas = absl::GetFlag(FLAGS_redis_wait_replicas);
   const std::string engine = absl::GetFlag(FLAGS_apply_engine);
   std::optional<ApplyEngine> apply_engine = ParseApplyEngine(engine);

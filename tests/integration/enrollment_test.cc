@@ -286,6 +286,27 @@ TEST_F(EnrollmentTest, EventsPerCallOutsideItsRangeIsRefused) {
   }
 }
 
+TEST_F(EnrollmentTest, ConcurrentGroupsOutsideItsRangeIsRefused) {
+  for (int bad : {0, EnrollmentLimits::kMaxConcurrentGroups + 1}) {
+    EnrollmentServerOptions options = Options();
+    options.limits.concurrent_groups = bad;
+    auto server = EnrollmentServer::Start(options);
+    ASSERT_FALSE(server.ok()) << bad;
+    EXPECT_EQ(server.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(server.status().message(), HasSubstr("concurrent_groups"));
+  }
+  for (int good : {1, EnrollmentLimits::kMaxConcurrentGroups}) {
+    StopService();
+    EnrollmentServerOptions options = Options();
+    options.limits.concurrent_groups = good;
+    ASSERT_NO_FATAL_FAILURE(StartService(options));
+    EXPECT_EQ(Ingest({Enrolled("cg" + std::to_string(good), TestNik(good), kBinjai, kBaseTime,
+                               v1::SEGMENT_PBI_APBN, true)})
+                  .applied(),
+              1);
+  }
+}
+
 TEST_F(EnrollmentTest, InterruptedRelocationIsHealedByTheRetry) {
   const std::string nik = TestNik(11);
   ASSERT_EQ(IngestOne(Enrolled("a", nik, kBatuBara, kBaseTime, v1::SEGMENT_PBI_APBN, true)),

@@ -107,12 +107,13 @@ struct Caller {
 
 class BatchGroupTest : public ::testing::Test {
  protected:
-  BatchGroup Group(size_t max_events) {
-    return BatchGroup(max_events,
-                      [this](RedisClient&, const std::vector<PreparedEvent>& events,
-                             v1::IngestEventsResponse* response, std::vector<uint8_t>* bytes) {
-                        return gate_.Apply(events, response, bytes);
-                      });
+  BatchGroup Group(size_t max_events, int concurrent = 1) {
+    return BatchGroup(
+        max_events,
+        [this](RedisClient&, const std::vector<PreparedEvent>& events,
+               v1::IngestEventsResponse* response,
+               std::vector<uint8_t>* bytes) { return gate_.Apply(events, response, bytes); },
+        nullptr, concurrent);
   }
   // Starts a thread that applies `c`'s events through `group`.
   void Start(BatchGroup& group, Caller& c) {
@@ -190,6 +191,40 @@ TEST_F(BatchGroupTest, AGroupStopsBeforeTheEventLimitAndAFullGroupDoesNotWait) {
     EXPECT_TRUE(x->status.ok());
     EXPECT_EQ(x->response.results_size(), static_cast<int>(x->events.size()));
   }
+}
+
+// Up to `concurrent` groups run at once: with 2, a second batch goes beside one held in Redis
+// and a third waits for either; with 1 (the previous behaviour) the second waits.
+TEST_F(BatchGroupTest, UpToConcurrentGroupsRunAtOnce) {
+  BatchGroup group = Group(8000, /*concurrent=*/2);
+  Caller a{Batch(3, 0)}, b{Batch(2, 10)}, c{Batch(4, 20)};
+  Start(group, a);
+  gate_.AwaitCalls(1);
+  Start(group, b);
+  EXPECT_TRUE(gate_.AwaitCalls(2)) << "the second group waited for the first";
+  Start(group, c);
+  AwaitWaiting(group, 1);  // two run: c waits
+  EXPECT_EQ(gate_.calls().size(), 2u);
+  gate_.ReleaseOne();
+  EXPECT_TRUE(gate_.AwaitCalls(3));
+  gate_.ReleaseOne();
+  gate_.ReleaseOne();
+  for (Caller* x : {&a, &b, &c}) {
+    x->thread.join();
+    EXPECT_TRUE(x->status.ok());
+  }
+
+  BatchGroup serial = Group(8000, /*concurrent=*/1);
+  Caller d{Batch(3, 30)}, e{Batch(2, 40)};
+  Start(serial, d);
+  gate_.AwaitCalls(4);
+  Start(serial, e);
+  AwaitWaiting(serial, 1);  // one runs: e waits
+  EXPECT_EQ(gate_.calls().size(), 4u);
+  gate_.ReleaseOne();
+  EXPECT_TRUE(gate_.AwaitCalls(5));
+  gate_.ReleaseOne();
+  for (Caller* x : {&d, &e}) x->thread.join();
 }
 
 // With batches as large as the limit nothing can be grouped, and nothing waits: the calls go
