@@ -22,7 +22,7 @@ struct EnrollmentLimits {
   int events_per_redis_call = 8000;
   // Groups applied at once (BatchGroup): a group may go while another waits for its follow-ups
   // (a relocation's ENTER, one more round trip).
-  int concurrent_groups = 2;
+  int concurrent_groups = 4;
   static constexpr int kMaxConcurrentGroups = 16;
   // A call names its keys by 16-bit index: up to two bucket keys per event (a relocation's LEAVE
   // and ENTER) and two keys per region must stay below 65,536.

@@ -28,9 +28,10 @@ ABSL_FLAG(int, max_batch_events, 10000, "events per batch limit (env UHC_MAX_BAT
 ABSL_FLAG(int, events_per_call, 8000,
           "events per Redis function call, 1-30000 (a relocation counts once); batches arriving "
           "together are applied together up to this many (env UHC_EVENTS_PER_CALL)");
-ABSL_FLAG(int, concurrent_groups, 2,
-          "groups of batches applied at once, 1-16: one may go while another waits for its "
-          "relocations' follow-ups (env UHC_CONCURRENT_GROUPS)");
+ABSL_FLAG(int, concurrent_groups, 4,
+          "groups of batches applied at once, 1-16 (at most --redis_threads run at once): one "
+          "may go while another waits for its relocations' follow-ups "
+          "(env UHC_CONCURRENT_GROUPS)");
 ABSL_FLAG(
     std::string, apply_engine, "auto",
     "what applies events in Redis: `function` (the Lua function uhc_apply_v3), `module` "

@@ -17,10 +17,12 @@ fi
 (cd build && ctest --output-on-failure --timeout 600 -j2)
 
 echo "==> sanitizers (ASan + UBSan): unit and integration tests in build-asan"
+# order_test is left out to keep CI under 30 minutes: its follow-up rounds run under the
+# sanitizers in enrollment_test (relocations, late events before moves back and forth).
 SANITIZED=(domain_test observability_test redis_unit_test server_unit_test enrollment_unit_test
   classifier_unit_test uhcctl_unit_test overflow_test enrollment_test ingest_model_test malformed_test
   hardening_test faults_test schema_golden_test watch_resume_test history_test
-  classifier_limits_test order_test)
+  classifier_limits_test)
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DUHC_SANITIZE=ON >/dev/null
 cmake --build build-asan -j"$(nproc)" --target "${SANITIZED[@]}" uhcctl
 labels=$(IFS='|'; echo "^(${SANITIZED[*]})\$")

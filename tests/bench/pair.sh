@@ -61,13 +61,15 @@ for v in "${VARIANTS[@]}"; do
   [ -z "$lua" ] || redis-cli -p "$REDIS_PORT" -x function load replace < "$lua" >/dev/null
   read -r cpu ingest < <(measured_ingest "$EVENTS")
   verify=$("$BUILD/tools/uhc-loadgen" --mode verify --redis_port "$REDIS_PORT" || true)
+  memory=$(redis-cli -p "$REDIS_PORT" info memory | awk -F: '/^used_memory:/ {print $2+0}')
   stop_all
   python3 -c 'import json,sys
 c, i, v, f = (json.loads(a) for a in sys.argv[2:5] + sys.argv[6:7])
 ours = float(sys.argv[5]) * 1e6 / i["events"]
 fl = f["redis_cpu_us_per_event"]
-print("%-40s ceiling %.2f  floor %.2f  ours %.2f us/event  ours/ceiling %.2f  ours/floor %s  events/s %.0f  mismatches %d" % (
+print("%-40s ceiling %.2f  floor %.2f  ours %.2f us/event  ours/ceiling %.2f  ours/floor %s  events/s %.0f  mismatches %d  bytes/record %.1f" % (
     sys.argv[1], c["redis_cpu_us_per_event"], fl, ours, ours / c["redis_cpu_us_per_event"],
-    "%.2f" % (ours / fl) if fl else "-", i["events_per_second"], v["mismatched_fields"]))' \
-    "$v" "$ceiling" "$ingest" "$verify" "$cpu" "$floor"
+    "%.2f" % (ours / fl) if fl else "-", i["events_per_second"], v["mismatched_fields"],
+    int(sys.argv[7]) / max(1, v.get("records", 0))))' \
+    "$v" "$ceiling" "$ingest" "$verify" "$cpu" "$floor" "$memory"
 done

@@ -32,11 +32,12 @@ constexpr int64_t k2014 = 1388620800;  // 2014-01-02 00:00 UTC
 class ApplyFaultsTest : public EnrollmentFixture {
  protected:
   // The service on a Redis without uhc_module.so: events go to the Lua function.
-  void StartOnTheFunction() {
+  void StartOnTheFunction(int concurrent_groups = EnrollmentLimits().concurrent_groups) {
     StopService();
     redis_ = std::make_unique<RedisServer>();
     EnrollmentServerOptions options = Options();
     options.limits.apply_engine = ApplyEngine::kFunction;
+    options.limits.concurrent_groups = concurrent_groups;
     ASSERT_NO_FATAL_FAILURE(StartService(options));
   }
 
@@ -94,8 +95,15 @@ TEST_F(ApplyFaultsTest, ABackfillOfThousandsOfDaysInOneBatchAppliesOnTheFunction
 // and the failing one changes nothing.
 TEST_F(ApplyFaultsTest, ABatchThatFailsInRedisFailsAloneAndChangesNothing) {
   for (bool function : {false, true}) {
+    // One group at a time, so that batches wait and are grouped (with four side by side, the
+    // four callers here never wait).
     if (function) {
-      ASSERT_NO_FATAL_FAILURE(StartOnTheFunction());
+      ASSERT_NO_FATAL_FAILURE(StartOnTheFunction(/*concurrent_groups=*/1));
+    } else {
+      StopService();
+      EnrollmentServerOptions options = Options();
+      options.limits.concurrent_groups = 1;
+      ASSERT_NO_FATAL_FAILURE(StartService(options));
     }
     const std::string engine = function ? "function" : "module";
     auto redis = redis_->Connect();
