@@ -2,6 +2,7 @@
 
 #include <future>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/config/files.h"
 #include "common/observability/log.h"
@@ -88,6 +89,59 @@ absl::Status CheckApplyModule(RedisClient& redis, bool required) {
   return absl::OkStatus();
 }
 
+// Moves every aggregate of layout 1 or 2 to layout 3 (uhc_migrate_layout_v3, one call per region,
+// idempotent and safe beside another replica doing the same), then records layout 3 in uhc:meta,
+// once: later starts find it and do nothing. FailedPrecondition for data of a newer layout (a
+// rollback onto what a later release wrote); Unavailable if Redis cannot say.
+// Whether uhc:meta says the data is in this release's layout (false: older, or not said yet);
+// FailedPrecondition for a newer one.
+absl::StatusOr<bool> InOurLayout(RedisClient& redis) {
+  absl::StatusOr<ReplyPtr> stored = redis.Command({"HGET", kMetaKey, kMetaLayout});
+  if (!stored.ok()) return stored.status();
+  if (absl::Status s = ReplyStatus(stored->get()); !s.ok()) return s;
+  if ((*stored)->type != REDIS_REPLY_STRING) return false;
+  int layout = 0;
+  if (!absl::SimpleAtoi(absl::string_view((*stored)->str, (*stored)->len), &layout)) {
+    return absl::FailedPreconditionError("uhc:meta layout is not a number");
+  }
+  if (layout > kDataLayout) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the data in Redis is of layout ", layout, ", newer than this release's ", kDataLayout,
+        " (uhc:meta layout): run the release that wrote it (docs/DEPLOY.md, rollback)"));
+  }
+  return layout == kDataLayout;
+}
+
+absl::Status MigrateLayouts(RedisClient& redis, const RegionRegistry& regions) {
+  absl::StatusOr<bool> done = InOurLayout(redis);
+  if (!done.ok()) return done.status();
+  if (*done) return absl::OkStatus();
+  std::vector<std::string> keys;
+  for (const Region* r : regions.all()) keys.push_back(AggregateKey(r->code));
+  RedisCommands calls;
+  for (const std::string& key : keys) {
+    calls.push_back({"FCALL", apply_abi::kMigrateLayoutFunction, "1", key});
+  }
+  absl::StatusOr<std::vector<ReplyPtr>> replies = redis.Pipeline(calls);
+  if (!replies.ok()) return replies.status();
+  int moved = 0;
+  for (size_t i = 0; i < replies->size(); ++i) {
+    const redisReply* r = (*replies)[i].get();
+    if (absl::Status s = ReplyStatus(r); !s.ok()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("moving ", keys[i], " to layout 3 failed: ", s.message()));
+    }
+    if (r->type == REDIS_REPLY_INTEGER && r->integer == 1) ++moved;
+  }
+  absl::StatusOr<ReplyPtr> recorded =
+      redis.Command({"HSET", kMetaKey, kMetaLayout, std::to_string(kDataLayout)});
+  if (!recorded.ok()) return recorded.status();
+  if (absl::Status s = ReplyStatus(recorded->get()); !s.ok()) return s;
+  LogInfo("aggregates in layout 3",
+          {{"moved", moved}, {"regions", static_cast<int64_t>(keys.size())}});
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<EnrollmentServer>> EnrollmentServer::Start(
@@ -108,11 +162,13 @@ absl::StatusOr<std::unique_ptr<EnrollmentServer>> EnrollmentServer::Start(
     std::unique_ptr<RedisClient> redis = MakeRedisClient(options.redis);
     absl::Status layout = CheckMeta(*redis, options.bucket_bits, fingerprint);
     if (absl::IsFailedPrecondition(layout)) return layout;
+    absl::StatusOr<bool> ours = InOurLayout(*redis);
+    if (!ours.ok() && absl::IsFailedPrecondition(ours.status())) return ours.status();
   }
 
   // Every client reloads the library on a primary that lost it (and retries), so no manual
   // FUNCTION LOAD is ever needed.
-  options.redis.function_libraries = {kUhcFunctionsLua, kUhcApplyV3Lua};
+  options.redis.function_libraries = {kUhcApplyV3Lua};
   if (options.history_days != 0 &&
       options.history_days < EnrollmentServerOptions::kMinHistoryDays) {
     return absl::InvalidArgumentError(
@@ -150,11 +206,14 @@ absl::StatusOr<std::unique_ptr<EnrollmentServer>> EnrollmentServer::Start(
   int bits = options.bucket_bits;
   const bool needs_module = options.limits.apply_engine == ApplyEngine::kModule;
   // Each time Redis (re)appears: load the functions (a restarted Redis may have lost them).
-  s->health_->set_on_up([bits, needs_module, fingerprint](RedisClient& c) {
+  const RegionRegistry* registry = s->regions_.get();
+  s->health_->set_on_up([bits, needs_module, fingerprint, registry](RedisClient& c) {
     absl::Status loaded = c.LoadFunctionLibraries();
     if (!loaded.ok()) LogError("cannot load Redis functions", {{"error", loaded.message()}});
     absl::Status layout = loaded.ok() ? CheckMeta(c, bits, fingerprint) : loaded;
     if (layout.ok()) layout = CheckApplyModule(c, needs_module);
+    // Before serving: every aggregate in layout 3, the only one the applies and readers know.
+    if (layout.ok()) layout = MigrateLayouts(c, *registry);
     return layout;
   });
   s->executor_ =

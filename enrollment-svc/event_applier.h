@@ -14,10 +14,9 @@
 
 namespace uhc {
 
-// The Lua libraries, embedded at build time: uhc_functions.lua (uhc_v1: admin functions and the
-// previous release's uhc_apply_v1) and uhc_apply_v3.lua (uhc_v3: the apply, uhc_apply_v4, and the
-// admin functions in use; the previous release's uhc_apply_v3).
-extern const char kUhcFunctionsLua[];
+// The Lua library, embedded at build time with its constants generated: uhc_apply_v3.lua (uhc_v3:
+// the apply, uhc_apply_v4, the admin functions, the layout migration, and the previous release's
+// uhc_apply_v3).
 extern const char kUhcApplyV3Lua[];
 
 // One operation of an apply call (uhc_apply_v4): a batch event's own, or an ENTER a LEAVE sent

@@ -1,8 +1,9 @@
 #!lua name=uhc_v3
--- uhc_apply_v3: the same transitions as uhc_apply_v1 (enrollment-svc/uhc_functions.lua, which
--- documents the participant record, unchanged), with a cheaper calling convention, less work per
--- event, the participant counts of an aggregate packed into one field, and the history of those
--- counts by event day. Library uhc_v1 stays loaded for the previous release's admin calls.
+-- uhc_apply_v3: the participant records and aggregates of the releases before timelines (the
+-- transitions of the first library, uhc_apply_v1, with a cheaper calling convention, the counts of
+-- an aggregate packed into one field, and the history of those counts by event day);
+-- uhc_apply_v4: the timelines (below); the admin functions; and the one-time move of aggregates of
+-- layouts 1 and 2 to layout 3 (uhc_migrate_layout_v3), which enrollment-svc runs at start.
 --
 -- Aggregate hash `uhc:{<region>}:agg`, layout 3: field `c` packs the ten counts n1..n5
 -- (participants per segment) and a1..a5 (active per segment), the events applied, the newest
@@ -10,11 +11,10 @@
 -- are the counts' sums, the data version is `ver` plus the events applied in `c`. pop, pop_asof,
 -- prio, dues and ver are as in layout 1 (ver now moved only by the admin functions). Layout 1
 -- (named fields n1..a5, part, act, ver, last; uhc_apply_v1) and layout 2 (the ten counts alone in
--- a 40-byte `c`, with fields last, t, e beside it; the first uhc_apply_v3) move to layout 3 the
--- first time uhc_apply_v3 changes the hash: read once, written into `c`, the old fields deleted,
--- in the same call. Readers (ParseAggregate, AggregateFields in common/redis/schema.cc, and
--- ParseHistory in common/redis/history.cc) read all three. uhc_apply_v1 writes layout 1 and no
--- history: stop instances of the previous release before starting this one (docs/DEPLOY.md).
+-- a 40-byte `c`, with fields last, t, e beside it; the first uhc_apply_v3) are read only by
+-- uhc_migrate_layout_v3, which enrollment-svc runs on every region when it starts, before it
+-- records `layout` 3 in uhc:meta and serves; the applies refuse such an aggregate as malformed,
+-- and the C++ readers know layout 3 only.
 --
 -- Day hash `uhc:{<region>}:days` (common/redis/history.h): field d<day> holds the change of the
 -- ten counts, packed as COUNTS, made by the transitions applied whose occurred_at falls on that
@@ -107,8 +107,8 @@ local HEAD = '>i4i4i4i4i4i4i4i4i4i4I6I6i4'
 
 local function zeros() return {0, 0, 0, 0, 0, 0, 0, 0, 0, 0} end
 
--- An aggregate of layout 1 or 2, or a new one, in layout 3. Reads only: the caller deletes the
--- fields layout 3 replaces (LAYOUT3_GONE) when it writes `c`.
+-- An aggregate of layout 1 or 2 in layout 3 (the one reader of those layouts). Reads only: the
+-- caller deletes the fields layout 3 replaces (LAYOUT3_GONE) when it writes `c`.
 local function migrate(agg, packed)
   local c
   if packed then
@@ -132,6 +132,29 @@ local function migrate(agg, packed)
 end
 local LAYOUT3_GONE = {'part', 'act', 'last', 't', 'e', 'n1', 'n2', 'n3', 'n4', 'n5', 'a1', 'a2', 'a3',
                       'a4', 'a5'}
+-- A region's first aggregate: no counts, no events, no current day (made at the first call: no
+-- library is reachable while the library loads).
+local function new_aggregate()
+  return struct.pack(HEAD, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, NO_DAY) ..
+           struct.pack(COUNTS, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+end
+
+-- uhc_migrate_layout_v3: KEYS[1] an aggregate. Moves it to layout 3 if it is of layout 1 or 2
+-- (counts, events applied and the current day's changes kept; the old fields deleted); returns 1
+-- if it did, 0 if it was of layout 3 or has no counts (settings only, or no hash).
+local function migrate_layout(keys)
+  local agg = keys[1]
+  local packed = redis.call('HGET', agg, 'c')
+  if packed and #packed == LAYOUT3_BYTES then return 0 end
+  if not packed and redis.call('HEXISTS', agg, 'part') == 0 and
+     redis.call('HEXISTS', agg, 'n1') == 0 then
+    return 0
+  end
+  local c = migrate(agg, packed)
+  redis.call('HDEL', agg, unpack(LAYOUT3_GONE))
+  redis.call('HSET', agg, 'c', c)
+  return 1
+end
 
 -- Adds a day d's changes h (slots 1-10) of this call to the counts v and, for a day before the
 -- current day t, to the counts the current day began with (`began`, decoded from `tail` when
@@ -244,9 +267,12 @@ local function finish(keys, counts, agg_of, moves, first_day, out, n)
     local w = {agg = agg}
     writes[#writes + 1] = w
     local packed = call('HGET', agg, 'c')
-    if not packed or #packed ~= LAYOUT3_BYTES then
-      packed = migrate(agg, packed)
-      w.migrated = true
+    if not packed then
+      -- A new aggregate; one of layout 1 (named counts) was not migrated: refused, not misread.
+      if call('HEXISTS', agg, 'part') == 1 then error({err = MALFORMED}) end
+      packed = new_aggregate()
+    elseif #packed ~= LAYOUT3_BYTES then
+      error({err = MALFORMED})  -- layout 2, not migrated, or damaged
     end
     local v = {unpack_struct(HEAD, packed)}
     local tail = sub(packed, HEAD_BYTES + 1)
@@ -292,7 +318,6 @@ local function finish(keys, counts, agg_of, moves, first_day, out, n)
     w.c = pack_struct(HEAD, unpack(v, 1, 13)) .. tail
   end
   for _, w in ipairs(writes) do
-    if w.migrated then call('HDEL', w.agg, unpack(LAYOUT3_GONE)) end
     if w.days then hset_all(w.hist, w.days) end
     call('HSET', w.agg, 'c', w.c)
   end
@@ -936,3 +961,4 @@ redis.register_function('uhc_apply_v4', apply4)
 redis.register_function('uhc_set_population_v3', set_population)
 redis.register_function('uhc_set_status_v3', set_status)
 redis.register_function('uhc_trim_days_v3', trim_days)
+redis.register_function('uhc_migrate_layout_v3', migrate_layout)

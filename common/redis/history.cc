@@ -135,15 +135,11 @@ RegionHistory ParseHistory(const redisReply* aggregate, const redisReply* days,
                            const redisReply* settings) {
   RegionHistory h;
   h.live = ParseAggregate(aggregate);
-  // The current day's changes ride in the aggregate: in `c` (layout 3) or in fields t and e
-  // (layout 2; uhc_apply_v3.lua).
+  // The current day's changes ride in the aggregate's `c`.
   std::optional<int64_t> current_day;
   std::array<int64_t, 10> current{};
   bool has_current = false;
   ForEachField(aggregate, [&](absl::string_view name, absl::string_view value) {
-    int64_t n = 0;
-    if (name == "t" && absl::SimpleAtoi(value, &n)) current_day = n;
-    if (name == "e") has_current = UnpackTen(value, &current);
     if (name == agg::kPackedCounts) {
       std::optional<PackedAggregate> p = UnpackAggregate(value);
       if (p && p->current_day) {

@@ -14,7 +14,7 @@
 // count changes, packed as the aggregate's field `c`; field `from` -> the first day kept (older
 // days were trimmed); field `enc` -> a marker that keeps the hash a hash table (uhc_apply_v3.lua).
 // The changes of the region's current day (its newest day with changes) are in its aggregate
-// hash instead, inside `c` (layout 3; fields `t` and `e` in layout 2, schema.h); they move to the
+// hash instead, inside `c` (layout 3, schema.h); they move to the
 // day hash when a later day starts.
 // Settings hash `uhc:{<region>}:settings`: p<YYYY-MM-DD> -> population figure as of that date;
 // s<YYYY-MM-DD> -> "<prio 0|1>|<dues YYYY-MM or empty>", the status from that day on.

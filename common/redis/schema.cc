@@ -125,10 +125,9 @@ int64_t Signed32(absl::string_view bytes) {
 }  // namespace
 
 std::optional<PackedAggregate> UnpackAggregate(absl::string_view c) {
-  if (c.size() != 40 && c.size() != 96) return std::nullopt;
+  if (c.size() != 96) return std::nullopt;
   PackedAggregate p;
   for (int i = 0; i < 10; ++i) p.counts[i] = Signed32(c.substr(4 * i, 4));
-  if (c.size() == 40) return p;  // layout 2
   p.applied = BigEndian(c.substr(40, 6));
   p.newest_event_ms = BigEndian(c.substr(46, 6));
   const int64_t day = Signed32(c.substr(52, 4));
@@ -154,7 +153,7 @@ std::map<std::string, int64_t> AggregateFields(const redisReply* reply) {
     (void)absl::SimpleAtoi(text, &value);
     out.emplace(std::move(name), value);
   }
-  if (packed) {  // the packed counts win over layout-1 leftovers
+  if (packed) {
     out[agg::kParticipants] = out[agg::kActive] = 0;
     for (int s = 1; s <= 5; ++s) {
       out[agg::ParticipantsOf(s)] = packed->counts[s - 1];
@@ -187,9 +186,6 @@ RegionAggregate ParseAggregate(const redisReply* reply) {
       a.counts.dues_paid_through = ParseYearMonth(std::string(text));
     } else if (name == agg::kPackedCounts) {
       packed = text;
-    } else if (name.size() == 2 && (name[0] == 'n' || name[0] == 'a') && name[1] >= '1' &&
-               name[1] <= '5') {
-      (name[0] == 'n' ? a.counts.participants : a.counts.active)[name[1] - '0'] = value;
     }
   }
   if (std::optional<PackedAggregate> p = UnpackAggregate(packed)) {

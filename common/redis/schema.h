@@ -1,7 +1,7 @@
 #pragma once
 
 // The Redis data model, in one place: every key, the participant record codec, the aggregate
-// hash fields and the ABI of the Lua function libraries (enrollment-svc/uhc_functions.lua,
+// hash fields and the ABI of the Lua function libraries (enrollment-svc/uhc_apply_v3.lua,
 // classifier-svc/tier_functions.lua). The Lua files state the same layout in their headers;
 // tests/integration/schema_golden_test.cc runs them on a real Redis and decodes what they write
 // with this codec, and checks their constants against these, so the two cannot drift.
@@ -27,7 +27,11 @@ std::string BucketKey(absl::string_view region_code, uint32_t bucket);  // uhc:{
 std::string BucketKeyPattern();                                         // uhc:{*}:p:* (SCAN)
 // The region code of an aggregate or bucket key ("" if it is neither).
 std::string RegionOfKey(absl::string_view key);
-inline constexpr char kMetaKey[] = "uhc:meta";  // hash: bucket_bits
+inline constexpr char kMetaKey[] = "uhc:meta";  // hash: bucket_bits, nik_key, layout
+// The aggregate layout the data is in: 3 once enrollment-svc moved every aggregate to it; a
+// release refuses data of a layout newer than its own (a rollback onto newer data).
+inline constexpr char kMetaLayout[] = "layout";
+inline constexpr int kDataLayout = 3;
 // What an Enroll request_id stands for (string, expiring): uhc:enroll:<request_id>.
 std::string EnrollRequestKey(absl::string_view request_id);
 inline constexpr char kMetaBucketBits[] = "bucket_bits";
@@ -88,10 +92,11 @@ inline constexpr char kVersion[] = "ver";
 inline constexpr char kParticipants[] = "part";
 inline constexpr char kActive[] = "act";
 inline constexpr char kNewestEvent[] = "last";
-// Layouts 2 and 3 pack the counts into one field (enrollment-svc/uhc_apply_v3.lua): layout 2 n1..n5
-// then a1..a5 as 4-byte big-endian signed integers (40 bytes); layout 3 those, then the events
-// applied (6 bytes), the newest occurred_at ms (6), the current day (4, signed, -1 for none) and
-// the counts that day began with (40): 96 bytes.
+// Layout 3 packs the counts into one field (enrollment-svc/uhc_apply_v3.lua): n1..n5 then a1..a5
+// as 4-byte big-endian signed integers, then the events applied (6 bytes), the newest occurred_at
+// ms (6), the current day (4, signed, -1 for none) and the counts that day began with (40): 96
+// bytes. Layouts 1 (named fields) and 2 (a 40-byte `c`) are moved to it by enrollment-svc when it
+// starts (uhc_migrate_layout_v3) and read nowhere else; uhc:meta's `layout` says it is done.
 inline constexpr char kPackedCounts[] = "c";
 std::string ParticipantsOf(int segment);  // "n3"
 std::string ActiveOf(int segment);        // "a3"
@@ -102,26 +107,25 @@ struct RegionAggregate {
   RegionCounts counts;  // population, per-segment counts, status
   int64_t version = 0;
 };
-// Field `c` of layout 2 or 3 decoded; nullopt if it is neither.
+// Field `c` (layout 3) decoded; nullopt if it is not.
 struct PackedAggregate {
-  std::array<int64_t, 10> counts{};           // n1..n5, a1..a5
-  int64_t applied = 0;                        // layout 3: add to `ver` for the data version
-  int64_t newest_event_ms = 0;                // layout 3 (layout 2 keeps field `last`)
-  std::optional<int64_t> current_day;         // layout 3 (layout 2 keeps fields `t`, `e`)
+  std::array<int64_t, 10> counts{};  // n1..n5, a1..a5
+  int64_t applied = 0;               // add to `ver` for the data version
+  int64_t newest_event_ms = 0;
+  std::optional<int64_t> current_day;
   std::array<int64_t, 10> current_changes{};  // that day's changes
 };
 std::optional<PackedAggregate> UnpackAggregate(absl::string_view c);
 
-// Decodes an HGETALL reply of an aggregate hash of any layout (missing fields are zero; unknown
+// Decodes an HGETALL reply of an aggregate hash of layout 3 (missing fields are zero; unknown
 // ones ignored).
 RegionAggregate ParseAggregate(const redisReply* reply);
-// An HGETALL reply of an aggregate hash as field -> integer, in layout 1's names whatever the
-// layout: the packed counts become n1..n5, a1..a5, part and act, `ver` the data version and `last`
-// the newest occurred_at (layout 3 keeps both partly in `c`). Fields that are not integers
-// (dues, pop_asof) are 0.
+// An HGETALL reply of an aggregate hash as field -> integer, with the packed counts under the
+// names of layout 1: n1..n5, a1..a5, part and act, `ver` the data version and `last` the newest
+// occurred_at (both partly in `c`). Fields that are not integers (dues, pop_asof) are 0.
 std::map<std::string, int64_t> AggregateFields(const redisReply* reply);
 
-// ---- uhc_v1 and uhc_v3 libraries (enrollment-svc/uhc_functions.lua, uhc_apply_v3.lua).
+// ---- The uhc_v3 library (enrollment-svc/uhc_apply_v3.lua).
 namespace apply_abi {
 // uhc_v3 (enrollment-svc/uhc_apply_v3.lua): all of a call's events packed into one argument;
 // every aggregate key in KEYS is followed by its region's day hash key (common/redis/history.h).
@@ -141,8 +145,9 @@ inline constexpr int kModuleVersion = 4;
 inline constexpr char kApplyFunctionV4[] = "uhc_apply_v4";
 inline constexpr char kApplyCommandV4[] = "uhc.apply_v4";
 inline constexpr size_t kEventArgBytesV4 = apply_constants::EVENT4_BYTES;
-// uhc_v1: one argument per event; kept for the previous release during a rolling update.
-inline constexpr char kApplyFunctionV1[] = "uhc_apply_v1";
+// KEYS one aggregate: moves it from layout 1 or 2 to layout 3; 1 if it did (enrollment-svc runs
+// it on every region at start until uhc:meta says layout 3).
+inline constexpr char kMigrateLayoutFunction[] = "uhc_migrate_layout_v3";
 // uhc_v3's admin functions: KEYS aggregate, settings hash (history of the inputs).
 inline constexpr char kSetPopulationFunction[] = "uhc_set_population_v3";
 inline constexpr char kSetStatusFunction[] = "uhc_set_status_v3";

@@ -11,47 +11,16 @@
 namespace uhc::redis_module {
 namespace {
 
-int64_t Number(const std::string& s, bool* ok) {
-  char* end = nullptr;
-  const long long v = std::strtoll(s.c_str(), &end, 10);
-  *ok = !s.empty() && end && *end == '\0';
-  return *ok ? v : 0;
-}
-
-// An aggregate of layout 1 or 2, or one without counts yet, in layout 3 (the Lua's migrate) into
-// `out`. Reads only: WriteAggregate deletes the fields layout 3 replaces. False if layout 2's
-// counts of the day (`e`) are shorter than 40 bytes.
-bool Migrate(Call& call, int agg, const std::string* packed, std::string* out) {
-  Counts c{};
-  if (packed) {
-    c = DecodeCounts(packed->data());
-  } else {
-    for (int s = 0; s < 10; ++s) {
-      std::string v;
-      bool ok = false;
-      if (call.Get(agg, call.String(kLayout1[s], 2), &v)) c[s] = Number(v, &ok);
-    }
-  }
-  std::string last, t, e;
-  const bool has_t = call.Get(agg, call.String("t", 1), &t);
-  const bool has_e = call.Get(agg, call.String("e", 1), &e);
-  const bool has_last = call.Get(agg, call.String("last", 4), &last);
-  bool ok = false;
-  int64_t day = has_t ? Number(t, &ok) : 0;
-  if (!ok) day = kNoDay;
-  Counts began = c;
-  if (has_t && has_e && e.size() < kCountsBytes) return false;
-  if (has_t && has_e) {
-    const Counts changes = DecodeCounts(e.data());
-    for (int s = 0; s < 10; ++s) began[s] -= changes[s];
-  }
-  out->clear();
-  PutCounts(*out, c);
-  PutBig(*out, 0, 6);
-  PutBig(*out, has_last ? static_cast<uint64_t>(Number(last, &ok)) : 0, 6);
-  PutBig(*out, static_cast<uint32_t>(static_cast<int32_t>(day)), 4);
-  PutCounts(*out, began);
-  return true;
+// A region's first aggregate in layout 3: no counts, no events, no current day (the Lua's
+// NEW_AGGREGATE).
+std::string NewAggregate() {
+  std::string out;
+  PutCounts(out, Counts{});
+  PutBig(out, 0, 6);
+  PutBig(out, 0, 6);
+  PutBig(out, static_cast<uint32_t>(kNoDay), 4);
+  PutCounts(out, Counts{});
+  return out;
 }
 
 // The HSET arguments into `args` that add each day's changes to the day hash `hist`; a day whose
@@ -96,12 +65,17 @@ bool PlanAggregate(Call& call, Touched& r, int32_t first_day, AggregateWrite* w)
   std::string packed;
   const bool has_c =
       api.KeyType(call.Key(r.agg)) == kKeyTypeHash && call.Get(r.agg, c_field, &packed);
-  if (has_c && packed.size() < kCountsBytes) return false;
-  if (!has_c || packed.size() != kLayout3Bytes) {
-    std::string migrated;
-    if (!Migrate(call, r.agg, has_c ? &packed : nullptr, &migrated)) return false;
-    packed = std::move(migrated);
-    w->migrated = true;
+  if (!has_c) {
+    // A new aggregate; one of layout 1 (named counts) was not migrated: refused, not misread
+    // (enrollment-svc moves every aggregate to layout 3 when it starts).
+    std::string part;
+    if (api.KeyType(call.Key(r.agg)) == kKeyTypeHash &&
+        call.Get(r.agg, call.String("part", 4), &part)) {
+      return false;
+    }
+    packed = NewAggregate();
+  } else if (packed.size() != kLayout3Bytes) {
+    return false;  // layout 2, not migrated, or damaged
   }
   Counts v = DecodeCounts(packed.data());
   int64_t applied = static_cast<int64_t>(Big(packed.data() + 40, 6));
@@ -169,14 +143,6 @@ bool PlanAggregate(Call& call, Touched& r, int32_t first_day, AggregateWrite* w)
 }
 
 void WriteAggregate(Call& call, const AggregateWrite& w) {
-  if (w.migrated) {
-    std::vector<RedisModuleString*> old;
-    for (const char* f : {"part", "act", "last", "t", "e"}) {
-      old.push_back(call.String(f, std::strlen(f)));
-    }
-    for (const char* f : kLayout1) old.push_back(call.String(f, 2));
-    call.Command("HDEL", w.agg, old);
-  }
   if (!w.days.empty()) call.Command("HSET", w.agg + 1, w.days);
   call.Set(w.agg, call.String("c", 1), w.c);
 }

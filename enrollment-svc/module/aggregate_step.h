@@ -10,7 +10,6 @@ namespace uhc::redis_module {
 // What the aggregate step writes for one touched aggregate.
 struct AggregateWrite {
   int agg = 0;                           // key index; its day hash follows it
-  bool migrated = false;                 // layout 1 or 2: delete the fields layout 3 replaces
   std::vector<RedisModuleString*> days;  // HSET arguments for the day hash (none: no write)
   RedisModuleString* c = nullptr;        // the new `c`
 };

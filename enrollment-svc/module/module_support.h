@@ -31,9 +31,6 @@ inline constexpr char kEnc[] =
     "an hash-max-listpack-value (at most 255), so Redis keeps the hash a hash table for good "
     "(uhc_ap"
     "ply_v3.lua) ......................................................";
-inline const char* const kLayout1[10] = {"n1", "n2", "n3", "n4", "n5",
-                                         "a1", "a2", "a3", "a4", "a5"};
-
 using Counts = std::array<int64_t, 10>;  // slot s - 1 = n<s>, slot 4 + s = a<s>
 
 inline int Seg(int flags) { return flags & 7; }

@@ -72,7 +72,7 @@ absl::Status Sample(RedisClient& redis, double* cpu, double* fcall_us) {
 }
 
 absl::Status Load(RedisClient& redis, const std::string& library) {
-  std::vector<std::string> texts = {kUhcFunctionsLua, kUhcApplyV3Lua};
+  std::vector<std::string> texts = {kUhcApplyV3Lua};
   if (library != "built" && library != "module") {
     std::ifstream in(library);
     std::stringstream text;

@@ -2,7 +2,7 @@
 // implements): the same random calls go to two Redis servers, one through each; every result
 // byte and, at the end, every key and field must be the same. The calls mix every operation,
 // duplicates and stale events, relocations in and across calls, events of several days (late
-// ones and days that end), and aggregates left in layouts 1 and 2 by earlier releases.
+// ones and days that end), and aggregates left in layouts 1 and 2 by earlier releases, migrated.
 #include <map>
 #include <random>
 #include <string>
@@ -107,7 +107,7 @@ class ApplyModuleTest : public ::testing::Test {
   void SetUp() override {
     for (RedisServer* server : {&lua_server_, &module_server_}) {
       RedisOptions options = server->options();
-      options.function_libraries = {kUhcFunctionsLua, kUhcApplyV3Lua};
+      options.function_libraries = {kUhcApplyV3Lua};
       // Calls of thousands of events take seconds in the ASan module on a busy machine (CI: the
       // 8,000-day call passed the default 2 s); this test checks results, not speed.
       options.command_timeout = absl::Seconds(60);
@@ -122,13 +122,18 @@ class ApplyModuleTest : public ::testing::Test {
   }
 
   // Aggregates as earlier releases left them: layout 1 (named fields), layout 2 (40-byte `c`
-  // with `last`, `t`, `e`), settings only, nothing.
+  // with `last`, `t`, `e`), settings only, nothing; then moved to layout 3 by the migration
+  // enrollment-svc runs at start (uhc_migrate_layout_v3), as the applies need.
   void SeedOldLayouts() {
     Both({"HSET", AggregateKey("11.01"), "n1", "5", "n3", "2", "a1", "3", "part", "7", "act", "3",
           "ver", "9", "last", "1764500000000", "pop", "1000"});
     Both({"HSET", AggregateKey("11.02"), "c", Int32s({4, 0, 1, 0, 0, 2, 0, 1, 0, 0}), "last",
           "1764540000000", "t", "20422", "e", Int32s({1, 0, 0, 0, 0, 1, 0, 0, 0, 0}), "ver", "3"});
     Both({"HSET", AggregateKey("12.19"), "pop", "250000", "pop_asof", "2025-06-30", "prio", "1"});
+    for (const char* region : {"11.01", "11.02", "12.19"}) {
+      const std::string key = AggregateKey(region);
+      Both({"FCALL", apply_abi::kMigrateLayoutFunction, "1", key});
+    }
   }
 
   RedisServer lua_server_{testing::WithApplyModule()}, module_server_{testing::WithApplyModule()};
@@ -222,7 +227,7 @@ TEST_F(ApplyModuleTest, SameResultsAndSameDataAsTheFunction) {
   const auto expected = Keyspace(*clients_[0]);
   EXPECT_GT(expected.size(), kRegions.size() * 2);
   EXPECT_EQ(Keyspace(*clients_[1]), expected);
-  // The old layouts moved to layout 3, as the function moves them.
+  // The old layouts are in layout 3.
   EXPECT_EQ(expected.at(AggregateKey("11.01")).count("n1"), 0u);
   EXPECT_EQ(expected.at(AggregateKey("11.02")).at("c").size(), 96u);
 }
@@ -461,8 +466,9 @@ TEST_F(ApplyModuleTest, AMalformedStoredValueIsAnError) {
   EXPECT_EQ(apply(apply_abi::kStatus, kStartMs, 0).rfind("ERR", 0), 0u);
   stored(AggregateKey(region), "c", "ten bytes!");
   EXPECT_EQ(apply(apply_abi::kEnroll, kStartMs, 1).rfind("ERR", 0), 0u);
-  stored(AggregateKey(region), "t", "20422");
-  ASSERT_TRUE(redis.Command({"HSET", AggregateKey(region), "e", "short"}).ok());
+  stored(AggregateKey(region), "c", std::string(40, '\0'));  // layout 2, not migrated
+  EXPECT_EQ(apply(apply_abi::kEnroll, kStartMs, 1).rfind("ERR", 0), 0u);
+  stored(AggregateKey(region), "part", "3");  // layout 1, not migrated: refused, not misread
   EXPECT_EQ(apply(apply_abi::kEnroll, kStartMs, 1).rfind("ERR", 0), 0u);
   // A day whose stored change is short, reached by a late event (its day before the current one).
   ASSERT_TRUE(redis.Command({"DEL", AggregateKey(region), DaysKey(region), bucket}).ok());

@@ -145,7 +145,7 @@ class ApplyV4Test : public ::testing::Test {
   void SetUp() override {
     for (RedisServer* server : {&lua_server_, &module_server_}) {
       RedisOptions options = server->options();
-      options.function_libraries = {kUhcFunctionsLua, kUhcApplyV3Lua};
+      options.function_libraries = {kUhcApplyV3Lua};
       options.command_timeout = absl::Seconds(60);  // the ASan module on a busy machine
       clients_.push_back(MakeRedisClient(options));
       ASSERT_TRUE(clients_.back()->LoadFunctionLibraries().ok());

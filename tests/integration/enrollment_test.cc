@@ -286,6 +286,45 @@ TEST_F(EnrollmentTest, EventsPerCallOutsideItsRangeIsRefused) {
   }
 }
 
+// Issue #26: aggregates of layouts 1 and 2 are moved to layout 3 when enrollment-svc starts, before
+// it serves, and uhc:meta then says layout 3; data of a newer layout (a rollback) is refused.
+TEST_F(EnrollmentTest, OldLayoutsAreMovedAtStartAndANewerLayoutIsRefused) {
+  StopService();
+  auto redis = redis_->Connect();
+  ASSERT_TRUE(redis->Command({"HDEL", kMetaKey, kMetaLayout}).ok());
+  ASSERT_TRUE(redis
+                  ->Command({"HSET", AggregateKey(kBinjai), "n4", "2", "a4", "1", "part", "2",
+                             "act", "1", "ver", "2", "last", "1735689600000"})
+                  .ok());
+  ASSERT_NO_FATAL_FAILURE(StartService());
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto layout = redis->Command({"HGET", kMetaKey, kMetaLayout});
+        return layout.ok() && (*layout)->type == REDIS_REPLY_STRING &&
+               std::string((*layout)->str, (*layout)->len) == "3";
+      },
+      10000))
+      << "uhc:meta layout not recorded";
+  auto part = redis->Command({"HEXISTS", AggregateKey(kBinjai), "part"});
+  ASSERT_TRUE(part.ok());
+  EXPECT_EQ((*part)->integer, 0) << "layout 1's fields still there";
+  EXPECT_EQ(Aggregate(kBinjai)["part"], 2);
+  EXPECT_EQ(Aggregate(kBinjai)["act"], 1);
+  EXPECT_EQ(Ingest({Enrolled("lay1", TestNik(77), kBinjai, kBaseTime, v1::SEGMENT_PBI_APBN, true)})
+                .applied(),
+            1);
+  EXPECT_EQ(Aggregate(kBinjai)["part"], 3);
+  EXPECT_EQ(Aggregate(kBinjai)[agg::kVersion], 3);
+
+  StopService();
+  ASSERT_TRUE(redis->Command({"HSET", kMetaKey, kMetaLayout, "4"}).ok());
+  auto server = EnrollmentServer::Start(Options());
+  ASSERT_FALSE(server.ok());
+  EXPECT_EQ(server.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(server.status().message(), HasSubstr("layout 4"));
+  ASSERT_TRUE(redis->Command({"HSET", kMetaKey, kMetaLayout, "3"}).ok());
+}
+
 TEST_F(EnrollmentTest, ConcurrentGroupsOutsideItsRangeIsRefused) {
   for (int bad : {0, EnrollmentLimits::kMaxConcurrentGroups + 1}) {
     EnrollmentServerOptions options = Options();

@@ -77,8 +77,6 @@ void ExpectLuaConstantsAreTheCppOnes(const std::string& lua) {
 }
 
 TEST(SchemaGoldenTest, LuaConstantsAreTheCppOnes) {
-  const std::string lua = ReadSource("enrollment-svc/uhc_functions.lua");
-  ExpectLuaConstantsAreTheCppOnes(lua);
   // The library as loaded: its constants generated at build time from apply_constants.h.
   const std::string v3 = kUhcApplyV3Lua;
   ExpectLuaConstantsAreTheCppOnes(v3);
@@ -89,12 +87,11 @@ TEST(SchemaGoldenTest, LuaConstantsAreTheCppOnes) {
   for (const auto& [name, value] : LuaConstants(ReadSource("enrollment-svc/uhc_apply_v3.lua"))) {
     EXPECT_TRUE(name == "CHUNK" || name == "STRIDE") << name << " defined in the Lua source";
   }
-  for (const char* name : {apply_abi::kApplyFunction, apply_abi::kSetPopulationFunction,
-                           apply_abi::kSetStatusFunction, apply_abi::kTrimDaysFunction}) {
+  for (const char* name : {apply_abi::kApplyFunction, apply_abi::kApplyFunctionV4,
+                           apply_abi::kSetPopulationFunction, apply_abi::kSetStatusFunction,
+                           apply_abi::kTrimDaysFunction, apply_abi::kMigrateLayoutFunction}) {
     EXPECT_NE(v3.find(std::string("register_function('") + name + "'"), std::string::npos) << name;
   }
-  EXPECT_NE(lua.find(std::string("register_function('") + apply_abi::kApplyFunctionV1 + "'"),
-            std::string::npos);
   const std::string tiers = ReadSource("classifier-svc/tier_functions.lua");
   for (const char* name : {tier_abi::kRecordFunction, tier_abi::kImportHistoryFunction}) {
     EXPECT_NE(tiers.find(std::string("register_function('") + name + "'"), std::string::npos)
@@ -106,7 +103,7 @@ class SchemaGoldenRedisTest : public ::testing::Test {
  protected:
   void SetUp() override {
     RedisOptions options = redis_.options();
-    options.function_libraries = {kUhcFunctionsLua, kUhcApplyV3Lua, kTierFunctionsLua};
+    options.function_libraries = {kUhcApplyV3Lua, kTierFunctionsLua};
     client_ = MakeRedisClient(options);
     ASSERT_TRUE(client_->LoadFunctionLibraries().ok());
     auto keyer = NikKeyer::Create("golden-test-secret-0123", 4);
@@ -115,18 +112,26 @@ class SchemaGoldenRedisTest : public ::testing::Test {
     field_ = std::string(key_.field.begin(), key_.field.end());
   }
 
-  // One event through uhc_apply_v3 (or uhc_apply_v1) on region `region`; the result byte.
-  uint8_t Apply(const std::string& region, uint8_t op, uint64_t ms, uint32_t id_hash, uint8_t arg,
-                const char* function = apply_abi::kApplyFunction) {
+  // One event through uhc_apply_v3 on region `region`; the result byte (0 for an error).
+  uint8_t Apply(const std::string& region, uint8_t op, uint64_t ms, uint32_t id_hash, uint8_t arg) {
     const std::string aggregate = AggregateKey(region), days = DaysKey(region),
                       bucket = BucketKey(region, key_.bucket);
-    const bool v1 = std::string(function) == apply_abi::kApplyFunctionV1;
-    std::string event = apply_abi::EncodeEventArg(op, 1, v1 ? 2 : 3, field_, ms, id_hash, arg);
-    auto reply = v1 ? client_->Command({"FCALL", function, "2", aggregate, bucket, event})
-                    : client_->Command({"FCALL", function, "3", aggregate, days, bucket, event});
+    std::string event = apply_abi::EncodeEventArg(op, 1, 3, field_, ms, id_hash, arg);
+    auto reply =
+        client_->Command({"FCALL", apply_abi::kApplyFunction, "3", aggregate, days, bucket, event});
     EXPECT_TRUE(reply.ok());
-    EXPECT_EQ((*reply)->type, REDIS_REPLY_STRING);
-    return (*reply)->len == 1 ? static_cast<uint8_t>((*reply)->str[0]) : 0;
+    return (*reply)->type == REDIS_REPLY_STRING && (*reply)->len == 1
+               ? static_cast<uint8_t>((*reply)->str[0])
+               : 0;
+  }
+
+  // uhc_migrate_layout_v3 on the region's aggregate: 1 if it moved it.
+  int64_t Migrate(const std::string& region) {
+    auto reply =
+        client_->Command({"FCALL", apply_abi::kMigrateLayoutFunction, "1", AggregateKey(region)});
+    EXPECT_TRUE(reply.ok());
+    EXPECT_EQ((*reply)->type, REDIS_REPLY_INTEGER);
+    return (*reply)->type == REDIS_REPLY_INTEGER ? (*reply)->integer : -1;
   }
 
   ParticipantRecord Record(const std::string& region) {
@@ -250,21 +255,30 @@ TEST_F(SchemaGoldenRedisTest, TheTierFunctionWritesWhatTheLogReaderDecodes) {
 
 }  // namespace
 
-// Layout 1 (named counts, written by uhc_apply_v1) moves to layout 3 (one packed field) the first
-// time uhc_apply_v3 changes the region, exactly; both layouts decode to the same counts.
+// Layout 1 (named counts, as uhc_apply_v1 wrote them) is refused by the apply, not misread, and
+// moved to layout 3 (one packed field) by the migration enrollment-svc runs at start, exactly.
 TEST_F(SchemaGoldenRedisTest, Layout1AggregatesMoveToLayout3Exactly) {
   const uint64_t t = 1735689600000;
-  ASSERT_EQ(apply_abi::Outcome(
-                Apply("12.19", apply_abi::kEnroll, t, 7, 4 | 8, apply_abi::kApplyFunctionV1)),
-            apply_abi::kApplied);
-  auto before = client_->Command({"HGETALL", AggregateKey("12.19")});
-  ASSERT_TRUE(before.ok());
-  std::map<std::string, int64_t> v1 = AggregateFields(before->get());
-  EXPECT_EQ(v1["n4"], 1);
-  EXPECT_EQ(v1["a4"], 1);
-  EXPECT_EQ(v1["part"], 1);
-  EXPECT_EQ(v1.count(agg::kPackedCounts), 0u);
-  EXPECT_EQ(Aggregate("12.19").counts.participants[4], 1);
+  // One enrolment (segment 4, active) as uhc_apply_v1 counted it, and its record.
+  ASSERT_TRUE(client_
+                  ->Command({"HSET", AggregateKey("12.19"), "n4", "1", "a4", "1", "part", "1",
+                             "act", "1", "ver", "1", "last", std::to_string(t), "pop", "100"})
+                  .ok());
+  ParticipantRecord record;
+  record.segment = 4;
+  record.active = true;
+  record.kind = RecordKind::kEnrolled;
+  record.occurred_at_ms = t;
+  record.event_id_hash = 7;
+  ASSERT_TRUE(
+      client_->Command({"HSET", BucketKey("12.19", key_.bucket), field_, EncodeRecord(record)})
+          .ok());
+  const std::map<std::string, std::string> layout1 = RawAggregate("12.19");
+  EXPECT_EQ(Apply("12.19", apply_abi::kStatus, t + 1, 8, 0), 0) << "applied over layout 1";
+  EXPECT_EQ(RawAggregate("12.19"), layout1) << "a refused call changed the aggregate";
+  EXPECT_EQ(Migrate("12.19"), 1);
+  EXPECT_EQ(Migrate("12.19"), 0) << "a second run moves nothing";
+  EXPECT_EQ(Migrate("12.03"), 0) << "no aggregate: nothing to move";
 
   // A status change through v3: inactive now.
   ASSERT_EQ(apply_abi::Outcome(Apply("12.19", apply_abi::kStatus, t + 1, 8, 0)),
@@ -292,8 +306,8 @@ TEST_F(SchemaGoldenRedisTest, Layout1AggregatesMoveToLayout3Exactly) {
 }
 
 // Layout 2 (the counts alone in a 40-byte `c`; the newest event and the current day's changes in
-// fields last, t and e) moves to layout 3 on the next change, keeping the version, the newest
-// event and the day history exactly.
+// fields last, t and e) is refused by the apply and moved to layout 3 by the migration, keeping
+// the version, the newest event and the day history exactly.
 TEST_F(SchemaGoldenRedisTest, Layout2AggregatesMoveToLayout3Exactly) {
   const int64_t day = 20089;                                           // 2025-01-01 in WIB
   const uint64_t t = static_cast<uint64_t>(day) * 86400000 + 3600000;  // 08:00 WIB that day
@@ -312,6 +326,8 @@ TEST_F(SchemaGoldenRedisTest, Layout2AggregatesMoveToLayout3Exactly) {
                      "ver", "5", "last", std::to_string(t - 86400000), "t", std::to_string(day - 1),
                      "e", pack({0, 0, 0, 1, 0, 0, 0, 0, 1, 0}), "pop", "100"})
           .ok());
+  EXPECT_EQ(Apply("12.19", apply_abi::kEnroll, t, 9, 4 | 8), 0) << "applied over layout 2";
+  EXPECT_EQ(Migrate("12.19"), 1);
   ASSERT_EQ(apply_abi::Outcome(Apply("12.19", apply_abi::kEnroll, t, 9, 4 | 8)),
             apply_abi::kApplied);
   std::map<std::string, std::string> raw = RawAggregate("12.19");
