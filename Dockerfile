@@ -4,6 +4,7 @@
 #   podman build --target enrollment-svc -t uhc/enrollment-svc:0.1.0 .
 #   podman build --target classifier-svc -t uhc/classifier-svc:0.1.0 .
 #   podman build --target redis -t uhc/redis:0.1.0 .
+#   podman build --target backup -t uhc/backup:0.1.0 .
 # (docker build works the same.) Tests are off in image builds; .dockerignore keeps .git, local
 # build folders and run/ out of the context.
 FROM debian:12 AS build
@@ -14,7 +15,8 @@ RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-ins
 WORKDIR /src
 COPY . .
 RUN cmake -S . -B /build -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF \
-    && cmake --build /build -j"$(nproc)" --target enrollment-svc classifier-svc uhc_module
+    && cmake --build /build -j"$(nproc)" --target enrollment-svc classifier-svc uhc_module \
+         uhc-backup
 
 FROM debian:12-slim AS runtime
 RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
@@ -48,3 +50,11 @@ RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-ins
 COPY --from=build /build/enrollment-svc/module/uhc_module.so /usr/lib/redis/modules/uhc_module.so
 WORKDIR /data
 ENTRYPOINT ["redis-server"]
+
+# The backup CronJob's image (deploy/k8s/data/production/backup.yaml): uhc-backup and redis-cli.
+FROM runtime AS backup
+USER root
+RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+      redis-tools && rm -rf /var/lib/apt/lists/*
+COPY --from=build /build/tools/uhc-backup /usr/local/bin/uhc-backup
+USER 10001:10001

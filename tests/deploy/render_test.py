@@ -12,10 +12,15 @@ failures = []
 def fail(overlay, message):
     failures.append(f"{overlay}: {message}")
 
-def check(overlay, docs):
+def check(overlay, docs, services=True):
     names = {(d["kind"], d["metadata"]["name"]) for d in docs}
+    # Secrets written at run time: by the External Secrets Operator or cert-manager.
+    names |= {("Secret", d["spec"]["target"]["name"]) for d in docs if d["kind"] == "ExternalSecret"}
+    names |= {("Secret", d["spec"]["secretName"]) for d in docs if d["kind"] == "Certificate"}
+    autoscaled = {d["spec"]["scaleTargetRef"]["name"] for d in docs
+                  if d["kind"] == "HorizontalPodAutoscaler"}
     workloads = [d for d in docs if d["kind"] in ("Deployment", "StatefulSet")]
-    if not any(d["kind"] == "Deployment" for d in workloads):
+    if services and not any(d["kind"] == "Deployment" for d in workloads):
         fail(overlay, "no Deployment rendered")
     for w in workloads:
         name = w["metadata"]["name"]
@@ -24,6 +29,12 @@ def check(overlay, docs):
         if not pod_sc.get("runAsNonRoot"):
             fail(overlay, f"{name}: pod not runAsNonRoot")
         grace = spec.get("terminationGracePeriodSeconds", 30)
+        if spec.get("automountServiceAccountToken") is not False:
+            fail(overlay, f"{name}: mounts a service-account token it never uses")
+        if name in autoscaled and "replicas" in w["spec"]:
+            fail(overlay, f"{name}: sets replicas beside its HorizontalPodAutoscaler")
+        if name == "enrollment-svc" and w["spec"].get("strategy", {}).get("type") != "Recreate":
+            fail(overlay, "enrollment-svc: a rollout would run two releases side by side")
         for c in spec["containers"]:
             image = c.get("image", "")
             if ":" not in image or image.endswith(":latest"):
@@ -91,13 +102,68 @@ def check(overlay, docs):
                 fail(overlay, f"{w['metadata']['name']}: not pointed at Redis Cluster")
             if w["metadata"]["name"] == "enrollment-svc" and int(env.get("UHC_REDIS_WAIT_REPLICAS", "0")) < 1:
                 fail(overlay, "enrollment-svc: acknowledges writes no replica has")
+    for d in docs:
+        if d["kind"] == "PodDisruptionBudget" and "maxUnavailable" not in d["spec"]:
+            fail(overlay, f"{d['metadata']['name']}: PDB without maxUnavailable")
+        if d["kind"] == "Secret" and overlay == "production":
+            fail(overlay, f"Secret {d['metadata']['name']} rendered: secret values in the tree")
+    # Least privilege: only enrollment-svc sees the NIK key.
+    for w in workloads:
+        if w["metadata"]["name"] == "enrollment-svc":
+            continue
+        text = yaml.safe_dump(w["spec"]["template"]["spec"])
+        if "nik-hmac-secret" in text:
+            fail(overlay, f"{w['metadata']['name']}: can read the NIK key")
+        for v in w["spec"]["template"]["spec"].get("volumes", []):
+            if v.get("secret", {}).get("secretName") == "uhc-secrets" and "items" not in v["secret"]:
+                fail(overlay, f"{w['metadata']['name']}: mounts every key of uhc-secrets")
+    policies = [d for d in docs if d["kind"] == "NetworkPolicy"]
+    if policies and "monitoring" not in yaml.safe_dump(policies):
+        fail(overlay, "no NetworkPolicy admits the monitoring namespace")
     kinds = {d["kind"] for d in docs}
-    for needed in ("Service", "HorizontalPodAutoscaler", "PodDisruptionBudget", "NetworkPolicy",
-                   "ConfigMap"):
+    needed_kinds = ["Service", "PodDisruptionBudget", "NetworkPolicy", "ConfigMap"]
+    if services:
+        needed_kinds.append("HorizontalPodAutoscaler")
+    for needed in needed_kinds:
         if needed not in kinds:
             fail(overlay, f"no {needed}")
     if not any(d["kind"] == "Service" and d["spec"].get("clusterIP") == "None" for d in docs):
         fail(overlay, "no headless Service")
+
+def check_data_tier(kubectl):
+    """deploy/k8s/data/production: the Redis Cluster the production services use."""
+    path = os.path.join(ROOT, "deploy/k8s/data/production")
+    out = subprocess.run([kubectl, "kustomize", path], capture_output=True, text=True)
+    if out.returncode != 0:
+        fail("data", "kustomize failed: " + out.stderr.strip())
+        return
+    docs = [d for d in yaml.safe_load_all(out.stdout) if d]
+    check("data", docs, services=False)
+    sets = [d for d in docs if d["kind"] == "StatefulSet"]
+    if len(sets) != 1 or sets[0]["spec"]["replicas"] < 6:
+        fail("data", "no StatefulSet of 3 primaries with a replica each")
+        return
+    claims = sets[0]["spec"].get("volumeClaimTemplates", [])
+    if not claims or not claims[0]["spec"].get("storageClassName"):
+        fail("data", "the nodes' volumes name no (Retain) StorageClass")
+    if sets[0]["spec"].get("persistentVolumeClaimRetentionPolicy", {}).get("whenDeleted") != "Retain":
+        fail("data", "deleting the StatefulSet would delete its volumes")
+    conf = "".join(d["data"].get("redis.conf", "") for d in docs if d["kind"] == "ConfigMap")
+    settings = dict(line.split(None, 1) for line in conf.splitlines()
+                    if line.strip() and not line.startswith("#"))
+    wanted = {"appendonly": "yes", "appendfsync": "everysec", "aof-use-rdb-preamble": "yes",
+              "maxmemory-policy": "noeviction", "hash-max-listpack-entries": "1024",
+              "cluster-enabled": "yes"}
+    for key, value in wanted.items():
+        if settings.get(key) != value:
+            fail("data", f"redis.conf: {key} is {settings.get(key)!r}, not {value!r}")
+    if "uhc_module.so" not in settings.get("loadmodule", ""):
+        fail("data", "redis.conf loads no uhc_module.so")
+    if not any(d["kind"] == "CronJob" for d in docs):
+        fail("data", "no backup CronJob")
+    if not any(d["kind"] == "PodDisruptionBudget" for d in docs):
+        fail("data", "no PodDisruptionBudget for the nodes")
+    print("rendered data/production")
 
 def check_adapter(rendered, docs):
     """The kube play adapter (tests/deploy/kube_play_adapter.py) changes only what it documents:
@@ -150,11 +216,18 @@ def main():
         if name == "dev":
             check_adapter(out.stdout, docs)
         print(f"rendered {name}")
+    # Production runs the very images the kube play test builds and runs from the dev overlay, from
+    # one registry and by digest.
+    def repository(image):
+        return image.split("@")[0].split(":")[0].split("/", 1)[-1] if "@" in image else image.split(":")[0]
+    prod = images.get("production", [])
+    if [repository(i) for i in images.get("dev", [])] != [repository(i) for i in prod]:
+        fail("production", f"service images {prod} differ from dev's {images.get('dev')}")
+    if any("@sha256:" not in i for i in prod) or len({i.split("/")[0] for i in prod}) != 1:
+        fail("production", f"images {prod} not by digest from one registry")
+    check_data_tier(kubectl)
     for f in failures:
         print("FAIL", f)
-    # Production runs the very images the kube play test builds and runs from the dev overlay.
-    if images.get("dev") != images.get("production"):
-        fail("production", f"service images {images.get('production')} differ from dev's {images.get('dev')}")
     return 1 if failures or len(overlays) < 2 else 0
 
 if __name__ == "__main__":
