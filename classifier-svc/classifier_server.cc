@@ -47,7 +47,15 @@ absl::StatusOr<std::unique_ptr<ClassifierServer>> ClassifierServer::Start(
   if (!policies.ok()) return policies.status();
   s->policies_ = std::make_unique<PolicySet>(*std::move(policies));
 
+  // A rollback onto data a later release wrote is refused before serving (when Redis answers; a
+  // Redis down at start is served stale, and checked when it returns).
+  {
+    std::unique_ptr<RedisClient> redis = MakeRedisClient(options.redis);
+    absl::StatusOr<int> layout = StoredDataLayout(*redis);
+    if (!layout.ok() && absl::IsFailedPrecondition(layout.status())) return layout.status();
+  }
   s->metrics_ = std::make_unique<MetricsRegistry>();
+  s->settings_ = std::make_unique<RedisSettingsMonitor>(s->metrics_.get());
   s->cluster_counters_ = std::make_unique<RedisClusterCounters>(s->metrics_.get());
   options.redis.cluster_counters = s->cluster_counters_.get();
   s->host_ = std::make_unique<ServerHost>(options.server, s->metrics_.get());
@@ -73,7 +81,14 @@ absl::StatusOr<std::unique_ptr<ClassifierServer>> ClassifierServer::Start(
   ClassifierServer* self = s.get();
   // Readiness follows the refresher: ready once a snapshot is read and while it is fresh. A
   // stale classifier still answers (marked stale), so liveness never depends on Redis.
-  s->refresher_->set_on_ready([self](bool ready) {
+  // Each time Redis becomes readable again: its settings, logged and counted (the classifier only
+  // reads, so it serves whatever they are).
+  s->refresher_->set_on_ready([self, redis = options.redis](bool ready) {
+    if (ready && !self->ready_seen_) {
+      std::unique_ptr<RedisClient> client = MakeRedisClient(redis);
+      (void)self->settings_->Check(*client);
+    }
+    self->ready_seen_ = ready;
     std::lock_guard<std::mutex> lock(self->mu_);
     if (!self->stop_) self->host_->SetReady(ready);
   });

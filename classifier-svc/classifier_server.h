@@ -9,6 +9,7 @@
 #include "absl/status/statusor.h"
 #include "classifier-svc/classifier_service.h"
 #include "common/redis/cluster.h"
+#include "common/redis/settings.h"
 #include "common/server/host.h"
 
 namespace uhc {
@@ -59,6 +60,9 @@ class ClassifierServer {
   std::unique_ptr<RedisClusterCounters> cluster_counters_;
   std::unique_ptr<ServerHost> host_;
   std::unique_ptr<TierChangeHub> hub_;
+  // Before refresher_: its thread uses them (on_ready).
+  std::unique_ptr<RedisSettingsMonitor> settings_;
+  bool ready_seen_ = false;  // the refresher thread's only
   std::unique_ptr<Refresher> refresher_;
   std::unique_ptr<RedisExecutor> executor_;
   std::unique_ptr<WatchStreams> watch_streams_;

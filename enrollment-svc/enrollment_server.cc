@@ -8,6 +8,7 @@
 #include "common/observability/log.h"
 #include "common/redis/history.h"
 #include "common/redis/schema.h"
+#include "common/redis/settings.h"
 #include "common/server/flags.h"
 #include "enrollment-svc/event_applier.h"
 
@@ -96,20 +97,9 @@ absl::Status CheckApplyModule(RedisClient& redis, bool required) {
 // Whether uhc:meta says the data is in this release's layout (false: older, or not said yet);
 // FailedPrecondition for a newer one.
 absl::StatusOr<bool> InOurLayout(RedisClient& redis) {
-  absl::StatusOr<ReplyPtr> stored = redis.Command({"HGET", kMetaKey, kMetaLayout});
-  if (!stored.ok()) return stored.status();
-  if (absl::Status s = ReplyStatus(stored->get()); !s.ok()) return s;
-  if ((*stored)->type != REDIS_REPLY_STRING) return false;
-  int layout = 0;
-  if (!absl::SimpleAtoi(absl::string_view((*stored)->str, (*stored)->len), &layout)) {
-    return absl::FailedPreconditionError("uhc:meta layout is not a number");
-  }
-  if (layout > kDataLayout) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "the data in Redis is of layout ", layout, ", newer than this release's ", kDataLayout,
-        " (uhc:meta layout): run the release that wrote it (docs/DEPLOY.md, rollback)"));
-  }
-  return layout == kDataLayout;
+  absl::StatusOr<int> layout = StoredDataLayout(redis);
+  if (!layout.ok()) return layout.status();
+  return *layout == kDataLayout;
 }
 
 absl::Status MigrateLayouts(RedisClient& redis, const RegionRegistry& regions) {
@@ -207,13 +197,17 @@ absl::StatusOr<std::unique_ptr<EnrollmentServer>> EnrollmentServer::Start(
   const bool needs_module = options.limits.apply_engine == ApplyEngine::kModule;
   // Each time Redis (re)appears: load the functions (a restarted Redis may have lost them).
   const RegionRegistry* registry = s->regions_.get();
-  s->health_->set_on_up([bits, needs_module, fingerprint, registry](RedisClient& c) {
+  s->settings_ = std::make_unique<RedisSettingsMonitor>(s->metrics_.get());
+  RedisSettingsMonitor* settings = s->settings_.get();
+  s->health_->set_on_up([bits, needs_module, fingerprint, registry, settings](RedisClient& c) {
     absl::Status loaded = c.LoadFunctionLibraries();
     if (!loaded.ok()) LogError("cannot load Redis functions", {{"error", loaded.message()}});
     absl::Status layout = loaded.ok() ? CheckMeta(c, bits, fingerprint) : loaded;
     if (layout.ok()) layout = CheckApplyModule(c, needs_module);
     // Before serving: every aggregate in layout 3, the only one the applies and readers know.
     if (layout.ok()) layout = MigrateLayouts(c, *registry);
+    // Under an eviction policy nothing is written (it would drop participants silently).
+    if (layout.ok()) layout = settings->Check(c);
     return layout;
   });
   s->executor_ =

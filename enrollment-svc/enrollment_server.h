@@ -9,6 +9,7 @@
 #include "absl/status/statusor.h"
 #include "common/redis/client.h"
 #include "common/redis/cluster.h"
+#include "common/redis/settings.h"
 #include "common/server/host.h"
 #include "enrollment-svc/enrollment_service.h"
 
@@ -69,6 +70,8 @@ class EnrollmentServer {
   std::unique_ptr<RedisClusterCounters> cluster_counters_;
   std::unique_ptr<EnrollmentMetrics> enrollment_metrics_;
   std::unique_ptr<ServerHost> host_;
+  // Before health_: its probe thread uses it.
+  std::unique_ptr<RedisSettingsMonitor> settings_;
   std::unique_ptr<RedisHealth> health_;
   std::unique_ptr<RedisExecutor> executor_;
   std::unique_ptr<EventValidator> validator_;

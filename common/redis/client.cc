@@ -19,6 +19,7 @@ absl::StatusOr<std::unique_ptr<RedisConnection>> RedisConnection::Connect(
   redisContext* raw = redisConnectWithTimeout(options.host.c_str(), options.port, connect_timeout);
   if (raw == nullptr) return absl::UnavailableError("redis: cannot allocate context");
   std::unique_ptr<RedisConnection> conn(new RedisConnection(raw, options.command_timeout));
+  conn->address_ = absl::StrCat(options.host, ":", options.port);
   if (raw->err) {
     return absl::UnavailableError(
         absl::StrCat("redis connect ", options.host, ":", options.port, ": ", raw->errstr));

@@ -62,6 +62,8 @@ class RedisConnection {
   absl::StatusOr<std::vector<ReplyPtr>> Receive(size_t count);
 
   bool broken() const { return broken_; }
+  // "host:port" it was opened to, for log lines and metric labels.
+  const std::string& address() const { return address_; }
   // Whether Redis closed this idle connection (it restarted, or dropped an idle client): the
   // socket reads end-of-file. One non-blocking peek; pending data (a TLS session ticket, say)
   // does not count.
@@ -80,6 +82,7 @@ class RedisConnection {
 
   std::unique_ptr<redisContext, ContextDeleter> context_;
   absl::Duration command_timeout_;
+  std::string address_;
   bool broken_ = false;
 };
 

@@ -338,5 +338,67 @@ TEST_F(SecurityTest, AnotherNikKeyIsRefusedOnTheDataOfTheFirst) {
             NikKeyer::Create(other.hmac_secret, 8)->Fingerprint());
 }
 
+// A Redis that may evict (an allkeys-* or volatile-* policy) would drop participants silently:
+// enrollment-svc writes nothing there, answers FAILED_PRECONDITION naming the setting, and counts
+// it; once the setting is fixed, ingest resumes without a restart. Settings that cost memory or
+// durability (no AOF) are counted but not refused.
+TEST_F(SecurityTest, AnEvictionPolicyRefusesWritesNamingTheSettingUntilFixed) {
+  auto redis = redis_->Connect();
+  ASSERT_TRUE(redis->Command({"CONFIG", "SET", "maxmemory-policy", "allkeys-lru"}).ok());
+  auto server = EnrollmentServer::Start(Options(false, false, false));
+  ASSERT_TRUE(server.ok()) << server.status();
+  auto channel = Channel((*server)->port(), false, false);
+  // Until the first probe ends, batches are UNAVAILABLE ("not reached yet").
+  grpc::Status s;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        s = Ingest(channel.get(), "");
+        return s.error_code() != grpc::StatusCode::UNAVAILABLE;
+      },
+      20000));
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << s.error_message();
+  EXPECT_NE(s.error_message().find("maxmemory-policy allkeys-lru"), std::string::npos)
+      << s.error_message();
+  EXPECT_EQ(redis->Command({"DBSIZE"}).value()->integer, 1);  // uhc:meta only
+  const std::string metrics = (*server)->metrics().Render();
+  EXPECT_NE(metrics.find("uhc_redis_setting_ok{setting=\"maxmemory-policy\"} 0"), std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find("uhc_redis_setting_ok{setting=\"appendonly\"} 0"), std::string::npos);
+  EXPECT_NE(metrics.find("uhc_redis_setting_ok{setting=\"hash-max-listpack-entries\"} 1"),
+            std::string::npos);
+
+  ASSERT_TRUE(redis->Command({"CONFIG", "SET", "maxmemory-policy", "noeviction"}).ok());
+  ASSERT_TRUE(WaitFor([&] { return (*server)->redis_healthy(); }, 20000));
+  EXPECT_TRUE(Ingest(channel.get(), "").ok());
+  EXPECT_NE(
+      (*server)->metrics().Render().find("uhc_redis_setting_ok{setting=\"maxmemory-policy\"} 1"),
+      std::string::npos);
+}
+
+// A rollback onto data a later release wrote: both services refuse to start, saying which layout
+// they need.
+TEST_F(SecurityTest, BothServicesRefuseDataOfANewerLayout) {
+  auto redis = redis_->Connect();
+  ASSERT_TRUE(
+      redis->Command({"HSET", kMetaKey, kMetaLayout, std::to_string(kDataLayout + 1)}).ok());
+  ClassifierServerOptions options;
+  options.server.listen_address = "127.0.0.1:0";
+  options.server.metrics_port = -1;
+  options.server.plaintext = true;
+  options.redis = redis_->options();
+  options.data_dir = UHC_SOURCE_DIR "/data";
+  options.policy_dir = UHC_SOURCE_DIR "/config/policies";
+  auto classifier = ClassifierServer::Start(options);
+  ASSERT_FALSE(classifier.ok());
+  EXPECT_TRUE(absl::IsFailedPrecondition(classifier.status())) << classifier.status();
+  EXPECT_NE(classifier.status().message().find(
+                absl::StrCat("this release needs data of layout ", kDataLayout)),
+            absl::string_view::npos)
+      << classifier.status();
+  auto enrollment = EnrollmentServer::Start(Options(false, false, false));
+  ASSERT_FALSE(enrollment.ok());
+  EXPECT_TRUE(absl::IsFailedPrecondition(enrollment.status())) << enrollment.status();
+}
+
 }  // namespace
 }  // namespace uhc::testing
