@@ -11,7 +11,7 @@ TARGETS=("${@:3}")
 PACKAGES=(build-essential cmake pkg-config libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev
   protobuf-compiler libabsl-dev libhiredis-dev libssl-dev libgtest-dev libgmock-dev
   libcpp-httplib-dev redis-server redis-tools python3 python3-yaml stunnel4 openssl clang-format
-  postgresql-15 libpq-dev
+  postgresql-15 libpq-dev prometheus
   git)
 missing=()
 for p in "${PACKAGES[@]}"; do

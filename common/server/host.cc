@@ -11,6 +11,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "common/observability/log.h"
+#include "common/server/rpc_metrics.h"
 #include "grpc/health/v1/health.pb.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
@@ -52,7 +53,7 @@ void ApplyEnvironmentToFlags() {
   }
 }
 
-ServerHost::ServerHost(ServerConfig config, const MetricsRegistry* metrics)
+ServerHost::ServerHost(ServerConfig config, MetricsRegistry* metrics)
     : config_(std::move(config)), metrics_(metrics) {}
 
 ServerHost::~ServerHost() {
@@ -122,6 +123,11 @@ absl::Status ServerHost::Start() {
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   for (auto& [service, name] : services_) builder.RegisterService(service);
+  if (metrics_ != nullptr) {
+    std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> creators;
+    creators.push_back(MakeRpcMetrics(metrics_));
+    builder.experimental().SetInterceptorCreators(std::move(creators));
+  }
   server_ = builder.BuildAndStart();
   if (server_ == nullptr || port_ == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", config_.listen_address));

@@ -45,7 +45,8 @@ void ApplyEnvironmentToFlags();
 // Prometheus /metrics endpoint. Services are not owned and must outlive the host.
 class ServerHost {
  public:
-  ServerHost(ServerConfig config, const MetricsRegistry* metrics);
+  // `metrics` gets the per-RPC series (common/server/rpc_metrics.h) and is served on /metrics.
+  ServerHost(ServerConfig config, MetricsRegistry* metrics);
   ~ServerHost();
 
   void AddService(grpc::Service* service, std::string name);
@@ -67,7 +68,7 @@ class ServerHost {
 
  private:
   ServerConfig config_;
-  const MetricsRegistry* metrics_;
+  MetricsRegistry* metrics_;
   std::vector<std::pair<grpc::Service*, std::string>> services_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<grpc::Server> health_server_;  // health only, plaintext

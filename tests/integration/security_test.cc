@@ -364,6 +364,11 @@ TEST_F(SecurityTest, AnEvictionPolicyRefusesWritesNamingTheSettingUntilFixed) {
   EXPECT_NE(metrics.find("uhc_redis_setting_ok{setting=\"maxmemory-policy\"} 0"), std::string::npos)
       << metrics;
   EXPECT_NE(metrics.find("uhc_redis_setting_ok{setting=\"appendonly\"} 0"), std::string::npos);
+  // The per-RPC series count the refusal by its code.
+  EXPECT_NE(metrics.find("uhc_rpc_requests_total{code=\"FAILED_PRECONDITION\",method=\"uhc.v1."
+                         "EnrollmentService/IngestBatch\"} 1"),
+            std::string::npos)
+      << metrics;
   EXPECT_NE(metrics.find("uhc_redis_setting_ok{setting=\"hash-max-listpack-entries\"} 1"),
             std::string::npos);
 
