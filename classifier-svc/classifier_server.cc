@@ -32,6 +32,10 @@ absl::StatusOr<std::unique_ptr<ClassifierServer>> ClassifierServer::Start(
         "1 <= --past_reads_per_caller <= --past_read_threads and 1 <= "
         "--past_read_queue_per_caller <= --past_read_queue");
   }
+  if (options.max_stale < absl::Seconds(1) || options.max_stale > absl::Hours(24)) {
+    return absl::InvalidArgumentError(absl::StrCat("--max_stale_seconds must be 1..86400 (got ",
+                                                   absl::FormatDuration(options.max_stale), ")"));
+  }
   if (options.watch.max_streams < 1 || options.watch.max_queued_changes < 1 ||
       options.watch.max_queued_bytes < 1024) {
     return absl::InvalidArgumentError(
@@ -93,6 +97,7 @@ absl::StatusOr<std::unique_ptr<ClassifierServer>> ClassifierServer::Start(
     if (!self->stop_) self->host_->SetReady(ready);
   });
   s->refresher_->set_resume_window(options.resume_window);
+  s->refresher_->set_max_stale(options.max_stale);
   s->refresher_->Start();
   s->keepalive_ = std::thread([self] { self->KeepAliveLoop(); });
   LogInfo("classifier-svc serving",

@@ -24,6 +24,8 @@ struct ClassifierServerOptions {
   // How long the change log keeps changes (WatchTierChanges resume tokens stay valid). At least
   // an hour: the log is shared, and a replica's short window would expire every replica's tokens.
   absl::Duration resume_window = absl::Hours(24 * 7);
+  // Refresher::set_max_stale: how long a stale snapshot is served while ready.
+  absl::Duration max_stale = absl::Minutes(5);
   // The executor of Redis reads (as-of, cut-off, trend, ListTierChanges, watch replays): a
   // caller (connection, or token when tokens are on) holds at most half the threads and has at
   // most 16 reads waiting, so one caller's burst leaves threads and queue room to the others.

@@ -19,6 +19,10 @@ ABSL_FLAG(std::string, policy_dir, "config/policies",
           "directory of *.textproto tier policies "
           "(env UHC_POLICY_DIR)");
 ABSL_FLAG(int, refresh_ms, 200, "snapshot refresh period, ms (env UHC_REFRESH_MS)");
+ABSL_FLAG(int, max_stale_seconds, 300,
+          "while Redis (or one shard) cannot be read, the last snapshot is served marked stale "
+          "and the service stays ready until the snapshot is this old, 1-86400 "
+          "(env UHC_MAX_STALE_SECONDS)");
 ABSL_FLAG(int, watch_resume_window_hours, 168,
           "how long the tier change log keeps changes, "
           "so WatchTierChanges resume tokens stay valid; at least 1 "
@@ -70,6 +74,7 @@ int main(int argc, char** argv) {
   options.refresh_interval = absl::Milliseconds(absl::GetFlag(FLAGS_refresh_ms));
   options.keepalive_interval = absl::Seconds(absl::GetFlag(FLAGS_keepalive_seconds));
   options.resume_window = absl::Hours(absl::GetFlag(FLAGS_watch_resume_window_hours));
+  options.max_stale = absl::Seconds(absl::GetFlag(FLAGS_max_stale_seconds));
   // Negative values become 0 (or huge), which Start refuses with the flags' names.
   options.past_reads.threads = absl::GetFlag(FLAGS_past_read_threads);
   options.past_reads.max_queue = std::max(0, absl::GetFlag(FLAGS_past_read_queue));

@@ -67,8 +67,7 @@ void Refresher::Run() {
     if (status.ok()) status = RefreshOnce(*client);
     if (!status.ok()) {
       if (!stale_.exchange(true)) {
-        if (on_ready_) on_ready_(false);
-        LogWarning("snapshot refresh failed; serving the last good snapshot",
+        LogWarning("snapshot refresh failed; serving the last good snapshot marked stale",
                    {{"error", status.message()}});
       }
       refresh_errors_->Increment();
@@ -77,7 +76,18 @@ void Refresher::Run() {
       }
       client.reset();
     }
-    snapshot_age_->Set(absl::ToDoubleSeconds(absl::Now() - snapshot()->read_at()));
+    const absl::Duration age = absl::Now() - snapshot()->read_at();
+    snapshot_age_->Set(absl::ToDoubleSeconds(age));
+    if (stale_.load()) {
+      if (age > max_stale_ && !unready_) {
+        unready_ = true;
+        if (on_ready_) on_ready_(false);
+        LogError("snapshot older than --max_stale_seconds: not ready until a refresh succeeds",
+                 {{"age_seconds", absl::ToDoubleSeconds(age)}});
+      }
+    } else {
+      unready_ = false;
+    }
     std::unique_lock<std::mutex> lock(mu_);
     if (cv_.wait_for(lock, absl::ToChronoMilliseconds(interval_), [this] { return stop_; })) {
       return;

@@ -35,6 +35,10 @@ class Refresher {
   void set_on_ready(std::function<void(bool)> on_ready) { on_ready_ = std::move(on_ready); }
   // How long the change log keeps entries (resume tokens stay valid). Set before Start.
   void set_resume_window(absl::Duration window) { resume_window_ = window; }
+  // How old the snapshot may grow while Redis (or one shard) cannot be read before the service
+  // stops being ready; until then it serves the last snapshot marked stale, so one shard's
+  // failover never makes every replica unready at once. Set before Start.
+  void set_max_stale(absl::Duration max_stale) { max_stale_ = max_stale; }
   ~Refresher();
 
   void Start();
@@ -71,6 +75,8 @@ class Refresher {
   std::function<void(bool)> on_ready_;
   std::shared_ptr<const Snapshot> snapshot_;
   std::atomic<bool> stale_{true};
+  absl::Duration max_stale_ = absl::Minutes(5);
+  bool unready_ = true;  // on_ready(false) said last (the refresher thread's only)
   std::atomic<int64_t> generation_{0};
   // What this replica believes is recorded in Redis: region -> policy -> tier.
   std::map<std::string, std::map<std::string, std::string>> recorded_;

@@ -199,6 +199,7 @@ absl::StatusOr<std::unique_ptr<EnrollmentServer>> EnrollmentServer::Start(
   const RegionRegistry* registry = s->regions_.get();
   s->settings_ = std::make_unique<RedisSettingsMonitor>(s->metrics_.get());
   RedisSettingsMonitor* settings = s->settings_.get();
+  s->health_->set_metrics(s->metrics_.get());
   s->health_->set_on_up([bits, needs_module, fingerprint, registry, settings](RedisClient& c) {
     absl::Status loaded = c.LoadFunctionLibraries();
     if (!loaded.ok()) LogError("cannot load Redis functions", {{"error", loaded.message()}});
@@ -225,7 +226,15 @@ absl::StatusOr<std::unique_ptr<EnrollmentServer>> EnrollmentServer::Start(
   s->enrollment_ = std::make_unique<EnrollmentServiceImpl>(
       limits, s->regions_.get(), s->validator_.get(), s->executor_.get(), s->health_.get(),
       s->enrollment_metrics_.get(), s->auth_.get());
-  s->admin_ = std::make_unique<RegionAdminServiceImpl>(s->regions_.get(), s->enrollment_.get());
+  if (options.max_participants_per_bucket < 1 ||
+      options.max_participants_per_bucket > kListpackEntriesAssumed) {
+    return absl::InvalidArgumentError(absl::StrCat("max_participants_per_bucket ",
+                                                   options.max_participants_per_bucket,
+                                                   " is outside 1..", kListpackEntriesAssumed));
+  }
+  s->admin_ = std::make_unique<RegionAdminServiceImpl>(
+      s->regions_.get(), s->enrollment_.get(),
+      (int64_t{1} << options.bucket_bits) * options.max_participants_per_bucket);
   host->AddService(s->enrollment_.get(), "uhc.v1.EnrollmentService");
   host->AddService(s->admin_.get(), "uhc.v1.RegionAdminService");
   if (absl::Status started = host->Start(); !started.ok()) return started;

@@ -21,6 +21,10 @@ struct EnrollmentServerOptions {
   std::string data_dir = "data";
   std::string hmac_secret;  // >= 32 bytes, not a placeholder (CheckNikSecret)
   int bucket_bits = 8;
+  // The participants a kab/kota's bucket is sized for (a quarter below Redis's 1,024-entry listpack
+  // threshold, for the spread of a hash): SetPopulation refuses a figure above 2^bucket_bits times
+  // this, which the layout cannot hold compactly (DEPLOY.md, sizing).
+  int max_participants_per_bucket = 768;
   EnrollmentLimits limits;
   int redis_threads = 4;
   size_t queue_limit = 256;

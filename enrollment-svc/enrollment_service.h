@@ -3,6 +3,7 @@
 #include <atomic>
 
 #include "common/domain/event_rules.h"
+#include "common/domain/region_counts.h"
 #include "common/domain/regions.h"
 #include "common/observability/metrics.h"
 #include "common/redis/executor.h"
@@ -116,8 +117,10 @@ class EnrollmentServiceImpl final : public v1::EnrollmentService::CallbackServic
 // (region_admin_service.cc).
 class RegionAdminServiceImpl final : public v1::RegionAdminService::CallbackService {
  public:
-  RegionAdminServiceImpl(const RegionRegistry* regions, EnrollmentServiceImpl* enrollment)
-      : regions_(regions), enrollment_(enrollment) {}
+  // `kabkota_capacity`: the largest population of a kab/kota the bucket layout holds compactly.
+  RegionAdminServiceImpl(const RegionRegistry* regions, EnrollmentServiceImpl* enrollment,
+                         int64_t kabkota_capacity = kMaxPopulation)
+      : regions_(regions), enrollment_(enrollment), kabkota_capacity_(kabkota_capacity) {}
 
   grpc::ServerUnaryReactor* SetPopulation(grpc::CallbackServerContext* context,
                                           const v1::SetPopulationRequest* request,
@@ -139,6 +142,7 @@ class RegionAdminServiceImpl final : public v1::RegionAdminService::CallbackServ
                                  v1::RegionSettings* response);
   const RegionRegistry* regions_;
   EnrollmentServiceImpl* enrollment_;
+  int64_t kabkota_capacity_;
 };
 
 }  // namespace uhc

@@ -24,6 +24,10 @@ ABSL_FLAG(std::string, hmac_secret_file, "",
 ABSL_FLAG(int, bucket_bits, 8,
           "participant buckets per region = 2^bits; fixed for the life of "
           "the data: Redis remembers it and a different value is refused (env UHC_BUCKET_BITS)");
+ABSL_FLAG(int, max_participants_per_bucket, 768,
+          "participants a kab/kota's bucket is sized for, 1-1024 (Redis keeps a bucket compact "
+          "up to 1,024): SetPopulation refuses a kab/kota figure above 2^bucket_bits times this "
+          "(env UHC_MAX_PARTICIPANTS_PER_BUCKET)");
 ABSL_FLAG(int, max_batch_events, 10000, "events per batch limit (env UHC_MAX_BATCH_EVENTS)");
 ABSL_FLAG(int, events_per_call, 8000,
           "events per Redis function call, 1-30000 (a relocation counts once); batches arriving "
@@ -73,6 +77,7 @@ int Run() {
   ApplySharedRedisFlags(&options.redis);
   options.data_dir = absl::GetFlag(FLAGS_data_dir);
   options.bucket_bits = absl::GetFlag(FLAGS_bucket_bits);
+  options.max_participants_per_bucket = absl::GetFlag(FLAGS_max_participants_per_bucket);
   options.limits.max_events_per_batch = absl::GetFlag(FLAGS_max_batch_events);
   options.limits.events_per_redis_call = absl::GetFlag(FLAGS_events_per_call);
   options.limits.concurrent_groups = absl::GetFlag(FLAGS_concurrent_groups);

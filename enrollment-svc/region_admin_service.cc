@@ -1,3 +1,4 @@
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/civil_time.h"
 #include "common/domain/errors.h"
@@ -79,6 +80,21 @@ grpc::ServerUnaryReactor* RegionAdminServiceImpl::SetPopulation(
   if (!violations.empty()) {
     return enrollment_->calls().Answer(context, Role::kAdmin,
                                        [&] { return InvalidFields(violations); });
+  }
+  // A kab/kota's participants live in its 2^bucket_bits buckets: past their capacity the buckets
+  // leave Redis's compact encoding and memory per participant grows several times, and the layout
+  // cannot change once data is written. Refused before anything is stored.
+  if (absl::StrContains(request->region_code(), '.') && request->population() > kabkota_capacity_) {
+    const int64_t population = request->population();
+    const int64_t capacity = kabkota_capacity_;
+    return enrollment_->calls().Answer(context, Role::kAdmin, [population, capacity] {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "a population of ", population, " does not fit this deployment's bucket layout (at most ",
+          capacity,
+          " participants per kab/kota in compact buckets: --bucket_bits times "
+          "--max_participants_per_bucket); the layout is fixed once data is written: deploy "
+          "with more --bucket_bits (14 for the country, docs/DEPLOY.md) on new data"));
+    });
   }
   return Call(context, request->region_code(),
               {"FCALL", apply_abi::kSetPopulationFunction, "2",

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
@@ -121,6 +122,14 @@ class RedisClient {
                                                  int wait_replicas = 0);
   // Runs `fn` on a connection to every primary (FUNCTION LOAD, PING). The first error wins.
   virtual absl::Status ForEachPrimary(const std::function<absl::Status(RedisConnection&)>& fn) = 0;
+  // Runs `fn` on every primary, whatever the others answer: each primary's "host:port" and
+  // status (a cluster whose slot map cannot be read: one entry, address "cluster"). For health
+  // probes that must tell one unreachable shard from all of them.
+  using NodeStatus = std::pair<std::string, absl::Status>;
+  virtual std::vector<NodeStatus> ProbeEachPrimary(
+      const std::function<absl::Status(RedisConnection&)>& fn) {
+    return {{"redis", ForEachPrimary(fn)}};
+  }
   // True when commands must not mix hash slots (Redis Cluster).
   virtual bool cluster() const = 0;
   // "host:port" of the nodes this client knows (cluster), to seed a successor; else empty.
@@ -157,6 +166,10 @@ class ReconnectingConnection final : public RedisClient {
   absl::StatusOr<RedisConnection*> Get();
 
   absl::Status ForEachPrimary(const std::function<absl::Status(RedisConnection&)>& fn) override;
+  std::vector<NodeStatus> ProbeEachPrimary(
+      const std::function<absl::Status(RedisConnection&)>& fn) override {
+    return {{absl::StrCat(options_.host, ":", options_.port), ForEachPrimary(fn)}};
+  }
   bool cluster() const override { return false; }
 
  protected:

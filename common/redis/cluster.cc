@@ -248,6 +248,29 @@ absl::Status ClusterClient::ForEachPrimary(
   return absl::OkStatus();
 }
 
+std::vector<RedisClient::NodeStatus> ClusterClient::ProbeEachPrimary(
+    const std::function<absl::Status(RedisConnection&)>& fn) {
+  if (map_stale_) {
+    if (absl::Status s = RefreshSlotMap(refresh_from_); !s.ok()) return {{"cluster", s}};
+  }
+  const std::vector<std::string> primaries = Primaries();
+  if (primaries.empty()) {
+    return {{"cluster", absl::UnavailableError("redis cluster: no primary serves slots")}};
+  }
+  std::vector<NodeStatus> out;
+  for (const std::string& address : primaries) {
+    absl::StatusOr<RedisConnection*> connection = ConnectionTo(address);
+    if (!connection.ok()) {
+      out.emplace_back(address, Lost(address, connection.status()));
+      continue;
+    }
+    absl::Status s = fn(**connection);
+    if ((*connection)->broken()) s = Lost(address, s);
+    out.emplace_back(address, s);
+  }
+  return out;
+}
+
 absl::StatusOr<std::vector<ReplyPtr>> ClusterClient::PipelineOnce(const RedisCommands& commands,
                                                                   int wait_replicas) {
   std::vector<ReplyPtr> replies(commands.size());

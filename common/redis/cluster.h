@@ -55,6 +55,8 @@ class ClusterClient final : public RedisClient {
   explicit ClusterClient(RedisOptions options);
 
   absl::Status ForEachPrimary(const std::function<absl::Status(RedisConnection&)>& fn) override;
+  std::vector<NodeStatus> ProbeEachPrimary(
+      const std::function<absl::Status(RedisConnection&)>& fn) override;
   bool cluster() const override { return true; }
   std::vector<std::string> KnownNodes() const override;
 

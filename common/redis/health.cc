@@ -61,30 +61,76 @@ void RedisHealth::Set(bool healthy, const absl::Status& problem) {
   }
 }
 
+bool RedisHealth::ReportNode(const std::string& node, const absl::Status& status) {
+  const bool up = status.ok();
+  auto [it, first] = node_up_.try_emplace(node, up);
+  const bool changed = !first && it->second != up;
+  it->second = up;
+  if ((first && !up) || changed) {
+    if (up) {
+      LogInfo("redis node reachable", {{"node", node}});
+    } else {
+      LogWarning("redis node unreachable", {{"node", node}, {"error", status.message()}});
+    }
+  }
+  if (metrics_ != nullptr && node != "cluster") {
+    metrics_
+        ->AddGauge("uhc_redis_node_up",
+                   "1 while this service reaches the Redis primary, 0 while it does not.",
+                   {{"node", node}})
+        ->Set(up ? 1 : 0);
+  }
+  return changed && up;
+}
+
 void RedisHealth::Run() {
-  // A fresh client per probe after a failure, so a restarted Redis (or a new primary after a
-  // failover) is noticed at once and gets `on_up`.
+  // One client while any primary answers; a fresh one after every primary was lost, so a
+  // restarted Redis (or a cluster whose every shard failed over) is noticed at once.
   std::unique_ptr<RedisClient> client;
+  // `on_up` passed since every primary was last unreachable: the service serves. One shard
+  // unreachable does not end it (its calls fail, retryably, the others' succeed), so one shard's
+  // failover never makes every pod unready at once.
+  bool serving = false;
   const auto ping = [](RedisConnection& c) {
     absl::StatusOr<ReplyPtr> pong = c.Command({"PING"});
     return pong.ok() ? ReplyStatus(pong->get()) : pong.status();
   };
   for (;;) {
-    const bool fresh = client == nullptr;
-    if (fresh) client = MakeRedisClient(options_);
-    absl::Status problem = client->ForEachPrimary(ping);
-    if (problem.ok() && fresh && on_up_) problem = on_up_(*client);
-    const bool ok = problem.ok();
-    if (!ok) {
+    if (client == nullptr) client = MakeRedisClient(options_);
+    absl::Status problem;
+    bool any_up = false;
+    bool returned = false;
+    for (const auto& [node, status] : client->ProbeEachPrimary(ping)) {
+      any_up = any_up || status.ok();
+      if (!status.ok() && problem.ok()) problem = status;
+      returned = ReportNode(node, status) || returned;
+    }
+    if (!any_up) {
+      serving = false;
       if (std::vector<std::string> known = client->KnownNodes(); !known.empty()) {
         options_.cluster_seeds = std::move(known);
       }
       client.reset();
+    } else if ((!serving || returned) && on_up_) {
+      // At the first contact, and again when a node returns (a restarted node may have lost its
+      // functions or come back with other settings).
+      absl::Status up = on_up_(*client);
+      if (up.ok()) {
+        serving = true;
+      } else if (!serving || absl::IsFailedPrecondition(up)) {
+        serving = false;
+        problem = up;
+      } else {
+        LogWarning("redis node returned but its checks failed; retried when a node returns",
+                   {{"error", up.message()}});
+      }
+    } else if (!on_up_) {
+      serving = true;
     }
-    Set(ok, problem);
+    Set(serving, problem.ok() ? absl::UnavailableError("redis not ready") : problem);
     std::unique_lock<std::mutex> lock(mu_);
     // Probe faster while down so serving resumes quickly after Redis returns.
-    absl::Duration wait = ok ? interval_ : std::min(interval_, absl::Milliseconds(100));
+    absl::Duration wait = serving ? interval_ : std::min(interval_, absl::Milliseconds(100));
     cv_.wait_for(lock, absl::ToChronoMilliseconds(wait), [this] { return stop_ || wake_; });
     if (stop_) return;
     wake_ = false;

@@ -3,19 +3,26 @@
 #include <atomic>
 #include <condition_variable>
 #include <functional>
+#include <map>
 #include <mutex>
+#include <string>
 #include <thread>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "common/observability/metrics.h"
 #include "common/redis/client.h"
 
 namespace uhc {
 
 // Watches whether Redis answers PING, on its own thread and connection, and calls `on_change`
-// (from that thread) on every transition, starting with the first result. Workers that see an
-// I/O error call ReportFailure so readiness drops at once instead of at the next probe.
+// (from that thread) on every transition, starting with the first result. Healthy means the
+// service can do its work: `on_up` passed and at least one primary answers. In a cluster each
+// primary is probed on its own: one unreachable shard is logged (node and error) and counted
+// (uhc_redis_node_up{node}) but leaves the service healthy, its calls failing retryably while the
+// other shards' succeed; only every primary lost makes it unhealthy. Workers that see an I/O error
+// call ReportFailure so the probe runs at once instead of at the next interval.
 class RedisHealth {
  public:
   RedisHealth(RedisOptions options, absl::Duration interval, std::function<void(bool)> on_change);
@@ -31,17 +38,23 @@ class RedisHealth {
   // set before Start. Redis counts as healthy only if it returns OK. In a cluster, probes PING
   // every primary and a failover counts as a return.
   void set_on_up(std::function<absl::Status(RedisClient&)> on_up) { on_up_ = std::move(on_up); }
+  // Where the per-node gauges go (may be null); set before Start.
+  void set_metrics(MetricsRegistry* metrics) { metrics_ = metrics; }
   void Start();
   void Stop();
 
  private:
   void Run();
   void Set(bool healthy, const absl::Status& problem);
+  // Logs a node's transitions and sets its gauge; true when it came back.
+  bool ReportNode(const std::string& node, const absl::Status& status);
 
   RedisOptions options_;
   absl::Duration interval_;
   std::function<void(bool)> on_change_;
   std::function<absl::Status(RedisClient&)> on_up_;
+  MetricsRegistry* metrics_ = nullptr;
+  std::map<std::string, bool> node_up_;  // the probe thread's only
   std::atomic<bool> healthy_{false};
   mutable std::mutex problem_mu_;
   absl::Status problem_ ABSL_GUARDED_BY(problem_mu_) =

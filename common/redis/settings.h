@@ -17,6 +17,9 @@
 
 namespace uhc {
 
+// Redis's hash-max-listpack-entries the sizing assumes (redis.conf of the data tier).
+inline constexpr int kListpackEntriesAssumed = 1024;
+
 // The data layout uhc:meta records (0: none recorded yet). FAILED_PRECONDITION for one newer than
 // this release's kDataLayout: a rollback onto data a later release wrote, which this release must
 // neither write nor read (DEPLOY.md "Upgrades": rollback is restore-from-backup).

@@ -102,6 +102,14 @@ def check(overlay, docs, services=True):
                 fail(overlay, f"{w['metadata']['name']}: not pointed at Redis Cluster")
             if w["metadata"]["name"] == "enrollment-svc" and int(env.get("UHC_REDIS_WAIT_REPLICAS", "0")) < 1:
                 fail(overlay, "enrollment-svc: acknowledges writes no replica has")
+            # The largest kab/kota (data/population-2025.csv) in compact buckets: 2^bits x 768.
+            if w["metadata"]["name"] == "enrollment-svc":
+                import csv
+                rows = csv.DictReader(open(os.path.join(ROOT, "data/population-2025.csv")))
+                largest = max(int(r["total"]) for r in rows if "." in r["code"])
+                bits = int(env.get("UHC_BUCKET_BITS", "8"))
+                if largest > (1 << bits) * 768:
+                    fail(overlay, f"enrollment-svc: bucket_bits {bits} cannot hold {largest} people")
     for d in docs:
         if d["kind"] == "PodDisruptionBudget" and "maxUnavailable" not in d["spec"]:
             fail(overlay, f"{d['metadata']['name']}: PDB without maxUnavailable")
@@ -153,7 +161,7 @@ def check_data_tier(kubectl):
                     if line.strip() and not line.startswith("#"))
     wanted = {"appendonly": "yes", "appendfsync": "everysec", "aof-use-rdb-preamble": "yes",
               "maxmemory-policy": "noeviction", "hash-max-listpack-entries": "1024",
-              "cluster-enabled": "yes"}
+              "cluster-enabled": "yes", "cluster-require-full-coverage": "no"}
     for key, value in wanted.items():
         if settings.get(key) != value:
             fail("data", f"redis.conf: {key} is {settings.get(key)!r}, not {value!r}")

@@ -377,6 +377,16 @@ TEST(BackupImportTest, RefusesDamagedFilesAndForeignTargetsWritingNothing) {
   EXPECT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition) << r.status();
   EXPECT_NE(r.status().message().find("another NIK key"), std::string::npos) << r.status();
   EXPECT_EQ(keys(), 1);
+  {
+    // Re-keying into a new keyspace: the export's key is neither checked nor recorded.
+    RedisServer rekeyed;
+    auto fresh = MakeRedisClient(rekeyed.options());
+    ASSERT_TRUE(fresh->Command({"HSET", kMetaKey, kMetaNikKey, "bbbb"}).ok());
+    ASSERT_TRUE(backup::Import(*fresh, regions, good, /*rekey=*/true).ok());
+    auto kept = fresh->Command({"HGET", kMetaKey, kMetaNikKey});
+    ASSERT_TRUE(kept.ok());
+    EXPECT_EQ(std::string((*kept)->str, (*kept)->len), "bbbb");
+  }
   // The same key: imported once, then refused.
   ASSERT_TRUE(dst->Command({"HSET", kMetaKey, kMetaNikKey, "aaaa"}).ok());
   r = backup::Import(*dst, regions, good);

@@ -22,6 +22,7 @@
 #include "tests/support/delivery.h"
 #include "tests/support/events.h"
 #include "tests/support/model_check.h"
+#include "tests/support/process.h"
 #include "tests/support/redis_cluster.h"
 #include "tests/support/reference_model.h"
 #include "uhc/v1/classifier.grpc.pb.h"
@@ -57,6 +58,7 @@ class ClusterServicesTest : public ::testing::Test {
     e.server.drain_timeout = absl::Seconds(1);
     e.server.plaintext = true;
     e.redis = cluster_.options();
+    e.redis.cluster_seeds = seeds_;
     e.data_dir = UHC_SOURCE_DIR "/data";
     e.hmac_secret = kSecret;
     e.bucket_bits = kBucketBits;
@@ -79,6 +81,7 @@ class ClusterServicesTest : public ::testing::Test {
     c.server.drain_timeout = absl::Seconds(1);
     c.server.plaintext = true;
     c.redis = cluster_.options();
+    c.redis.cluster_seeds = seeds_;
     c.data_dir = UHC_SOURCE_DIR "/data";
     c.policy_dir = UHC_SOURCE_DIR "/config/policies";
     c.refresh_interval = absl::Milliseconds(100);
@@ -246,6 +249,7 @@ class ClusterServicesTest : public ::testing::Test {
   std::unique_ptr<v1::EnrollmentService::Stub> enrollment_;
   std::unique_ptr<v1::RegionAdminService::Stub> admin_;
   std::unique_ptr<v1::ClassifierService::Stub> classifier_stub_;
+  std::vector<std::string> seeds_;  // more cluster seeds for the services (StartServices)
 };
 
 class ClusterIngestTest : public ClusterServicesTest, public ::testing::WithParamInterface<int> {};
@@ -481,6 +485,120 @@ TEST_F(ClusterServicesTest, KilledPrimaryIsReplacedAndNothingAckedIsLost) {
   ExpectPastMatches(model, regions);
   std::cout << "failover: " << progress.failures << " failed attempts resent, " << sent
             << " events acknowledged\n";
+}
+
+// One shard unreachable (its primary and its replica stalled) must not cascade: enrollment-svc
+// stays ready, says which node it lost (log and uhc_redis_node_up), applies the other shards'
+// events and answers UNAVAILABLE (retry) for the lost shard's; classifier-svc stays ready and
+// serves; when the shard returns, the refused events are applied on resend. The cluster answers
+// for the slots it still covers (cluster-require-full-coverage no, as deploy/k8s/data sets it).
+TEST_F(ClusterServicesTest, OneShardDownLeavesBothServicesReadyAndTheOtherShardsIngesting) {
+  for (int i = 0; i < cluster_.size(); ++i) {
+    ASSERT_TRUE(cluster_.node(i)
+                    .Connect()
+                    ->Command({"CONFIG", "SET", "cluster-require-full-coverage", "no"})
+                    .ok());
+  }
+  // Every node a seed, as a Kubernetes Service over the nodes is: a client made while the first
+  // node is stalled (each executor thread makes its own) finds the cluster through another.
+  for (int i = 0; i < cluster_.size(); ++i) {
+    seeds_.push_back(absl::StrCat("127.0.0.1:", cluster_.node(i).port()));
+  }
+  ASSERT_NO_FATAL_FAILURE(StartServices(/*wait_replicas=*/0));
+  // Two regions on each primary.
+  std::map<int, std::vector<std::string>> on;
+  for (const Region* r : registry_->regencies()) {
+    auto& list = on[cluster_.PrimaryPortOf(KeySlot(r->code))];
+    if (list.size() < 2) list.push_back(r->code);
+  }
+  ASSERT_EQ(on.size(), 3u);
+  std::vector<std::string> all;
+  for (const auto& [port, codes] : on) all.insert(all.end(), codes.begin(), codes.end());
+  int64_t n = 0;
+  auto batch_for = [&](const std::vector<std::string>& codes, int per_region) {
+    v1::IngestEventsRequest request;
+    for (const std::string& code : codes) {
+      for (int i = 0; i < per_region; ++i, ++n) {
+        *request.add_events() =
+            Enrolled(absl::StrCat("s", n), TestNik(n), code, kBaseTime + n, v1::SEGMENT_PPU, true);
+      }
+    }
+    return request;
+  };
+  auto ingest = [&](const v1::IngestEventsRequest& request) {
+    v1::IngestEventsResponse response;
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+    return enrollment_->IngestBatch(&context, request, &response);
+  };
+  ASSERT_TRUE(ingest(batch_for(all, 5)).ok());
+  for (const std::string& code : all) {  // the classifier's snapshot has them
+    ASSERT_TRUE(WaitFor(
+        [&] {
+          v1::GetRegionTierRequest request;
+          request.set_region_code(code);
+          v1::RegionTier tier;
+          grpc::ClientContext context;
+          return classifier_stub_->GetRegionTier(&context, request, &tier).ok() &&
+                 tier.metrics().participants() == 5;
+        },
+        10000));
+  }
+
+  // The shard of the first primary: its primary and its replica stalled.
+  const int lost = on.begin()->first;
+  std::string replicas;
+  ASSERT_EQ(RedisClusterNodes::RedisCli(
+                absl::StrCat("-p ", lost, " cluster replicas ", cluster_.NodeId(lost)), &replicas),
+            0);
+  const size_t colon = replicas.find("127.0.0.1:");
+  ASSERT_NE(colon, std::string::npos) << replicas;
+  const int replica = std::stoi(replicas.substr(colon + 10));
+  cluster_.NodeOnPort(replica).Pause();
+  cluster_.NodeOnPort(lost).Pause();
+  const std::string gauge = absl::StrCat("uhc_redis_node_up{node=\"127.0.0.1:", lost, "\"} 0");
+  ASSERT_TRUE(WaitFor(
+      [&] { return enrollment_server_->metrics().Render().find(gauge) != std::string::npos; },
+      20000))
+      << "the probe never said which node it lost";
+  EXPECT_TRUE(enrollment_server_->redis_healthy()) << "one shard lost made the service unready";
+
+  // The other shards' events are applied; the lost shard's are refused, retryably.
+  std::vector<std::string> healthy;
+  for (const auto& [port, codes] : on) {
+    if (port != lost) healthy.insert(healthy.end(), codes.begin(), codes.end());
+  }
+  {
+    grpc::Status applied = ingest(batch_for(healthy, 3));
+    EXPECT_TRUE(applied.ok()) << applied.error_message();
+  }
+  const v1::IngestEventsRequest for_lost = batch_for(on.at(lost), 3);
+  grpc::Status refused = ingest(for_lost);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::UNAVAILABLE) << refused.error_message();
+  EXPECT_TRUE(enrollment_server_->redis_healthy());
+  // The classifier still answers, from a stale snapshot if need be, and is ready.
+  for (const std::string& code : healthy) {
+    v1::GetRegionTierRequest request;
+    request.set_region_code(code);
+    v1::RegionTier tier;
+    grpc::ClientContext context;
+    ASSERT_TRUE(classifier_stub_->GetRegionTier(&context, request, &tier).ok()) << code;
+    EXPECT_GE(tier.metrics().participants(), 5) << code;
+  }
+  EXPECT_TRUE(WaitServing(absl::StrCat("127.0.0.1:", classifier_->port()), 1000));
+  EXPECT_TRUE(WaitServing(absl::StrCat("127.0.0.1:", enrollment_server_->port()), 1000));
+
+  cluster_.NodeOnPort(lost).Resume();
+  cluster_.NodeOnPort(replica).Resume();
+  ASSERT_TRUE(WaitFor([&] { return ingest(for_lost).ok(); }, 30000));
+  std::unique_ptr<RedisClient> redis = MakeRedisClient(cluster_.options());
+  for (const auto& [port, codes] : on) {
+    for (const std::string& code : codes) {
+      auto reply = redis->Command({"HGETALL", AggregateKey(code)});
+      ASSERT_TRUE(reply.ok());
+      EXPECT_EQ(ParseAggregate(reply->get()).counts.Participants(), 8) << code;
+    }
+  }
 }
 
 }  // namespace

@@ -581,13 +581,29 @@ TEST_F(EnrollmentTest, EnrollCoversTodayUnderPrioritasElseNextMonth) {
 TEST_F(EnrollmentTest, AdminCallsAreIdempotentAndValidated) {
   v1::SetPopulationRequest population;
   population.set_region_code(kBatuBara);
-  population.set_population(417000);
+  population.set_population(12288);  // the limit: 2^4 buckets x 768 participants
   population.set_as_of("2025-06-30");
   v1::RegionSettings first, second;
   grpc::ClientContext c1, c2;
   ASSERT_TRUE(admin_->SetPopulation(&c1, population, &first).ok());
   ASSERT_TRUE(admin_->SetPopulation(&c2, population, &second).ok());
-  EXPECT_EQ(first.population(), 417000);
+  EXPECT_EQ(first.population(), 12288);
+  {
+    // One more than the bucket layout holds compactly: refused, nothing changed.
+    population.set_population(12289);
+    grpc::ClientContext context;
+    v1::RegionSettings refused;
+    grpc::Status s = admin_->SetPopulation(&context, population, &refused);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << s.error_message();
+    EXPECT_THAT(s.error_message(), HasSubstr("at most 12288 participants per kab/kota"));
+    EXPECT_THAT(s.error_message(), HasSubstr("--bucket_bits"));
+    // A province's figure is a roll-up, not a bucket layout's.
+    population.set_region_code("12");
+    population.set_population(417000);
+    grpc::ClientContext province;
+    EXPECT_TRUE(admin_->SetPopulation(&province, population, &refused).ok());
+    population.set_region_code(kBatuBara);
+  }
   EXPECT_EQ(first.version(), second.version());
   v1::SetRegionStatusRequest status;
   status.set_region_code(kBatuBara);
@@ -597,6 +613,7 @@ TEST_F(EnrollmentTest, AdminCallsAreIdempotentAndValidated) {
   ASSERT_TRUE(admin_->SetRegionStatus(&c3, status, &first).ok());
   ASSERT_TRUE(admin_->SetRegionStatus(&c4, status, &second).ok());
   EXPECT_EQ(first.version(), second.version());
+  EXPECT_EQ(second.population(), 12288);
   EXPECT_EQ(second.dues_paid_through(), "2025-09");
   EXPECT_TRUE(second.uhc_prioritas());
 

@@ -363,10 +363,10 @@ TEST_F(HistoryTest, PopulationAndStatusHoldFromTheirDates) {
     EXPECT_TRUE(admin_->SetPopulation(&context, request, &settings).ok());
     return settings;
   };
-  population(400000, "2025-01-01");
-  population(500000, "2025-06-30");
+  population(4000, "2025-01-01");
+  population(5000, "2025-06-30");
   // A back-dated figure joins the history but does not replace the newer live one.
-  EXPECT_EQ(population(450000, "2025-03-31").population(), 500000);
+  EXPECT_EQ(population(4500, "2025-03-31").population(), 5000);
 
   v1::SetRegionStatusRequest status;
   status.set_region_code("12.19");
@@ -394,10 +394,10 @@ TEST_F(HistoryTest, PopulationAndStatusHoldFromTheirDates) {
     std::string dues;
   };
   for (const Want& w : std::vector<Want>{{"2024-12-31", 0, false, ""},
-                                         {"2025-02-01", 400000, false, ""},
-                                         {"2025-04-30", 450000, false, ""},
-                                         {"2025-05-01", 450000, true, "2025-09"},
-                                         {"2025-07-01", 500000, true, "2025-09"}}) {
+                                         {"2025-02-01", 4000, false, ""},
+                                         {"2025-04-30", 4500, false, ""},
+                                         {"2025-05-01", 4500, true, "2025-09"},
+                                         {"2025-07-01", 5000, true, "2025-09"}}) {
     v1::RegionTier tier;
     ASSERT_TRUE(Get("12.19", w.date, &tier).ok()) << w.date;
     EXPECT_EQ(tier.metrics().population(), w.population) << w.date;

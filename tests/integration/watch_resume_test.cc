@@ -141,11 +141,11 @@ TEST_F(WatchResumeTest, AWatcherAcrossConnectionAgeCutsGetsExactlyTheLog) {
   // miss what came before (slow starts under the sanitizers showed it).
   ASSERT_TRUE(WaitFor([&] { return classifier->watch_streams() >= 3; }, 20000));
 
-  // Tiers flip as populations swing between 100 (everyone covered) and 100,000 (1 %).
+  // Tiers flip as populations swing between 100 (everyone covered) and 10,000 (1 %).
   absl::Time end = absl::Now() + absl::Seconds(6);
   for (int round = 0; absl::Now() < end; ++round) {
     const std::string& region = kRegions[round % kRegions.size()];
-    SetPopulation(region, (round / kRegions.size()) % 2 == 0 ? 100'000 : 100);
+    SetPopulation(region, (round / kRegions.size()) % 2 == 0 ? 10'000 : 100);
     absl::SleepFor(absl::Milliseconds(25));  // pacing the load, not synchronisation
   }
   // The tiers are final once a whole refresh has run after the last change and recorded what it

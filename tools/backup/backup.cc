@@ -376,7 +376,7 @@ absl::StatusOr<std::string> Frozen(const RegionRegistry& regions, const v1::Froz
 }  // namespace
 
 absl::StatusOr<Counts> Import(RedisClient& redis, const RegionRegistry& regions,
-                              const std::string& text) {
+                              const std::string& text, bool rekey) {
   absl::StatusOr<std::vector<Record>> records = ReadRecords(text);
   if (!records.ok()) return records.status();
   const v1::Header& header = records->front().header();
@@ -489,7 +489,7 @@ absl::StatusOr<Counts> Import(RedisClient& redis, const RegionRegistry& regions,
   const redisReply* meta = (*found)[0].get();
   const absl::string_view key = Text(meta->element[0]);
   const absl::string_view bits = Text(meta->element[1]);
-  if (!key.empty() && !header.nik_key_fingerprint().empty() &&
+  if (!rekey && !key.empty() && !header.nik_key_fingerprint().empty() &&
       key != header.nik_key_fingerprint()) {
     return absl::FailedPreconditionError(
         "the target Redis holds data of another NIK key (uhc:meta nik_key differs from the "
@@ -506,7 +506,7 @@ absl::StatusOr<Counts> Import(RedisClient& redis, const RegionRegistry& regions,
           ": an import goes into an empty Redis (after a failed import, flush it and run again)"));
     }
   }
-  if (!header.nik_key_fingerprint().empty()) {
+  if (!rekey && !header.nik_key_fingerprint().empty()) {
     writes.push_back({"HSETNX", kMetaKey, kMetaNikKey, header.nik_key_fingerprint()});
   }
   if (header.bucket_bits() != 0) {

@@ -36,7 +36,9 @@ absl::StatusOr<Counts> Export(RedisClient& redis, const RegionRegistry& regions,
 // and the target: INVALID_ARGUMENT for a damaged or foreign file, FAILED_PRECONDITION when the
 // target holds another NIK key or bucket layout, or already holds inputs, cut-offs or tier
 // changes (an import goes into an empty Redis; after a failed one, flush it and import again).
+// `rekey`: the target is a new keyspace under another NIK key (DEPLOY.md "The NIK key"): the
+// export's key fingerprint is neither checked nor recorded.
 absl::StatusOr<Counts> Import(RedisClient& redis, const RegionRegistry& regions,
-                              const std::string& text);
+                              const std::string& text, bool rekey = false);
 
 }  // namespace uhc::backup

@@ -26,6 +26,9 @@ ABSL_FLAG(std::string, redis_user, "",
           "environment variable UHC_REDIS_PASSWORD");
 ABSL_FLAG(int, redis_timeout_ms, 30000, "Redis command timeout, ms");
 ABSL_FLAG(std::string, data_dir, "data", "directory of provinces.csv and regencies.csv");
+ABSL_FLAG(bool, rekey, false,
+          "import: the target is a new keyspace under another NIK key (docs/DEPLOY.md, the NIK "
+          "key): the export's key fingerprint is neither checked nor recorded");
 ABSL_FLAG(std::string, out, "",
           "export: the file to write (\"-\": standard output); written "
           "to FILE.partial and renamed when complete");
@@ -95,7 +98,8 @@ int main(int argc, char** argv) {
     if (args.size() != 3) return Fail("import: give the export FILE");
     absl::StatusOr<std::string> text = uhc::ReadWholeFile(args[2]);
     if (!text.ok()) return Fail("import: " + std::string(text.status().message()));
-    absl::StatusOr<uhc::backup::Counts> counts = uhc::backup::Import(*redis, *regions, *text);
+    absl::StatusOr<uhc::backup::Counts> counts =
+        uhc::backup::Import(*redis, *regions, *text, absl::GetFlag(FLAGS_rekey));
     if (!counts.ok()) return Fail("import: " + counts.status().ToString() + "; nothing written");
     std::cerr << "uhc-backup: imported " << counts->Summary() << "\n";
     return 0;
