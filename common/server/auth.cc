@@ -2,6 +2,7 @@
 
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
+#include <sys/stat.h>
 
 #include <fstream>
 #include <sstream>
@@ -10,6 +11,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "common/observability/log.h"
 
 namespace uhc {
 namespace {
@@ -22,9 +25,9 @@ std::array<unsigned char, 32> Digest(absl::string_view token) {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<TokenAuthorizer>> TokenAuthorizer::FromText(
+absl::StatusOr<std::shared_ptr<const TokenAuthorizer::Entries>> TokenAuthorizer::Parse(
     const std::string& text) {
-  auto auth = std::unique_ptr<TokenAuthorizer>(new TokenAuthorizer());
+  auto entries = std::make_shared<Entries>();
   int n = 0;
   for (absl::string_view line : absl::StrSplit(text, '\n')) {
     ++n;
@@ -48,22 +51,79 @@ absl::StatusOr<std::unique_ptr<TokenAuthorizer>> TokenAuthorizer::FromText(
             absl::StrCat("token file line ", n, ": unknown role '", role, "'"));
       }
     }
-    auth->entries_.push_back({Digest(parts[1]), roles});
+    entries->push_back({Digest(parts[1]), roles});
   }
-  if (auth->entries_.empty()) return absl::InvalidArgumentError("token file has no tokens");
+  if (entries->empty()) return absl::InvalidArgumentError("token file has no tokens");
+  return std::shared_ptr<const Entries>(std::move(entries));
+}
+
+absl::StatusOr<std::unique_ptr<TokenAuthorizer>> TokenAuthorizer::FromText(
+    const std::string& text) {
+  absl::StatusOr<std::shared_ptr<const Entries>> entries = Parse(text);
+  if (!entries.ok()) return entries.status();
+  auto auth = std::unique_ptr<TokenAuthorizer>(new TokenAuthorizer());
+  auth->entries_ = *std::move(entries);
   return auth;
 }
 
-absl::StatusOr<std::unique_ptr<TokenAuthorizer>> TokenAuthorizer::LoadFromFile(
-    const std::string& path) {
+namespace {
+
+// What changes when a file is replaced or edited: inode, size, modification time.
+std::string FileState(const std::string& path) {
+  struct stat st {};
+  if (stat(path.c_str(), &st) != 0) return "";
+  return absl::StrCat(st.st_ino, "/", st.st_size, "/", st.st_mtim.tv_sec, ".", st.st_mtim.tv_nsec);
+}
+
+absl::StatusOr<std::string> ReadText(const std::string& path) {
   std::ifstream in(path);
   if (!in) return absl::NotFoundError(absl::StrCat("cannot read token file ", path));
   std::stringstream text;
   text << in.rdbuf();
-  return FromText(text.str());
+  return text.str();
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<TokenAuthorizer>> TokenAuthorizer::LoadFromFile(
+    const std::string& path) {
+  const std::string state = FileState(path);
+  absl::StatusOr<std::string> text = ReadText(path);
+  if (!text.ok()) return text.status();
+  absl::StatusOr<std::unique_ptr<TokenAuthorizer>> auth = FromText(*text);
+  if (!auth.ok()) return auth;
+  (*auth)->path_ = path;
+  (*auth)->file_state_ = state;
+  (*auth)->next_look_ns_ = absl::GetCurrentTimeNanos() + 1'000'000'000;
+  return auth;
+}
+
+void TokenAuthorizer::MaybeReload() const {
+  if (path_.empty()) return;
+  const int64_t now = absl::GetCurrentTimeNanos();
+  if (now < next_look_ns_.load(std::memory_order_relaxed)) return;
+  std::unique_lock<std::mutex> lock(reload_mu_, std::try_to_lock);
+  if (!lock.owns_lock()) return;  // another call is looking
+  next_look_ns_.store(now + 1'000'000'000, std::memory_order_relaxed);
+  const std::string state = FileState(path_);
+  if (state.empty() || state == file_state_) return;
+  absl::StatusOr<std::string> text = ReadText(path_);
+  absl::StatusOr<std::shared_ptr<const Entries>> entries =
+      text.ok() ? Parse(*text) : absl::StatusOr<std::shared_ptr<const Entries>>(text.status());
+  file_state_ = state;
+  if (!entries.ok()) {
+    LogError("token file changed but does not parse; the previous tokens stay",
+             {{"file", path_}, {"error", entries.status().message()}});
+    return;
+  }
+  const int64_t count = static_cast<int64_t>((*entries)->size());
+  std::atomic_store(&entries_, *std::move(entries));
+  LogInfo("token file reloaded", {{"file", path_}, {"tokens", count}});
 }
 
 absl::Status TokenAuthorizer::Check(const grpc::ServerContextBase& context, Role role) const {
+  MaybeReload();
+  const std::shared_ptr<const Entries> entries = std::atomic_load(&entries_);
   const auto& metadata = context.client_metadata();
   auto it = metadata.find("authorization");
   absl::string_view value = it == metadata.end()
@@ -75,7 +135,7 @@ absl::Status TokenAuthorizer::Check(const grpc::ServerContextBase& context, Role
   std::array<unsigned char, 32> presented = Digest(value);
   int roles = 0;
   bool known = false;
-  for (const Entry& e : entries_) {  // no early exit: every entry is compared
+  for (const Entry& e : *entries) {  // no early exit: every entry is compared
     bool match = CRYPTO_memcmp(e.digest.data(), presented.data(), presented.size()) == 0;
     known |= match;
     roles |= match ? e.roles : 0;

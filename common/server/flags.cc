@@ -39,6 +39,10 @@ ABSL_FLAG(int, max_connection_age_seconds, 300,
           "connections are ended after this age (plus "
           "--drain_seconds of grace) so clients rebalance over new pods; streams then end with "
           "UNAVAILABLE and clients reconnect (env UHC_MAX_CONNECTION_AGE_SECONDS)");
+ABSL_FLAG(int, tls_reload_seconds, 60,
+          "the TLS certificate, key and client CA files are read again this often, 1-86400: a "
+          "rotated certificate is served on new connections without a restart "
+          "(env UHC_TLS_RELOAD_SECONDS)");
 ABSL_FLAG(int, redis_timeout_ms, 2000,
           "Redis command timeout, ms: a Redis that answers nothing "
           "for this long is UNAVAILABLE (env UHC_REDIS_TIMEOUT_MS)");
@@ -61,6 +65,7 @@ void ApplySharedServerFlags(ServerConfig* config, std::string* token_file) {
   config->tls_key_file = absl::GetFlag(FLAGS_tls_key);
   config->tls_client_ca_file = absl::GetFlag(FLAGS_tls_client_ca);
   config->plaintext = absl::GetFlag(FLAGS_plaintext);
+  config->tls_reload_interval = absl::Seconds(absl::GetFlag(FLAGS_tls_reload_seconds));
   config->metrics_host = absl::GetFlag(FLAGS_metrics_host);
   config->health_listen_address = absl::GetFlag(FLAGS_health_listen);
   config->drain_timeout = absl::Seconds(absl::GetFlag(FLAGS_drain_seconds));

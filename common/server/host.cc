@@ -1,10 +1,13 @@
 #include "common/server/host.h"
 
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 #include <signal.h>
 
 #include <cctype>
 #include <cstdlib>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include "absl/flags/reflection.h"
@@ -16,6 +19,8 @@
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/security/server_credentials.h"
+#include "grpcpp/security/tls_certificate_provider.h"
+#include "grpcpp/security/tls_credentials_options.h"
 #include "grpcpp/server_builder.h"
 
 namespace uhc {
@@ -30,6 +35,20 @@ sigset_t TerminationSignals() {
 }
 
 constexpr char kLiveness[] = "liveness";
+
+// The certificate's notAfter in Unix seconds, or nullopt if the file holds no certificate.
+std::optional<int64_t> CertificateExpiry(const std::string& path) {
+  FILE* file = std::fopen(path.c_str(), "r");
+  if (file == nullptr) return std::nullopt;
+  X509* cert = PEM_read_X509(file, nullptr, nullptr, nullptr);
+  std::fclose(file);
+  if (cert == nullptr) return std::nullopt;
+  std::optional<int64_t> out;
+  struct tm when {};
+  if (ASN1_TIME_to_tm(X509_get0_notAfter(cert), &when) == 1) out = timegm(&when);
+  X509_free(cert);
+  return out;
+}
 
 }  // namespace
 
@@ -81,20 +100,31 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(const Serve
     *out = text.str();
     return static_cast<bool>(in) && !out->empty();
   };
-  grpc::SslServerCredentialsOptions options;
-  grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
-  if (!read(config.tls_cert_file, &pair.cert_chain) ||
-      !read(config.tls_key_file, &pair.private_key)) {
+  // Read once here so a missing file stops the start with a clear error; from then on gRPC's
+  // file watcher reads them every tls_reload_interval (a Kubernetes Secret is swapped in place).
+  std::string text;
+  if (!read(config.tls_cert_file, &text) || !read(config.tls_key_file, &text)) {
     return absl::NotFoundError("cannot read the TLS certificate or key file");
   }
-  options.pem_key_cert_pairs.push_back(pair);
-  if (!config.tls_client_ca_file.empty()) {
-    if (!read(config.tls_client_ca_file, &options.pem_root_certs)) {
-      return absl::NotFoundError("cannot read the TLS client CA file");
-    }
-    options.client_certificate_request = GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+  if (!config.tls_client_ca_file.empty() && !read(config.tls_client_ca_file, &text)) {
+    return absl::NotFoundError("cannot read the TLS client CA file");
   }
-  return grpc::SslServerCredentials(options);
+  const int64_t seconds = absl::ToInt64Seconds(config.tls_reload_interval);
+  if (seconds < 1 || seconds > 86400) {
+    return absl::InvalidArgumentError("--tls_reload_seconds must be 1..86400");
+  }
+  auto provider = std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
+      config.tls_key_file, config.tls_cert_file, config.tls_client_ca_file,
+      static_cast<unsigned int>(seconds));
+  grpc::experimental::TlsServerCredentialsOptions options(provider);
+  options.watch_identity_key_cert_pairs();
+  if (!config.tls_client_ca_file.empty()) {
+    options.watch_root_certs();
+    options.set_cert_request_type(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  } else {
+    options.set_cert_request_type(GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
+  }
+  return grpc::experimental::TlsServerCredentials(options);
 }
 
 }  // namespace
@@ -133,6 +163,9 @@ absl::Status ServerHost::Start() {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", config_.listen_address));
   }
   server_->GetHealthCheckService()->SetServingStatus(kLiveness, true);
+  if (!config_.tls_cert_file.empty() && metrics_ != nullptr) {
+    expiry_thread_ = std::thread([this] { WatchCertificateExpiry(); });
+  }
   if (!config_.health_listen_address.empty()) {
     // Its own server: the services themselves are never reachable without TLS through it.
     grpc::ServerBuilder health_builder;
@@ -167,7 +200,30 @@ void ServerHost::SetReady(bool ready) {
   }
 }
 
+void ServerHost::WatchCertificateExpiry() {
+  Gauge* gauge = metrics_->AddGauge(
+      "uhc_tls_certificate_expiry_timestamp_seconds",
+      "When the served TLS certificate (--tls_cert, read again every --tls_reload_seconds) "
+      "expires, Unix seconds.");
+  std::unique_lock<std::mutex> lock(expiry_mu_);
+  while (!expiry_stop_) {
+    if (std::optional<int64_t> expiry = CertificateExpiry(config_.tls_cert_file)) {
+      gauge->Set(static_cast<double>(*expiry));
+    } else {
+      LogError("cannot read the TLS certificate's expiry", {{"file", config_.tls_cert_file}});
+    }
+    expiry_cv_.wait_for(lock, absl::ToChronoMilliseconds(config_.tls_reload_interval),
+                        [this] { return expiry_stop_; });
+  }
+}
+
 void ServerHost::Shutdown(const std::function<void()>& drain) {
+  {
+    std::lock_guard<std::mutex> lock(expiry_mu_);
+    expiry_stop_ = true;
+  }
+  expiry_cv_.notify_all();
+  if (expiry_thread_.joinable()) expiry_thread_.join();
   if (shut_down_ || server_ == nullptr) return;
   shut_down_ = true;
   SetReady(false);

@@ -1,8 +1,11 @@
 #pragma once
 
+#include <condition_variable>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -26,6 +29,10 @@ struct ServerConfig {
   std::string tls_cert_file;
   std::string tls_key_file;
   std::string tls_client_ca_file;
+  // The files above are read again this often (gRPC's FileWatcherCertificateProvider): a rotated
+  // Secret takes effect on new connections without a restart. The certificate's expiry is
+  // exported as uhc_tls_certificate_expiry_timestamp_seconds, read as often.
+  absl::Duration tls_reload_interval = absl::Seconds(60);
   bool plaintext = false;
   // A second, plaintext listener serving only grpc.health.v1 (readiness and liveness as on the
   // main port), for kubelet gRPC probes, which cannot speak TLS. Empty: none.
@@ -74,6 +81,12 @@ class ServerHost {
   std::unique_ptr<grpc::Server> health_server_;  // health only, plaintext
   int health_port_ = 0;
   std::unique_ptr<MetricsHttpServer> metrics_http_;
+  // Reads the certificate's expiry into its gauge every tls_reload_interval (TLS only).
+  void WatchCertificateExpiry();
+  std::thread expiry_thread_;
+  std::mutex expiry_mu_;
+  std::condition_variable expiry_cv_;
+  bool expiry_stop_ = false;
   int port_ = 0;
   bool shut_down_ = false;
 };

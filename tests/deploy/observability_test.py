@@ -86,20 +86,27 @@ def main():
                                "--save", "", "--dir", work], stdout=subprocess.DEVNULL)]
     try:
         env = dict(os.environ, UHC_NIK_HMAC_SECRET="observability-test-secret-0123456789")
-        common = ["--plaintext", "--redis_port", str(redis_port), "--data_dir", os.path.join(ROOT, "data")]
+        # Both services serve TLS (a self-signed certificate), as in production, so the
+        # certificate's expiry gauge is there too.
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                        "-keyout", f"{work}/tls.key", "-out", f"{work}/tls.crt", "-subj", "/CN=127.0.0.1",
+                        "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+        common = ["--tls_cert", f"{work}/tls.crt", "--tls_key", f"{work}/tls.key",
+                  "--redis_port", str(redis_port), "--data_dir", os.path.join(ROOT, "data")]
         procs.append(subprocess.Popen([enrollment, "--listen", f"127.0.0.1:{e_port}",
                                        "--metrics_port", str(m1)] + common, env=env,
                                       stderr=subprocess.DEVNULL))
         procs.append(subprocess.Popen([classifier, "--listen", f"127.0.0.1:{c_port}",
                                        "--metrics_port", str(m2), "--policy_dir",
                                        os.path.join(ROOT, "config/policies")] + common,
-                                      stderr=subprocess.DEVNULL))
+                                      env=env, stderr=subprocess.DEVNULL))
         deadline = time.time() + 20
         # One call of each service, so the per-RPC series exist (they are made at a method's first
         # call).
         call_env = dict(os.environ, UHC_ENROLLMENT_ADDR=f"127.0.0.1:{e_port}",
                         UHC_CLASSIFIER_ADDR=f"127.0.0.1:{c_port}",
-                        UHC_POLICY_DIR=os.path.join(ROOT, "config/policies"))
+                        UHC_POLICY_DIR=os.path.join(ROOT, "config/policies"),
+                        UHC_TLS_CA=f"{work}/tls.crt")
         for args in (["cutoff", "list"], ["tier", "12.19"]):
             while subprocess.run([uhcctl] + args, env=call_env, capture_output=True).returncode != 0:
                 if time.time() > deadline:

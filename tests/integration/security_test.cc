@@ -39,6 +39,10 @@ class Certificates {
                          "printf 'subjectAltName=IP:127.0.0.1,DNS:localhost' > san.ext;"
                          "openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key "
                          "-CAcreateserial -out server.crt -days 2 -extfile san.ext;"
+                         "openssl req -newkey rsa:2048 -nodes -keyout server2.key -out server2.csr "
+                         "-subj /CN=127.0.0.1/O=rotated;"
+                         "openssl x509 -req -in server2.csr -CA ca.crt -CAkey ca.key "
+                         "-CAcreateserial -out server2.crt -days 3 -extfile san.ext;"
                          "openssl req -newkey rsa:2048 -nodes -keyout client.key -out client.csr "
                          "-subj /CN=bpjs-backend;"
                          "openssl x509 -req -in client.csr -CA ca.crt -CAkey ca.key "
@@ -403,6 +407,63 @@ TEST_F(SecurityTest, BothServicesRefuseDataOfANewerLayout) {
   auto enrollment = EnrollmentServer::Start(Options(false, false, false));
   ASSERT_FALSE(enrollment.ok());
   EXPECT_TRUE(absl::IsFailedPrecondition(enrollment.status())) << enrollment.status();
+}
+
+// A rotated certificate and token file (a Kubernetes Secret updated in place) are used without a
+// restart: new connections get the new certificate, the new token is accepted and the old one
+// refused; the certificate's expiry is exported.
+TEST_F(SecurityTest, CertificateAndTokensAreReloadedWithoutARestart) {
+  EnrollmentServerOptions options = Options(/*tls=*/true, /*mutual=*/false, /*tokens=*/true);
+  options.server.tls_reload_interval = absl::Seconds(1);
+  auto server = EnrollmentServer::Start(options);
+  ASSERT_TRUE(server.ok()) << server.status();
+  ASSERT_TRUE(WaitFor([&] { return (*server)->redis_healthy(); }, 20000));
+  // The certificate a new connection is served, as PEM.
+  int nonce = 0;
+  auto served = [&] {
+    grpc::SslCredentialsOptions ssl;
+    ssl.pem_root_certs = Read(certs_.dir + "/ca.crt");
+    grpc::ChannelArguments args;
+    args.SetInt("uhc.test.nonce", ++nonce);  // a connection of its own
+    auto channel = grpc::CreateCustomChannel("127.0.0.1:" + std::to_string((*server)->port()),
+                                             grpc::SslCredentials(ssl), args);
+    auto health = grpc::health::v1::Health::NewStub(channel);
+    grpc::health::v1::HealthCheckRequest request;
+    grpc::health::v1::HealthCheckResponse response;
+    grpc::ClientContext context;
+    if (!health->Check(&context, request, &response).ok()) return std::string();
+    auto pem = context.auth_context()->FindPropertyValues("x509_pem_cert");
+    return pem.empty() ? std::string() : std::string(pem.front().data(), pem.front().size());
+  };
+  const std::string first = Read(certs_.dir + "/server.crt");
+  const std::string second = Read(certs_.dir + "/server2.crt");
+  ASSERT_EQ(served(), first);
+  auto channel = [&] { return Channel((*server)->port(), true, false); };
+  EXPECT_TRUE(Ingest(channel().get(), kIngestToken).ok());
+  EXPECT_NE((*server)->metrics().Render().find("uhc_tls_certificate_expiry_timestamp_seconds "),
+            std::string::npos);
+
+  // The Secret is swapped: files replaced by rename, as the kubelet does.
+  const std::string d = certs_.dir;
+  std::filesystem::copy_file(d + "/server2.key", d + "/server.key.new");
+  std::filesystem::copy_file(d + "/server2.crt", d + "/server.crt.new");
+  std::filesystem::rename(d + "/server.key.new", d + "/server.key");
+  std::filesystem::rename(d + "/server.crt.new", d + "/server.crt");
+  const std::string rotated = "ingest rotated-ingest-token-0123456789\n";
+  std::ofstream(d + "/tokens.new") << rotated;
+  std::filesystem::rename(d + "/tokens.new", d + "/tokens");
+
+  EXPECT_TRUE(WaitFor([&] { return served() == second; }, 10000))
+      << "the rotated certificate was never served";
+  EXPECT_TRUE(WaitFor(
+      [&] { return Ingest(channel().get(), "rotated-ingest-token-0123456789").ok(); }, 10000));
+  EXPECT_EQ(Ingest(channel().get(), kIngestToken).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  // A broken file keeps the tokens before it.
+  std::ofstream(d + "/tokens.new") << "nonsense\n";
+  std::filesystem::rename(d + "/tokens.new", d + "/tokens");
+  // Nothing to await when nothing may change: past the once-a-second look, the old tokens hold.
+  absl::SleepFor(absl::Milliseconds(1100));
+  EXPECT_TRUE(Ingest(channel().get(), "rotated-ingest-token-0123456789").ok());
 }
 
 }  // namespace
