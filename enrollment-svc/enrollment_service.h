@@ -137,9 +137,11 @@ class RegionAdminServiceImpl final : public v1::RegionAdminService::CallbackServ
 
  private:
   // Runs one admin function call (validated already) and decodes its settings reply.
-  grpc::ServerUnaryReactor* Call(grpc::CallbackServerContext* context,
-                                 const std::string& region_code, std::vector<std::string> command,
-                                 v1::RegionSettings* response);
+  // `rpc` and `request` (what was asked, in words) go into the audit log line written when the
+  // call succeeds, with the caller and the region's settings before and after.
+  grpc::ServerUnaryReactor* Call(grpc::CallbackServerContext* context, const char* rpc,
+                                 std::string request, const std::string& region_code,
+                                 std::vector<std::string> command, v1::RegionSettings* response);
   const RegionRegistry* regions_;
   EnrollmentServiceImpl* enrollment_;
   int64_t kabkota_capacity_;

@@ -5,6 +5,7 @@
 #include "common/domain/policy.h"
 #include "common/domain/region_counts.h"
 #include "common/domain/text.h"
+#include "common/observability/log.h"
 #include "common/redis/history.h"
 #include "common/redis/schema.h"
 #include "enrollment-svc/enrollment_service.h"
@@ -43,18 +44,56 @@ absl::Status DecodeSettings(const redisReply* reply, const std::string& region_c
 
 }  // namespace
 
+std::string SettingsText(const v1::RegionSettings& s) {
+  return absl::StrCat("population ", s.population(), " as of ", s.population_as_of(),
+                      ", uhc_prioritas ", s.uhc_prioritas() ? "yes" : "no", ", dues paid through ",
+                      s.dues_paid_through());
+}
+
 grpc::ServerUnaryReactor* RegionAdminServiceImpl::Call(grpc::CallbackServerContext* context,
+                                                       const char* rpc, std::string request,
                                                        const std::string& region_code,
                                                        std::vector<std::string> command,
                                                        v1::RegionSettings* response) {
   const int wait_replicas = enrollment_->wait_replicas();
+  CallerIdentity who = IdentifyCaller(*context);
   return enrollment_->calls().OnExecutor(
       context, Role::kAdmin,
-      [region_code, command = std::move(command), response, wait_replicas](RedisClient& redis) {
+      [rpc, request = std::move(request), who = std::move(who), region_code,
+       command = std::move(command), response, wait_replicas](RedisClient& redis) {
+        // The settings before, read just ahead of the write on the same connection, for the
+        // audit line.
+        const std::string aggregate = AggregateKey(region_code);
+        RedisArgv before = {"HMGET",          aggregate,
+                            agg::kPopulation, agg::kPopulationAsOf,
+                            agg::kPrioritas,  agg::kDuesPaidThrough};
         RedisArgv argv(command.begin(), command.end());
-        absl::StatusOr<std::vector<ReplyPtr>> replies = redis.Pipeline({argv}, wait_replicas);
+        absl::StatusOr<std::vector<ReplyPtr>> replies =
+            redis.Pipeline({before, argv}, wait_replicas);
         if (!replies.ok()) return replies.status();
-        return DecodeSettings(replies->front().get(), region_code, response);
+        absl::Status decoded = DecodeSettings((*replies)[1].get(), region_code, response);
+        if (!decoded.ok()) return decoded;
+        std::string old = "none";
+        if (const redisReply* r = (*replies)[0].get();
+            r->type == REDIS_REPLY_ARRAY && r->elements == 4) {
+          auto text = [r](size_t i) {
+            return r->element[i]->type == REDIS_REPLY_STRING
+                       ? std::string(r->element[i]->str, r->element[i]->len)
+                       : std::string();
+          };
+          old = absl::StrCat("population ", text(0).empty() ? "0" : text(0), " as of ", text(1),
+                             ", uhc_prioritas ", text(2) == "1" ? "yes" : "no",
+                             ", dues paid through ", text(3));
+        }
+        LogInfo("audit", {{"rpc", rpc},
+                          {"role", "admin"},
+                          {"peer", who.peer},
+                          {"token", who.token},
+                          {"region", region_code},
+                          {"request", request},
+                          {"old", old},
+                          {"new", SettingsText(*response)}});
+        return absl::OkStatus();
       });
 }
 
@@ -96,7 +135,9 @@ grpc::ServerUnaryReactor* RegionAdminServiceImpl::SetPopulation(
           "with more --bucket_bits (14 for the country, docs/DEPLOY.md) on new data"));
     });
   }
-  return Call(context, request->region_code(),
+  return Call(context, "SetPopulation",
+              absl::StrCat("population ", request->population(), " as of ", request->as_of()),
+              request->region_code(),
               {"FCALL", apply_abi::kSetPopulationFunction, "2",
                AggregateKey(request->region_code()), SettingsKey(request->region_code()),
                std::to_string(request->population()), request->as_of()},
@@ -125,11 +166,15 @@ grpc::ServerUnaryReactor* RegionAdminServiceImpl::SetRegionStatus(
     return enrollment_->calls().Answer(context, Role::kAdmin,
                                        [&] { return InvalidFields(violations); });
   }
-  return Call(context, request->region_code(),
-              {"FCALL", apply_abi::kSetStatusFunction, "2", AggregateKey(request->region_code()),
-               SettingsKey(request->region_code()), request->uhc_prioritas() ? "1" : "0",
-               request->dues_paid_through(), effective},
-              response);
+  return Call(
+      context, "SetRegionStatus",
+      absl::StrCat("uhc_prioritas ", request->uhc_prioritas() ? "yes" : "no",
+                   ", dues paid through ", request->dues_paid_through(), ", from ", effective),
+      request->region_code(),
+      {"FCALL", apply_abi::kSetStatusFunction, "2", AggregateKey(request->region_code()),
+       SettingsKey(request->region_code()), request->uhc_prioritas() ? "1" : "0",
+       request->dues_paid_through(), effective},
+      response);
 }
 
 grpc::ServerUnaryReactor* RegionAdminServiceImpl::CreateCutoff(
@@ -160,11 +205,23 @@ grpc::ServerUnaryReactor* RegionAdminServiceImpl::CreateCutoff(
     if (r->level != RegionLevel::kNation) codes.push_back(r->code);
   }
   meta.set_regions(static_cast<int32_t>(codes.size()));
+  CallerIdentity who = IdentifyCaller(*context);
   return enrollment_->calls().OnExecutor(
-      context, Role::kAdmin, [meta, codes, response](RedisClient& redis) -> absl::Status {
+      context, Role::kAdmin,
+      [meta, codes, response, who = std::move(who)](RedisClient& redis) -> absl::Status {
         absl::StatusOr<v1::Cutoff> made = FreezeCutoff(redis, meta, codes);
         if (!made.ok()) return made.status();
         *response = *std::move(made);
+        LogInfo("audit",
+                {{"rpc", "CreateCutoff"},
+                 {"role", "admin"},
+                 {"peer", who.peer},
+                 {"token", who.token},
+                 {"region", "all"},
+                 {"request", absl::StrCat(meta.cutoff_id(), " as of ", meta.as_of_date())},
+                 {"old", "none (a cut-off never changes)"},
+                 {"new", absl::StrCat(response->cutoff_id(), " as of ", response->as_of_date(),
+                                      ", ", response->regions(), " regions")}});
         return absl::OkStatus();
       });
 }

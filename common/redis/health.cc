@@ -46,6 +46,14 @@ void RedisHealth::Set(bool healthy, const absl::Status& problem) {
                                                          "); retry with backoff"));
   }
   healthy_.store(healthy, std::memory_order_release);
+  if (metrics_ != nullptr) {
+    metrics_
+        ->AddGauge("uhc_redis_refused",
+                   "1 while this service refuses the Redis it reaches (another NIK key or bucket "
+                   "layout, a newer data layout, an eviction policy, a module of another "
+                   "version: the log says which), else 0.")
+        ->Set(!healthy && absl::IsFailedPrecondition(problem) ? 1 : 0);
+  }
   int value = healthy ? 1 : 0;
   if (reported_.exchange(value) != value) {
     if (healthy) {

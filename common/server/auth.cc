@@ -7,6 +7,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -119,6 +120,25 @@ void TokenAuthorizer::MaybeReload() const {
   const int64_t count = static_cast<int64_t>((*entries)->size());
   std::atomic_store(&entries_, *std::move(entries));
   LogInfo("token file reloaded", {{"file", path_}, {"tokens", count}});
+}
+
+CallerIdentity IdentifyCaller(const grpc::ServerContextBase& context) {
+  CallerIdentity who;
+  who.peer = context.peer();
+  const auto& metadata = context.client_metadata();
+  auto it = metadata.find("authorization");
+  absl::string_view value = it == metadata.end()
+                                ? absl::string_view()
+                                : absl::string_view(it->second.data(), it->second.size());
+  if (absl::ConsumePrefix(&value, "Bearer ")) {
+    std::array<unsigned char, 32> digest = Digest(value);
+    who.token = absl::BytesToHexString(
+                    absl::string_view(reinterpret_cast<const char*>(digest.data()), digest.size()))
+                    .substr(0, 8);
+  } else {
+    who.token = "none";
+  }
+  return who;
 }
 
 absl::Status TokenAuthorizer::Check(const grpc::ServerContextBase& context, Role role) const {

@@ -16,6 +16,15 @@ namespace uhc {
 // (ClassifierService and GetParticipant). Health and reflection are open to all.
 enum class Role { kIngest = 1, kAdmin = 2, kRead = 4 };
 
+// Who made a call, for audit log lines: the peer address and the first 8 hex digits of the
+// SHA-256 of its bearer token ("none" without one): enough to tell tokens apart, useless to call
+// with. Never the token itself.
+struct CallerIdentity {
+  std::string peer;
+  std::string token;
+};
+CallerIdentity IdentifyCaller(const grpc::ServerContextBase& context);
+
 // Per-call bearer tokens. The token file has one "<roles> <token>" per line (roles comma
 // separated: ingest, admin, read; '#' starts a comment). Only SHA-256 digests of the tokens are
 // kept, and a presented token is compared with every entry in constant time. A file given by path

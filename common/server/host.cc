@@ -192,6 +192,13 @@ absl::Status ServerHost::Start() {
 int ServerHost::metrics_port() const { return metrics_http_ ? metrics_http_->port() : -1; }
 
 void ServerHost::SetReady(bool ready) {
+  if (metrics_ != nullptr) {
+    metrics_
+        ->AddGauge("uhc_ready",
+                   "1 while the service reports ready (SERVING), 0 while not: why is in "
+                   "uhc_redis_refused, uhc_redis_node_up and uhc_snapshot_age_seconds.")
+        ->Set(ready ? 1 : 0);
+  }
   for (grpc::Server* server : {server_.get(), health_server_.get()}) {
     if (server == nullptr) continue;
     auto* health = server->GetHealthCheckService();

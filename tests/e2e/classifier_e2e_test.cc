@@ -598,6 +598,45 @@ TEST_F(ClassifierE2eTest, RedisDownServesTheLastSnapshotMarkedStaleThenRecovers)
   EXPECT_EQ(Tier("12.19").metrics().participants(), 99);
 }
 
+// Every admin write leaves an audit line: the RPC, the caller (peer, token fingerprint), the
+// region, what was asked, and the settings before and after; a refused call writes nothing and logs
+// none.
+TEST_F(ClassifierE2eTest, AdminWritesAreAuditLogged) {
+  SetRegion("12.19", 100, /*prioritas=*/true, "2025-09");
+  SetRegion("12.19", 120, /*prioritas=*/false, "2025-10");
+  v1::SetPopulationRequest bad;
+  bad.set_region_code("12.19");
+  bad.set_population(-1);
+  bad.set_as_of("2025-12-31");
+  v1::RegionSettings out;
+  grpc::ClientContext context;
+  EXPECT_FALSE(admin_->SetPopulation(&context, bad, &out).ok());
+  std::vector<std::string> audit;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        audit.clear();
+        std::ifstream log(dir_ + "/enrollment.log");
+        for (std::string line; std::getline(log, line);) {
+          if (line.find("\"msg\":\"audit\"") != std::string::npos) audit.push_back(line);
+        }
+        return audit.size() >= 4;
+      },
+      5000));
+  ASSERT_EQ(audit.size(), 4u);
+  EXPECT_NE(audit[2].find("\"rpc\":\"SetPopulation\""), std::string::npos) << audit[2];
+  EXPECT_NE(audit[2].find("\"region\":\"12.19\""), std::string::npos) << audit[2];
+  EXPECT_NE(audit[2].find("\"old\":\"population 100 as of 2025-12-31"), std::string::npos)
+      << audit[2];
+  EXPECT_NE(audit[2].find("\"new\":\"population 120 as of 2025-12-31"), std::string::npos)
+      << audit[2];
+  EXPECT_NE(audit[2].find("\"token\":\"none\""), std::string::npos) << audit[2];
+  EXPECT_NE(audit[3].find("\"rpc\":\"SetRegionStatus\""), std::string::npos) << audit[3];
+  EXPECT_NE(audit[3].find("uhc_prioritas yes, dues paid through 2025-09\",\"new\":\"population "
+                          "120 as of 2025-12-31, uhc_prioritas no, dues paid through 2025-10"),
+            std::string::npos)
+      << audit[3];
+}
+
 // Runs uhcctl against the test's services; returns the exit code, output in *out (stdout and
 // stderr together).
 int Uhcctl(const std::string& args, int enrollment_port, int classifier_port, std::string* out) {

@@ -368,6 +368,9 @@ TEST_F(SecurityTest, AnEvictionPolicyRefusesWritesNamingTheSettingUntilFixed) {
   EXPECT_NE(metrics.find("uhc_redis_setting_ok{setting=\"maxmemory-policy\"} 0"), std::string::npos)
       << metrics;
   EXPECT_NE(metrics.find("uhc_redis_setting_ok{setting=\"appendonly\"} 0"), std::string::npos);
+  // Why the pod is not ready is a metric too.
+  EXPECT_NE(metrics.find("uhc_redis_refused 1"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("uhc_ready 0"), std::string::npos) << metrics;
   // The per-RPC series count the refusal by its code.
   EXPECT_NE(metrics.find("uhc_rpc_requests_total{code=\"FAILED_PRECONDITION\",method=\"uhc.v1."
                          "EnrollmentService/IngestBatch\"} 1"),
@@ -379,9 +382,10 @@ TEST_F(SecurityTest, AnEvictionPolicyRefusesWritesNamingTheSettingUntilFixed) {
   ASSERT_TRUE(redis->Command({"CONFIG", "SET", "maxmemory-policy", "noeviction"}).ok());
   ASSERT_TRUE(WaitFor([&] { return (*server)->redis_healthy(); }, 20000));
   EXPECT_TRUE(Ingest(channel.get(), "").ok());
-  EXPECT_NE(
-      (*server)->metrics().Render().find("uhc_redis_setting_ok{setting=\"maxmemory-policy\"} 1"),
-      std::string::npos);
+  const std::string fixed = (*server)->metrics().Render();
+  EXPECT_NE(fixed.find("uhc_redis_setting_ok{setting=\"maxmemory-policy\"} 1"), std::string::npos);
+  EXPECT_NE(fixed.find("uhc_redis_refused 0"), std::string::npos);
+  EXPECT_NE(fixed.find("uhc_ready 1"), std::string::npos);
 }
 
 // A rollback onto data a later release wrote: both services refuse to start, saying which layout
