@@ -7,6 +7,7 @@
 #include "common/domain/policy.h"
 #include "common/observability/log.h"
 #include "common/redis/schema.h"
+#include "common/redis/settings.h"
 #include "google/protobuf/util/time_util.h"
 
 namespace uhc {
@@ -63,6 +64,12 @@ void Refresher::Run() {
     if (client == nullptr) {
       client = MakeRedisClient(redis_);
       status = client->LoadFunctionLibraries();
+      // Data a later release wrote is not read (a rollback onto it): checked on every new
+      // client, so also when Redis was down at start.
+      if (status.ok()) status = StoredDataLayout(*client).status();
+      if (absl::IsFailedPrecondition(status)) {
+        LogError("refusing to read this redis", {{"error", status.message()}});
+      }
     }
     if (status.ok()) status = RefreshOnce(*client);
     if (!status.ok()) {

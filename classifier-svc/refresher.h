@@ -30,8 +30,8 @@ class Refresher {
             absl::Duration interval, TierChangeHub* hub, MetricsRegistry* metrics);
 
   // Readiness: called from the refresher thread with true before the first fresh snapshot is
-  // published (so a caller that sees an answer sees a ready server), and with false as soon as a
-  // refresh fails. Set before Start.
+  // published (so a caller that sees an answer sees a ready server), and with false once the
+  // snapshot is older than set_max_stale's bound. Set before Start.
   void set_on_ready(std::function<void(bool)> on_ready) { on_ready_ = std::move(on_ready); }
   // How long the change log keeps entries (resume tokens stay valid). Set before Start.
   void set_resume_window(absl::Duration window) { resume_window_ = window; }

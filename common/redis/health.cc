@@ -71,8 +71,10 @@ void RedisHealth::Set(bool healthy, const absl::Status& problem) {
 
 bool RedisHealth::ReportNode(const std::string& node, const absl::Status& status) {
   const bool up = status.ok();
+  // A node first seen after the first probe (a promoted replica) counts as one that returned.
+  const bool known_before = !node_up_.empty();
   auto [it, first] = node_up_.try_emplace(node, up);
-  const bool changed = !first && it->second != up;
+  const bool changed = (!first && it->second != up) || (first && known_before && up);
   it->second = up;
   if ((first && !up) || changed) {
     if (up) {
@@ -108,10 +110,24 @@ void RedisHealth::Run() {
     absl::Status problem;
     bool any_up = false;
     bool returned = false;
+    std::map<std::string, bool> probed;
     for (const auto& [node, status] : client->ProbeEachPrimary(ping)) {
       any_up = any_up || status.ok();
       if (!status.ok() && problem.ok()) problem = status;
       returned = ReportNode(node, status) || returned;
+      probed[node] = true;
+    }
+    // Nodes that are no longer primaries (failed over, removed) are forgotten: their gauges go
+    // back to 1, "not a primary this service lacks".
+    for (auto it = node_up_.begin(); it != node_up_.end();) {
+      if (probed.count(it->first) == 0 && !probed.count("cluster")) {
+        if (metrics_ != nullptr && it->first != "cluster") {
+          metrics_->AddGauge("uhc_redis_node_up", "", {{"node", it->first}})->Set(1);
+        }
+        it = node_up_.erase(it);
+      } else {
+        ++it;
+      }
     }
     if (!any_up) {
       serving = false;

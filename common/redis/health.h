@@ -21,8 +21,11 @@ namespace uhc {
 // service can do its work: `on_up` passed and at least one primary answers. In a cluster each
 // primary is probed on its own: one unreachable shard is logged (node and error) and counted
 // (uhc_redis_node_up{node}) but leaves the service healthy, its calls failing retryably while the
-// other shards' succeed; only every primary lost makes it unhealthy. Workers that see an I/O error
-// call ReportFailure so the probe runs at once instead of at the next interval.
+// other shards' succeed; only every primary lost makes it unhealthy. `on_up` must pass once (at the
+// first contact, and after every primary was lost) before the service is healthy: it checks what
+// lives on one shard (the NIK key, the layout), so a service starting while a shard is down waits
+// for it. It runs again when a node returns or a new primary appears (a failover). Workers that see
+// an I/O error call ReportFailure so the probe runs at once instead of at the next interval.
 class RedisHealth {
  public:
   RedisHealth(RedisOptions options, absl::Duration interval, std::function<void(bool)> on_change);

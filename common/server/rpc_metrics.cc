@@ -7,6 +7,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/time/clock.h"
+#include "google/protobuf/descriptor.h"
 
 namespace uhc {
 namespace {
@@ -48,7 +49,22 @@ class RpcMetricsFactory final : public grpc::experimental::ServerInterceptorFact
   grpc::experimental::Interceptor* CreateServerInterceptor(
       grpc::experimental::ServerRpcInfo* info) override;
 
-  MethodSeries* SeriesOf(const char* method) {
+  // `method` as a label: a method of a generated service ("uhc.v1.ClassifierService/
+  // GetRegionTier"), else "unknown", so a client sending made-up paths (answered UNIMPLEMENTED)
+  // cannot grow the series without bound.
+  static std::string Method(const char* path) {
+    if (path == nullptr || path[0] != '/') return "unknown";
+    std::string name(path + 1);
+    const size_t slash = name.find('/');
+    if (slash == std::string::npos) return "unknown";
+    std::string full = name;
+    full[slash] = '.';
+    return google::protobuf::DescriptorPool::generated_pool()->FindMethodByName(full) != nullptr
+               ? name
+               : "unknown";
+  }
+
+  MethodSeries* SeriesOf(const std::string& method) {
     std::lock_guard<std::mutex> lock(mu_);
     std::unique_ptr<MethodSeries>& series = by_method_[method];
     if (series == nullptr) {
@@ -56,27 +72,23 @@ class RpcMetricsFactory final : public grpc::experimental::ServerInterceptorFact
       series->duration = metrics_->AddHistogram(
           "uhc_rpc_duration_seconds", "Time from a call's arrival to its status, by method.",
           {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10},
-          {{"method", Method(method)}});
+          {{"method", method}});
     }
     return series.get();
   }
 
-  Counter* RequestsOf(MethodSeries* series, const char* method, int code) {
+  Counter* RequestsOf(MethodSeries* series, const std::string& method, int code) {
     const int slot = code >= 0 && code < kCodes ? code : 2;
     Counter* counter = series->requests[slot].load(std::memory_order_acquire);
     if (counter != nullptr) return counter;
     std::lock_guard<std::mutex> lock(mu_);
     counter = metrics_->AddCounter("uhc_rpc_requests_total", "Calls ended, by method and status.",
-                                   {{"method", Method(method)}, {"code", CodeName(slot)}});
+                                   {{"method", method}, {"code", CodeName(slot)}});
     series->requests[slot].store(counter, std::memory_order_release);
     return counter;
   }
 
  private:
-  // "/uhc.v1.ClassifierService/GetRegionTier" -> "uhc.v1.ClassifierService/GetRegionTier".
-  static std::string Method(const char* method) {
-    return method == nullptr ? "unknown" : std::string(method[0] == '/' ? method + 1 : method);
-  }
   MetricsRegistry* metrics_;
   std::mutex mu_;
   absl::flat_hash_map<std::string, std::unique_ptr<MethodSeries>> by_method_;
@@ -84,10 +96,10 @@ class RpcMetricsFactory final : public grpc::experimental::ServerInterceptorFact
 
 class RpcMetricsInterceptor final : public grpc::experimental::Interceptor {
  public:
-  RpcMetricsInterceptor(RpcMetricsFactory* factory, const char* method)
+  RpcMetricsInterceptor(RpcMetricsFactory* factory, std::string method)
       : factory_(factory),
-        method_(method),
-        series_(factory->SeriesOf(method)),
+        method_(std::move(method)),
+        series_(factory->SeriesOf(method_)),
         start_(absl::Now()) {}
 
   void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
@@ -101,14 +113,14 @@ class RpcMetricsInterceptor final : public grpc::experimental::Interceptor {
 
  private:
   RpcMetricsFactory* factory_;
-  const char* method_;
+  std::string method_;
   MethodSeries* series_;
   absl::Time start_;
 };
 
 grpc::experimental::Interceptor* RpcMetricsFactory::CreateServerInterceptor(
     grpc::experimental::ServerRpcInfo* info) {
-  return new RpcMetricsInterceptor(this, info->method());
+  return new RpcMetricsInterceptor(this, Method(info->method()));
 }
 
 }  // namespace

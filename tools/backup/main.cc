@@ -100,7 +100,15 @@ int main(int argc, char** argv) {
     if (!text.ok()) return Fail("import: " + std::string(text.status().message()));
     absl::StatusOr<uhc::backup::Counts> counts =
         uhc::backup::Import(*redis, *regions, *text, absl::GetFlag(FLAGS_rekey));
-    if (!counts.ok()) return Fail("import: " + counts.status().ToString() + "; nothing written");
+    if (!counts.ok()) {
+      // The checks come before the first write; a failure while writing may leave part of it.
+      const bool checked =
+          absl::IsInvalidArgument(counts.status()) || absl::IsFailedPrecondition(counts.status());
+      return Fail("import: " + counts.status().ToString() +
+                  (checked ? "; nothing written"
+                           : "; the target may hold part of the export: flush it and import "
+                             "again"));
+    }
     std::cerr << "uhc-backup: imported " << counts->Summary() << "\n";
     return 0;
   }

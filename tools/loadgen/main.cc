@@ -42,6 +42,8 @@ ABSL_FLAG(int, batch, 2000, "ingest: events per batch");
 ABSL_FLAG(int, window, 4, "ingest: batches in flight per stream");
 ABSL_FLAG(int64_t, participants, 0, "ingest: distinct participants (0: events * 0.6)");
 ABSL_FLAG(bool, enroll_only, false, "ingest: only enrolments (memory measurement)");
+ABSL_FLAG(std::string, region, "",
+          "ingest: every participant in this kab/kota (e.g. 32.01; bucket density measurement)");
 ABSL_FLAG(int64_t, nik_offset, 0, "ingest: first participant number");
 ABSL_FLAG(int, samples, 50, "freshness: measurements");
 ABSL_FLAG(std::string, data_dir, "data", "region CSVs");
@@ -72,6 +74,16 @@ std::vector<v1::IngestEventsRequest> MakeBatches(const RegionRegistry& regions) 
   options.events = absl::GetFlag(FLAGS_events);
   options.participants = absl::GetFlag(FLAGS_participants);
   options.enroll_only = absl::GetFlag(FLAGS_enroll_only);
+  if (const std::string code = absl::GetFlag(FLAGS_region); !code.empty()) {
+    const auto& kabs = regions.regencies();
+    for (size_t i = 0; i < kabs.size(); ++i) {
+      if (kabs[i]->code == code) options.only_region = static_cast<int>(i);
+    }
+    if (options.only_region < 0) {
+      std::cerr << "uhc-loadgen: --region " << code << " is no kab/kota\n";
+      std::exit(2);
+    }
+  }
   options.nik_offset = absl::GetFlag(FLAGS_nik_offset);
   const int batch = absl::GetFlag(FLAGS_batch);
   const auto& kabs = regions.regencies();

@@ -38,7 +38,8 @@ bool EventMix::Next(MixEvent* e) {
   if (options_.enroll_only || r < 60 || next_new_ < 1000) {
     i = next_new_ < people_ ? next_new_++ : static_cast<int64_t>(rng_() % people_);
     Person& p = state_[i];
-    p.region = static_cast<uint16_t>((i * 7919) % kabs_.size());
+    p.region = static_cast<uint16_t>(options_.only_region >= 0 ? options_.only_region
+                                                               : (i * 7919) % kabs_.size());
     p.enrolled = true;
     p.gone = false;
     e->op = MixOp::kEnroll;

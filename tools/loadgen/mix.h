@@ -19,6 +19,7 @@ struct MixOptions {
   int64_t participants = 0;
   bool enroll_only = false;  // only enrolments (memory measurement)
   int64_t nik_offset = 0;    // first participant number (NIKs and event ids move with it)
+  int only_region = -1;      // >= 0: every participant in this kab/kota (index into regencies())
 };
 
 enum class MixOp : uint8_t { kEnroll, kStatus, kSegment, kRelocate, kTerminate };
