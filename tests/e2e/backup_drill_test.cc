@@ -68,7 +68,9 @@ class Stack {
                                      "--data_dir",
                                      UHC_SOURCE_DIR "/data",
                                      "--bucket_bits",
-                                     "4"};
+                                     "4",
+                                     "--drain_seconds",
+                                     "1"};
     if (redis_.cluster) argv.push_back("--redis_cluster");
     enrollment_ = std::make_unique<Process>(
         argv, std::vector<std::string>{std::string("UHC_NIK_HMAC_SECRET=") + kSecret},
@@ -92,7 +94,9 @@ class Stack {
                                      "--data_dir",
                                      UHC_SOURCE_DIR "/data",
                                      "--policy_dir",
-                                     UHC_SOURCE_DIR "/config/policies"};
+                                     UHC_SOURCE_DIR "/config/policies",
+                                     "--drain_seconds",
+                                     "1"};
     if (redis_.cluster) argv.push_back("--redis_cluster");
     classifier_ =
         std::make_unique<Process>(argv, std::vector<std::string>{}, dir_ + "/classifier.log");
@@ -281,6 +285,8 @@ TEST_F(BackupDrillTest, RdbAndExportRestoreWhatPeopleReadByteForByte) {
 
   // ---- Backups: an RDB over the network, and the logical export.
   const std::string rdb = dir_ + "/backup.rdb";
+  // No 5 s wait for more replicas before the snapshot is streamed (repl-diskless-sync-delay).
+  ASSERT_TRUE(source->Connect()->Command({"CONFIG", "SET", "repl-diskless-sync-delay", "0"}).ok());
   ASSERT_EQ(Shell(absl::StrCat("redis-cli -p ", source->port(), " --rdb ", rdb), &out), 0) << out;
   const std::string exported = dir_ + "/export.jsonl";
   ASSERT_EQ(Shell(absl::StrCat(UHC_BACKUP " export --redis_port ", source->port(),
