@@ -53,7 +53,7 @@ start_services() {
   ENROLL_PORT=$(free_port) CLASSIFY_PORT=$(free_port)
   UHC_NIK_HMAC_SECRET=bench-secret-0123456789abcdef-012 "${PIN_REST[@]}" "$binary" "$@" \
     --listen "127.0.0.1:$ENROLL_PORT" --plaintext --metrics_port -1 --redis_port "$REDIS_PORT" \
-    --bucket_bits 5 --redis_threads 4 >/dev/null 2>"$WORK/enrollment.log" </dev/null &
+    --bucket_bits "${BENCH_BUCKET_BITS:-5}" --redis_threads 4 >/dev/null 2>"$WORK/enrollment.log" </dev/null &
   PIDS+=($!)
   "${PIN_REST[@]}" "$BUILD/classifier-svc/classifier-svc" --listen "127.0.0.1:$CLASSIFY_PORT" \
     --plaintext --metrics_port -1 --redis_port "$REDIS_PORT" >/dev/null 2>"$WORK/classifier.log" </dev/null &
