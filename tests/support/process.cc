@@ -47,10 +47,12 @@ int Process::Stop(int signal) {
 }
 
 bool WaitServing(const std::string& address, int timeout_ms, const std::string& service) {
-  auto stub = grpc::health::v1::Health::NewStub(
-      grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  // A channel per attempt: one made while the server was not listening yet waits out gRPC's
+  // reconnect backoff (seconds) after the server is up.
   return WaitFor(
       [&] {
+        auto stub = grpc::health::v1::Health::NewStub(
+            grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
         grpc::health::v1::HealthCheckRequest request;
         request.set_service(service);
         grpc::health::v1::HealthCheckResponse response;
