@@ -6,7 +6,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "classifier-svc/page_token.h"
 #include "classifier-svc/tier_wire.h"
 #include "classifier-svc/watch_stream.h"
 #include "common/domain/errors.h"
@@ -15,15 +14,13 @@
 #include "common/domain/regions.h"
 #include "common/domain/text.h"
 #include "common/redis/history.h"
+#include "common/server/page_token.h"
 #include "common/server/status.h"
 #include "grpcpp/support/byte_buffer.h"
 #include "grpcpp/support/proto_buffer_reader.h"
 
 namespace uhc {
 namespace {
-
-constexpr int kDefaultPageSize = 100;
-constexpr int kMaxPageSize = 1000;
 
 // "unknown tier 'madia' (did you mean 'madya'? uhc-awards-2026 has utama, madya, pratama)".
 std::string UnknownTier(const std::string& tier, const v1::PolicyConfig& policy, bool allow_none) {
@@ -62,8 +59,27 @@ grpc::ByteBuffer ToByteBuffer(std::string bytes) {
 absl::Status UnknownPolicy(const std::string& id, const PolicySet& policies) {
   std::vector<std::string> known;
   for (const auto& [known_id, p] : policies.all()) known.push_back(known_id);
-  return InvalidField("policy_id", absl::StrCat("unknown policy '", Clip(id),
-                                                "' (known: ", absl::StrJoin(known, ", "), ")"));
+  return NotFound(
+      reason::kPolicyNotFound, {"uhc.v1.Policy", Clip(id)},
+      absl::StrCat("unknown policy '", Clip(id), "' (known: ", absl::StrJoin(known, ", "), ")"));
+}
+
+// A province filter: empty, or a province's code.
+absl::Status CheckProvince(const RegionRegistry& regions, const std::string& code) {
+  if (code.empty()) return absl::OkStatus();
+  const Region* p = regions.Find(code);
+  if (p == nullptr) return regions.RegionNotFound(code);
+  if (p->level != RegionLevel::kProvince) {
+    return InvalidField("province_code", absl::StrCat("'", p->code, "' is not a province"));
+  }
+  return absl::OkStatus();
+}
+
+// A required region code.
+absl::Status CheckRegion(const RegionRegistry& regions, const std::string& code) {
+  if (code.empty()) return InvalidField("region_code", "is required");
+  if (regions.Find(code) == nullptr) return regions.RegionNotFound(code);
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -90,7 +106,7 @@ absl::Status ClassifierServiceImpl::Resolve(const std::string& region_code,
   if (*policy == nullptr) return UnknownPolicy(policy_id, *policies_);
   if (region_code.empty()) return InvalidField("region_code", "is required");
   *entry = snapshot.Find(region_code);
-  if (*entry == nullptr) return absl::NotFoundError(regions_->UnknownRegion(region_code));
+  if (*entry == nullptr) return regions_->RegionNotFound(region_code);
   return absl::OkStatus();
 }
 
@@ -202,35 +218,30 @@ absl::Status ClassifierServiceImpl::ListFromSnapshot(const v1::ListRegionTiersRe
   const v1::ListRegionTiersRequest* request = &req;
   const v1::PolicyConfig* policy = policies_->Find(request->policy_id());
   if (policy == nullptr) return UnknownPolicy(request->policy_id(), *policies_);
-  if (!request->province_code().empty()) {
-    const Region* p = regions_->Find(request->province_code());
-    if (p == nullptr || p->level != RegionLevel::kProvince) {
-      return InvalidField("province_code", p == nullptr
-                                               ? regions_->UnknownRegion(request->province_code())
-                                               : absl::StrCat("'", p->code, "' is not a province"));
-    }
+  if (absl::Status s = CheckProvince(*regions_, request->province_code()); !s.ok()) return s;
+  if (!v1::RegionLevel_IsValid(request->level())) {
+    return InvalidField("level", absl::StrCat("unknown level ", static_cast<int>(request->level()),
+                                              " (REGION_LEVEL_NATION, _PROVINCE or _REGENCY)"));
   }
   if (!request->tier().empty() && request->tier() != kNoTier &&
       TierIndex(*policy, request->tier()) < 0) {
     return InvalidField("tier", UnknownTier(request->tier(), *policy, true));
   }
-  if (request->page_size() < 0) return InvalidField("page_size", "must be >= 0");
   std::optional<v1::RegionTierView> view =
       EffectiveView(request->view(), v1::REGION_TIER_VIEW_BASIC);
   if (!view) return UnknownView(request->view());
-  int page_size =
-      request->page_size() == 0 ? kDefaultPageSize : std::min(request->page_size(), kMaxPageSize);
-  const std::string fingerprint = ListingFingerprint(*request, policy->id());
-  std::string after;
-  if (!request->page_token().empty()) {
-    std::optional<std::string> last = DecodePageToken(request->page_token(), fingerprint);
-    if (!last || regions_->Find(*last) == nullptr) {
-      return InvalidField("page_token",
-                          "is not a token of this listing (the filter must not change between "
-                          "pages)");
-    }
-    after = *last;
+  // The token is bound to every field that selects regions (the view only shapes them).
+  const std::string listing = Listing({"ListRegionTiers", policy->id(), request->province_code(),
+                                       std::to_string(request->level()), request->tier(),
+                                       request->as_of_date(), request->cutoff_id()});
+  absl::StatusOr<PageRequest> paging =
+      ReadPage(request->page_size(), request->page_token(), listing);
+  if (!paging.ok()) return paging.status();
+  if (!paging->after.empty() && regions_->Find(paging->after) == nullptr) {
+    return InvalidField("page_token", "names no region");
   }
+  const int page_size = paging->size;
+  const std::string& after = paging->after;
   const std::shared_ptr<const Snapshot>& snapshot = source.snapshot;
   auto matches = [&](const SnapshotEntry& entry) {
     const v1::RegionTier& tier = entry.tiers.at(policy->id());
@@ -258,7 +269,7 @@ absl::Status ClassifierServiceImpl::ListFromSnapshot(const v1::ListRegionTiersRe
       continue;
     }
     if (page.size() == page_size) {
-      if (next_page_token.empty()) next_page_token = EncodePageToken(fingerprint, last);
+      if (next_page_token.empty()) next_page_token = NextPageToken(listing, last);
       continue;  // keep counting total_size
     }
     page.Add(entry->serialized.at(policy->id()));
@@ -280,7 +291,11 @@ grpc::ServerUnaryReactor* ClassifierServiceImpl::PlanTier(grpc::CallbackServerCo
         Resolve(request->region_code(), request->policy_id(), *snapshot, &entry, &policy);
     if (!status.ok()) return status;
     int target = TierIndex(*policy, request->target_tier());
-    if (target < 0) {
+    if (request->target_tier().empty()) {
+      // The tier above the one held (tiers run highest first); the highest when it is held.
+      const int held = TierIndex(*policy, entry->tiers.at(policy->id()).tier());
+      target = held < 0 ? policy->tiers_size() - 1 : std::max(held - 1, 0);
+    } else if (target < 0) {
       return InvalidField("target_tier", UnknownTier(request->target_tier(), *policy, false));
     }
     *response = uhc::PlanTier(*policy, entry->counts, target);
@@ -295,16 +310,9 @@ absl::Status ClassifierServiceImpl::CheckWatchFilters(const std::string& region_
   if (!policy_id.empty() && policies_->Find(policy_id) == nullptr) {
     return UnknownPolicy(policy_id, *policies_);
   }
-  if (!province_code.empty()) {
-    const Region* p = regions_->Find(province_code);
-    if (p == nullptr || p->level != RegionLevel::kProvince) {
-      return InvalidField("province_code", p == nullptr
-                                               ? regions_->UnknownRegion(province_code)
-                                               : absl::StrCat("'", p->code, "' is not a province"));
-    }
-  }
+  if (absl::Status s = CheckProvince(*regions_, province_code); !s.ok()) return s;
   if (!region_code.empty() && regions_->Find(region_code) == nullptr) {
-    return absl::NotFoundError(regions_->UnknownRegion(region_code));
+    return regions_->RegionNotFound(region_code);
   }
   return absl::OkStatus();
 }
@@ -327,17 +335,28 @@ grpc::ServerWriteReactor<v1::WatchTierChangesResponse>* ClassifierServiceImpl::W
                          calls_.CallerKey(*context));
 }
 
-grpc::ServerUnaryReactor* ClassifierServiceImpl::ListPolicies(grpc::CallbackServerContext* context,
-                                                              const v1::ListPoliciesRequest*,
-                                                              v1::ListPoliciesResponse* response) {
+grpc::ServerUnaryReactor* ClassifierServiceImpl::ListPolicies(
+    grpc::CallbackServerContext* context, const v1::ListPoliciesRequest* request,
+    v1::ListPoliciesResponse* response) {
   return calls_.Answer(context, Role::kRead, [&] {
+    const std::string listing = Listing({"ListPolicies"});
+    absl::StatusOr<PageRequest> page =
+        ReadPage(request->page_size(), request->page_token(), listing);
+    if (!page.ok()) return page.status();
+    // By id (all() is ordered), after the previous page's last id.
     for (const auto& [id, policy] : policies_->all()) {
+      if (!page->after.empty() && id <= page->after) continue;
+      if (response->policies_size() == page->size) {
+        response->set_next_page_token(NextPageToken(listing, response->policies().rbegin()->id()));
+        break;
+      }
       v1::PolicySummary* s = response->add_policies();
       s->set_id(id);
       s->set_name(policy.name());
       s->set_description(policy.description());
-      s->set_activity_denominator(policy.activity_denominator() == v1::PARTICIPANTS ? "participants"
-                                                                                    : "population");
+      s->set_activity_denominator(
+          policy.activity_denominator() == v1::ACTIVITY_DENOMINATOR_PARTICIPANTS ? "participants"
+                                                                                 : "population");
       s->set_pemda_monthly_cost_idr(policy.pemda_monthly_cost_idr());
       for (const v1::TierRule& tier : policy.tiers()) {
         v1::TierSummary* t = s->add_tiers();
@@ -358,18 +377,35 @@ grpc::ServerUnaryReactor* ClassifierServiceImpl::ListTierChanges(
     grpc::CallbackServerContext* context, const v1::ListTierChangesRequest* request,
     v1::ListTierChangesResponse* response) {
   absl::Status bad = CheckWatchFilters("", "", request->policy_id());
-  if (bad.ok() && regions_->Find(request->region_code()) == nullptr) {
-    bad = absl::NotFoundError(regions_->UnknownRegion(request->region_code()));
-  }
+  if (bad.ok()) bad = CheckRegion(*regions_, request->region_code());
+  const std::string listing =
+      Listing({"ListTierChanges", request->region_code(), request->policy_id()});
+  absl::StatusOr<PageRequest> page = ReadPage(request->page_size(), request->page_token(), listing);
+  if (bad.ok()) bad = page.status();
   if (!bad.ok()) return calls_.Answer(context, Role::kRead, [&] { return bad; });
-  const int limit = request->limit() <= 0 ? 100 : std::min(request->limit(), 1000);
-  return calls_.OnExecutor(context, Role::kRead, [request, response, limit](RedisClient& redis) {
-    absl::StatusOr<std::vector<v1::TierChange>> history =
-        ReadTierHistory(redis, request->region_code(), request->policy_id(), limit);
-    if (!history.ok()) return history.status();
-    for (v1::TierChange& change : *history) *response->add_changes() = std::move(change);
-    return absl::OkStatus();
-  });
+  return calls_.OnExecutor(
+      context, Role::kRead,
+      [request, response, listing, page = *std::move(page)](RedisClient& redis) {
+        absl::StatusOr<std::vector<v1::TierChange>> history =
+            ReadTierHistory(redis, request->region_code(), request->policy_id());
+        if (!history.ok()) return history.status();
+        // Newest first; a page starts after the previous page's last change (by its identity, not
+        // its index: changes recorded meanwhile are newer and do not shift the pages).
+        size_t i = 0;
+        if (!page.after.empty()) {
+          while (i < history->size() && TierChangeKey((*history)[i]) != page.after) ++i;
+          ++i;  // past it; past the end when it was trimmed away (older ones went with it)
+        }
+        for (; i < history->size(); ++i) {
+          if (response->changes_size() == page.size) {
+            response->set_next_page_token(
+                NextPageToken(listing, TierChangeKey(*response->changes().rbegin())));
+            break;
+          }
+          *response->add_changes() = std::move((*history)[i]);
+        }
+        return absl::OkStatus();
+      });
 }
 
 grpc::ServerUnaryReactor* ClassifierServiceImpl::GetRegionTrend(
@@ -382,10 +418,8 @@ grpc::ServerUnaryReactor* ClassifierServiceImpl::GetRegionTrend(
   absl::StatusOr<std::vector<absl::CivilDay>> days = std::vector<absl::CivilDay>{};
   if (policy == nullptr) {
     bad = UnknownPolicy(request->policy_id(), *policies_);
-  } else if (request->region_code().empty()) {
-    bad = InvalidField("region_code", "is required");
   } else if (region == nullptr) {
-    bad = absl::NotFoundError(regions_->UnknownRegion(request->region_code()));
+    bad = CheckRegion(*regions_, request->region_code());
   } else if (request->interval() != v1::TREND_INTERVAL_UNSPECIFIED &&
              request->interval() != v1::TREND_INTERVAL_MONTH &&
              request->interval() != v1::TREND_INTERVAL_DAY) {

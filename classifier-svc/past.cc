@@ -37,9 +37,10 @@ absl::Status CheckKept(const std::map<std::string, RegionHistory, std::less<>>& 
                        absl::CivilDay day) {
   for (const auto& [code, h] : histories) {
     if (h.Trimmed(day)) {
-      return absl::OutOfRangeError(absl::StrCat("history is kept from ",
-                                                FormatDate(CivilDayOf(*h.kept_from)), " (region ",
-                                                code, "); ask for a later date"));
+      return WithReason(absl::OutOfRangeError(absl::StrCat(
+                            "history is kept from ", FormatDate(CivilDayOf(*h.kept_from)),
+                            " (region ", code, "); ask for a later date")),
+                        reason::kDateOutOfRange);
     }
   }
   return absl::OkStatus();
@@ -104,7 +105,7 @@ absl::StatusOr<PastAnswers::Frozen> PastAnswers::Cutoff(RedisClient& redis, cons
   frozen.cutoff = read->meta;
   frozen.snapshot =
       Snapshot::Build(*regions_, *policies_, read->figures,
-                      absl::FromUnixSeconds(read->meta.created_at().seconds()), nullptr);
+                      absl::FromUnixSeconds(read->meta.create_time().seconds()), nullptr);
   std::lock_guard<std::mutex> lock(mu_);
   cutoffs_[id] = frozen;
   return frozen;

@@ -158,7 +158,7 @@ absl::Status Refresher::RefreshOnce(RedisClient& redis) {
       change.set_policy_id(policy);
       change.set_from_tier(before.empty() ? kNoTier : before);
       change.set_to_tier(tier.tier());
-      *change.mutable_changed_at() =
+      *change.mutable_change_time() =
           google::protobuf::util::TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(read_at));
       change.set_data_version(entry->data_version);
       changes.push_back(std::move(change));

@@ -67,7 +67,7 @@ std::shared_ptr<const Snapshot> Snapshot::Build(
   snapshot->read_at_ = read_at;
   if (read_at != absl::InfinitePast()) {
     v1::RegionTier stamp;
-    *stamp.mutable_as_of() =
+    *stamp.mutable_snapshot_time() =
         google::protobuf::util::TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(read_at));
     snapshot->as_of_field_ = stamp.SerializeAsString();
   }

@@ -200,15 +200,20 @@ absl::StatusOr<bool> LogTrimmedAfter(RedisClient& redis, LogPosition after) {
   return after.ms < kept_from_ms;
 }
 
+std::string TierChangeKey(const v1::TierChange& change) {
+  return absl::StrCat(change.change_time().seconds(), ".", change.change_time().nanos(), "|",
+                      change.policy_id(), "|", change.data_version(), "|", change.to_tier());
+}
+
 absl::StatusOr<std::vector<v1::TierChange>> ReadTierHistory(RedisClient& redis,
                                                             const std::string& region,
-                                                            const std::string& policy, int limit) {
+                                                            const std::string& policy) {
   absl::StatusOr<ReplyPtr> reply =
       redis.Command({"LRANGE", TierHistoryKey(region), "0", std::to_string(kV1HistoryLength - 1)});
   if (!reply.ok()) return reply.status();
   if (absl::Status s = ReplyStatus(reply->get()); !s.ok()) return s;
   std::vector<v1::TierChange> out;
-  for (size_t i = 0; i < (*reply)->elements && static_cast<int>(out.size()) < limit; ++i) {
+  for (size_t i = 0; i < (*reply)->elements; ++i) {
     v1::TierChange change;
     if (!change.ParseFromArray((*reply)->element[i]->str,
                                static_cast<int>((*reply)->element[i]->len))) {

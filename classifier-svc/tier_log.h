@@ -60,10 +60,12 @@ absl::StatusOr<std::vector<LoggedChange>> ReadLogAfter(RedisClient& redis, LogPo
 // some (the token is older than the resume window).
 absl::StatusOr<bool> LogTrimmedAfter(RedisClient& redis, LogPosition after);
 
-// The recorded tier history of a region, newest first, at most `limit` changes of `policy`
-// (all policies when empty).
+// The recorded tier history of a region, newest first (at most the kept length), the changes of
+// `policy` (all policies when empty).
 absl::StatusOr<std::vector<v1::TierChange>> ReadTierHistory(RedisClient& redis,
                                                             const std::string& region,
-                                                            const std::string& policy, int limit);
+                                                            const std::string& policy);
+// What identifies a recorded change, for ListTierChanges' page positions.
+std::string TierChangeKey(const v1::TierChange& change);
 
 }  // namespace uhc

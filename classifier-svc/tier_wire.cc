@@ -26,6 +26,7 @@ v1::RegionTier BasicView(const v1::RegionTier& full) {
   basic.set_region_code(full.region_code());
   basic.set_region_name(full.region_name());
   basic.set_level(full.level());
+  basic.set_policy_id(full.policy_id());
   basic.set_tier(full.tier());
   if (full.has_metrics()) {
     v1::RegionMetrics* metrics = basic.mutable_metrics();
@@ -34,7 +35,7 @@ v1::RegionTier BasicView(const v1::RegionTier& full) {
     metrics->set_pemda_share_bp(full.metrics().pemda_share_bp());
   }
   basic.set_data_version(full.data_version());
-  if (full.has_as_of()) *basic.mutable_as_of() = full.as_of();
+  if (full.has_snapshot_time()) *basic.mutable_snapshot_time() = full.snapshot_time();
   basic.set_stale(full.stale());
   return basic;
 }

@@ -21,11 +21,12 @@ size_t QueuedBytes(const google::protobuf::MessageLite& message) {
 }
 
 absl::Status FellBehind(const WatchLimits& limits) {
-  return absl::ResourceExhaustedError(
-      absl::StrCat("this watcher fell behind by more than ", limits.max_queued_changes,
-                   " changes or ", limits.max_queued_bytes / 1024,
-                   " KiB of queued changes; reconnect with the last resume_token (nothing is "
-                   "lost)"));
+  return WithReason(
+      absl::ResourceExhaustedError(absl::StrCat(
+          "this watcher fell behind by more than ", limits.max_queued_changes, " changes or ",
+          limits.max_queued_bytes / 1024,
+          " KiB of queued changes; reconnect with the last resume_token (nothing is lost)")),
+      reason::kWatcherBehind);
 }
 
 // Changes read from the log at a time: a page is queued whole once the queue has drained, so it
@@ -91,9 +92,11 @@ WatchStream::WatchStream(TierChangeHub* hub, RedisExecutor* executor, WatchStrea
   if (status.ok()) {
     admitted_ = streams_->TryAdmit();
     if (!admitted_) {
-      status = absl::ResourceExhaustedError(absl::StrCat(
-          "this replica serves its limit of ", streams_->limits().max_streams,
-          " WatchTierChanges streams; retry with backoff (another replica may have room)"));
+      status = WithReason(
+          absl::ResourceExhaustedError(absl::StrCat(
+              "this replica serves its limit of ", streams_->limits().max_streams,
+              " WatchTierChanges streams; retry with backoff (another replica may have room)")),
+          reason::kStreamLimit);
     }
   }
   replaying_ = resume.has_value() && status.ok();
@@ -175,7 +178,7 @@ void WatchStream::QueueLocked(v1::WatchTierChangesResponse message) {
 
 void WatchStream::EnqueueKeepAliveLocked() {
   v1::WatchTierChangesResponse message;
-  *message.mutable_keepalive() = google::protobuf::util::TimeUtil::GetCurrentTime();
+  *message.mutable_keepalive_time() = google::protobuf::util::TimeUtil::GetCurrentTime();
   if (position_) message.set_resume_token(ResumeToken(*position_));
   QueueLocked(std::move(message));
 }
@@ -224,10 +227,11 @@ void WatchStream::OnFetched(absl::Status status, bool expired, std::vector<Logge
     return;
   }
   if (expired) {
-    CloseLocked(
+    CloseLocked(WithReason(
         absl::OutOfRangeError("resume_token is older than the resume window: changes after it "
                               "were trimmed; read ListTierChanges for the gap, then "
-                              "watch without a token"));
+                              "watch without a token"),
+        reason::kResumeTokenExpired));
     return;
   }
   for (const LoggedChange& change : page) {
@@ -284,7 +288,9 @@ void WatchStream::OnWriteDone(bool ok) {
 
 void WatchStream::Close() {
   std::lock_guard<std::mutex> lock(mu_);
-  CloseLocked(absl::UnavailableError("server shutting down: reconnect with the last resume_token"));
+  CloseLocked(WithReason(
+      absl::UnavailableError("server shutting down: reconnect with the last resume_token"),
+      reason::kShuttingDown));
 }
 
 void WatchStream::OnCancel() {

@@ -29,7 +29,7 @@ struct EnrollmentServerOptions {
   int redis_threads = 4;
   size_t queue_limit = 256;
   std::string token_file;  // empty: no per-call tokens (local run)
-  // How far ahead of this server's clock an event's occurred_at may be.
+  // How far ahead of this server's clock an event's event_time may be.
   absl::Duration max_future_skew = EventValidator::kDefaultMaxFutureSkew;
   // Days of per-day history kept (common/redis/history.h): at least kMinHistoryDays, or 0 to
   // keep everything. Older days are trimmed at start and then every `trim_interval`.

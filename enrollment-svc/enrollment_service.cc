@@ -101,7 +101,9 @@ class IngestStream final
 EnrollmentMetrics::EnrollmentMetrics(MetricsRegistry* registry) {
   events[0] = nullptr;
   for (int o = 1; o <= 4; ++o) {
-    std::string name = v1::EventOutcome_Name(static_cast<v1::EventOutcome>(o));
+    // "applied", "duplicate", ...: the value's name without the enum prefix.
+    std::string name = v1::EventOutcome_Name(static_cast<v1::EventOutcome>(o))
+                           .substr(std::string_view("EVENT_OUTCOME_").size());
     for (char& c : name) c = static_cast<char>(std::tolower(c));
     events[o] = registry->AddCounter("uhc_events_total", "Participant events by outcome.",
                                      {{"outcome", name}});
@@ -199,10 +201,10 @@ absl::Status EnrollmentServiceImpl::ApplyPrepared(RedisClient& connection,
     response->Clear();
     return applied;
   }
-  metrics_->events[v1::APPLIED]->Increment(response->applied());
-  metrics_->events[v1::DUPLICATE]->Increment(response->duplicate());
-  metrics_->events[v1::STALE]->Increment(response->stale());
-  metrics_->events[v1::REJECTED]->Increment(response->rejected());
+  metrics_->events[v1::EVENT_OUTCOME_APPLIED]->Increment(response->applied());
+  metrics_->events[v1::EVENT_OUTCOME_DUPLICATE]->Increment(response->duplicate());
+  metrics_->events[v1::EVENT_OUTCOME_STALE]->Increment(response->stale());
+  metrics_->events[v1::EVENT_OUTCOME_REJECTED]->Increment(response->rejected());
   metrics_->batch_seconds->Observe(absl::ToDoubleSeconds(absl::Now() - start));
   return absl::OkStatus();
 }
@@ -235,10 +237,10 @@ absl::Status EnrollmentServiceImpl::EnrollOn(RedisClient& redis, const v1::Enrol
   event.set_event_id(request.request_id());
   event.set_nik(request.nik());
   event.set_region_code(request.region_code());
-  if (request.has_occurred_at()) {
-    *event.mutable_occurred_at() = request.occurred_at();
+  if (request.has_event_time()) {
+    *event.mutable_event_time() = request.event_time();
   } else {
-    event.mutable_occurred_at()->set_seconds(absl::ToUnixSeconds(now));
+    event.mutable_event_time()->set_seconds(absl::ToUnixSeconds(now));
   }
   event.mutable_enrolled()->set_segment(request.segment());
   // Validate first: nothing is read or written for a bad request.
@@ -247,6 +249,11 @@ absl::Status EnrollmentServiceImpl::EnrollOn(RedisClient& redis, const v1::Enrol
     std::string field = prepared.field == "event_id"           ? "request_id"
                         : prepared.field == "enrolled.segment" ? "segment"
                                                                : prepared.field;
+    // A code that names no region is NOT_FOUND here as in every RPC (docs/API.md "Errors").
+    if (field == "region_code" && !request.region_code().empty() &&
+        regions_->Find(request.region_code()) == nullptr) {
+      return regions_->RegionNotFound(request.region_code());
+    }
     return InvalidField(field, prepared.reason);
   }
   if (!health_->healthy()) return health_->NotServing();
@@ -264,7 +271,7 @@ absl::Status EnrollmentServiceImpl::EnrollOn(RedisClient& redis, const v1::Enrol
   const v1::EventOutcome outcome = result.results(0).outcome();
   response->set_outcome(outcome);
   v1::Participant* p = response->mutable_participant();
-  if (outcome != v1::APPLIED && outcome != v1::DUPLICATE) {
+  if (outcome != v1::EVENT_OUTCOME_APPLIED && outcome != v1::EVENT_OUTCOME_DUPLICATE) {
     // A later event of this participant is stored: report the participant as it stands.
     return FindParticipant(redis, request.nik(), {prepared.region}, p);
   }
@@ -288,13 +295,13 @@ absl::Status EnrollmentServiceImpl::ClaimRequestId(RedisClient& redis,
                                                    const v1::EnrollRequest& request,
                                                    PreparedEvent* prepared) {
   // What the key stands for: the participant's keyed hash (never the NIK), region, segment and
-  // occurred_at (and whether the caller gave it: one left to the server's clock is the first
+  // event_time (and whether the caller gave it: one left to the server's clock is the first
   // call's on every retry).
   const std::string content =
       absl::StrCat(absl::BytesToHexString(
                        absl::string_view(prepared->key.field.data(), prepared->key.field.size())),
                    "|", request.region_code(), "|", static_cast<int>(request.segment()), "|",
-                   request.has_occurred_at() ? "given" : "server", "|");
+                   request.has_event_time() ? "given" : "server", "|");
   const std::string mine = absl::StrCat(content, prepared->occurred_at_ms);
   // Confirmed by replicas as the apply is (--redis_wait_replicas), so a failover cannot keep the
   // enrolment and lose what its request_id stands for.
@@ -316,10 +323,11 @@ absl::Status EnrollmentServiceImpl::ClaimRequestId(RedisClient& redis,
   uint64_t first_ms = 0;
   absl::string_view rest = stored;
   if (!absl::ConsumePrefix(&rest, content) || !absl::SimpleAtoi(rest, &first_ms) ||
-      (request.has_occurred_at() && first_ms != prepared->occurred_at_ms)) {
-    return absl::AlreadyExistsError(
+      (request.has_event_time() && first_ms != prepared->occurred_at_ms)) {
+    return AlreadyExists(
+        reason::kRequestIdReused, {"uhc.v1.EnrollRequest", Clip(request.request_id())},
         "request_id: was used by an earlier Enroll with other content (NIK, region_code, segment "
-        "or occurred_at); a retry must repeat the request exactly, and a new enrolment needs a "
+        "or event_time); a retry must repeat the request exactly, and a new enrolment needs a "
         "new request_id");
   }
   prepared->occurred_at_ms = first_ms;
@@ -339,8 +347,10 @@ grpc::ServerUnaryReactor* EnrollmentServiceImpl::GetParticipant(
     std::string reason;
     const Region* region = validator_->Regency(request->region_code(), &reason);
     if (region == nullptr) {
-      return calls_.Answer(context, Role::kRead,
-                           [&] { return InvalidField("region_code", reason); });
+      absl::Status bad = regions_->Find(request->region_code()) == nullptr
+                             ? regions_->RegionNotFound(request->region_code())
+                             : InvalidField("region_code", reason);
+      return calls_.Answer(context, Role::kRead, [&] { return bad; });
     }
     candidates.push_back(region);
   } else {
@@ -386,7 +396,9 @@ absl::Status EnrollmentServiceImpl::FindParticipant(RedisClient& redis, const st
     }
   }
   if (best < 0) {
-    return absl::NotFoundError("no participant with this NIK");
+    // The resource name would be the NIK: left empty, as personal data never leaves in an error.
+    return NotFound(reason::kParticipantNotFound, {"uhc.v1.Participant", ""},
+                    "no participant with this NIK");
   }
   const bool terminated = found.kind == RecordKind::kTerminated;
   response->set_region_code(candidates[best]->code);

@@ -89,7 +89,7 @@ class EnrollmentServiceImpl final : public v1::EnrollmentService::CallbackServic
   absl::Status EnrollOn(RedisClient& redis, const v1::EnrollRequest& request,
                         v1::EnrollResponse* response);
   // Records what an Enroll request_id stands for, at its first use (SET NX, expiring after
-  // enroll_idempotency); a retry with the same content gets the first call's occurred_at in
+  // enroll_idempotency); a retry with the same content gets the first call's event_time in
   // `prepared`; other content is ALREADY_EXISTS.
   absl::Status ClaimRequestId(RedisClient& redis, const v1::EnrollRequest& request,
                               PreparedEvent* prepared);
@@ -131,6 +131,9 @@ class RegionAdminServiceImpl final : public v1::RegionAdminService::CallbackServ
   grpc::ServerUnaryReactor* CreateCutoff(grpc::CallbackServerContext* context,
                                          const v1::CreateCutoffRequest* request,
                                          v1::Cutoff* response) override;
+  grpc::ServerUnaryReactor* GetCutoff(grpc::CallbackServerContext* context,
+                                      const v1::GetCutoffRequest* request,
+                                      v1::Cutoff* response) override;
   grpc::ServerUnaryReactor* ListCutoffs(grpc::CallbackServerContext* context,
                                         const v1::ListCutoffsRequest* request,
                                         v1::ListCutoffsResponse* response) override;

@@ -119,7 +119,7 @@ bool IsUnknownCommand(const redisReply* reply) {
 }
 
 void Reject(v1::EventResult* result, const std::string& field, const std::string& reason) {
-  result->set_outcome(v1::REJECTED);
+  result->set_outcome(v1::EVENT_OUTCOME_REJECTED);
   result->set_field(field);
   result->set_reason(reason);
 }
@@ -194,7 +194,7 @@ absl::Status ApplyEvents(RedisClient& redis, const std::vector<PreparedEvent>& e
   // A call Redis refused (an error reply) changed nothing; the batch then fails, but the other
   // calls' follow-ups still go, so no relocation stays half done.
   absl::Status refused;
-  // The largest version of each ENTER sent so far (destination, field, occurred_at, event id
+  // The largest version of each ENTER sent so far (destination, field, event_time, event id
   // hash): every call re-reports the LEAVEs after its events (so a retry heals a lost follow-up),
   // so a chain of moves back and forth would otherwise send the same ENTER many times over.
   absl::flat_hash_map<std::string, uint32_t> sent;
@@ -313,10 +313,10 @@ absl::Status ApplyEvents(RedisClient& redis, const std::vector<PreparedEvent>& e
     }
     switch (apply_abi::Outcome(codes[i])) {
       case kApplied:
-        result->set_outcome(v1::APPLIED);
+        result->set_outcome(v1::EVENT_OUTCOME_APPLIED);
         break;
       case kDuplicate:
-        result->set_outcome(v1::DUPLICATE);
+        result->set_outcome(v1::EVENT_OUTCOME_DUPLICATE);
         break;
       default:
         return absl::InternalError(absl::StrCat(apply_abi::kApplyFunctionV4, ": unexpected result ",
@@ -331,10 +331,10 @@ absl::Status ApplyEvents(RedisClient& redis, const std::vector<PreparedEvent>& e
 void CountOutcomes(v1::IngestEventsResponse* response) {
   int counts[5] = {0, 0, 0, 0, 0};
   for (const v1::EventResult& r : response->results()) ++counts[r.outcome()];
-  response->set_applied(counts[v1::APPLIED]);
-  response->set_duplicate(counts[v1::DUPLICATE]);
-  response->set_stale(counts[v1::STALE]);
-  response->set_rejected(counts[v1::REJECTED]);
+  response->set_applied(counts[v1::EVENT_OUTCOME_APPLIED]);
+  response->set_duplicate(counts[v1::EVENT_OUTCOME_DUPLICATE]);
+  response->set_stale(counts[v1::EVENT_OUTCOME_STALE]);
+  response->set_rejected(counts[v1::EVENT_OUTCOME_REJECTED]);
 }
 
 }  // namespace uhc

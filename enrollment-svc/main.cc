@@ -54,7 +54,7 @@ ABSL_FLAG(int, redis_wait_replicas, 0,
           "confirmed them (WAIT), so a failover loses nothing acked; 0 does not wait "
           "(env UHC_REDIS_WAIT_REPLICAS)");
 ABSL_FLAG(int, max_future_skew_seconds, 300,
-          "events whose occurred_at is further ahead of this server's clock are rejected "
+          "events whose event_time is further ahead of this server's clock are rejected "
           "(env UHC_MAX_FUTURE_SKEW_SECONDS)");
 ABSL_FLAG(int, max_message_mb, 64, "largest request, MiB (env UHC_MAX_MESSAGE_MB)");
 ABSL_FLAG(int, enroll_idempotency_hours, 168,

@@ -8,21 +8,27 @@
 #include "common/observability/log.h"
 #include "common/redis/history.h"
 #include "common/redis/schema.h"
+#include "common/server/page_token.h"
 #include "enrollment-svc/enrollment_service.h"
 #include "google/protobuf/util/time_util.h"
 
 namespace uhc {
 namespace {
 
-// Admin calls take a kab/kota or a province (not the nation).
-void CheckAdminRegion(const RegionRegistry& regions, const std::string& code,
-                      std::vector<FieldViolation>* violations) {
-  const Region* region = regions.Find(code);
-  if (region == nullptr || region->level == RegionLevel::kNation) {
-    violations->push_back({"region_code", region == nullptr
-                                              ? regions.UnknownRegion(code)
-                                              : "is the nation; name a province or kab/kota"});
+// Admin calls take a kab/kota or a province (not the nation). A code that names no region is
+// NOT_FOUND (returned); a missing code or the nation is a field violation (added).
+absl::Status CheckAdminRegion(const RegionRegistry& regions, const std::string& code,
+                              std::vector<FieldViolation>* violations) {
+  if (code.empty()) {
+    violations->push_back({"region_code", "is required"});
+    return absl::OkStatus();
   }
+  const Region* region = regions.Find(code);
+  if (region == nullptr) return regions.RegionNotFound(code);
+  if (region->level == RegionLevel::kNation) {
+    violations->push_back({"region_code", "is the nation; name a province or kab/kota"});
+  }
+  return absl::OkStatus();
 }
 
 // The settings every admin function returns: population, as of, prioritas, dues, version.
@@ -35,7 +41,7 @@ absl::Status DecodeSettings(const redisReply* reply, const std::string& region_c
   redisReply** e = reply->element;
   response->set_region_code(region_code);
   response->set_population(e[0]->integer);
-  response->set_population_as_of(std::string(e[1]->str, e[1]->len));
+  response->set_population_as_of_date(std::string(e[1]->str, e[1]->len));
   response->set_uhc_prioritas(e[2]->integer == 1);
   response->set_dues_paid_through(std::string(e[3]->str, e[3]->len));
   response->set_version(e[4]->integer);
@@ -45,7 +51,7 @@ absl::Status DecodeSettings(const redisReply* reply, const std::string& region_c
 }  // namespace
 
 std::string SettingsText(const v1::RegionSettings& s) {
-  return absl::StrCat("population ", s.population(), " as of ", s.population_as_of(),
+  return absl::StrCat("population ", s.population(), " as of ", s.population_as_of_date(),
                       ", uhc_prioritas ", s.uhc_prioritas() ? "yes" : "no", ", dues paid through ",
                       s.dues_paid_through());
 }
@@ -101,7 +107,9 @@ grpc::ServerUnaryReactor* RegionAdminServiceImpl::SetPopulation(
     grpc::CallbackServerContext* context, const v1::SetPopulationRequest* request,
     v1::RegionSettings* response) {
   std::vector<FieldViolation> violations;
-  CheckAdminRegion(*regions_, request->region_code(), &violations);
+  if (absl::Status s = CheckAdminRegion(*regions_, request->region_code(), &violations); !s.ok()) {
+    return enrollment_->calls().Answer(context, Role::kAdmin, [s] { return s; });
+  }
   if (request->population() < 0 || request->population() > kMaxPopulation) {
     violations.push_back(
         {"population", absl::StrCat(request->population(), " is outside 0..", kMaxPopulation,
@@ -110,11 +118,11 @@ grpc::ServerUnaryReactor* RegionAdminServiceImpl::SetPopulation(
   // A figure as of a later day would be the live one from now on (and outlive every figure set
   // before that day), so it is refused as SetRegionStatus and CreateCutoff refuse future dates.
   const absl::CivilDay today = WibToday(absl::Now());
-  if (std::optional<absl::CivilDay> day = ParseDate(request->as_of()); !day) {
-    violations.push_back({"as_of", "must be a date YYYY-MM-DD"});
+  if (std::optional<absl::CivilDay> day = ParseDate(request->as_of_date()); !day) {
+    violations.push_back({"as_of_date", "must be a date YYYY-MM-DD"});
   } else if (*day > today) {
-    violations.push_back({"as_of", absl::StrCat("is after today (", FormatDate(today),
-                                                " WIB); set a population when it holds")});
+    violations.push_back({"as_of_date", absl::StrCat("is after today (", FormatDate(today),
+                                                     " WIB); set a population when it holds")});
   }
   if (!violations.empty()) {
     return enrollment_->calls().Answer(context, Role::kAdmin,
@@ -127,20 +135,22 @@ grpc::ServerUnaryReactor* RegionAdminServiceImpl::SetPopulation(
     const int64_t population = request->population();
     const int64_t capacity = kabkota_capacity_;
     return enrollment_->calls().Answer(context, Role::kAdmin, [population, capacity] {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "a population of ", population, " does not fit this deployment's bucket layout (at most ",
-          capacity,
-          " participants per kab/kota in compact buckets: --bucket_bits times "
-          "--max_participants_per_bucket); the layout is fixed once data is written: deploy "
-          "with more --bucket_bits (14 for the country, docs/DEPLOY.md) on new data"));
+      return WithReason(
+          absl::FailedPreconditionError(absl::StrCat(
+              "a population of ", population,
+              " does not fit this deployment's bucket layout (at most ", capacity,
+              " participants per kab/kota in compact buckets: --bucket_bits times "
+              "--max_participants_per_bucket); the layout is fixed once data is written: deploy "
+              "with more --bucket_bits (14 for the country, docs/DEPLOY.md) on new data")),
+          reason::kCapacityExceeded);
     });
   }
   return Call(context, "SetPopulation",
-              absl::StrCat("population ", request->population(), " as of ", request->as_of()),
+              absl::StrCat("population ", request->population(), " as of ", request->as_of_date()),
               request->region_code(),
               {"FCALL", apply_abi::kSetPopulationFunction, "2",
                AggregateKey(request->region_code()), SettingsKey(request->region_code()),
-               std::to_string(request->population()), request->as_of()},
+               std::to_string(request->population()), request->as_of_date()},
               response);
 }
 
@@ -148,7 +158,9 @@ grpc::ServerUnaryReactor* RegionAdminServiceImpl::SetRegionStatus(
     grpc::CallbackServerContext* context, const v1::SetRegionStatusRequest* request,
     v1::RegionSettings* response) {
   std::vector<FieldViolation> violations;
-  CheckAdminRegion(*regions_, request->region_code(), &violations);
+  if (absl::Status s = CheckAdminRegion(*regions_, request->region_code(), &violations); !s.ok()) {
+    return enrollment_->calls().Answer(context, Role::kAdmin, [s] { return s; });
+  }
   if (!request->dues_paid_through().empty() && ParseYearMonth(request->dues_paid_through()) == 0) {
     violations.push_back({"dues_paid_through", "must be a month YYYY-MM"});
   }
@@ -199,7 +211,7 @@ grpc::ServerUnaryReactor* RegionAdminServiceImpl::CreateCutoff(
   meta.set_cutoff_id(request->cutoff_id());
   meta.set_as_of_date(request->as_of_date());
   meta.set_description(request->description());
-  *meta.mutable_created_at() = google::protobuf::util::TimeUtil::GetCurrentTime();
+  *meta.mutable_create_time() = google::protobuf::util::TimeUtil::GetCurrentTime();
   std::vector<std::string> codes;
   for (const Region* r : regions_->all()) {
     if (r->level != RegionLevel::kNation) codes.push_back(r->code);
@@ -226,14 +238,59 @@ grpc::ServerUnaryReactor* RegionAdminServiceImpl::CreateCutoff(
       });
 }
 
-grpc::ServerUnaryReactor* RegionAdminServiceImpl::ListCutoffs(grpc::CallbackServerContext* context,
-                                                              const v1::ListCutoffsRequest*,
-                                                              v1::ListCutoffsResponse* response) {
+grpc::ServerUnaryReactor* RegionAdminServiceImpl::GetCutoff(grpc::CallbackServerContext* context,
+                                                            const v1::GetCutoffRequest* request,
+                                                            v1::Cutoff* response) {
+  std::vector<FieldViolation> violations;
+  CheckCutoffId("cutoff_id", request->cutoff_id(), &violations);
+  if (!violations.empty()) {
+    return enrollment_->calls().Answer(context, Role::kRead,
+                                       [&] { return InvalidFields(violations); });
+  }
   return enrollment_->calls().OnExecutor(
-      context, Role::kRead, [response](RedisClient& redis) -> absl::Status {
+      context, Role::kRead, [request, response](RedisClient& redis) -> absl::Status {
         absl::StatusOr<std::vector<v1::Cutoff>> cutoffs = ReadCutoffs(redis);
         if (!cutoffs.ok()) return cutoffs.status();
-        for (v1::Cutoff& c : *cutoffs) *response->add_cutoffs() = std::move(c);
+        for (v1::Cutoff& c : *cutoffs) {
+          if (c.cutoff_id() == request->cutoff_id()) {
+            *response = std::move(c);
+            return absl::OkStatus();
+          }
+        }
+        return NotFound(
+            reason::kCutoffNotFound, {"uhc.v1.Cutoff", request->cutoff_id()},
+            absl::StrCat("no cut-off '", request->cutoff_id(), "' (ListCutoffs shows them)"));
+      });
+}
+
+grpc::ServerUnaryReactor* RegionAdminServiceImpl::ListCutoffs(grpc::CallbackServerContext* context,
+                                                              const v1::ListCutoffsRequest* request,
+                                                              v1::ListCutoffsResponse* response) {
+  const std::string listing = Listing({"ListCutoffs"});
+  absl::StatusOr<PageRequest> page = ReadPage(request->page_size(), request->page_token(), listing);
+  if (!page.ok()) {
+    return enrollment_->calls().Answer(context, Role::kRead, [&] { return page.status(); });
+  }
+  return enrollment_->calls().OnExecutor(
+      context, Role::kRead,
+      [response, listing, page = *std::move(page)](RedisClient& redis) -> absl::Status {
+        absl::StatusOr<std::vector<v1::Cutoff>> cutoffs = ReadCutoffs(redis);
+        if (!cutoffs.ok()) return cutoffs.status();
+        // Oldest first; a page starts after the previous page's last id (cut-offs are never
+        // removed, so the id is always found).
+        size_t i = 0;
+        if (!page.after.empty()) {
+          while (i < cutoffs->size() && (*cutoffs)[i].cutoff_id() != page.after) ++i;
+          ++i;
+        }
+        for (; i < cutoffs->size(); ++i) {
+          if (response->cutoffs_size() == page.size) {
+            response->set_next_page_token(
+                NextPageToken(listing, response->cutoffs().rbegin()->cutoff_id()));
+            break;
+          }
+          *response->add_cutoffs() = std::move((*cutoffs)[i]);
+        }
         return absl::OkStatus();
       });
 }

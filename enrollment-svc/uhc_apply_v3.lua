@@ -7,7 +7,7 @@
 --
 -- Aggregate hash `uhc:{<region>}:agg`, layout 3: field `c` packs the ten counts n1..n5
 -- (participants per segment) and a1..a5 (active per segment), the events applied, the newest
--- occurred_at applied, and the region's current day with the counts it began with (HEAD); part and act
+-- event_time applied, and the region's current day with the counts it began with (HEAD); part and act
 -- are the counts' sums, the data version is `ver` plus the events applied in `c`. pop, pop_asof,
 -- prio, dues and ver are as in layout 1 (ver now moved only by the admin functions). Layout 1
 -- (named fields n1..a5, part, act, ver, last; uhc_apply_v1) and layout 2 (the ten counts alone in
@@ -17,7 +17,7 @@
 -- and the C++ readers know layout 3 only.
 --
 -- Day hash `uhc:{<region>}:days` (common/redis/history.h): field d<day> holds the change of the
--- ten counts, packed as COUNTS, made by the transitions applied whose occurred_at falls on that
+-- ten counts, packed as COUNTS, made by the transitions applied whose event_time falls on that
 -- day (days since 1970-01-01 in WIB, UTC+7); `from` is the first day kept after a trim; `enc` is a
 -- marker that keeps the hash a hash table (see ENC). The changes of the region's current day
 -- (the newest day it has changes on) are kept in its aggregate's `c` instead, and move to the day
@@ -29,7 +29,7 @@
 -- KEYS: the aggregate and bucket keys the events name (all of one hash tag in a cluster); every
 -- aggregate key is followed at once by its region's day hash key.
 -- ARGV[1]: the events, 24 bytes each, laid out as v1's per-event arguments: op, aggregate key
--- index, bucket key index (1-based into KEYS), participant field (8 bytes), occurred_at ms
+-- index, bucket key index (1-based into KEYS), participant field (8 bytes), event_time ms
 -- (6 bytes), event id hash (4 bytes), argument byte.
 -- Returns one result byte per event, as v1 (an ENROLL with PRIO_DECIDES: see there).
 --
@@ -99,7 +99,7 @@ local function add_state(t, state, times)
 end
 
 -- Aggregate layout 3: field `c` holds the counts (as COUNTS), the events applied by this layout
--- (6 bytes; the data version is `ver` plus these), the newest occurred_at applied in ms (6 bytes),
+-- (6 bytes; the data version is `ver` plus these), the newest event_time applied in ms (6 bytes),
 -- the current day (4 bytes, -1 for none), then the counts as they were when that day began (as
 -- COUNTS): 96 bytes. The current day's changes are the counts minus those; a call whose events are
 -- all of the current day (the common case) decodes and rewrites only the first 56 bytes (HEAD).
@@ -361,7 +361,7 @@ local function apply_logged(keys, args, u)
   local nkeys = #keys
   -- The applied events, counted per touched aggregate in the array `counts`: the aggregate's
   -- entries start at b = base_of[its key index] (1, 1 + STRIDE, ... in the order aggregates
-  -- come). b + 11 counts the events applied, b + 12 holds the newest occurred_at applied; for
+  -- come). b + 11 counts the events applied, b + 12 holds the newest event_time applied; for
   -- events of the call's first day (nearly all), b + state counts those that left a record in
   -- that STATE minus those that took one out of it (b + 0 absorbs "no state"). An event costs no
   -- hashing. The changes of events of other days (a call across midnight, late events) go to
@@ -384,7 +384,7 @@ local function apply_logged(keys, args, u)
     end
     if ts >= LAST_MS or (op == STATUS and arg > 1) or (op == SEGMENT and (arg < 1 or arg > 5)) or
        ((op == ENROLL or (op == ENTER and arg ~= FROM_LEAVE)) and (SEG[arg] < 1 or SEG[arg] > 5)) then
-      error({err = BAD_CALL .. 'an argument byte or occurred_at out of range'})
+      error({err = BAD_CALL .. 'an argument byte or event_time out of range'})
     end
     if ts >= day_end or ts < day_start then
       local wib = ts + WIB_MS
@@ -522,7 +522,7 @@ end
 --
 -- A bucket field's value is the participant's timeline in the region: a header byte (the base
 -- state: segment | active << 3; bit 7: a varint of the folded entries' weight follows), then per
--- entry occurred_at ms (6 bytes), event id hash (4), op << 4 | arg (1), and for a LEAVE the
+-- entry event_time ms (6 bytes), event id hash (4), op << 4 | arg (1), and for a LEAVE the
 -- length of its destination's code (1) and the code. An ENTER is stored with op 7 and then its
 -- version and its upgrades (varints: how often a larger version replaced it here); one stored
 -- with op 5 (the first release of timelines) has its version only, taken as its upgrades too. An
@@ -541,7 +541,7 @@ end
 -- Returns the result byte of each event (APPLIED: kept; DUPLICATE: kept already; an ENROLL with
 -- PRIO_DECIDES carries the status in bit 6, as uhc_apply_v3), then the follow-ups: for every
 -- event, every LEAVE at or after its place in the timeline (applied or not), the ENTER to send
--- to its destination: event index (4 bytes, 0-based), occurred_at (6), event id hash (4), carried
+-- to its destination: event index (4 bytes, 0-based), event_time (6), event id hash (4), carried
 -- state (1), version (4), the destination code's length (1) and the code.
 
 -- Writes `v` as a varint (7 bits a byte, low first) into the list `parts`.
@@ -743,7 +743,7 @@ local function apply4_logged(keys, args, u)
     if decided then arg = arg - PRIO_DECIDES end
     if op == LEAVE or op == TERMINATE then arg = 0 end
     if ts >= LAST_MS or not valid_arg(op, arg) then
-      error({err = BAD_CALL .. 'an argument byte or occurred_at out of range'})
+      error({err = BAD_CALL .. 'an argument byte or event_time out of range'})
     end
     local to
     if op == LEAVE then

@@ -10,7 +10,8 @@ TARGETS=("${@:3}")
 
 PACKAGES=(build-essential cmake pkg-config libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev
   protobuf-compiler libabsl-dev libhiredis-dev libssl-dev libgtest-dev libgmock-dev
-  libcpp-httplib-dev redis-server redis-tools python3 python3-yaml stunnel4 openssl clang-format
+  libcpp-httplib-dev redis-server redis-tools python3 python3-yaml python3-grpcio stunnel4 openssl
+  clang-format
   postgresql-15 libpq-dev prometheus
   git)
 missing=()

@@ -33,4 +33,41 @@ std::vector<FieldViolation> FieldViolations(const absl::Status& status) {
   return out;
 }
 
+namespace {
+constexpr char kReasonUrl[] = "uhc.v1/reason";
+constexpr char kResourceUrl[] = "uhc.v1/resource";
+
+absl::Status About(absl::Status status, absl::string_view reason, ResourceRef resource) {
+  status.SetPayload(kResourceUrl, absl::Cord(absl::StrCat(resource.type, "\n", resource.name)));
+  return WithReason(std::move(status), reason);
+}
+}  // namespace
+
+absl::Status WithReason(absl::Status status, absl::string_view reason) {
+  if (!status.ok()) status.SetPayload(kReasonUrl, absl::Cord(reason));
+  return status;
+}
+
+std::string ReasonOf(const absl::Status& status) {
+  auto payload = status.GetPayload(kReasonUrl);
+  return payload ? std::string(*payload) : std::string();
+}
+
+absl::Status NotFound(absl::string_view reason, ResourceRef resource, std::string message) {
+  return About(absl::NotFoundError(message), reason, std::move(resource));
+}
+
+absl::Status AlreadyExists(absl::string_view reason, ResourceRef resource, std::string message) {
+  return About(absl::AlreadyExistsError(message), reason, std::move(resource));
+}
+
+std::optional<ResourceRef> ResourceOf(const absl::Status& status) {
+  auto payload = status.GetPayload(kResourceUrl);
+  if (!payload) return std::nullopt;
+  std::string text(*payload);
+  size_t cut = text.find('\n');
+  if (cut == std::string::npos) return std::nullopt;
+  return ResourceRef{text.substr(0, cut), text.substr(cut + 1)};
+}
+
 }  // namespace uhc

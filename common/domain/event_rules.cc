@@ -63,17 +63,17 @@ PreparedEvent EventValidator::Prepare(const v1::ParticipantEvent& event, int ind
   out.region = Regency(event.region_code(), &reason);
   if (out.region == nullptr) return reject("region_code", reason);
 
-  if (!event.has_occurred_at()) return reject("occurred_at", "is required");
-  const auto& ts = event.occurred_at();
+  if (!event.has_event_time()) return reject("event_time", "is required");
+  const auto& ts = event.event_time();
   if (ts.nanos() < 0 || ts.nanos() > 999999999) {
-    return reject("occurred_at", "nanos must be 0..999999999");
+    return reject("event_time", "nanos must be 0..999999999");
   }
   if (ts.seconds() < kEarliestEventSeconds) {
-    return reject("occurred_at", "is before JKN began (2014-01-01)");
+    return reject("event_time", "is before JKN began (2014-01-01)");
   }
   if (absl::FromUnixSeconds(ts.seconds()) > now + max_future_skew_) {
     return reject(
-        "occurred_at",
+        "event_time",
         absl::StrCat("is more than ", absl::FormatDuration(max_future_skew_),
                      " in the future (the producer's clock?); see --max_future_skew_seconds"));
   }
@@ -87,7 +87,7 @@ PreparedEvent EventValidator::Prepare(const v1::ParticipantEvent& event, int ind
         history_days_;
     if (ts.seconds() < first_day * kDaySeconds - kWibSeconds) {
       const absl::CivilDay first = absl::CivilDay(1970, 1, 1) + first_day;
-      return reject("occurred_at",
+      return reject("event_time",
                     absl::StrCat("is before the history window, which begins on ",
                                  absl::FormatCivilTime(first), " WIB (--history_days ",
                                  history_days_, "); the days it would change are no longer kept"));

@@ -59,7 +59,7 @@ class EventValidator {
         history_days_(history_days) {}
 
   // Field names of rejections are prefixed "events[<index>]." when `in_batch` (bare for
-  // Enroll). `now` bounds occurred_at: at most max_future_skew ahead, and not before the
+  // Enroll). `now` bounds event_time: at most max_future_skew ahead, and not before the
   // history window.
   PreparedEvent Prepare(const v1::ParticipantEvent& event, int index, bool in_batch,
                         absl::Time now) const;

@@ -45,7 +45,7 @@ class NikKeyer {
   int bucket_bits_;
 };
 
-// A stable 32-bit hash of an event id (FNV-1a): orders events with equal occurred_at and detects
+// A stable 32-bit hash of an event id (FNV-1a): orders events with equal event_time and detects
 // duplicates in the 4 bytes a participant record spends on it.
 uint32_t EventIdHash(absl::string_view event_id);
 

@@ -33,7 +33,7 @@ int64_t EnrolmentsFor(const v1::PolicyConfig& policy, const v1::CriteriaGroup& g
   if (lo > hi) return -1;
   int64_t e = lo;
   for (const v1::Criterion& c : group.criterion()) {
-    if (c.metric() == v1::COVERAGE) {
+    if (c.metric() == v1::METRIC_COVERAGE) {
       int64_t needed = CeilBasisPointsOf(c.min_bp(), counts.population);
       e = std::max(e, SaturatingSub(needed, counts.Participants()));
     }

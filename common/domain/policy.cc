@@ -21,11 +21,11 @@ int64_t Clamp128(absl::int128 v) {
 
 const char* MetricName(v1::Metric metric) {
   switch (metric) {
-    case v1::COVERAGE:
+    case v1::METRIC_COVERAGE:
       return "coverage";
-    case v1::ACTIVITY:
+    case v1::METRIC_ACTIVITY:
       return "activity";
-    case v1::PEMDA_SHARE:
+    case v1::METRIC_PEMDA_SHARE:
       return "pemda_share";
     default:
       return "unknown";
@@ -50,11 +50,11 @@ struct Ratio {
 
 Ratio RatioOf(const v1::PolicyConfig& policy, v1::Metric metric, const RegionCounts& counts) {
   switch (metric) {
-    case v1::COVERAGE:
+    case v1::METRIC_COVERAGE:
       return {counts.Participants(), counts.population};
-    case v1::ACTIVITY:
+    case v1::METRIC_ACTIVITY:
       return {counts.Active(), ActivityDenominator(policy, counts)};
-    case v1::PEMDA_SHARE:
+    case v1::METRIC_PEMDA_SHARE:
       return {counts.PemdaRegistered(), counts.population};
     default:
       return {0, 0};
@@ -97,15 +97,21 @@ v1::CriterionResult EvaluateRequirement(const v1::Requirement& req, const Region
   v1::CriterionResult result;
   result.set_description(DescribeRequirement(req));
   if (req.has_dues_paid_through()) {
+    // Months travel as "YYYY-MM" strings (required_month, actual_month), compared as YYYYMM.
+    const int64_t required = ParseYearMonth(req.dues_paid_through());
     result.set_metric("dues_paid_through");
-    result.set_required(ParseYearMonth(req.dues_paid_through()));
-    result.set_actual(counts.dues_paid_through);
+    result.set_required_month(req.dues_paid_through());
+    if (counts.dues_paid_through > 0) {
+      result.set_actual_month(absl::StrFormat("%04d-%02d", counts.dues_paid_through / 100,
+                                              counts.dues_paid_through % 100));
+    }
+    result.set_met(counts.dues_paid_through >= required);
   } else {
     result.set_metric("uhc_prioritas");
     result.set_required(req.uhc_prioritas() ? 1 : 0);
     result.set_actual(counts.uhc_prioritas ? 1 : 0);
+    result.set_met(result.actual() >= result.required());
   }
-  result.set_met(result.actual() >= result.required());
   result.set_shortfall_people(result.met() ? 0 : -1);
   return result;
 }
@@ -140,8 +146,9 @@ int ParseYearMonth(const std::string& text) {
 }
 
 int64_t ActivityDenominator(const v1::PolicyConfig& policy, const RegionCounts& counts) {
-  return policy.activity_denominator() == v1::PARTICIPANTS ? counts.Participants()
-                                                           : counts.population;
+  return policy.activity_denominator() == v1::ACTIVITY_DENOMINATOR_PARTICIPANTS
+             ? counts.Participants()
+             : counts.population;
 }
 
 void FillMetrics(const v1::PolicyConfig& policy, const RegionCounts& counts, v1::RegionMetrics* m) {

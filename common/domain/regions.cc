@@ -11,6 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "common/domain/errors.h"
 
 namespace uhc {
 namespace {
@@ -282,6 +283,10 @@ std::string RegionRegistry::UnknownCode(absl::string_view code) const {
 
 std::string RegionRegistry::UnknownRegion(absl::string_view query) const {
   return UnknownMessage("region", query, Suggest(query));
+}
+
+absl::Status RegionRegistry::RegionNotFound(absl::string_view code) const {
+  return NotFound(reason::kRegionNotFound, {"uhc.v1.Region", Clip(code)}, UnknownRegion(code));
 }
 
 }  // namespace uhc

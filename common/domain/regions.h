@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "common/domain/text.h"
@@ -60,6 +61,9 @@ class RegionRegistry {
   std::string UnknownCode(absl::string_view code) const;
   // The same with a suggestion by code or name (Suggest), for one region named per call.
   std::string UnknownRegion(absl::string_view query) const;
+  // NOT_FOUND, reason REGION_NOT_FOUND, with UnknownRegion's words and a ResourceInfo naming the
+  // code (clipped): the one error for a region code that names no region, in every RPC.
+  absl::Status RegionNotFound(absl::string_view code) const;
 
  private:
   RegionRegistry() = default;

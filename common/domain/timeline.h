@@ -3,8 +3,8 @@
 // A participant's timeline in one region, and the rule that makes every answer independent of
 // the order events arrive in (issue #26, docs/DESIGN.md "Exact whatever the order").
 //
-// A participant's state at instant t is the fold, in order of (occurred_at, event id hash), of
-// their distinct events with occurred_at <= t, from "not a participant". Events are kept where
+// A participant's state at instant t is the fold, in order of (event_time, event id hash), of
+// their distinct events with event_time <= t, from "not a participant". Events are kept where
 // they are applied today, under the hash tag of the region they name (a region's writes stay in
 // one slot): the timeline of (region R, participant p) holds p's events that name R, and the
 // arrivals relocations carried into R. Folded alone it gives p's state in R over time:
@@ -74,7 +74,7 @@ struct Entry {
   std::string to;         // LEAVE: the destination region's code
   uint32_t upgrades = 0;  // ENTER: how often a larger version replaced it here
 
-  // Entries are ordered, and identified, by (occurred_at, event id hash).
+  // Entries are ordered, and identified, by (event_time, event id hash).
   bool Before(const Entry& other) const {
     return occurred_at_ms != other.occurred_at_ms ? occurred_at_ms < other.occurred_at_ms
                                                   : event_id_hash < other.event_id_hash;
@@ -91,7 +91,7 @@ struct Timeline {
 };
 
 // Stored form (a bucket hash value): a header byte (base state byte, bit 7 set when a varint
-// `folded` follows), then per entry occurred_at ms (6 bytes big-endian), event id hash (4), op << 4
+// `folded` follows), then per entry event_time ms (6 bytes big-endian), event id hash (4), op << 4
 // | arg (1); a LEAVE then the length of `to` (1) and its bytes. An ENTER is stored with op 7 (not
 // 5) and then its version and its upgrades (varints); one stored with op 5 (by the first release
 // of timelines) has its version only, and its upgrades are taken to be its version, which keeps
@@ -136,7 +136,7 @@ struct FollowUp {
 
 enum class Outcome {
   kApplied,    // kept (an ENTER: replaced one of a smaller version)
-  kDuplicate,  // the same (occurred_at, event id hash) is kept already (an ENTER: of a version
+  kDuplicate,  // the same (event_time, event id hash) is kept already (an ENTER: of a version
                // as large)
 };
 

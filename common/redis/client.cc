@@ -9,6 +9,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/domain/errors.h"
 #include "common/observability/log.h"
 #include "common/redis/cluster.h"
 
@@ -124,10 +125,11 @@ absl::Status ReplyStatus(const redisReply* reply) {
   if (reply->type != REDIS_REPLY_ERROR) return absl::OkStatus();
   absl::string_view text(reply->str, reply->len);
   if (absl::StartsWith(text, "OOM")) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "redis is full (maxmemory reached): retry later with backoff; operators: raise "
-        "maxmemory or add shards (",
-        text, ")"));
+    return WithReason(absl::ResourceExhaustedError(absl::StrCat(
+                          "redis is full (maxmemory reached): retry later with backoff; "
+                          "operators: raise maxmemory or add shards (",
+                          text, ")")),
+                      reason::kStoreFull);
   }
   struct Transient {
     absl::string_view prefix;

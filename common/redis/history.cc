@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "common/domain/errors.h"
 #include "common/domain/policy.h"
 #include "common/domain/text.h"
 
@@ -266,8 +267,8 @@ absl::StatusOr<std::vector<v1::Cutoff>> ReadCutoffs(RedisClient& redis) {
   });
   if (!bad.ok()) return bad;
   std::sort(out.begin(), out.end(), [](const v1::Cutoff& a, const v1::Cutoff& b) {
-    if (a.created_at().seconds() != b.created_at().seconds()) {
-      return a.created_at().seconds() < b.created_at().seconds();
+    if (a.create_time().seconds() != b.create_time().seconds()) {
+      return a.create_time().seconds() < b.create_time().seconds();
     }
     return a.cutoff_id() < b.cutoff_id();
   });
@@ -284,14 +285,16 @@ absl::StatusOr<FrozenCutoff> ReadCutoff(RedisClient& redis, const std::string& i
   const redisReply* meta = (*r)[0].get();
   const redisReply* data = (*r)[1].get();
   if (meta->type != REDIS_REPLY_STRING) {
-    return absl::NotFoundError(
-        absl::StrCat("no cut-off '", Clip(id), "' (uhcctl cutoff list shows them)"));
+    return NotFound(reason::kCutoffNotFound, {"uhc.v1.Cutoff", Clip(id)},
+                    absl::StrCat("no cut-off '", Clip(id), "' (uhcctl cutoff list shows them)"));
   }
   if (data->type != REDIS_REPLY_STRING) {
-    return absl::NotFoundError(absl::StrCat(
-        "cut-off '", Clip(id),
-        "' is listed without its figures (left by an earlier release when Redis refused a "
-        "write): CreateCutoff with the same id and date completes it"));
+    return NotFound(
+        reason::kCutoffNotFound, {"uhc.v1.Cutoff", Clip(id)},
+        absl::StrCat(
+            "cut-off '", Clip(id),
+            "' is listed without its figures (left by an earlier release when Redis refused a "
+            "write): CreateCutoff with the same id and date completes it"));
   }
   FrozenCutoff out;
   std::optional<std::map<std::string, RegionAggregate, std::less<>>> figures =
@@ -312,9 +315,10 @@ absl::StatusOr<v1::Cutoff> SameCutoff(absl::string_view record, const v1::Cutoff
     return absl::InternalError("malformed cut-off record");
   }
   if (out.as_of_date() != wanted.as_of_date()) {
-    return absl::AlreadyExistsError(absl::StrCat("cut-off '", Clip(wanted.cutoff_id()),
-                                                 "' exists as of ", out.as_of_date(),
-                                                 "; a cut-off never changes: choose another id"));
+    return AlreadyExists(
+        reason::kCutoffExists, {"uhc.v1.Cutoff", Clip(wanted.cutoff_id())},
+        absl::StrCat("cut-off '", Clip(wanted.cutoff_id()), "' exists as of ", out.as_of_date(),
+                     "; a cut-off never changes: choose another id"));
   }
   return out;
 }
@@ -383,9 +387,10 @@ absl::StatusOr<v1::Cutoff> FreezeCutoff(RedisClient& redis, const v1::Cutoff& me
   std::map<std::string, RegionAggregate, std::less<>> frozen;
   for (const auto& [code, history] : *histories) {
     if (history.Trimmed(*on)) {
-      return absl::FailedPreconditionError(absl::StrCat("history of ", code, " is kept from ",
-                                                        FormatDate(CivilDayOf(*history.kept_from)),
-                                                        " only"));
+      return WithReason(
+          absl::OutOfRangeError(absl::StrCat("history of ", code, " is kept from ",
+                                             FormatDate(CivilDayOf(*history.kept_from)), " only")),
+          reason::kDateOutOfRange);
     }
     RegionAggregate& a = frozen[code];
     a.counts = history.On(*on);

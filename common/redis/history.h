@@ -3,7 +3,7 @@
 // The time dimension: what each region's figures were at the end of any day, by event time.
 //
 // uhc_apply_v3 (enrollment-svc/uhc_apply_v3.lua) adds every applied transition's change of the
-// ten counts to the day (WIB, UTC+7) of its occurred_at, in the region's day hash, in the same
+// ten counts to the day (WIB, UTC+7) of its event_time, in the region's day hash, in the same
 // atomic call that changes the live aggregate. So, for any day D, the counts at the end of D are
 // the live counts minus every day's change after D: exact, late arrivals included (an event
 // applied today that occurred last month changes last month's day). Events answered STALE are not

@@ -47,7 +47,7 @@ std::string V1HistoryKey(absl::string_view region);  // uhc:{12.19}:history
 
 // ---- Participant record: the 11-byte value of a bucket hash field (the field is 8 bytes of the
 // NIK's keyed HMAC). flags (bits 0-2 segment, bit 3 active, bits 4-6 kind of the last applied
-// event), occurred_at ms (6 bytes, big-endian), hash of the last event id (4 bytes).
+// event), event_time ms (6 bytes, big-endian), hash of the last event id (4 bytes).
 enum class RecordKind : uint8_t {
   kEnrolled = apply_constants::K_ENROLLED,
   kStatusChanged = apply_constants::K_STATUS,
@@ -93,7 +93,7 @@ inline constexpr char kParticipants[] = "part";
 inline constexpr char kActive[] = "act";
 inline constexpr char kNewestEvent[] = "last";
 // Layout 3 packs the counts into one field (enrollment-svc/uhc_apply_v3.lua): n1..n5 then a1..a5
-// as 4-byte big-endian signed integers, then the events applied (6 bytes), the newest occurred_at
+// as 4-byte big-endian signed integers, then the events applied (6 bytes), the newest event_time
 // ms (6), the current day (4, signed, -1 for none) and the counts that day began with (40): 96
 // bytes. Layouts 1 (named fields) and 2 (a 40-byte `c`) are moved to it by enrollment-svc when it
 // starts (uhc_migrate_layout_v3) and read nowhere else; uhc:meta's `layout` says it is done.
@@ -122,7 +122,7 @@ std::optional<PackedAggregate> UnpackAggregate(absl::string_view c);
 RegionAggregate ParseAggregate(const redisReply* reply);
 // An HGETALL reply of an aggregate hash as field -> integer, with the packed counts under the
 // names of layout 1: n1..n5, a1..a5, part and act, `ver` the data version and `last` the newest
-// occurred_at (both partly in `c`). Fields that are not integers (dues, pop_asof) are 0.
+// event_time (both partly in `c`). Fields that are not integers (dues, pop_asof) are 0.
 std::map<std::string, int64_t> AggregateFields(const redisReply* reply);
 
 // ---- The uhc_v3 library (enrollment-svc/uhc_apply_v3.lua).
@@ -184,7 +184,7 @@ inline uint8_t CarriedEnterArg(uint8_t leave_result) {
   return static_cast<uint8_t>(((leave_result >> 3) & 7) | (((leave_result >> 6) & 1) << 3));
 }
 // One event argument: op, aggregate and bucket key indexes (1-based into KEYS), participant
-// field (8 bytes), occurred_at ms, event id hash, argument byte.
+// field (8 bytes), event_time ms, event id hash, argument byte.
 std::string EncodeEventArg(uint8_t op, uint16_t aggregate_key, uint16_t bucket_key,
                            absl::string_view field, uint64_t occurred_at_ms, uint32_t event_id_hash,
                            uint8_t arg);

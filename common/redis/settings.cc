@@ -2,6 +2,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/domain/errors.h"
 #include "common/observability/log.h"
 #include "common/redis/schema.h"
 
@@ -96,9 +97,11 @@ absl::Status RedisSettingsMonitor::Check(RedisClient& redis) {
   for (const SettingFinding& f : *findings) {
     seen.push_back(absl::StrCat(f.node, "|", f.setting, "|", f.value));
     if (f.loses_data && refuse.ok()) {
-      refuse = absl::FailedPreconditionError(absl::StrCat(
-          "Redis ", f.node, " has ", f.setting, " ", f.value, " (wanted ", f.wanted,
-          "): it would silently drop participants; writes are refused until it is fixed"));
+      refuse = WithReason(
+          absl::FailedPreconditionError(absl::StrCat(
+              "Redis ", f.node, " has ", f.setting, " ", f.value, " (wanted ", f.wanted,
+              "): it would silently drop participants; writes are refused until it is fixed")),
+          reason::kStoreMisconfigured);
     }
   }
   if (seen != logged_) {

@@ -13,6 +13,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
+#include "common/domain/errors.h"
 #include "common/observability/log.h"
 
 namespace uhc {
@@ -141,6 +142,20 @@ CallerIdentity IdentifyCaller(const grpc::ServerContextBase& context) {
   return who;
 }
 
+namespace {
+const char* RoleName(Role role) {
+  switch (role) {
+    case Role::kIngest:
+      return "ingest";
+    case Role::kAdmin:
+      return "admin";
+    case Role::kRead:
+      return "read";
+  }
+  return "?";
+}
+}  // namespace
+
 absl::Status TokenAuthorizer::Check(const grpc::ServerContextBase& context, Role role) const {
   MaybeReload();
   const std::shared_ptr<const Entries> entries = std::atomic_load(&entries_);
@@ -150,7 +165,9 @@ absl::Status TokenAuthorizer::Check(const grpc::ServerContextBase& context, Role
                                 ? absl::string_view()
                                 : absl::string_view(it->second.data(), it->second.size());
   if (!absl::ConsumePrefix(&value, "Bearer ")) {
-    return absl::UnauthenticatedError("missing 'authorization: Bearer <token>' metadata");
+    return WithReason(
+        absl::UnauthenticatedError("missing 'authorization: Bearer <token>' metadata"),
+        reason::kCredentialsMissing);
   }
   std::array<unsigned char, 32> presented = Digest(value);
   int roles = 0;
@@ -160,9 +177,13 @@ absl::Status TokenAuthorizer::Check(const grpc::ServerContextBase& context, Role
     known |= match;
     roles |= match ? e.roles : 0;
   }
-  if (!known) return absl::UnauthenticatedError("unknown token");
+  if (!known) {
+    return WithReason(absl::UnauthenticatedError("unknown token"), reason::kCredentialsInvalid);
+  }
   if ((roles & static_cast<int>(role)) == 0) {
-    return absl::PermissionDeniedError("the token lacks the role this call needs");
+    return WithReason(absl::PermissionDeniedError(absl::StrCat(
+                          "the token lacks the role this call needs (", RoleName(role), ")")),
+                      reason::kRoleDenied);
   }
   return absl::OkStatus();
 }

@@ -77,7 +77,7 @@ std::string Check(Call& call, const char* s, size_t n, int keys, size_t destinat
     if (v.decided) e.arg -= PRIO_DECIDES;
     if (e.op == LEAVE || e.op == TERMINATE) e.arg = 0;
     if (e.ts >= tl::kLastMs || !ValidArg(e.op, e.arg)) {
-      return "an argument byte or occurred_at out of range";
+      return "an argument byte or event_time out of range";
     }
     if (e.op == LEAVE && (v.extra < 1 || v.extra > destinations)) {
       return "a destination index out of range";

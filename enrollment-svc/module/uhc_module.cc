@@ -8,7 +8,7 @@
 //   uhc.apply_v3 <numkeys> <key>... <events>
 //
 // KEYS and the events as uhc_apply_v3's (24 bytes per event: op, aggregate key index, bucket key
-// index, participant field, occurred_at ms, event id hash, argument). It checks the whole call
+// index, participant field, event_time ms, event id hash, argument). It checks the whole call
 // first (event layout, key indexes, argument bytes, key types) and changes nothing when any is
 // wrong; a stored value found malformed later puts back the records written so far (the
 // aggregates are read and checked before any is written), so a call that fails changes nothing.
@@ -34,7 +34,7 @@
 namespace uhc::redis_module {
 namespace {
 
-// A participant record: flags, occurred_at ms (6 bytes), event id hash (4).
+// A participant record: flags, event_time ms (6 bytes), event id hash (4).
 std::string Record(int flags, uint64_t ts, uint32_t idh) {
   std::string r;
   r.push_back(static_cast<char>(flags));
@@ -57,7 +57,7 @@ std::string Check(Call& call, const char* s, size_t n, int keys, std::vector<Eve
             static_cast<uint32_t>(Big(p + 19, 4))};
     if (e.op < ENROLL || e.op > TERMINATE) return "an event's operation is not 1-6";
     // The function keys a day in 16 bits: days from 65,536 on (the year 2149) are refused.
-    if (e.ts >= kMaxDays * kDayMs - kWibMs) return "an event's occurred_at is past the year 2148";
+    if (e.ts >= kMaxDays * kDayMs - kWibMs) return "an event's event_time is past the year 2148";
     // The aggregate's day hash key follows it.
     if (e.agg < 1 || e.agg + 1 > keys || e.bucket < 1 || e.bucket > keys) {
       return "an event names a key index outside KEYS";

@@ -13,7 +13,7 @@ src = pathlib.Path(__file__).resolve().parents[2] / "enrollment-svc" / "uhc_appl
 lua = src.read_text()
 
 REPLACEMENTS = [
-    # Per event: no day from occurred_at; every event on the call's first day.
+    # Per event: no day from event_time; every event on the call's first day.
     ("""    if ts >= day_end or ts < day_start then
       local wib = ts + WIB_MS
       day = (wib - wib % DAY_MS) / DAY_MS

@@ -6,12 +6,12 @@
 -- live row in the new one. pkey is the 8-byte field of HMAC-SHA256(secret, NIK) as a big-endian
 -- bigint; flags is the record's first byte (bits 0-2 segment, bit 3 active, bits 4-6 kind of the
 -- last applied event: 1 ENROLLED, 2 STATUS, 3 SEGMENT, 4 RELOCATED, 5 MOVED_OUT, 6 TERMINATED;
--- 5 and 6 are tombstones and count nowhere); ts the last applied event's occurred_at in ms; idh
+-- 5 and 6 are tombstones and count nowhere); ts the last applied event's event_time in ms; idh
 -- its event id hash (FNV-1a, uint32) minus 2^31, so that signed order is unsigned order.
 --
 -- region_agg: one row per kab/kota (index into the registry's regencies), the fields of the
 -- aggregate hash: n1..n5 / a1..a5 participants / active per segment, part / act totals, ver (+1
--- per applied step) and last (newest applied occurred_at, ms).
+-- per applied step) and last (newest applied event_time, ms).
 --
 -- Steps in, as uhc_apply_v1's ARGV: a relocation is a LEAVE (op 4) of the old region followed by
 -- an ENTER (op 5, arg 255: "what the LEAVE removed") of the new one. Ops 1 ENROLL (arg segment |
@@ -55,7 +55,7 @@ CREATE TABLE uhc_pg.region_agg (
 -- one reads and locks the existing ones, the steps are decided in order in PL/pgSQL variables
 -- only, then one UPDATE, one INSERT and one aggregate upsert. A record's net effect on its
 -- region is its final contribution minus its first, which is what the Lua's per-step deltas add
--- up to; ver adds the applied steps and last takes their newest occurred_at.
+-- up to; ver adds the applied steps and last takes their newest event_time.
 CREATE FUNCTION uhc_pg.apply_batch(e_op smallint[], e_region smallint[], e_pkey bigint[],
                                    e_ts bigint[], e_idh integer[], e_arg smallint[])
 RETURNS smallint[] LANGUAGE plpgsql AS $$

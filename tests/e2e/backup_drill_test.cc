@@ -8,6 +8,7 @@
 //     primaries (another shard count), the events are replayed there shuffled, and only then is
 //     classifier-svc started;
 // and in both the same commands print the same bytes.
+#include <openssl/sha.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -19,6 +20,7 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "common/config/files.h"
 #include "common/redis/schema.h"
 #include "grpcpp/grpcpp.h"
@@ -213,6 +215,31 @@ void ExpectSameReadings(const std::map<std::string, std::string>& before,
   }
 }
 
+// `path`, an export of format version 2, rewritten as version 1 wrote it: Cutoff.created_at and
+// TierChange.changed_at, version 1, and a trailer that matches.
+void RewriteAsVersion1(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream whole;
+  whole << in.rdbuf();
+  std::string text = whole.str();
+  const size_t trailer = text.rfind("{\"trailer\"");
+  ASSERT_NE(trailer, std::string::npos);
+  std::string body = text.substr(0, trailer);
+  ASSERT_NE(body.find("\"create_time\":"), std::string::npos) << "a cut-off to rename";
+  ASSERT_NE(body.find("\"change_time\":"), std::string::npos) << "a tier change to rename";
+  ASSERT_NE(body.find("\"version\":2"), std::string::npos);
+  body = absl::StrReplaceAll(body, {{"\"create_time\":", "\"created_at\":"},
+                                    {"\"change_time\":", "\"changed_at\":"},
+                                    {"\"version\":2", "\"version\":1"}});
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(body.data()), body.size(), digest);
+  std::string hex;
+  for (unsigned char b : digest) absl::StrAppend(&hex, absl::Hex(b, absl::kZeroPad2));
+  const int64_t records = std::count(body.begin(), body.end(), '\n');
+  std::ofstream(path, std::ios::trunc)
+      << body << "{\"trailer\":{\"records\":\"" << records << "\",\"sha256\":\"" << hex << "\"}}\n";
+}
+
 TEST_F(BackupDrillTest, RdbAndExportRestoreWhatPeopleReadByteForByte) {
   // ---- The dataset, on a standalone Redis like production's (AOF, the module).
   auto source = std::make_unique<RedisServer>(WithApplyModule({"--appendonly", "yes"}));
@@ -318,8 +345,10 @@ TEST_F(BackupDrillTest, RdbAndExportRestoreWhatPeopleReadByteForByte) {
   }
 
   // ---- 2. Import the export into an empty cluster of three primaries, replay the events
-  // shuffled, then start the classifier.
+  // shuffled, then start the classifier. The file imported is the export as format version 1
+  // wrote it (the field names before docs/API.md's renames): old backups restore exactly too.
   {
+    ASSERT_NO_FATAL_FAILURE(RewriteAsVersion1(exported));
     RedisClusterNodes cluster;
     const RedisOptions options = cluster.options();
     ASSERT_EQ(Shell(absl::StrCat(UHC_BACKUP " import --redis_cluster --redis_port ", options.port,
@@ -371,7 +400,7 @@ TEST(BackupImportTest, RefusesDamagedFilesAndForeignTargetsWritingNothing) {
   edited.replace(edited.find("\"100\""), 5, "\"900\"");
   std::string cut = good.substr(0, good.rfind("{\"trailer"));
   std::string newer = good;
-  newer.replace(newer.find("\"version\":1"), 11, "\"version\":9");
+  newer.replace(newer.find("\"version\":2"), 11, "\"version\":9");
   for (const std::string& bad : {edited, cut, std::string("{}\n"), newer}) {
     absl::StatusOr<backup::Counts> r = backup::Import(*dst, regions, bad);
     EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << r.status();

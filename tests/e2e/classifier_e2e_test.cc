@@ -97,7 +97,7 @@ class ClassifierE2eTest : public ::testing::Test {
     v1::SetPopulationRequest pop;
     pop.set_region_code(code);
     pop.set_population(population);
-    pop.set_as_of("2025-12-31");
+    pop.set_as_of_date("2025-12-31");
     v1::RegionSettings out;
     grpc::ClientContext c1;
     ASSERT_TRUE(admin_->SetPopulation(&c1, pop, &out).ok());
@@ -334,12 +334,14 @@ TEST_F(ClassifierE2eTest, PagingReturnsEveryRegionOnceFiltersWorkAndBadTokensAre
             grpc::StatusCode::INVALID_ARGUMENT);
 }
 
-// RegionTier with the fields of the basic view copied from `full`; as_of and stale left out.
+// RegionTier with the fields of the basic view copied from `full`; snapshot_time and stale left
+// out.
 v1::RegionTier BasicFieldsOf(const v1::RegionTier& full) {
   v1::RegionTier basic;
   basic.set_region_code(full.region_code());
   basic.set_region_name(full.region_name());
   basic.set_level(full.level());
+  basic.set_policy_id(full.policy_id());
   basic.set_tier(full.tier());
   basic.mutable_metrics()->set_coverage_bp(full.metrics().coverage_bp());
   basic.mutable_metrics()->set_activity_bp(full.metrics().activity_bp());
@@ -350,8 +352,8 @@ v1::RegionTier BasicFieldsOf(const v1::RegionTier& full) {
 
 // `tier` without as_of, which changes with every snapshot; asserts it was there.
 v1::RegionTier WithoutAsOf(v1::RegionTier tier) {
-  EXPECT_TRUE(tier.has_as_of()) << tier.region_code();
-  tier.clear_as_of();
+  EXPECT_TRUE(tier.has_snapshot_time()) << tier.region_code();
+  tier.clear_snapshot_time();
   return tier;
 }
 
@@ -410,7 +412,7 @@ TEST_F(ClassifierE2eTest, ViewsListIsBasicAndGetIsFullUnlessAskedAndFullRowsEqua
   EXPECT_EQ(batu_bara.metrics().participants(), 0);
   EXPECT_EQ(batu_bara.criteria_size(), 0);
   EXPECT_TRUE(batu_bara.parent_code().empty());
-  EXPECT_TRUE(batu_bara.policy_id().empty());
+  EXPECT_EQ(batu_bara.policy_id(), "uhc-awards-2026");  // every view names its policy
 
   for (const char* code : {"12.19", "12", "ID"}) {
     v1::RegionTier want = get(code, v1::REGION_TIER_VIEW_FULL);
@@ -537,7 +539,7 @@ TEST_F(ClassifierE2eTest, TierChangeReachesWatchersWithinASecondAndIsRecordedOnc
   // The keep-alive (1 s here) proves the stream is established before the change.
   v1::WatchTierChangesResponse message;
   ASSERT_TRUE(reader->Read(&message));
-  EXPECT_TRUE(message.has_keepalive());
+  EXPECT_TRUE(message.has_keepalive_time());
 
   auto acked = std::chrono::steady_clock::now();
   Ingest(People("12.19", 97, 1, 1, 1));  // 98%: pratama
@@ -607,7 +609,7 @@ TEST_F(ClassifierE2eTest, AdminWritesAreAuditLogged) {
   v1::SetPopulationRequest bad;
   bad.set_region_code("12.19");
   bad.set_population(-1);
-  bad.set_as_of("2025-12-31");
+  bad.set_as_of_date("2025-12-31");
   v1::RegionSettings out;
   grpc::ClientContext context;
   EXPECT_FALSE(admin_->SetPopulation(&context, bad, &out).ok());
@@ -666,11 +668,11 @@ TEST_F(ClassifierE2eTest, UhcctlForPeople) {
   std::ofstream events(dir_ + "/events.jsonl");
   for (int i = 0; i < 97; ++i) {
     events << "{\"event_id\":\"u" << i << "\",\"nik\":\"" << TestNik(i)
-           << "\",\"region_code\":\"12.19\",\"occurred_at\":\"2025-03-01T00:00:00Z\","
+           << "\",\"region_code\":\"12.19\",\"event_time\":\"2025-03-01T00:00:00Z\","
            << "\"enrolled\":{\"segment\":\"SEGMENT_PBPU_PEMDA\",\"active\":true}}\n";
     if (i == 1)
       events << "{\"event_id\":\"bad\",\"nik\":\"123\",\"region_code\":\"12.19\","
-                "\"occurred_at\":\"2025-03-01T00:00:00Z\",\"terminated\":{}}\n";
+                "\"event_time\":\"2025-03-01T00:00:00Z\",\"terminated\":{}}\n";
     if (i == 2) events << "this is not json\n";
   }
   events.close();

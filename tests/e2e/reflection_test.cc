@@ -132,7 +132,7 @@ TEST(ReflectionTest, EveryMethodOfOurServicesIsFullyDescribed) {
     int port;
     std::map<std::string, int> services;  // name -> methods
   } servers[] = {
-      {enrollment_port, {{"uhc.v1.EnrollmentService", 4}, {"uhc.v1.RegionAdminService", 4}}},
+      {enrollment_port, {{"uhc.v1.EnrollmentService", 4}, {"uhc.v1.RegionAdminService", 5}}},
       {classifier_port, {{"uhc.v1.ClassifierService", 7}}}};
   for (const Expect& server : servers) {
     std::string address = "127.0.0.1:" + std::to_string(server.port);

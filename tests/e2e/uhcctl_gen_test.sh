@@ -25,7 +25,7 @@ cmp -s <(sort "$dir/a/events.jsonl") <(sort "$dir/l/events.jsonl") || { echo "FA
 cmp -s "$dir/a/events.jsonl" "$dir/l/events.jsonl" && { echo "FAIL --late 5 kept the order"; fail=1; }
 python3 - "$dir/l/events.jsonl" <<'PY' || fail=1
 import json, sys
-times = [json.loads(line)["occurred_at"] for line in open(sys.argv[1])]
+times = [json.loads(line)["event_time"] for line in open(sys.argv[1])]
 latest, late = "", 0
 for t in times:
     if t < latest:
@@ -56,7 +56,7 @@ problems = []
 times = []
 for line in open(sys.argv[1]):
     e = json.loads(line)
-    t = d.datetime.strptime(e["occurred_at"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=d.timezone.utc)
+    t = d.datetime.strptime(e["event_time"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=d.timezone.utc)
     times.append(t)
     participant, k = e["event_id"].rsplit("-", 1)
     if participant in last and last[participant] > (t, int(k)):

@@ -48,7 +48,7 @@ class ApplyFaultsTest : public EnrollmentFixture {
     request.set_nik(nik);
     request.set_region_code(region);
     request.set_segment(segment);
-    if (seconds != 0) request.mutable_occurred_at()->set_seconds(seconds);
+    if (seconds != 0) request.mutable_event_time()->set_seconds(seconds);
     grpc::ClientContext context;
     return enrollment_->Enroll(&context, request, out);
   }
@@ -191,7 +191,7 @@ TEST_F(ApplyFaultsTest, EnrollDecidesCoverInTheSameAtomicStepAsItEnrols) {
   EXPECT_EQ(second.cover_starts(), "2026-02-01");
   // A retry answers with the status given at the first call, not the region's status now.
   ASSERT_TRUE(Enroll("p1", TestNik(1), kBinjai, v1::SEGMENT_PBPU_PEMDA, &retry, 1768971600).ok());
-  EXPECT_EQ(retry.outcome(), v1::DUPLICATE);
+  EXPECT_EQ(retry.outcome(), v1::EVENT_OUTCOME_DUPLICATE);
   EXPECT_TRUE(retry.participant().active());
   EXPECT_EQ(retry.cover_starts(), "2026-01-21");
   EXPECT_EQ(Aggregate(kBinjai)["n2"], 2);
@@ -211,14 +211,14 @@ TEST_F(ApplyFaultsTest, EnrollDecidesCoverInTheApplyOnTheFunctionToo) {
   EXPECT_EQ(Aggregate(kBinjai)["a2"], 1);
 }
 
-// A request_id names one enrolment: reused with another NIK, region, segment or occurred_at it
+// A request_id names one enrolment: reused with another NIK, region, segment or event_time it
 // is refused (ALREADY_EXISTS naming request_id) and changes nothing; repeated exactly it is a
-// DUPLICATE, also when the server chose occurred_at. The key holds no NIK and expires after
+// DUPLICATE, also when the server chose event_time. The key holds no NIK and expires after
 // --enroll_idempotency_hours.
 TEST_F(ApplyFaultsTest, ARequestIdReusedWithOtherContentIsRefused) {
   v1::EnrollResponse out;
   ASSERT_TRUE(Enroll("r1", TestNik(1), kBinjai, v1::SEGMENT_PPU, &out, 1768971600).ok());
-  EXPECT_EQ(out.outcome(), v1::APPLIED);
+  EXPECT_EQ(out.outcome(), v1::EVENT_OUTCOME_APPLIED);
   struct Reuse {
     const char* what;
     std::string nik, region;
@@ -237,14 +237,14 @@ TEST_F(ApplyFaultsTest, ARequestIdReusedWithOtherContentIsRefused) {
   EXPECT_EQ(Aggregate(kBinjai)["part"], 1);
   EXPECT_EQ(Aggregate(kBekasi)["part"], 0);
   ASSERT_TRUE(Enroll("r1", TestNik(1), kBinjai, v1::SEGMENT_PPU, &out, 1768971600).ok());
-  EXPECT_EQ(out.outcome(), v1::DUPLICATE);
+  EXPECT_EQ(out.outcome(), v1::EVENT_OUTCOME_DUPLICATE);
 
-  // occurred_at left to the server: the retry gets the first call's, so it is a DUPLICATE.
+  // event_time left to the server: the retry gets the first call's, so it is a DUPLICATE.
   v1::EnrollResponse a, b;
   ASSERT_TRUE(Enroll("r2", TestNik(3), kBinjai, v1::SEGMENT_PPU, &a).ok());
   ASSERT_TRUE(Enroll("r2", TestNik(3), kBinjai, v1::SEGMENT_PPU, &b).ok());
-  EXPECT_EQ(a.outcome(), v1::APPLIED);
-  EXPECT_EQ(b.outcome(), v1::DUPLICATE);
+  EXPECT_EQ(a.outcome(), v1::EVENT_OUTCOME_APPLIED);
+  EXPECT_EQ(b.outcome(), v1::EVENT_OUTCOME_DUPLICATE);
   EXPECT_EQ(b.participant().last_event_time().seconds(),
             a.participant().last_event_time().seconds());
 
@@ -283,7 +283,7 @@ TEST_F(ApplyFaultsTest, APopulationAsOfAFutureDayIsRefused) {
     v1::SetPopulationRequest request;
     request.set_region_code("11.05");
     request.set_population(population);
-    request.set_as_of(as_of);
+    request.set_as_of_date(as_of);
     v1::RegionSettings settings;
     grpc::ClientContext context;
     return admin_->SetPopulation(&context, request, &settings);
@@ -301,8 +301,9 @@ TEST_F(ApplyFaultsTest, APopulationAsOfAFutureDayIsRefused) {
 // A terminated participant is not active, whatever status it had when it left.
 TEST_F(ApplyFaultsTest, ATerminatedParticipantIsNotActive) {
   ASSERT_EQ(IngestOne(Enrolled("e1", TestNik(1), kBinjai, 1760000000, v1::SEGMENT_PPU, true)),
-            v1::APPLIED);
-  ASSERT_EQ(IngestOne(Terminated("e2", TestNik(1), kBinjai, 1760000001)), v1::APPLIED);
+            v1::EVENT_OUTCOME_APPLIED);
+  ASSERT_EQ(IngestOne(Terminated("e2", TestNik(1), kBinjai, 1760000001)),
+            v1::EVENT_OUTCOME_APPLIED);
   v1::Participant p;
   ASSERT_TRUE(GetParticipant(TestNik(1), &p).ok());
   EXPECT_EQ(p.state(), v1::PARTICIPANT_STATE_TERMINATED);
@@ -366,7 +367,7 @@ class PlannedAsCluster final : public RedisClient {
 // retry of the failing batch would have kept so).
 TEST_F(ApplyFaultsTest, ARefusedCallDoesNotLeaveARelocationHalfDone) {
   ASSERT_EQ(IngestOne(Enrolled("e1", TestNik(1), kBinjai, 1760000000, v1::SEGMENT_PPU, true)),
-            v1::APPLIED);
+            v1::EVENT_OUTCOME_APPLIED);
   auto redis = redis_->Connect();
   ASSERT_TRUE(redis->Command({"SET", AggregateKey(kLangkat), "not a hash"}).ok());
   RegionRegistry regions = *LoadRegions(UHC_SOURCE_DIR "/data");
@@ -391,8 +392,8 @@ TEST_F(ApplyFaultsTest, ARefusedCallDoesNotLeaveARelocationHalfDone) {
   // The operator repairs the key; the retry applies the rest, the relocation answers DUPLICATE.
   ASSERT_TRUE(redis->Command({"DEL", AggregateKey(kLangkat)}).ok());
   ASSERT_TRUE(ApplyEvents(planned, batch, 8000, 0, &engine, &response).ok());
-  EXPECT_EQ(response.results(0).outcome(), v1::DUPLICATE);
-  EXPECT_EQ(response.results(1).outcome(), v1::APPLIED);
+  EXPECT_EQ(response.results(0).outcome(), v1::EVENT_OUTCOME_DUPLICATE);
+  EXPECT_EQ(response.results(1).outcome(), v1::EVENT_OUTCOME_APPLIED);
   EXPECT_EQ(Aggregate(kBekasi)["part"], 1);
   EXPECT_EQ(Aggregate(kLangkat)["part"], 1);
 }

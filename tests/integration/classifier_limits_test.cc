@@ -235,7 +235,7 @@ TEST_F(ClassifierLimitsTest, AResumedStreamUnderSmallBoundsReplaysTheWholeLog) {
   int replayed = 0;
   while (reader->Read(&message) && message.has_change()) ++replayed;
   EXPECT_EQ(replayed, kLogged);
-  EXPECT_TRUE(message.has_keepalive()) << "caught up, live";
+  EXPECT_TRUE(message.has_keepalive_time()) << "caught up, live";
   context.TryCancel();
   reader->Finish();
 }
@@ -325,7 +325,7 @@ TEST_F(ClassifierLimitsTest, WatchersThatNeverReadHoldTheirBoundAndMemoryReturns
     c.change.set_from_tier("madya");
     c.change.set_to_tier("utama");
     c.change.set_data_version(i);
-    c.change.mutable_changed_at()->set_seconds(ms / 1000);
+    c.change.mutable_change_time()->set_seconds(ms / 1000);
     c.change.set_resume_token(ResumeToken(c.position));
     changes.push_back(std::move(c));
   }

@@ -220,7 +220,7 @@ class ClusterServicesTest : public ::testing::Test {
       v1::SetPopulationRequest p;
       p.set_region_code(regions[i]);
       p.set_population(population[regions[i]]);
-      p.set_as_of("2026-06-30");
+      p.set_as_of_date("2026-06-30");
       v1::RegionSettings settings;
       grpc::ClientContext c1;
       EXPECT_TRUE(admin_->SetPopulation(&c1, p, &settings).ok());
@@ -316,7 +316,7 @@ TEST_P(ClusterOrderTest, ShuffledConcurrentDeliveryGivesTheModelsFiguresOnEveryD
   ASSERT_EQ(primaries.size(), 3u) << "the regions should span every primary";
   std::vector<v1::ParticipantEvent> events;
   for (auto& e : GenerateHistory(regions, 1500, 15000, GetParam() ? 261 : 262, 70 * 86400)) {
-    if (e.occurred_at().seconds() < kBaseTime + 698 * 86400) events.push_back(std::move(e));
+    if (e.event_time().seconds() < kBaseTime + 698 * 86400) events.push_back(std::move(e));
   }
   ReferenceModel model;
   for (const auto& e : events) model.Apply(e);

@@ -37,7 +37,7 @@ class CutoffTest : public EnrollmentFixture {
     for (int i = 0; i < 2; ++i) {
       ASSERT_EQ(IngestOne(Enrolled("e" + std::to_string(i), TestNik(i), "12.19", kBaseTime + i,
                                    v1::SEGMENT_PBI_APBN, true)),
-                v1::APPLIED);
+                v1::EVENT_OUTCOME_APPLIED);
     }
     redis_client_ = MakeRedisClient(redis_->options());
   }
@@ -120,7 +120,7 @@ class CutoffTest : public EnrollmentFixture {
     c.set_cutoff_id(id);
     c.set_as_of_date(date);
     c.set_description(description);
-    c.mutable_created_at()->set_seconds(kBaseTime);
+    c.mutable_create_time()->set_seconds(kBaseTime);
     c.set_regions(552);
     return c.SerializeAsString();
   }
@@ -266,7 +266,7 @@ TEST_F(CutoffTest, ConcurrentCreatorsOfOneIdAgreeOnOneDate) {
   for (int i = 0; i < 8; ++i) {
     if (dates[i % 2] == listed[0].as_of_date()) {
       EXPECT_TRUE(results[i].ok()) << results[i].error_message();
-      EXPECT_EQ(made[i].created_at().seconds(), listed[0].created_at().seconds());
+      EXPECT_EQ(made[i].create_time().seconds(), listed[0].create_time().seconds());
     } else {
       EXPECT_EQ(results[i].error_code(), grpc::StatusCode::ALREADY_EXISTS);
     }

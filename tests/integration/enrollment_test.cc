@@ -34,13 +34,13 @@ TEST_F(EnrollmentTest, EveryEventKindAndOutcomeWithParticipantAfterEach) {
 
   // A status change before any enrolment: kept (APPLIED), no participant yet.
   v1::IngestEventsResponse r = Ingest({StatusChanged("e0", nik, kBatuBara, kBaseTime, true)});
-  EXPECT_EQ(r.results(0).outcome(), v1::APPLIED);
+  EXPECT_EQ(r.results(0).outcome(), v1::EVENT_OUTCOME_APPLIED);
   EXPECT_EQ(GetParticipant(nik, &p).error_code(), grpc::StatusCode::NOT_FOUND);
 
   // Enrolled.
   EXPECT_EQ(
       IngestOne(Enrolled("e1", nik, kBatuBara, kBaseTime + 1, v1::SEGMENT_PBPU_MANDIRI, false)),
-      v1::APPLIED);
+      v1::EVENT_OUTCOME_APPLIED);
   ASSERT_TRUE(GetParticipant(nik, &p).ok());
   EXPECT_EQ(p.region_code(), kBatuBara);
   EXPECT_EQ(p.segment(), v1::SEGMENT_PBPU_MANDIRI);
@@ -56,12 +56,14 @@ TEST_F(EnrollmentTest, EveryEventKindAndOutcomeWithParticipantAfterEach) {
   // changes nothing.
   EXPECT_EQ(
       IngestOne(Enrolled("e1", nik, kBatuBara, kBaseTime + 1, v1::SEGMENT_PBPU_MANDIRI, false)),
-      v1::DUPLICATE);
-  EXPECT_EQ(IngestOne(StatusChanged("e-old", nik, kBatuBara, kBaseTime, true)), v1::APPLIED);
+      v1::EVENT_OUTCOME_DUPLICATE);
+  EXPECT_EQ(IngestOne(StatusChanged("e-old", nik, kBatuBara, kBaseTime, true)),
+            v1::EVENT_OUTCOME_APPLIED);
   EXPECT_EQ(Aggregate(kBatuBara)["act"], 0);
 
   // Status changed.
-  EXPECT_EQ(IngestOne(StatusChanged("e2", nik, kBatuBara, kBaseTime + 2, true)), v1::APPLIED);
+  EXPECT_EQ(IngestOne(StatusChanged("e2", nik, kBatuBara, kBaseTime + 2, true)),
+            v1::EVENT_OUTCOME_APPLIED);
   ASSERT_TRUE(GetParticipant(nik, &p).ok());
   EXPECT_TRUE(p.active());
   EXPECT_EQ(p.last_event_kind(), v1::EVENT_KIND_STATUS_CHANGED);
@@ -69,7 +71,7 @@ TEST_F(EnrollmentTest, EveryEventKindAndOutcomeWithParticipantAfterEach) {
 
   // Segment changed (taken over by the pemda).
   EXPECT_EQ(IngestOne(SegmentChanged("e3", nik, kBatuBara, kBaseTime + 3, v1::SEGMENT_PBPU_PEMDA)),
-            v1::APPLIED);
+            v1::EVENT_OUTCOME_APPLIED);
   ASSERT_TRUE(GetParticipant(nik, &p).ok());
   EXPECT_EQ(p.segment(), v1::SEGMENT_PBPU_PEMDA);
   agg = Aggregate(kBatuBara);
@@ -79,7 +81,8 @@ TEST_F(EnrollmentTest, EveryEventKindAndOutcomeWithParticipantAfterEach) {
   EXPECT_EQ(agg["a2"], 1);
 
   // Relocated to Binjai: leaves Batu Bara's counts, enters Binjai's with segment and status.
-  EXPECT_EQ(IngestOne(Relocated("e4", nik, kBatuBara, kBaseTime + 4, kBinjai)), v1::APPLIED);
+  EXPECT_EQ(IngestOne(Relocated("e4", nik, kBatuBara, kBaseTime + 4, kBinjai)),
+            v1::EVENT_OUTCOME_APPLIED);
   ASSERT_TRUE(GetParticipant(nik, &p).ok());
   EXPECT_EQ(p.region_code(), kBinjai);
   EXPECT_EQ(p.segment(), v1::SEGMENT_PBPU_PEMDA);
@@ -87,21 +90,23 @@ TEST_F(EnrollmentTest, EveryEventKindAndOutcomeWithParticipantAfterEach) {
   EXPECT_EQ(p.last_event_kind(), v1::EVENT_KIND_RELOCATED);
   EXPECT_EQ(Aggregate(kBatuBara)["part"], 0);
   EXPECT_EQ(Aggregate(kBinjai)["a2"], 1);
-  EXPECT_EQ(IngestOne(Relocated("e4", nik, kBatuBara, kBaseTime + 4, kBinjai)), v1::DUPLICATE);
+  EXPECT_EQ(IngestOne(Relocated("e4", nik, kBatuBara, kBaseTime + 4, kBinjai)),
+            v1::EVENT_OUTCOME_DUPLICATE);
   // An event for the region it left is kept and changes nothing: not a participant there then.
-  EXPECT_EQ(IngestOne(StatusChanged("e5", nik, kBatuBara, kBaseTime + 5, false)), v1::APPLIED);
+  EXPECT_EQ(IngestOne(StatusChanged("e5", nik, kBatuBara, kBaseTime + 5, false)),
+            v1::EVENT_OUTCOME_APPLIED);
   EXPECT_EQ(Aggregate(kBatuBara)["part"], 0);
   EXPECT_EQ(Aggregate(kBinjai)["a2"], 1);
 
   // Terminated: leaves all counts; the record says so.
-  EXPECT_EQ(IngestOne(Terminated("e6", nik, kBinjai, kBaseTime + 6)), v1::APPLIED);
+  EXPECT_EQ(IngestOne(Terminated("e6", nik, kBinjai, kBaseTime + 6)), v1::EVENT_OUTCOME_APPLIED);
   ASSERT_TRUE(GetParticipant(nik, &p).ok());
   EXPECT_EQ(p.state(), v1::PARTICIPANT_STATE_TERMINATED);
   EXPECT_EQ(p.last_event_kind(), v1::EVENT_KIND_TERMINATED);
   agg = Aggregate(kBinjai);
   EXPECT_EQ(agg["part"], 0);
   EXPECT_EQ(agg["act"], 0);
-  EXPECT_EQ(IngestOne(Terminated("e6", nik, kBinjai, kBaseTime + 6)), v1::DUPLICATE);
+  EXPECT_EQ(IngestOne(Terminated("e6", nik, kBinjai, kBaseTime + 6)), v1::EVENT_OUTCOME_DUPLICATE);
   EXPECT_EQ(Aggregate(kBinjai)["ver"], 2);  // one relocation in, one termination
 }
 
@@ -115,11 +120,11 @@ TEST_F(EnrollmentTest, BadEventsAreRejectedOneByOneAndGoodOnesApplied) {
   };
   v1::IngestEventsResponse r = Ingest(batch);
   ASSERT_EQ(r.results_size(), 5);
-  EXPECT_EQ(r.results(0).outcome(), v1::APPLIED);
+  EXPECT_EQ(r.results(0).outcome(), v1::EVENT_OUTCOME_APPLIED);
   EXPECT_EQ(r.results(1).field(), "events[1].nik");
   EXPECT_EQ(r.results(2).field(), "events[2].region_code");
   EXPECT_EQ(r.results(3).field(), "events[3].enrolled.segment");
-  EXPECT_EQ(r.results(4).outcome(), v1::APPLIED);
+  EXPECT_EQ(r.results(4).outcome(), v1::EVENT_OUTCOME_APPLIED);
   EXPECT_EQ(r.applied(), 2);
   EXPECT_EQ(r.rejected(), 3);
   EXPECT_EQ(Aggregate(kBatuBara)["part"], 2);
@@ -349,7 +354,7 @@ TEST_F(EnrollmentTest, ConcurrentGroupsOutsideItsRangeIsRefused) {
 TEST_F(EnrollmentTest, InterruptedRelocationIsHealedByTheRetry) {
   const std::string nik = TestNik(11);
   ASSERT_EQ(IngestOne(Enrolled("a", nik, kBatuBara, kBaseTime, v1::SEGMENT_PBI_APBN, true)),
-            v1::APPLIED);
+            v1::EVENT_OUTCOME_APPLIED);
   // Apply only the leave, as if the service died before sending its follow-up ENTER.
   RegionRegistry regions = *LoadRegions(UHC_SOURCE_DIR "/data");
   NikKeyer keyer = *NikKeyer::Create(kTestSecret, 4);
@@ -372,11 +377,11 @@ TEST_F(EnrollmentTest, InterruptedRelocationIsHealedByTheRetry) {
 
   // The client retries the whole event: it is kept already (DUPLICATE), and its follow-up goes
   // again, so the participant arrives.
-  EXPECT_EQ(IngestOne(move), v1::DUPLICATE);
+  EXPECT_EQ(IngestOne(move), v1::EVENT_OUTCOME_DUPLICATE);
   EXPECT_EQ(Aggregate(kBatuBara)["part"], 0);
   EXPECT_EQ(Aggregate(kBinjai)["part"], 1);
   EXPECT_EQ(Aggregate(kBinjai)["a1"], 1);
-  EXPECT_EQ(IngestOne(move), v1::DUPLICATE);
+  EXPECT_EQ(IngestOne(move), v1::EVENT_OUTCOME_DUPLICATE);
   EXPECT_EQ(Aggregate(kBinjai)["part"], 1);
 }
 
@@ -398,7 +403,8 @@ TEST_F(EnrollmentTest, ALateEventBeforeManyMovesBackAndForthIsExactAndBounded) {
   EXPECT_EQ(Aggregate(kBinjai)["part"], 0);
   auto redis = redis_->Connect();
   const int64_t before = ApplyCalls(*redis);
-  EXPECT_EQ(IngestOne(StatusChanged("b-late", nik, kBatuBara, kBaseTime + 50, false)), v1::APPLIED);
+  EXPECT_EQ(IngestOne(StatusChanged("b-late", nik, kBatuBara, kBaseTime + 50, false)),
+            v1::EVENT_OUTCOME_APPLIED);
   EXPECT_LE(ApplyCalls(*redis) - before, kMoves + 5);  // one call, then a round per move
   auto agg = Aggregate(kBatuBara);
   EXPECT_EQ(agg["n4"], 1);
@@ -553,20 +559,20 @@ TEST_F(EnrollmentTest, EnrollCoversTodayUnderPrioritasElseNextMonth) {
     request.set_nik(nik);
     request.set_region_code(region);
     request.set_segment(v1::SEGMENT_PBPU_PEMDA);
-    request.mutable_occurred_at()->set_seconds(1768971600);  // 2026-01-21 05:00 UTC (12:00 WIB)
+    request.mutable_event_time()->set_seconds(1768971600);  // 2026-01-21 05:00 UTC (12:00 WIB)
     grpc::ClientContext context;
     return enrollment_->Enroll(&context, request, out);
   };
   v1::EnrollResponse today, later, again;
   ASSERT_TRUE(enroll("r1", TestNik(1), kBinjai, &today).ok());
-  EXPECT_EQ(today.outcome(), v1::APPLIED);
+  EXPECT_EQ(today.outcome(), v1::EVENT_OUTCOME_APPLIED);
   EXPECT_TRUE(today.participant().active());
   EXPECT_EQ(today.cover_starts(), "2026-01-21");
   ASSERT_TRUE(enroll("r2", TestNik(2), kBatuBara, &later).ok());
   EXPECT_FALSE(later.participant().active());
   EXPECT_EQ(later.cover_starts(), "2026-02-01");
   ASSERT_TRUE(enroll("r1", TestNik(1), kBinjai, &again).ok());
-  EXPECT_EQ(again.outcome(), v1::DUPLICATE);
+  EXPECT_EQ(again.outcome(), v1::EVENT_OUTCOME_DUPLICATE);
   EXPECT_EQ(Aggregate(kBinjai)["a2"], 1);
   EXPECT_EQ(Aggregate(kBatuBara)["a2"], 0);
   EXPECT_EQ(Aggregate(kBatuBara)["n2"], 1);
@@ -582,7 +588,7 @@ TEST_F(EnrollmentTest, AdminCallsAreIdempotentAndValidated) {
   v1::SetPopulationRequest population;
   population.set_region_code(kBatuBara);
   population.set_population(12288);  // the limit: 2^4 buckets x 768 participants
-  population.set_as_of("2025-06-30");
+  population.set_as_of_date("2025-06-30");
   v1::RegionSettings first, second;
   grpc::ClientContext c1, c2;
   ASSERT_TRUE(admin_->SetPopulation(&c1, population, &first).ok());
@@ -617,15 +623,20 @@ TEST_F(EnrollmentTest, AdminCallsAreIdempotentAndValidated) {
   EXPECT_EQ(second.dues_paid_through(), "2025-09");
   EXPECT_TRUE(second.uhc_prioritas());
 
-  population.set_region_code("99.99");
+  population.set_region_code("ID");  // the nation: not an admin region
   population.set_population(-1);
-  population.set_as_of("yesterday");
+  population.set_as_of_date("yesterday");
   grpc::ClientContext c5;
   grpc::Status bad = admin_->SetPopulation(&c5, population, &first);
   EXPECT_EQ(bad.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(bad.error_message(), HasSubstr("region_code"));
   EXPECT_THAT(bad.error_message(), HasSubstr("population"));
-  EXPECT_THAT(bad.error_message(), HasSubstr("as_of"));
+  EXPECT_THAT(bad.error_message(), HasSubstr("as_of_date"));
+  // A code that names no region: NOT_FOUND, nothing written.
+  population.set_region_code("99.99");
+  grpc::ClientContext c6;
+  EXPECT_EQ(admin_->SetPopulation(&c6, population, &first).error_code(),
+            grpc::StatusCode::NOT_FOUND);
 }
 
 TEST_F(EnrollmentTest, MetricsCountEventsByOutcome) {

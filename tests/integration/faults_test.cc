@@ -140,7 +140,7 @@ TEST_F(FaultsTest, RedisKilledInTheMiddleOfAShuffledDeliveryEndsAsTheModel) {
   const std::vector<std::string> regions(std::begin(kRegions), std::end(kRegions));
   std::vector<v1::ParticipantEvent> events;
   for (auto& e : GenerateHistory(regions, 1500, 15000, 2026, 70 * 86400)) {
-    if (e.occurred_at().seconds() < kBaseTime + 698 * 86400) events.push_back(std::move(e));
+    if (e.event_time().seconds() < kBaseTime + 698 * 86400) events.push_back(std::move(e));
   }
   ReferenceModel model;
   for (const auto& e : events) model.Apply(e);

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "absl/strings/match.h"
 #include "classifier-svc/classifier_server.h"
 #include "gmock/gmock.h"
 #include "grpc/health/v1/health.grpc.pb.h"
@@ -73,7 +74,7 @@ TEST_F(HardeningTest, MegabyteRegionCodesInABatchCostNoCpuAndAreNotEchoed) {
   std::cout << "5 events with 1 MiB codes: " << cpu << " s of CPU (client included)\n";
   ASSERT_EQ(response.results_size(), 5);
   for (const v1::EventResult& r : response.results()) {
-    EXPECT_EQ(r.outcome(), v1::REJECTED);
+    EXPECT_EQ(r.outcome(), v1::EVENT_OUTCOME_REJECTED);
     EXPECT_LT(r.reason().size(), 1024u) << r.reason().substr(0, 200);
     EXPECT_THAT(r.reason(), HasSubstr("1048576 bytes"));
   }
@@ -105,7 +106,11 @@ TEST_F(HardeningTest, EveryStringFieldOfTheEnrollmentApiIsBounded) {
     double cpu = ProcessCpuSeconds();
     grpc::Status status = call();
     cpu = ProcessCpuSeconds() - cpu;
-    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << what;
+    // A region code that names no region is NOT_FOUND; every other field INVALID_ARGUMENT.
+    EXPECT_EQ(status.error_code(), absl::StrContains(what, "region")
+                                       ? grpc::StatusCode::NOT_FOUND
+                                       : grpc::StatusCode::INVALID_ARGUMENT)
+        << what;
     EXPECT_LT(status.error_message().size(), 1024u) << what;
     EXPECT_LT(cpu, 0.1 * kCpuScale) << what;
   };
@@ -149,7 +154,7 @@ TEST_F(HardeningTest, EveryStringFieldOfTheEnrollmentApiIsBounded) {
     v1::SetPopulationRequest request;
     request.set_region_code(huge);
     request.set_population(1000);
-    request.set_as_of("2025-06-30");
+    request.set_as_of_date("2025-06-30");
     v1::RegionSettings response;
     grpc::ClientContext context;
     return admin_->SetPopulation(&context, request, &response);
@@ -158,7 +163,7 @@ TEST_F(HardeningTest, EveryStringFieldOfTheEnrollmentApiIsBounded) {
     v1::SetPopulationRequest request;
     request.set_region_code("12.19");
     request.set_population(1000);
-    request.set_as_of(huge);
+    request.set_as_of_date(huge);
     v1::RegionSettings response;
     grpc::ClientContext context;
     return admin_->SetPopulation(&context, request, &response);
@@ -212,7 +217,7 @@ TEST_F(HardeningTest, EveryStringFieldOfTheClassifierApiIsBounded) {
       return stub->ListTierChanges(&context, request, &response);
     });
   }
-  cheap("GetRegionTier policy_id", grpc::StatusCode::INVALID_ARGUMENT, [&] {
+  cheap("GetRegionTier policy_id", grpc::StatusCode::NOT_FOUND, [&] {
     v1::GetRegionTierRequest request;
     request.set_region_code("12.19");
     request.set_policy_id(huge);
@@ -229,21 +234,22 @@ TEST_F(HardeningTest, EveryStringFieldOfTheClassifierApiIsBounded) {
     return stub->PlanTier(&context, request, &response);
   });
   for (const char* field : {"province_code", "tier", "page_token", "policy_id"}) {
-    cheap(field, grpc::StatusCode::INVALID_ARGUMENT, [&] {
-      v1::ListRegionTiersRequest request;
-      if (std::string(field) == "province_code") request.set_province_code(huge);
-      if (std::string(field) == "tier") request.set_tier(huge);
-      if (std::string(field) == "page_token") request.set_page_token(huge);
-      if (std::string(field) == "policy_id") request.set_policy_id(huge);
-      v1::ListRegionTiersResponse response;
-      grpc::ClientContext context;
-      return stub->ListRegionTiers(&context, request, &response);
-    });
+    const bool names_a_resource =
+        std::string(field) == "province_code" || std::string(field) == "policy_id";
+    cheap(field,
+          names_a_resource ? grpc::StatusCode::NOT_FOUND : grpc::StatusCode::INVALID_ARGUMENT, [&] {
+            v1::ListRegionTiersRequest request;
+            if (std::string(field) == "province_code") request.set_province_code(huge);
+            if (std::string(field) == "tier") request.set_tier(huge);
+            if (std::string(field) == "page_token") request.set_page_token(huge);
+            if (std::string(field) == "policy_id") request.set_policy_id(huge);
+            v1::ListRegionTiersResponse response;
+            grpc::ClientContext context;
+            return stub->ListRegionTiers(&context, request, &response);
+          });
   }
   for (const char* field : {"region_code", "province_code", "policy_id"}) {
-    cheap(field,
-          std::string(field) == "region_code" ? grpc::StatusCode::NOT_FOUND
-                                              : grpc::StatusCode::INVALID_ARGUMENT,
+    cheap(field, grpc::StatusCode::NOT_FOUND,  // every one names a resource
           [&] {
             v1::WatchTierChangesRequest request;
             if (std::string(field) == "region_code") request.set_region_code(huge);
@@ -266,7 +272,7 @@ TEST_F(HardeningTest, PopulationBeyondTheSaneRangeIsRefusedNamingTheField) {
     v1::SetPopulationRequest request;
     request.set_region_code("12.19");
     request.set_population(population);
-    request.set_as_of("2025-06-30");
+    request.set_as_of_date("2025-06-30");
     v1::RegionSettings response;
     grpc::ClientContext context;
     grpc::Status status = admin_->SetPopulation(&context, request, &response);
@@ -277,7 +283,7 @@ TEST_F(HardeningTest, PopulationBeyondTheSaneRangeIsRefusedNamingTheField) {
   v1::SetPopulationRequest request;
   request.set_region_code("12");
   request.set_population(500'000'000);
-  request.set_as_of("2025-06-30");
+  request.set_as_of_date("2025-06-30");
   v1::RegionSettings response;
   grpc::ClientContext context;
   ASSERT_TRUE(admin_->SetPopulation(&context, request, &response).ok());
@@ -336,7 +342,7 @@ TEST_F(HardeningTest, AFlushedFunctionLibraryIsReloadedWithoutAnyManualStep) {
   v1::SetPopulationRequest request;
   request.set_region_code("12.19");
   request.set_population(1000);
-  request.set_as_of("2025-06-30");
+  request.set_as_of_date("2025-06-30");
   ASSERT_TRUE(redis->Command({"FUNCTION", "FLUSH"}).ok());
   v1::RegionSettings settings;
   grpc::ClientContext context;

@@ -206,7 +206,7 @@ TEST_F(HistoryTest, AsOfTrendsAndCutoffsEqualTheModelWhileLateEventsChangeThePas
     grpc::ClientContext context;
     v1::Cutoff again;
     ASSERT_TRUE(admin_->CreateCutoff(&context, create, &again).ok());
-    EXPECT_EQ(again.created_at().seconds(), cutoff.created_at().seconds());
+    EXPECT_EQ(again.create_time().seconds(), cutoff.create_time().seconds());
   }
   {
     grpc::ClientContext context;
@@ -256,7 +256,7 @@ TEST_F(HistoryTest, TierChangesCarryTheDayTheyTookEffectByEventTime) {
     v1::SetPopulationRequest request;
     request.set_region_code(region);
     request.set_population(100);
-    request.set_as_of("2025-01-01");
+    request.set_as_of_date("2025-01-01");
     grpc::ClientContext context;
     v1::RegionSettings settings;
     ASSERT_TRUE(admin_->SetPopulation(&context, request, &settings).ok());
@@ -357,7 +357,7 @@ TEST_F(HistoryTest, PopulationAndStatusHoldFromTheirDates) {
     v1::SetPopulationRequest request;
     request.set_region_code("12.19");
     request.set_population(figure);
-    request.set_as_of(as_of);
+    request.set_as_of_date(as_of);
     grpc::ClientContext context;
     v1::RegionSettings settings;
     EXPECT_TRUE(admin_->SetPopulation(&context, request, &settings).ok());

@@ -52,10 +52,10 @@ TEST_F(IngestModelTest, RedisEqualsTheReferenceModelExactly) {
   EXPECT_EQ(mismatches, 0u);
   // Every valid event is kept, whatever its order: APPLIED, or DUPLICATE when sent again; none
   // is STALE or REJECTED (the generator's out-of-order events once were).
-  EXPECT_GT(seen[v1::APPLIED], 100000);
-  EXPECT_GT(seen[v1::DUPLICATE], 1000);
-  EXPECT_EQ(seen[v1::STALE], 0);
-  EXPECT_EQ(seen[v1::REJECTED], 0);
+  EXPECT_GT(seen[v1::EVENT_OUTCOME_APPLIED], 100000);
+  EXPECT_GT(seen[v1::EVENT_OUTCOME_DUPLICATE], 1000);
+  EXPECT_EQ(seen[v1::EVENT_OUTCOME_STALE], 0);
+  EXPECT_EQ(seen[v1::EVENT_OUTCOME_REJECTED], 0);
 
   // Every region aggregate and every participant record, read straight from Redis.
   ReconnectingConnection redis(redis_->options());

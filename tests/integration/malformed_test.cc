@@ -14,7 +14,7 @@ struct Case {
 };
 
 std::vector<Case> Cases() {
-  auto ts = [](v1::ParticipantEvent* e) { return e->mutable_occurred_at(); };
+  auto ts = [](v1::ParticipantEvent* e) { return e->mutable_event_time(); };
   return {
       {"empty event id", "event_id", [](auto* e) { e->set_event_id(""); }},
       {"long event id", "event_id", [](auto* e) { e->set_event_id(std::string(129, 'x')); }},
@@ -34,13 +34,13 @@ std::vector<Case> Cases() {
        [](auto* e) { e->set_region_code("12"); }},
       {"nation", "region_code", [](auto* e) { e->set_region_code("ID"); }},
       {"garbage region", "region_code", [](auto* e) { e->set_region_code("abc\n"); }},
-      {"no timestamp", "occurred_at", [](auto* e) { e->clear_occurred_at(); }},
-      {"far future", "occurred_at",
+      {"no timestamp", "event_time", [](auto* e) { e->clear_event_time(); }},
+      {"far future", "event_time",
        [ts](auto* e) { ts(e)->set_seconds(absl::ToUnixSeconds(absl::Now()) + 3 * 86400); }},
-      {"ten minutes ahead (beyond the default 5-minute skew)", "occurred_at",
+      {"ten minutes ahead (beyond the default 5-minute skew)", "event_time",
        [ts](auto* e) { ts(e)->set_seconds(absl::ToUnixSeconds(absl::Now()) + 600); }},
-      {"before JKN", "occurred_at", [ts](auto* e) { ts(e)->set_seconds(1000000000); }},
-      {"negative nanos", "occurred_at", [ts](auto* e) { ts(e)->set_nanos(-1); }},
+      {"before JKN", "event_time", [ts](auto* e) { ts(e)->set_seconds(1000000000); }},
+      {"negative nanos", "event_time", [ts](auto* e) { ts(e)->set_nanos(-1); }},
       {"no change", "change", [](auto* e) { e->clear_change(); }},
       {"unspecified segment", "enrolled.segment",
        [](auto* e) { e->mutable_enrolled()->set_segment(v1::SEGMENT_UNSPECIFIED); }},
@@ -103,15 +103,16 @@ TEST_F(MalformedTest, EachBadEventIsRejectedNamingItsFieldAndGoodOnesApply) {
   ASSERT_EQ(r.results_size(), static_cast<int>(batch.size()));
   for (size_t i = 0; i < cases.size(); ++i) {
     const v1::EventResult& bad = r.results(static_cast<int>(2 * i));
-    EXPECT_EQ(bad.outcome(), v1::REJECTED) << cases[i].name;
+    EXPECT_EQ(bad.outcome(), v1::EVENT_OUTCOME_REJECTED) << cases[i].name;
     EXPECT_EQ(bad.field(), "events[" + std::to_string(2 * i) + "]." + cases[i].field)
         << cases[i].name << ": " << bad.reason();
     EXPECT_FALSE(bad.reason().empty()) << cases[i].name;
-    EXPECT_EQ(r.results(static_cast<int>(2 * i + 1)).outcome(), v1::APPLIED) << cases[i].name;
+    EXPECT_EQ(r.results(static_cast<int>(2 * i + 1)).outcome(), v1::EVENT_OUTCOME_APPLIED)
+        << cases[i].name;
   }
   const int n = static_cast<int>(batch.size());
-  EXPECT_EQ(r.results(n - 2).outcome(), v1::APPLIED);
-  EXPECT_EQ(r.results(n - 1).outcome(), v1::REJECTED);
+  EXPECT_EQ(r.results(n - 2).outcome(), v1::EVENT_OUTCOME_APPLIED);
+  EXPECT_EQ(r.results(n - 1).outcome(), v1::EVENT_OUTCOME_REJECTED);
   EXPECT_EQ(r.results(n - 1).field(), "events[" + std::to_string(n - 1) + "].event_id");
   EXPECT_EQ(Aggregate("12.19")["part"], static_cast<int64_t>(cases.size()) + 1);
 }

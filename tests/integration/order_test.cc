@@ -34,13 +34,13 @@ TEST_P(OrderTest, TheSameEventsGiveTheModelsFiguresWhateverTheOrder) {
   const uint32_t seed = 26 + static_cast<uint32_t>(delivery) * 2 + (module ? 1 : 0);
   std::vector<v1::ParticipantEvent> events;
   for (auto& e : GenerateHistory(regions, 2000, 20000, seed, 70 * 86400)) {
-    if (e.occurred_at().seconds() < kBaseTime + 698 * 86400) events.push_back(std::move(e));
+    if (e.event_time().seconds() < kBaseTime + 698 * 86400) events.push_back(std::move(e));
   }
   ReferenceModel model;
   std::set<std::tuple<std::string, std::string, std::string, int64_t>> distinct;
   for (const auto& e : events) {
     model.Apply(e);
-    distinct.emplace(e.nik(), e.region_code(), e.event_id(), e.occurred_at().seconds());
+    distinct.emplace(e.nik(), e.region_code(), e.event_id(), e.event_time().seconds());
   }
   const Delivered got = DeliverConcurrently(enrollment_.get(), Deal(events, delivery, seed), seed);
   ASSERT_EQ(got.failed, 0);

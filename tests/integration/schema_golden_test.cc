@@ -243,7 +243,7 @@ TEST_F(SchemaGoldenRedisTest, TheTierFunctionWritesWhatTheLogReaderDecodes) {
   EXPECT_EQ(log->front().change.to_tier(), "madya");
   EXPECT_EQ(log->front().change.resume_token(),
             ResumeToken(*ParseResumeToken("t1." + std::string((*reply)->str, (*reply)->len))));
-  auto history = ReadTierHistory(*client_, "12.19", "", 10);
+  auto history = ReadTierHistory(*client_, "12.19", "");
   ASSERT_TRUE(history.ok());
   ASSERT_EQ(history->size(), 1u);
   auto regions = LoadRegions(UHC_SOURCE_DIR "/data");

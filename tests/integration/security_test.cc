@@ -152,7 +152,7 @@ TEST_F(SecurityTest, TokensAndRoles) {
   v1::SetPopulationRequest population;
   population.set_region_code("12.19");
   population.set_population(100);
-  population.set_as_of("2025-12-31");
+  population.set_as_of_date("2025-12-31");
   v1::RegionSettings settings;
   grpc::ClientContext c1, c2;
   c1.AddMetadata("authorization", std::string("Bearer ") + kIngestToken);

@@ -55,7 +55,7 @@ class WatchResumeTest : public EnrollmentFixture {
     v1::SetPopulationRequest request;
     request.set_region_code(region);
     request.set_population(population);
-    request.set_as_of("2025-06-30");
+    request.set_as_of_date("2025-06-30");
     v1::RegionSettings response;
     grpc::ClientContext context;
     ASSERT_TRUE(admin_->SetPopulation(&context, request, &response).ok());
@@ -213,7 +213,7 @@ TEST_F(WatchResumeTest, AWatcherAcrossConnectionAgeCutsGetsExactlyTheLog) {
   for (const LoggedChange& c : log) changed.insert(c.change.region_code());
   size_t in_history = 0;
   for (const std::string& region : changed) {
-    auto history = ReadTierHistory(*redis, region, "", 1000);
+    auto history = ReadTierHistory(*redis, region, "");
     ASSERT_TRUE(history.ok());
     in_history += history->size();
   }

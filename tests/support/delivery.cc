@@ -28,8 +28,8 @@ std::vector<std::vector<v1::ParticipantEvent>> Deal(std::vector<v1::ParticipantE
                                                     Delivery delivery, uint64_t seed) {
   std::mt19937_64 rng(seed);
   const auto by_time = [](const v1::ParticipantEvent& a, const v1::ParticipantEvent& b) {
-    return std::make_pair(a.occurred_at().seconds(), a.occurred_at().nanos()) <
-           std::make_pair(b.occurred_at().seconds(), b.occurred_at().nanos());
+    return std::make_pair(a.event_time().seconds(), a.event_time().nanos()) <
+           std::make_pair(b.event_time().seconds(), b.event_time().nanos());
   };
   switch (delivery) {
     case Delivery::kInOrder:
@@ -79,9 +79,9 @@ Delivered DeliverConcurrently(v1::EnrollmentService::Stub* stub,
           return;
         }
         for (const auto& r : response.results()) {
-          if (r.outcome() == v1::APPLIED) {
+          if (r.outcome() == v1::EVENT_OUTCOME_APPLIED) {
             ++applied;
-          } else if (r.outcome() == v1::DUPLICATE) {
+          } else if (r.outcome() == v1::EVENT_OUTCOME_DUPLICATE) {
             ++duplicate;
           } else if (other++ == 0) {
             const std::lock_guard<std::mutex> lock(mu);

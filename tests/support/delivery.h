@@ -10,7 +10,7 @@ namespace uhc::testing {
 
 // How the same events are delivered (issue #26): whatever the way, the figures must not change.
 enum class Delivery {
-  kInOrder,    // by occurred_at, one stream
+  kInOrder,    // by event_time, one stream
   kShuffled,   // a random permutation, one stream
   kReversed,   // latest first, one stream
   kResent,     // shuffled, a tenth resent, in random batches, one stream

@@ -29,7 +29,7 @@ v1::ParticipantEvent Base(const std::string& id, const std::string& nik, const s
   e.set_event_id(id);
   e.set_nik(nik);
   e.set_region_code(region);
-  e.mutable_occurred_at()->set_seconds(ts);
+  e.mutable_event_time()->set_seconds(ts);
   return e;
 }
 
@@ -116,7 +116,7 @@ std::vector<v1::ParticipantEvent> GenerateHistory(const std::vector<std::string>
       out.push_back(Enrolled(id, nik, s.region, s.clock, seg, pick(2) == 0));
     }
     // Some events at the same second, ordered by event id hash.
-    if (pick(50) == 0) out.back().mutable_occurred_at()->set_nanos(0);
+    if (pick(50) == 0) out.back().mutable_event_time()->set_nanos(0);
   }
   // 10% exact duplicates, re-sent up to 500 events later; 5% of events overtaken by the next
   // event of the same participant (out-of-order delivery, which must not change any figure).

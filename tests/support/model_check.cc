@@ -99,7 +99,7 @@ int ExpectEveryDayEqualsModel(RedisClient& redis, const ReferenceModel& model,
 std::pair<int64_t, int64_t> DaysOf(const std::vector<v1::ParticipantEvent>& events) {
   int64_t first = INT64_MAX, last = INT64_MIN;
   for (const auto& e : events) {
-    const int64_t day = WibDayOfMillis(e.occurred_at().seconds() * 1000);
+    const int64_t day = WibDayOfMillis(e.event_time().seconds() * 1000);
     first = std::min(first, day);
     last = std::max(last, day);
   }

@@ -29,7 +29,7 @@ void Add(RegionCounts* c, int segment, bool active, int sign) {
 
 v1::EventOutcome ReferenceModel::Apply(const v1::ParticipantEvent& e) {
   const uint64_t ts =
-      static_cast<uint64_t>(e.occurred_at().seconds()) * 1000 + e.occurred_at().nanos() / 1000000;
+      static_cast<uint64_t>(e.event_time().seconds()) * 1000 + e.event_time().nanos() / 1000000;
   Kept k;
   switch (e.change_case()) {
     case v1::ParticipantEvent::kEnrolled:
@@ -48,13 +48,13 @@ v1::EventOutcome ReferenceModel::Apply(const v1::ParticipantEvent& e) {
       k = {6, 0, false, ""};
       break;
     default:
-      return v1::REJECTED;
+      return v1::EVENT_OUTCOME_REJECTED;
   }
   auto [it, inserted] =
       events_[e.nik()].emplace(std::make_tuple(ts, EventIdHash(e.event_id()), e.region_code()), k);
-  if (!inserted) return v1::DUPLICATE;
+  if (!inserted) return v1::EVENT_OUTCOME_DUPLICATE;
   folded_ = false;
-  return v1::APPLIED;
+  return v1::EVENT_OUTCOME_APPLIED;
 }
 
 void ReferenceModel::Fold() const {

@@ -14,7 +14,7 @@ namespace uhc::testing {
 
 // The semantics of event ingest written as plainly as possible, for tests to compare Redis with
 // (issue #26, docs/DESIGN.md "Exact whatever the order"): every distinct event is kept; a
-// participant's state is the fold of their events in (occurred_at, event id hash) order, each
+// participant's state is the fold of their events in (event_time, event id hash) order, each
 // region keeping the participant's state there (an event acts in the region it names; a
 // relocation takes the state the person had in the region left into the destination, at its
 // instant). The answers do not depend on the order Apply is called in.
@@ -32,7 +32,7 @@ class ReferenceModel {
   };
 
   // Keeps one valid event (validation is not modelled): APPLIED, or DUPLICATE if the same
-  // (region, occurred_at, event id) is kept already.
+  // (region, event_time, event id) is kept already.
   v1::EventOutcome Apply(const v1::ParticipantEvent& event);
 
   // Counts per kab/kota now (population and status not modelled).
@@ -51,7 +51,7 @@ class ReferenceModel {
   };
   void Fold() const;
 
-  // NIK -> (occurred_at, id hash, region) -> event.
+  // NIK -> (event_time, id hash, region) -> event.
   std::map<std::string, std::map<std::tuple<uint64_t, uint32_t, std::string>, Kept>> events_;
   mutable bool folded_ = true;
   mutable std::map<std::string, RegionCounts> regions_;

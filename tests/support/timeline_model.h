@@ -37,7 +37,7 @@ struct Event {
   std::string to;
 };
 
-// The reference: each participant's events folded together, in (occurred_at, id) order,
+// The reference: each participant's events folded together, in (event_time, id) order,
 // whatever region they name; the count changes by (region, day), zeros left out.
 DayFigures Reference(const std::vector<Event>& events);
 

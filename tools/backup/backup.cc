@@ -12,6 +12,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "common/redis/history.h"
 #include "common/redis/schema.h"
@@ -320,9 +321,12 @@ absl::StatusOr<std::vector<Record>> ReadRecords(const std::string& text) {
   for (size_t i = 0; i < lines.size(); ++i) {
     Record record;
     google::protobuf::util::JsonParseOptions options;
-    if (auto s =
-            google::protobuf::util::JsonStringToMessage(std::string(lines[i]), &record, options);
-        !s.ok()) {
+    // Format version 1 named two fields the old way. A key is `"name":` with bare quotes, which a
+    // JSON string value cannot contain (its quotes are escaped), so the mapping touches keys only.
+    const std::string line = absl::StrReplaceAll(
+        lines[i],
+        {{"\"created_at\":", "\"create_time\":"}, {"\"changed_at\":", "\"change_time\":"}});
+    if (auto s = google::protobuf::util::JsonStringToMessage(line, &record, options); !s.ok()) {
       return absl::InvalidArgumentError(
           absl::StrCat("line ", i + 1, ": not a record: ", std::string(s.message())));
     }

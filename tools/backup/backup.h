@@ -15,7 +15,9 @@
 namespace uhc::backup {
 
 inline constexpr char kFormat[] = "uhc-export";
-inline constexpr int kFormatVersion = 1;
+// 2: uhc.v1 renamed Cutoff.created_at to create_time and TierChange.changed_at to change_time
+// (docs/API.md "Changes"); version 1 files are read with the old names mapped to the new.
+inline constexpr int kFormatVersion = 2;
 
 // What an export or import moved, for the operator's summary line.
 struct Counts {

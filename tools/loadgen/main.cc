@@ -257,7 +257,7 @@ int Freshness() {
     e->set_event_id(absl::StrFormat("fresh-%d-%d", absl::ToUnixMicros(absl::Now()), s));
     e->set_nik(SyntheticNik(region, 9000000 + absl::ToUnixMicros(absl::Now()) % 1000000 * 10 + s));
     e->set_region_code(region);
-    e->mutable_occurred_at()->set_seconds(absl::ToUnixSeconds(absl::Now()));
+    e->mutable_event_time()->set_seconds(absl::ToUnixSeconds(absl::Now()));
     e->mutable_enrolled()->set_segment(v1::SEGMENT_PPU);
     v1::IngestEventsResponse response;
     grpc::ClientContext c1;

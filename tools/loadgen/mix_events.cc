@@ -5,7 +5,7 @@ namespace uhc {
 void ToParticipantEvent(const MixEvent& m, const std::vector<const Region*>& kabs,
                         v1::ParticipantEvent* e) {
   e->set_event_id(m.event_id);
-  e->mutable_occurred_at()->set_seconds(m.occurred_at_seconds);
+  e->mutable_event_time()->set_seconds(m.occurred_at_seconds);
   switch (m.op) {
     case MixOp::kEnroll:
       e->mutable_enrolled()->set_segment(static_cast<v1::Segment>(m.segment));

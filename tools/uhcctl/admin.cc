@@ -78,7 +78,7 @@ int RunPopulation(const std::vector<std::string>& args) {
       return false;
     }
     request.set_population(population);
-    request.set_as_of(as_of);
+    request.set_as_of_date(as_of);
     v1::RegionSettings response;
     grpc::ClientContext context;
     Authenticate(&context);
@@ -199,7 +199,7 @@ int RunCutoff(const std::vector<std::string>& args) {
     for (const v1::Cutoff& c : response.cutoffs()) {
       std::string row =
           absl::StrFormat("%-24s %-10s  %-20s %7s  %s", Printable(c.cutoff_id()), c.as_of_date(),
-                          Wib(c.created_at()), Thousands(c.regions()), Printable(c.description()));
+                          Wib(c.create_time()), Thousands(c.regions()), Printable(c.description()));
       std::cout << absl::StripTrailingAsciiWhitespace(row) << "\n";
     }
     std::cout << Count(response.cutoffs_size(), "cut-off", "cut-offs") << "\n";
@@ -219,7 +219,7 @@ int RunCutoff(const std::vector<std::string>& args) {
   if (!status.ok()) return ReportRpcError(cmd, status);
   std::cout << "cut-off " << Printable(cutoff.cutoff_id()) << ": the figures of "
             << Count(cutoff.regions(), "region", "regions") << " as of " << cutoff.as_of_date()
-            << " (end of day, WIB), frozen " << Wib(cutoff.created_at()) << "\n";
+            << " (end of day, WIB), frozen " << Wib(cutoff.create_time()) << "\n";
   return kExitOk;
 }
 

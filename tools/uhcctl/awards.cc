@@ -269,10 +269,11 @@ int RunAwards(const std::vector<std::string>& args) {
   if (!cmd.Has("html")) return kExitOk;
   std::string recorded;
   if (first != nullptr) {
-    recorded = absl::StrCat(
-        past->cutoff_id.empty() ? "figures as recorded at " : "frozen at ",
-        absl::FormatTime("%Y-%m-%d %H:%M WIB", absl::FromUnixSeconds(first->as_of().seconds()),
-                         absl::FixedTimeZone(7 * 3600)));
+    recorded =
+        absl::StrCat(past->cutoff_id.empty() ? "figures as recorded at " : "frozen at ",
+                     absl::FormatTime("%Y-%m-%d %H:%M WIB",
+                                      absl::FromUnixSeconds(first->snapshot_time().seconds()),
+                                      absl::FixedTimeZone(7 * 3600)));
   }
   std::ofstream out(cmd.Get("html"));
   out << AwardsHtml(*all, tiers, palette, province_names, policy, heading, recorded);

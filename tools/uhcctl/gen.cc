@@ -96,7 +96,7 @@ struct Event {
 std::string EventJson(const std::string& id, const std::string& nik, const std::string& region,
                       int64_t ts, const std::string& change) {
   return absl::StrFormat(
-      "{\"event_id\":\"%s\",\"nik\":\"%s\",\"region_code\":\"%s\",\"occurred_at\":\"%s\",%s}", id,
+      "{\"event_id\":\"%s\",\"nik\":\"%s\",\"region_code\":\"%s\",\"event_time\":\"%s\",%s}", id,
       nik, region,
       absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::FromUnixSeconds(ts), absl::UTCTimeZone()),
       change);

@@ -55,7 +55,7 @@ grpc::Status StreamFrom(v1::EnrollmentService::Stub* stub, const std::vector<Bat
   while (stream->Read(&response)) {
     const Batch& batch = batches[*acked];
     for (const v1::EventResult& r : response.results()) {
-      if (r.outcome() != v1::REJECTED) continue;
+      if (r.outcome() != v1::EVENT_OUTCOME_REJECTED) continue;
       int line = r.index() >= 0 && r.index() < static_cast<int>(batch.lines.size())
                      ? batch.lines[r.index()]
                      : -1;

@@ -26,8 +26,8 @@ bool FetchAll(const Command& cmd, v1::ClassifierService::Stub* stub, const std::
       return false;
     }
     bool fresh = !response.regions().empty() &&
-                 absl::FromUnixSeconds(response.regions(0).as_of().seconds()) +
-                         absl::Nanoseconds(response.regions(0).as_of().nanos()) >=
+                 absl::FromUnixSeconds(response.regions(0).snapshot_time().seconds()) +
+                         absl::Nanoseconds(response.regions(0).snapshot_time().nanos()) >=
                      fresh_after;
     if (fresh || absl::Now() > deadline) {
       out->assign(response.regions().begin(), response.regions().end());

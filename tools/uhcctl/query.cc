@@ -42,7 +42,7 @@ std::string Shortfall(const v1::CriterionResult& c) {
 std::string Actual(const v1::CriterionResult& c) {
   if (c.metric() == "uhc_prioritas") return c.actual() ? "yes" : "no";
   if (c.metric() == "dues_paid_through") {
-    return c.actual() ? absl::StrFormat("%04d-%02d", c.actual() / 100, c.actual() % 100) : "never";
+    return c.actual_month().empty() ? "never" : c.actual_month();
   }
   return Percent(c.actual());
 }
@@ -191,14 +191,14 @@ void PrintTier(const v1::RegionTier& t, std::ostream& out) {
   }
   if (!t.cutoff_id().empty()) {
     out << "  frozen in cut-off " << Printable(t.cutoff_id()) << " at "
-        << TimeUtil::ToString(t.as_of()) << ", data version " << t.data_version() << "\n";
+        << TimeUtil::ToString(t.snapshot_time()) << ", data version " << t.data_version() << "\n";
   } else if (!t.as_of_date().empty()) {
     // Late events count on the day they occurred: a past day's figures can still change.
     out << "  figures at the end of " << t.as_of_date() << " (WIB) as recorded at "
-        << TimeUtil::ToString(t.as_of()) << ", data version " << t.data_version() << "\n";
+        << TimeUtil::ToString(t.snapshot_time()) << ", data version " << t.data_version() << "\n";
   } else {
-    out << "  data version " << t.data_version() << ", as of " << TimeUtil::ToString(t.as_of())
-        << "\n";
+    out << "  data version " << t.data_version() << ", as of "
+        << TimeUtil::ToString(t.snapshot_time()) << "\n";
   }
 }
 

@@ -292,10 +292,11 @@ int RunReport(const std::vector<std::string>& args) {
       kPageCss, kTrendCss, palette.Css(),
       "</style></head><body><h1>UHC tiers of Indonesia</h1><p>Policy ",
       XmlEscape(all.empty() ? policy : all[0].policy_id()), ", data as of ",
-      all.empty() ? ""
-                  : XmlEscape(absl::FormatTime("%Y-%m-%d %H:%M:%S UTC",
-                                               absl::FromUnixSeconds(all[0].as_of().seconds()),
-                                               absl::UTCTimeZone())),
+      all.empty()
+          ? ""
+          : XmlEscape(absl::FormatTime("%Y-%m-%d %H:%M:%S UTC",
+                                       absl::FromUnixSeconds(all[0].snapshot_time().seconds()),
+                                       absl::UTCTimeZone())),
       stale ? " (stale: Redis could not be read lately)" : "", "</p>");
   if (nation != nullptr) {
     const auto& m = nation->metrics();

@@ -85,7 +85,7 @@ int RunWatch(const std::vector<std::string>& args) {
       if (cmd.Flag("json")) {
         std::cout << ToJson(c) << std::endl;
       } else {
-        std::cout << TimeUtil::ToString(c.changed_at()) << "  " << c.region_code() << "  "
+        std::cout << TimeUtil::ToString(c.change_time()) << "  " << c.region_code() << "  "
                   << c.policy_id() << "  " << c.from_tier() << " -> " << c.to_tier() << InEffect(c)
                   << std::endl;
       }
@@ -137,7 +137,7 @@ int RunHistory(const std::vector<std::string>& args) {
   v1::ListTierChangesRequest request;
   request.set_region_code(region);
   request.set_policy_id(PolicyOf(cmd));
-  request.set_limit(static_cast<int>(*limit));
+  request.set_page_size(static_cast<int>(*limit));
   v1::ListTierChangesResponse response;
   grpc::ClientContext context;
   Authenticate(&context);
@@ -148,7 +148,7 @@ int RunHistory(const std::vector<std::string>& args) {
     if (cmd.Flag("json")) {
       std::cout << ToJson(c) << "\n";
     } else {
-      std::cout << TimeUtil::ToString(c.changed_at()) << "  " << c.policy_id() << "  "
+      std::cout << TimeUtil::ToString(c.change_time()) << "  " << c.policy_id() << "  "
                 << c.from_tier() << " -> " << c.to_tier() << InEffect(c) << "\n";
     }
   }

@@ -48,7 +48,7 @@ class TierWireTest : public ::testing::Test {
   v1::RegionTier Expected(const SnapshotEntry& entry, const std::string& policy,
                           v1::RegionTierView view, bool stale) const {
     v1::RegionTier tier = entry.tiers.at(policy);
-    *tier.mutable_as_of() =
+    *tier.mutable_snapshot_time() =
         TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(snapshot_->read_at()));
     tier.set_stale(stale);
     return view == v1::REGION_TIER_VIEW_BASIC ? BasicView(tier) : tier;
@@ -70,19 +70,21 @@ TEST_F(TierWireTest, BasicViewKeepsOnlyTheListedFields) {
       0);
 
   v1::RegionTier basic = BasicView(full);
-  EXPECT_EQ(SetFields(basic), (std::set<std::string>{"region_code", "region_name", "level", "tier",
-                                                     "metrics", "data_version", "as_of", "stale"}));
+  EXPECT_EQ(SetFields(basic),
+            (std::set<std::string>{"region_code", "region_name", "level", "policy_id", "tier",
+                                   "metrics", "data_version", "snapshot_time", "stale"}));
   EXPECT_EQ(SetFields(basic.metrics()),
             (std::set<std::string>{"coverage_bp", "activity_bp", "pemda_share_bp"}));
   EXPECT_EQ(basic.region_code(), "12.19");
   EXPECT_EQ(basic.region_name(), full.region_name());
   EXPECT_EQ(basic.level(), full.level());
   EXPECT_EQ(basic.tier(), full.tier());
+  EXPECT_EQ(basic.policy_id(), full.policy_id());
   EXPECT_EQ(basic.metrics().coverage_bp(), full.metrics().coverage_bp());
   EXPECT_EQ(basic.metrics().activity_bp(), full.metrics().activity_bp());
   EXPECT_EQ(basic.metrics().pemda_share_bp(), full.metrics().pemda_share_bp());
   EXPECT_EQ(basic.data_version(), 7);
-  EXPECT_TRUE(MessageDifferencer::Equals(basic.as_of(), full.as_of()));
+  EXPECT_TRUE(MessageDifferencer::Equals(basic.snapshot_time(), full.snapshot_time()));
   EXPECT_TRUE(basic.stale());
 }
 

@@ -35,7 +35,7 @@ TEST_F(EventRulesTest, AnEventBeforeTheHistoryWindowIsRejectedNamingItsFirstDay)
   EXPECT_FALSE(at_limit.rejected) << at_limit.reason;
   PreparedEvent before = windowed.Prepare(StatusAt(first - absl::Seconds(1)), 3, true, now_);
   ASSERT_TRUE(before.rejected);
-  EXPECT_EQ(before.field, "events[3].occurred_at");
+  EXPECT_EQ(before.field, "events[3].event_time");
   EXPECT_THAT(before.reason, HasSubstr("2024-09-28"));
   EXPECT_THAT(before.reason, HasSubstr("--history_days 800"));
   const EventValidator unbounded(&regions_, &keyer_);

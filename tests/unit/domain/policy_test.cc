@@ -184,16 +184,18 @@ TEST(BudgetTest, BatuBaraPlanCostsTwentyOneBillion) {
 }
 
 TEST(PolicyLoaderTest, SyntaxErrorNamesFileAndLine) {
-  auto p =
-      ParsePolicy("id: \"x\"\nactivity_denominator: POPULATION\ntiers {\n  id: \"a\"\n  oops\n}\n",
-                  "broken.textproto");
+  auto p = ParsePolicy(
+      "id: \"x\"\nactivity_denominator: ACTIVITY_DENOMINATOR_POPULATION\ntiers {\n  id: \"a\"\n  "
+      "oops\n}\n",
+      "broken.textproto");
   ASSERT_FALSE(p.ok());
   EXPECT_THAT(std::string(p.status().message()), HasSubstr("broken.textproto:6:"));
 }
 
 TEST(PolicyLoaderTest, UnknownCriterionNamesFileAndLine) {
   auto p = ParsePolicy(
-      "id: \"x\"\nactivity_denominator: POPULATION\ntiers {\n  id: \"a\"\n  alternative {\n"
+      "id: \"x\"\nactivity_denominator: ACTIVITY_DENOMINATOR_POPULATION\ntiers {\n  id: \"a\"\n  "
+      "alternative {\n"
       "    criterion { metric: LIFE_EXPECTANCY min_bp: 10 }\n  }\n}\n",
       "unknown.textproto");
   ASSERT_FALSE(p.ok());
@@ -207,12 +209,15 @@ TEST(PolicyLoaderTest, UnknownCriterionNamesFileAndLine) {
 TEST(PolicyLoaderTest, SemanticErrorsAreRefused) {
   EXPECT_FALSE(ParsePolicy("id: \"x\"\n", "f").ok());  // no denominator, no tiers
   auto empty_alt = ParsePolicy(
-      "id: \"x\" activity_denominator: POPULATION tiers { id: \"a\" alternative {} }", "f");
+      "id: \"x\" activity_denominator: ACTIVITY_DENOMINATOR_POPULATION tiers { id: \"a\" "
+      "alternative {} }",
+      "f");
   ASSERT_FALSE(empty_alt.ok());
   EXPECT_THAT(std::string(empty_alt.status().message()), HasSubstr("alternative 0 is empty"));
   auto bad_month = ParsePolicy(
-      "id: \"x\" activity_denominator: POPULATION requirements { dues_paid_through: \"2025-13\" }"
-      " tiers { id: \"a\" alternative { criterion { metric: COVERAGE min_bp: 1 } } }",
+      "id: \"x\" activity_denominator: ACTIVITY_DENOMINATOR_POPULATION requirements { "
+      "dues_paid_through: \"2025-13\" }"
+      " tiers { id: \"a\" alternative { criterion { metric: METRIC_COVERAGE min_bp: 1 } } }",
       "f");
   EXPECT_FALSE(bad_month.ok());
 }

@@ -125,7 +125,7 @@ TEST(TimelineTest, ALateEventBeforeALeaveSendsItsEnterAgainAndTheLargestVersionW
 // ---- The property: the region-sharded timelines, fed any arrival order, batching, duplicates,
 // resends and follow-ups delivered late, out of order or lost and healed by a retry, give every
 // region's count changes by day exactly as the fold of each participant's events, all regions
-// together, in (occurred_at, event id hash) order.
+// together, in (event_time, event id hash) order.
 
 // Region-sharded timelines fed deliveries in the given order. Follow-ups wait in a pool and go
 // at random moments, in random order; some are lost (a crash between the steps) and healed by

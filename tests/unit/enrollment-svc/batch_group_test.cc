@@ -46,7 +46,7 @@ class GatedApply {
     for (const PreparedEvent& e : events) {
       v1::EventResult* r = response->add_results();
       r->set_index(e.index);
-      r->set_outcome(e.arg % 2 == 0 ? v1::APPLIED : v1::DUPLICATE);
+      r->set_outcome(e.arg % 2 == 0 ? v1::EVENT_OUTCOME_APPLIED : v1::EVENT_OUTCOME_DUPLICATE);
       if (bytes) bytes->push_back(e.arg);
     }
     CountOutcomes(response);
@@ -158,8 +158,9 @@ TEST_F(BatchGroupTest, BatchesWaitingTogetherGoInOneCallAndEachGetsItsOwnResults
     ASSERT_EQ(x->response.results_size(), static_cast<int>(x->events.size()));
     for (int i = 0; i < x->response.results_size(); ++i) {
       EXPECT_EQ(x->response.results(i).index(), i);
-      EXPECT_EQ(x->response.results(i).outcome(),
-                x->events[i].arg % 2 == 0 ? v1::APPLIED : v1::DUPLICATE);
+      EXPECT_EQ(x->response.results(i).outcome(), x->events[i].arg % 2 == 0
+                                                      ? v1::EVENT_OUTCOME_APPLIED
+                                                      : v1::EVENT_OUTCOME_DUPLICATE);
     }
   }
   EXPECT_EQ(b.response.applied(), 1);  // markers 10, 11
