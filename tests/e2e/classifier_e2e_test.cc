@@ -585,6 +585,94 @@ TEST_F(ClassifierE2eTest, TierChangeReachesWatchersWithinASecondAndIsRecordedOnc
   EXPECT_EQ(history.changes_size(), 1);
 }
 
+// Every List RPC pages (AIP-158): the pages of any size are the one-page answer, in order,
+// without gaps or repeats, and a token works only with the request fields of its page.
+TEST_F(ClassifierE2eTest, EveryListPagesWithoutGapsOrRepeats) {
+  // Three tier changes of 12.19: none -> utama -> none -> utama.
+  SetRegion("12.19", 100);
+  Ingest(People("12.19", 0, 99, 99, 20));
+  ASSERT_TRUE(WaitFor([&] { return Tier("12.19").tier() == "utama"; }, 5000));
+  SetRegion("12.19", 1000);
+  ASSERT_TRUE(WaitFor([&] { return Tier("12.19").tier() == "none"; }, 5000));
+  SetRegion("12.19", 100);
+  ASSERT_TRUE(WaitFor([&] { return Tier("12.19").tier() == "utama"; }, 5000));
+
+  auto changes = [&](int page_size, const std::string& token, v1::ListTierChangesResponse* out) {
+    v1::ListTierChangesRequest request;
+    request.set_region_code("12.19");
+    request.set_policy_id("uhc-awards-2026");
+    request.set_page_size(page_size);
+    request.set_page_token(token);
+    grpc::ClientContext context;
+    return classifier_->ListTierChanges(&context, request, out);
+  };
+  v1::ListTierChangesResponse whole;
+  ASSERT_TRUE(
+      WaitFor([&] { return changes(100, "", &whole).ok() && whole.changes_size() == 3; }, 5000));
+  EXPECT_TRUE(whole.next_page_token().empty());
+  std::vector<std::string> paged;
+  std::string token;
+  int pages = 0;
+  do {
+    v1::ListTierChangesResponse page;
+    ASSERT_TRUE(changes(1, token, &page).ok());
+    for (const auto& c : page.changes()) paged.push_back(c.to_tier());
+    token = page.next_page_token();
+    ASSERT_LE(++pages, 4);
+  } while (!token.empty());
+  EXPECT_EQ(paged, (std::vector<std::string>{"utama", "none", "utama"}));  // newest first
+
+  v1::ListPoliciesResponse all;
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(classifier_->ListPolicies(&context, v1::ListPoliciesRequest(), &all).ok());
+  }
+  ASSERT_GE(all.policies_size(), 3);
+  std::vector<std::string> ids;
+  v1::ListPoliciesRequest request;
+  request.set_page_size(1);
+  do {
+    v1::ListPoliciesResponse page;
+    grpc::ClientContext context;
+    ASSERT_TRUE(classifier_->ListPolicies(&context, request, &page).ok());
+    ASSERT_EQ(page.policies_size(), 1);
+    EXPECT_EQ(page.default_policy_id(), all.default_policy_id());
+    ids.push_back(page.policies(0).id());
+    request.set_page_token(page.next_page_token());
+  } while (!request.page_token().empty() && ids.size() < 10);
+  std::vector<std::string> want;
+  for (const auto& p : all.policies()) want.push_back(p.id());
+  EXPECT_EQ(ids, want);
+  EXPECT_TRUE(std::is_sorted(ids.begin(), ids.end()));
+
+  // ListRegionTiers: the view may change between pages, a filter may not.
+  v1::ListRegionTiersRequest list;
+  list.set_page_size(10);
+  list.set_province_code("12");
+  v1::ListRegionTiersResponse first;
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(classifier_->ListRegionTiers(&context, list, &first).ok());
+  }
+  ASSERT_FALSE(first.next_page_token().empty());
+  list.set_page_token(first.next_page_token());
+  list.set_view(v1::REGION_TIER_VIEW_FULL);
+  v1::ListRegionTiersResponse second;
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(classifier_->ListRegionTiers(&context, list, &second).ok());
+    ASSERT_GT(second.regions_size(), 0);
+    EXPECT_GT(second.regions(0).region_code(), first.regions(9).region_code());
+  }
+  list.set_province_code("11");
+  {
+    grpc::ClientContext context;
+    grpc::Status status = classifier_->ListRegionTiers(&context, list, &second);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_NE(status.error_message().find("page_token"), std::string::npos);
+  }
+}
+
 TEST_F(ClassifierE2eTest, RedisDownServesTheLastSnapshotMarkedStaleThenRecovers) {
   SetRegion("12.19", 100);
   Ingest(People("12.19", 0, 99, 99, 20));

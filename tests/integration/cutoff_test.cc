@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "classifier-svc/classifier_server.h"
 #include "common/config/files.h"
 #include "common/redis/history.h"
@@ -135,6 +136,47 @@ class CutoffTest : public EnrollmentFixture {
 // create is refused whole (nothing listed) or made whole, and a retry after memory is freed makes
 // every refused one whole. (Before the fix, margins of 24-32 KB listed the cut-off without its
 // figures and the retry answered OK over it.)
+// ListCutoffs pages oldest first without gaps or repeats, also when a cut-off is made between
+// two pages; GetCutoff answers each as listed, and NOT_FOUND for an id never made.
+TEST_F(CutoffTest, ListCutoffsPagesAndGetCutoffAnswersEachListed) {
+  v1::Cutoff made;
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(Create(absl::StrCat("page-", i), kDay, &made).ok());
+  }
+  std::vector<std::string> paged;
+  v1::ListCutoffsRequest request;
+  request.set_page_size(2);
+  int pages = 0;
+  do {
+    v1::ListCutoffsResponse page;
+    grpc::ClientContext context;
+    ASSERT_TRUE(admin_->ListCutoffs(&context, request, &page).ok());
+    EXPECT_LE(page.cutoffs_size(), 2);
+    for (const v1::Cutoff& c : page.cutoffs()) paged.push_back(c.cutoff_id());
+    if (++pages == 1) {
+      ASSERT_TRUE(Create("page-late", kDay, &made).ok());  // the newest: listed last
+    }
+    request.set_page_token(page.next_page_token());
+  } while (!request.page_token().empty() && pages < 10);
+  std::vector<std::string> listed;
+  for (const v1::Cutoff& c : Listed()) {
+    listed.push_back(c.cutoff_id());
+    v1::GetCutoffRequest get;
+    get.set_cutoff_id(c.cutoff_id());
+    v1::Cutoff one;
+    grpc::ClientContext context;
+    ASSERT_TRUE(admin_->GetCutoff(&context, get, &one).ok());
+    EXPECT_EQ(one.SerializeAsString(), c.SerializeAsString());
+  }
+  EXPECT_EQ(paged, listed);
+  EXPECT_EQ(listed.size(), 6u);
+  v1::GetCutoffRequest get;
+  get.set_cutoff_id("never-made");
+  v1::Cutoff none;
+  grpc::ClientContext context;
+  EXPECT_EQ(admin_->GetCutoff(&context, get, &none).error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
 TEST_F(CutoffTest, UnderOomACreateIsWholeOrNothingAndTheRetryMakesItWhole) {
   std::vector<std::string> refused;
   for (int64_t margin = 4 * 1024; margin <= 96 * 1024; margin += 4 * 1024) {
