@@ -71,10 +71,6 @@ class TierChangeHub {
     closed_ = true;
     for (TierChangeSubscriber* s : subscribers_) s->Close();
   }
-  size_t size() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return subscribers_.size();
-  }
   std::optional<LogPosition> position() {
     std::lock_guard<std::mutex> lock(mu_);
     return position_;

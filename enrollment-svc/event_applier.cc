@@ -329,12 +329,29 @@ absl::Status ApplyEvents(RedisClient& redis, const std::vector<PreparedEvent>& e
 }
 
 void CountOutcomes(v1::IngestEventsResponse* response) {
-  int counts[5] = {0, 0, 0, 0, 0};
-  for (const v1::EventResult& r : response->results()) ++counts[r.outcome()];
-  response->set_applied(counts[v1::EVENT_OUTCOME_APPLIED]);
-  response->set_duplicate(counts[v1::EVENT_OUTCOME_DUPLICATE]);
-  response->set_stale(counts[v1::EVENT_OUTCOME_STALE]);
-  response->set_rejected(counts[v1::EVENT_OUTCOME_REJECTED]);
+  int applied = 0, duplicate = 0, stale = 0, rejected = 0;
+  for (const v1::EventResult& r : response->results()) {
+    switch (r.outcome()) {
+      case v1::EVENT_OUTCOME_APPLIED:
+        ++applied;
+        break;
+      case v1::EVENT_OUTCOME_DUPLICATE:
+        ++duplicate;
+        break;
+      case v1::EVENT_OUTCOME_STALE:
+        ++stale;
+        break;
+      case v1::EVENT_OUTCOME_REJECTED:
+        ++rejected;
+        break;
+      default:  // never set: every result gets one of the four
+        break;
+    }
+  }
+  response->set_applied(applied);
+  response->set_duplicate(duplicate);
+  response->set_stale(stale);
+  response->set_rejected(rejected);
 }
 
 }  // namespace uhc

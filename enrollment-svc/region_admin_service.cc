@@ -39,11 +39,20 @@ absl::Status DecodeSettings(const redisReply* reply, const std::string& region_c
     return absl::InternalError("malformed settings reply");
   }
   redisReply** e = reply->element;
+  // population, as of, prioritas, dues, version: integer, string, integer, string, integer (a
+  // string never set may come as nil, read as empty).
+  for (int i = 0; i < 5; ++i) {
+    const bool ok = i % 2 == 0 ? e[i]->type == REDIS_REPLY_INTEGER
+                               : e[i]->type == REDIS_REPLY_STRING || e[i]->type == REDIS_REPLY_NIL;
+    if (!ok) return absl::InternalError("malformed settings reply");
+  }
   response->set_region_code(region_code);
   response->set_population(e[0]->integer);
-  response->set_population_as_of_date(std::string(e[1]->str, e[1]->len));
+  response->set_population_as_of_date(
+      e[1]->type == REDIS_REPLY_NIL ? "" : std::string(e[1]->str, e[1]->len));
   response->set_uhc_prioritas(e[2]->integer == 1);
-  response->set_dues_paid_through(std::string(e[3]->str, e[3]->len));
+  response->set_dues_paid_through(
+      e[3]->type == REDIS_REPLY_NIL ? "" : std::string(e[3]->str, e[3]->len));
   response->set_version(e[4]->integer);
   return absl::OkStatus();
 }

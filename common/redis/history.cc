@@ -63,13 +63,6 @@ bool GetInt(absl::string_view* in, int64_t* v) {
 
 }  // namespace
 
-std::string DaysKey(absl::string_view region_code) {
-  return absl::StrCat("uhc:{", region_code, "}:days");
-}
-std::string SettingsKey(absl::string_view region_code) {
-  return absl::StrCat("uhc:{", region_code, "}:settings");
-}
-
 int64_t WibDayOfMillis(int64_t unix_ms) {
   const int64_t shifted = unix_ms + kWibOffsetMs;
   return shifted >= 0 ? shifted / kDayMs : -((-shifted + kDayMs - 1) / kDayMs);
@@ -207,9 +200,6 @@ absl::StatusOr<std::map<std::string, RegionHistory, std::less<>>> ReadHistories(
   }
   return out;
 }
-
-std::string CutoffIndexKey() { return "uhc:{cutoffs}:index"; }
-std::string CutoffDataKey(absl::string_view id) { return absl::StrCat("uhc:{cutoffs}:data:", id); }
 
 // Per region: code length (1 byte), code, version, population, n1..n5, a1..a5, prioritas, dues,
 // each as 8-byte big-endian integers.

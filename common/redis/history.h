@@ -37,8 +37,7 @@
 
 namespace uhc {
 
-std::string DaysKey(absl::string_view region_code);      // uhc:{12.19}:days
-std::string SettingsKey(absl::string_view region_code);  // uhc:{12.19}:settings
+// DaysKey, SettingsKey, CutoffIndexKey and CutoffDataKey are spelled in schema.h with every key.
 
 // Day numbers: days since 1970-01-01 in WIB (UTC+7), the calendar of the programme.
 int64_t WibDayOfMillis(int64_t unix_ms);
@@ -87,8 +86,6 @@ absl::StatusOr<std::map<std::string, RegionHistory, std::less<>>> ReadHistories(
     RedisClient& redis, const std::vector<std::string>& codes);
 
 // ---- Frozen cut-offs (RegionAdminService.CreateCutoff): keys of hash tag {cutoffs}.
-std::string CutoffIndexKey();                     // uhc:{cutoffs}:index (id -> Cutoff proto)
-std::string CutoffDataKey(absl::string_view id);  // uhc:{cutoffs}:data:<id>
 // The figures of every region (kab/kota counts and settings; a province's own settings), as
 // bytes, and back (nullopt if malformed).
 std::string EncodeFrozen(const std::map<std::string, RegionAggregate, std::less<>>& figures);

@@ -35,6 +35,15 @@ std::string RegionOfKey(absl::string_view key) {
   return std::string(key.substr(0, close));
 }
 
+std::string DaysKey(absl::string_view region_code) {
+  return absl::StrCat("uhc:{", region_code, "}:days");
+}
+std::string SettingsKey(absl::string_view region_code) {
+  return absl::StrCat("uhc:{", region_code, "}:settings");
+}
+std::string CutoffIndexKey() { return "uhc:{cutoffs}:index"; }
+std::string CutoffDataKey(absl::string_view id) { return absl::StrCat("uhc:{cutoffs}:data:", id); }
+
 std::string RecordedTiersKey() { return "uhc:{tiers}:recorded"; }
 std::string TierHistoryKey(absl::string_view region) {
   return absl::StrCat("uhc:{tiers}:history:", region);

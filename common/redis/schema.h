@@ -44,6 +44,11 @@ std::string TierLogTrimmedKey();                       // uhc:{tiers}:trimmed
 // Version-1 tier keys, read once to move their data (tier_log.cc).
 std::string V1TierKey(absl::string_view region);     // uhc:{12.19}:tier
 std::string V1HistoryKey(absl::string_view region);  // uhc:{12.19}:history
+// Day histories, dated admin inputs and frozen cut-offs (their layout: redis/history.h).
+std::string DaysKey(absl::string_view region_code);      // uhc:{12.19}:days
+std::string SettingsKey(absl::string_view region_code);  // uhc:{12.19}:settings
+std::string CutoffIndexKey();                            // uhc:{cutoffs}:index (id -> Cutoff proto)
+std::string CutoffDataKey(absl::string_view id);         // uhc:{cutoffs}:data:<id>
 
 // ---- Participant record: the 11-byte value of a bucket hash field (the field is 8 bytes of the
 // NIK's keyed HMAC). flags (bits 0-2 segment, bit 3 active, bits 4-6 kind of the last applied

@@ -192,6 +192,8 @@ absl::Status ServerHost::Start() {
 int ServerHost::metrics_port() const { return metrics_http_ ? metrics_http_->port() : -1; }
 
 void ServerHost::SetReady(bool ready) {
+  std::lock_guard<std::mutex> lock(ready_mu_);
+  if (ready && shut_down_) return;
   if (metrics_ != nullptr) {
     metrics_
         ->AddGauge("uhc_ready",
@@ -231,8 +233,11 @@ void ServerHost::Shutdown(const std::function<void()>& drain) {
   }
   expiry_cv_.notify_all();
   if (expiry_thread_.joinable()) expiry_thread_.join();
-  if (shut_down_ || server_ == nullptr) return;
-  shut_down_ = true;
+  {
+    std::lock_guard<std::mutex> lock(ready_mu_);
+    if (shut_down_ || server_ == nullptr) return;
+    shut_down_ = true;
+  }
   SetReady(false);
   drain();
   server_->Shutdown(std::chrono::system_clock::now() +

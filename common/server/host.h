@@ -62,7 +62,9 @@ class ServerHost {
   int health_port() const { return health_port_; }  // 0 without a health listener
   int metrics_port() const;
 
-  // Readiness: SERVING only while the service can do its job (e.g. Redis reachable).
+  // Readiness: SERVING only while the service can do its job (e.g. Redis reachable). Once
+  // Shutdown began, never SERVING again: a Redis that comes back during the drain (its health
+  // callback calls SetReady(true)) must not draw traffic to a server going away.
   void SetReady(bool ready);
 
   // The shutdown sequence: readiness NOT_SERVING, `drain` (e.g. stop accepting new batches),
@@ -88,7 +90,8 @@ class ServerHost {
   std::condition_variable expiry_cv_;
   bool expiry_stop_ = false;
   int port_ = 0;
-  bool shut_down_ = false;
+  std::mutex ready_mu_;     // orders SetReady against the start of Shutdown
+  bool shut_down_ = false;  // guarded by ready_mu_
 };
 
 }  // namespace uhc

@@ -7,15 +7,16 @@
 
 namespace uhc {
 
-// The one mapping from an internal absl::Status to the RPC edge. Codes are the same numbers in
-// absl and gRPC and pass through; the message passes through (messages never hold personal data
-// and echo input at most 64 bytes long); an InvalidFields status (domain/errors.h) gets its
-// google.rpc.BadRequest as the grpc-status-details-bin trailer.
-// Every error carries google.rpc.Status details (docs/API.md "Errors"): an ErrorInfo with the
-// status's reason (domain/errors.h) or its code's default, in domain "uhc.v1"; the BadRequest of
-// an InvalidFields status; the ResourceInfo of a NotFound / AlreadyExists; a RetryInfo where
-// retrying helps (UNAVAILABLE: 1 s; RESOURCE_EXHAUSTED, ABORTED: 200 ms).
+// The one mapping from an internal absl::Status to the RPC edge. Each absl code maps to the gRPC
+// code of the same name (GrpcCode; a code neither knows is UNKNOWN); the message passes through
+// (messages never hold personal data and echo input at most 64 bytes long); an InvalidFields status
+// (domain/errors.h) gets its google.rpc.BadRequest as the grpc-status-details-bin trailer. Every
+// error carries google.rpc.Status details (docs/API.md "Errors"): an ErrorInfo with the status's
+// reason (domain/errors.h) or its code's default, in domain "uhc.v1"; the BadRequest of an
+// InvalidFields status; the ResourceInfo of a NotFound / AlreadyExists; a RetryInfo where retrying
+// helps (UNAVAILABLE: 1 s; RESOURCE_EXHAUSTED, ABORTED: 200 ms).
 grpc::Status ToGrpcStatus(const absl::Status& status);
+grpc::StatusCode GrpcCode(absl::StatusCode code);
 
 // The domain of every ErrorInfo.
 inline constexpr char kErrorDomain[] = "uhc.v1";

@@ -29,12 +29,10 @@ def metrics(port, deadline):
 
 def prometheus_scrape(work, jobs, named):
     """Runs Prometheus scraping `jobs` (name -> metrics port) every second; returns what it lacks
-    after scraping (empty: nothing), or None when Prometheus is not installed and CI is unset."""
+    after scraping (empty: nothing), or None when Prometheus is not installed."""
     import shutil
     binary = shutil.which("prometheus")
     if not binary:
-        if os.environ.get("CI"):
-            raise SystemExit("FAIL: prometheus missing (scripts/setup.sh installs it)")
         print("prometheus not installed: the real-scrape part is skipped")
         return None
     port = free_port()
@@ -127,11 +125,14 @@ def main():
     if missing:
         print(f"FAIL: named in the dashboard or rules but not exposed: {missing}")
         return 1
-    if scraped is not None:
-        if scraped:
-            print(f"FAIL: a real Prometheus did not get: {scraped}")
-            return 1
-        print("a real Prometheus scraped both jobs (up = 1) and holds every named series")
+    if scraped is None:
+        print("SKIPPED: the files match the services, but without prometheus (scripts/setup.sh "
+              "installs it) the real scrape did not run")
+        return 77
+    if scraped:
+        print(f"FAIL: a real Prometheus did not get: {scraped}")
+        return 1
+    print("a real Prometheus scraped both jobs (up = 1) and holds every named series")
     print(f"dashboard ({len(dashboard['panels'])} panels) and {sum(len(g['rules']) for g in rules['spec']['groups'])} "
           f"alert rules name {len(named)} metrics, all exposed: {sorted(named)}")
     return 0

@@ -2,8 +2,8 @@
 # uhcctl report --html as a browser shows it: starts Redis and both services on loopback, loads a
 # small national dataset (1:20000), writes the report, and has headless Chromium render it: the
 # DOM holds 514 kab/kota and 38 province shapes, and a screenshot is drawn (kept in
-# $REPORT_ARTIFACTS when set, e.g. to look at it). Without /usr/bin/chromium it says so and passes,
-# unless CI is set (scripts/test.sh installs chromium).
+# $REPORT_ARTIFACTS when set, e.g. to look at it). Without /usr/bin/chromium it exits 77
+# (skipped; scripts/test.sh installs chromium and fails on the skip).
 # Usage: tests/e2e/report_chromium_test.sh [--build-dir DIR]   (default build)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -17,12 +17,9 @@ while (($#)); do
 done
 CHROMIUM=/usr/bin/chromium
 if [ ! -x "$CHROMIUM" ]; then
-  if [ -n "${CI:-}" ]; then
-    echo "FAIL: $CHROMIUM is missing and CI is set (scripts/test.sh installs chromium)" >&2
-    exit 1
-  fi
+  # 77: ctest reports the test skipped, never passed; scripts/test.sh fails on the skip.
   echo "SKIPPED report_chromium: $CHROMIUM is not installed (apt-get install chromium)"
-  exit 0
+  exit 77
 fi
 
 UHCCTL="$BUILD/tools/uhcctl"
