@@ -99,7 +99,12 @@ absl::StatusOr<std::unique_ptr<ClassifierServer>> ClassifierServer::Start(
   s->refresher_->set_resume_window(options.resume_window);
   s->refresher_->set_max_stale(options.max_stale);
   s->refresher_->Start();
-  s->keepalive_ = std::thread([self] { self->KeepAliveLoop(); });
+  s->keepalive_.Start(
+      [self] {
+        self->KeepAliveOnce();
+        return self->options_.keepalive_interval;
+      },
+      options.keepalive_interval);
   LogInfo("classifier-svc serving",
           {{"port", s->host_->port()}, {"metrics_port", s->host_->metrics_port()}});
   return s;
@@ -107,20 +112,12 @@ absl::StatusOr<std::unique_ptr<ClassifierServer>> ClassifierServer::Start(
 
 ClassifierServer::~ClassifierServer() { Shutdown(); }
 
-void ClassifierServer::KeepAliveLoop() {
-  for (;;) {
-    std::unique_lock<std::mutex> lock(mu_);
-    if (cv_.wait_for(lock, absl::ToChronoMilliseconds(options_.keepalive_interval),
-                     [this] { return stop_; })) {
-      return;
-    }
-    lock.unlock();
-    hub_->KeepAliveAll();
-    // glibc keeps memory freed by other threads in their arenas: after watchers that held a
-    // lot leave, RSS stays up (issue #25: 167 -> 663 MiB and not back) unless it is trimmed.
-    // Here, off the request path, and only when there is something worth returning.
-    if (watch_streams_->TakeReleased() >= kTrimAfterBytes) malloc_trim(0);
-  }
+void ClassifierServer::KeepAliveOnce() {
+  hub_->KeepAliveAll();
+  // glibc keeps memory freed by other threads in their arenas: after watchers that held a
+  // lot leave, RSS stays up (issue #25: 167 -> 663 MiB and not back) unless it is trimmed.
+  // Here, off the request path, and only when there is something worth returning.
+  if (watch_streams_->TakeReleased() >= kTrimAfterBytes) malloc_trim(0);
 }
 
 void ClassifierServer::Shutdown() {
@@ -130,8 +127,7 @@ void ClassifierServer::Shutdown() {
     if (stop_) return;
     stop_ = true;
   }
-  cv_.notify_all();
-  if (keepalive_.joinable()) keepalive_.join();
+  keepalive_.Stop();
   TierChangeHub* hub = hub_.get();
   host_->Shutdown([hub] { hub->CloseAll(); });
   refresher_->Stop();

@@ -1,13 +1,12 @@
 #pragma once
 
-#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
 
 #include "absl/status/statusor.h"
 #include "classifier-svc/classifier_service.h"
+#include "common/redis/background_loop.h"
 #include "common/redis/cluster.h"
 #include "common/redis/settings.h"
 #include "common/server/host.h"
@@ -53,7 +52,7 @@ class ClassifierServer {
 
  private:
   ClassifierServer() = default;
-  void KeepAliveLoop();
+  void KeepAliveOnce();
 
   ClassifierServerOptions options_;
   std::unique_ptr<RegionRegistry> regions_;
@@ -71,9 +70,8 @@ class ClassifierServer {
   std::unique_ptr<TokenAuthorizer> auth_;
   std::unique_ptr<ClassifierServiceImpl> service_;
   std::mutex mu_;
-  std::condition_variable cv_;
-  bool stop_ = false;
-  std::thread keepalive_;
+  bool stop_ = false;         // guarded by mu_: Shutdown began
+  BackgroundLoop keepalive_;  // keep-alives to every watcher, every keepalive_interval
 };
 
 }  // namespace uhc

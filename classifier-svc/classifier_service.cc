@@ -238,7 +238,7 @@ absl::Status ClassifierServiceImpl::ListFromSnapshot(const v1::ListRegionTiersRe
       ReadPage(request->page_size(), request->page_token(), listing);
   if (!paging.ok()) return paging.status();
   if (!paging->after.empty() && regions_->Find(paging->after) == nullptr) {
-    return InvalidField("page_token", "names no region");
+    return WithReason(InvalidField("page_token", "names no region"), reason::kPageTokenInvalid);
   }
   const int page_size = paging->size;
   const std::string& after = paging->after;

@@ -43,62 +43,51 @@ Refresher::Refresher(RedisOptions redis, const RegionRegistry* regions, const Po
 Refresher::~Refresher() { Stop(); }
 
 void Refresher::Start() {
-  thread_ = std::thread([this] { Run(); });
+  loop_.Start([this] {
+    RefreshStep();
+    return interval_;
+  });
 }
 
-void Refresher::Stop() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    stop_ = true;
-  }
-  cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
-}
+void Refresher::Stop() { loop_.Stop(); }
 
-void Refresher::Run() {
+void Refresher::RefreshStep() {
   // A fresh client after every failure, so the function library is loaded again on whatever
   // primaries serve then (a restarted Redis, a replica promoted in a cluster).
-  std::unique_ptr<RedisClient> client;
-  for (;;) {
-    absl::Status status;
-    if (client == nullptr) {
-      client = MakeRedisClient(redis_);
-      status = client->LoadFunctionLibraries();
-      // Data a later release wrote is not read (a rollback onto it): checked on every new
-      // client, so also when Redis was down at start.
-      if (status.ok()) status = StoredDataLayout(*client).status();
-      if (absl::IsFailedPrecondition(status)) {
-        LogError("refusing to read this redis", {{"error", status.message()}});
-      }
+  absl::Status status;
+  if (client_ == nullptr) {
+    client_ = MakeRedisClient(redis_);
+    status = client_->LoadFunctionLibraries();
+    // Data a later release wrote is not read (a rollback onto it): checked on every new
+    // client, so also when Redis was down at start.
+    if (status.ok()) status = StoredDataLayout(*client_).status();
+    if (absl::IsFailedPrecondition(status)) {
+      LogError("refusing to read this redis", {{"error", status.message()}});
     }
-    if (status.ok()) status = RefreshOnce(*client);
-    if (!status.ok()) {
-      if (!stale_.exchange(true)) {
-        LogWarning("snapshot refresh failed; serving the last good snapshot marked stale",
-                   {{"error", status.message()}});
-      }
-      refresh_errors_->Increment();
-      if (std::vector<std::string> known = client->KnownNodes(); !known.empty()) {
-        redis_.cluster_seeds = std::move(known);
-      }
-      client.reset();
+  }
+  if (status.ok()) status = RefreshOnce(*client_);
+  if (!status.ok()) {
+    if (!stale_.exchange(true)) {
+      LogWarning("snapshot refresh failed; serving the last good snapshot marked stale",
+                 {{"error", status.message()}});
     }
-    const absl::Duration age = absl::Now() - snapshot()->read_at();
-    snapshot_age_->Set(absl::ToDoubleSeconds(age));
-    if (stale_.load()) {
-      if (age > max_stale_ && !unready_) {
-        unready_ = true;
-        if (on_ready_) on_ready_(false);
-        LogError("snapshot older than --max_stale_seconds: not ready until a refresh succeeds",
-                 {{"age_seconds", absl::ToDoubleSeconds(age)}});
-      }
-    } else {
-      unready_ = false;
+    refresh_errors_->Increment();
+    if (std::vector<std::string> known = client_->KnownNodes(); !known.empty()) {
+      redis_.cluster_seeds = std::move(known);
     }
-    std::unique_lock<std::mutex> lock(mu_);
-    if (cv_.wait_for(lock, absl::ToChronoMilliseconds(interval_), [this] { return stop_; })) {
-      return;
+    client_.reset();
+  }
+  const absl::Duration age = absl::Now() - snapshot()->read_at();
+  snapshot_age_->Set(absl::ToDoubleSeconds(age));
+  if (stale_.load()) {
+    if (age > max_stale_ && !unready_) {
+      unready_ = true;
+      if (on_ready_) on_ready_(false);
+      LogError("snapshot older than --max_stale_seconds: not ready until a refresh succeeds",
+               {{"age_seconds", absl::ToDoubleSeconds(age)}});
     }
+  } else {
+    unready_ = false;
   }
 }
 

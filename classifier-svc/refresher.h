@@ -1,18 +1,17 @@
 #pragma once
 
 #include <atomic>
-#include <condition_variable>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <thread>
 
 #include "absl/time/time.h"
 #include "classifier-svc/change_hub.h"
 #include "classifier-svc/snapshot.h"
 #include "classifier-svc/tier_log.h"
 #include "common/observability/metrics.h"
+#include "common/redis/background_loop.h"
 #include "common/redis/client.h"
 
 namespace uhc {
@@ -52,7 +51,8 @@ class Refresher {
   int64_t generation() const { return generation_.load(); }
 
  private:
-  void Run();
+  // One refresh (a new client first if the last failed), then the staleness check.
+  void RefreshStep();
   absl::Status RefreshOnce(RedisClient& redis);
   absl::Status LoadRecordedTiers(RedisClient& redis);
   void RecordChanges(RedisClient& redis, const std::vector<v1::TierChange>& changes);
@@ -85,10 +85,9 @@ class Refresher {
   std::optional<LogPosition> log_position_;
   absl::Duration resume_window_ = absl::Hours(24 * 7);
 
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stop_ = false;
-  std::thread thread_;
+  // The refresh loop's client: a fresh one after every failure.
+  std::unique_ptr<RedisClient> client_;
+  BackgroundLoop loop_;
 };
 
 }  // namespace uhc

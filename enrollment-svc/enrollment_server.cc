@@ -191,7 +191,7 @@ absl::StatusOr<std::unique_ptr<EnrollmentServer>> EnrollmentServer::Start(
           std::lock_guard<std::mutex> lock(self->mu_);
           self->redis_up_ = up;
         }
-        self->cv_.notify_all();
+        if (up) self->trimmer_.Wake();  // a pass waiting for Redis runs now
       });
   int bits = options.bucket_bits;
   const bool needs_module = options.limits.apply_engine == ApplyEngine::kModule;
@@ -240,7 +240,7 @@ absl::StatusOr<std::unique_ptr<EnrollmentServer>> EnrollmentServer::Start(
   if (absl::Status started = host->Start(); !started.ok()) return started;
   s->health_->Start();
   if (options.history_days > 0) {
-    s->trimmer_ = std::thread([self] { self->TrimLoop(); });
+    s->trimmer_.Start([self] { return self->TrimStep(); });
   }
   LogInfo("enrollment-svc serving",
           {{"port", host->port()}, {"metrics_port", host->metrics_port()}});
@@ -249,19 +249,15 @@ absl::StatusOr<std::unique_ptr<EnrollmentServer>> EnrollmentServer::Start(
 
 EnrollmentServer::~EnrollmentServer() { Shutdown(); }
 
-void EnrollmentServer::TrimLoop() {
-  absl::Duration wait = absl::ZeroDuration();
-  for (;;) {
-    {
-      std::unique_lock<std::mutex> lock(mu_);
-      if (cv_.wait_for(lock, absl::ToChronoMilliseconds(wait), [this] { return stop_; })) return;
-      // A pass needs the functions, which are loaded each time Redis comes up.
-      cv_.wait(lock, [this] { return stop_ || redis_up_; });
-      if (stop_) return;
-    }
-    // Until a pass succeeds (Redis may not be up yet), retry every few seconds.
-    wait = TrimOnce() ? options_.trim_interval : absl::Seconds(5);
+absl::Duration EnrollmentServer::TrimStep() {
+  {
+    // A pass needs the functions, which are loaded each time Redis comes up: wait for the
+    // health callback's Wake.
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!redis_up_) return absl::InfiniteDuration();
   }
+  // Until a pass succeeds (Redis may have gone again), retry every few seconds.
+  return TrimOnce() ? options_.trim_interval : absl::Seconds(5);
 }
 
 bool EnrollmentServer::TrimOnce() {
@@ -299,12 +295,7 @@ bool EnrollmentServer::TrimOnce() {
 }
 
 void EnrollmentServer::Shutdown() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    stop_ = true;
-  }
-  cv_.notify_all();
-  if (trimmer_.joinable()) trimmer_.join();
+  trimmer_.Stop();
   if (host_ == nullptr) return;
   EnrollmentServiceImpl* enrollment = enrollment_.get();
   host_->Shutdown([enrollment] { enrollment->StartDraining(); });

@@ -1,12 +1,11 @@
 #pragma once
 
-#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
 
 #include "absl/status/statusor.h"
+#include "common/redis/background_loop.h"
 #include "common/redis/client.h"
 #include "common/redis/cluster.h"
 #include "common/redis/settings.h"
@@ -56,18 +55,16 @@ class EnrollmentServer {
 
  private:
   EnrollmentServer() = default;
-  // Trims every region's days older than options_.history_days, now and then every
-  // trim_interval, until Shutdown.
-  void TrimLoop();
+  // One trimming pass over every region's days older than options_.history_days, run by
+  // trimmer_ at start and then every trim_interval, until Shutdown; the delay before the next.
+  absl::Duration TrimStep();
   // One pass over every region; false if Redis could not be reached (the next pass retries).
   bool TrimOnce();
 
   EnrollmentServerOptions options_;
   std::mutex mu_;
-  std::condition_variable cv_;
-  bool stop_ = false;
-  bool redis_up_ = false;  // Redis answered and the functions were loaded (health's last word)
-  std::thread trimmer_;
+  bool redis_up_ = false;  // guarded by mu_: Redis answered and the functions were loaded
+  BackgroundLoop trimmer_;
   std::unique_ptr<RegionRegistry> regions_;
   std::unique_ptr<NikKeyer> keyer_;
   std::unique_ptr<MetricsRegistry> metrics_;

@@ -36,7 +36,9 @@ absl::StatusOr<std::unique_ptr<RedisConnection>> RedisConnection::Connect(
     absl::StatusOr<ReplyPtr> reply = conn->Command(auth);
     if (!reply.ok()) return reply.status();
     if (absl::Status s = ReplyStatus(reply->get()); !s.ok()) {
-      return absl::PermissionDeniedError(absl::StrCat("redis AUTH: ", s.message()));
+      // The service's own credentials, not the caller's: UNAVAILABLE (STORE_UNAVAILABLE) to
+      // callers, never a PERMISSION_DENIED that would blame their token.
+      return absl::UnavailableError(absl::StrCat("redis AUTH: ", s.message()));
     }
   }
   return conn;

@@ -1,6 +1,7 @@
 #include "common/redis/health.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/domain/errors.h"
 #include "common/observability/log.h"
 
 namespace uhc {
@@ -12,25 +13,12 @@ RedisHealth::RedisHealth(RedisOptions options, absl::Duration interval,
 RedisHealth::~RedisHealth() { Stop(); }
 
 void RedisHealth::Start() {
-  thread_ = std::thread([this] { Run(); });
+  loop_.Start([this] { return ProbeOnce(); });
 }
 
-void RedisHealth::Stop() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    stop_ = true;
-  }
-  cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
-}
+void RedisHealth::Stop() { loop_.Stop(); }
 
-void RedisHealth::ReportFailure() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    wake_ = true;
-  }
-  cv_.notify_all();
-}
+void RedisHealth::ReportFailure() { loop_.Wake(); }
 
 absl::Status RedisHealth::NotServing() const {
   std::lock_guard<std::mutex> lock(problem_mu_);
@@ -40,8 +28,10 @@ absl::Status RedisHealth::NotServing() const {
 void RedisHealth::Set(bool healthy, const absl::Status& problem) {
   if (!healthy) {
     std::lock_guard<std::mutex> lock(problem_mu_);
+    // A misconfigured store (eviction, another NIK key, other bucket bits, an unknown data
+    // layout) is FAILED_PRECONDITION / STORE_MISCONFIGURED to callers; anything else UNAVAILABLE.
     problem_ = absl::IsFailedPrecondition(problem)
-                   ? problem
+                   ? WithReason(problem, reason::kStoreMisconfigured)
                    : absl::UnavailableError(absl::StrCat("redis unreachable (", problem.message(),
                                                          "); retry with backoff"));
   }
@@ -93,72 +83,64 @@ bool RedisHealth::ReportNode(const std::string& node, const absl::Status& status
   return changed && up;
 }
 
-void RedisHealth::Run() {
+absl::Duration RedisHealth::ProbeOnce() {
   // One client while any primary answers; a fresh one after every primary was lost, so a
   // restarted Redis (or a cluster whose every shard failed over) is noticed at once.
-  std::unique_ptr<RedisClient> client;
-  // `on_up` passed since every primary was last unreachable: the service serves. One shard
-  // unreachable does not end it (its calls fail, retryably, the others' succeed), so one shard's
-  // failover never makes every pod unready at once.
-  bool serving = false;
+  // `serving_`: `on_up` passed since every primary was last unreachable: the service serves. One
+  // shard unreachable does not end it (its calls fail, retryably, the others' succeed), so one
+  // shard's failover never makes every pod unready at once.
   const auto ping = [](RedisConnection& c) {
     absl::StatusOr<ReplyPtr> pong = c.Command({"PING"});
     return pong.ok() ? ReplyStatus(pong->get()) : pong.status();
   };
-  for (;;) {
-    if (client == nullptr) client = MakeRedisClient(options_);
-    absl::Status problem;
-    bool any_up = false;
-    bool returned = false;
-    std::map<std::string, bool> probed;
-    for (const auto& [node, status] : client->ProbeEachPrimary(ping)) {
-      any_up = any_up || status.ok();
-      if (!status.ok() && problem.ok()) problem = status;
-      returned = ReportNode(node, status) || returned;
-      probed[node] = true;
-    }
-    // Nodes that are no longer primaries (failed over, removed) are forgotten: their gauges go
-    // back to 1, "not a primary this service lacks".
-    for (auto it = node_up_.begin(); it != node_up_.end();) {
-      if (probed.count(it->first) == 0 && !probed.count("cluster")) {
-        if (metrics_ != nullptr && it->first != "cluster") {
-          metrics_->AddGauge("uhc_redis_node_up", "", {{"node", it->first}})->Set(1);
-        }
-        it = node_up_.erase(it);
-      } else {
-        ++it;
-      }
-    }
-    if (!any_up) {
-      serving = false;
-      if (std::vector<std::string> known = client->KnownNodes(); !known.empty()) {
-        options_.cluster_seeds = std::move(known);
-      }
-      client.reset();
-    } else if ((!serving || returned) && on_up_) {
-      // At the first contact, and again when a node returns (a restarted node may have lost its
-      // functions or come back with other settings).
-      absl::Status up = on_up_(*client);
-      if (up.ok()) {
-        serving = true;
-      } else if (!serving || absl::IsFailedPrecondition(up)) {
-        serving = false;
-        problem = up;
-      } else {
-        LogWarning("redis node returned but its checks failed; retried when a node returns",
-                   {{"error", up.message()}});
-      }
-    } else if (!on_up_) {
-      serving = true;
-    }
-    Set(serving, problem.ok() ? absl::UnavailableError("redis not ready") : problem);
-    std::unique_lock<std::mutex> lock(mu_);
-    // Probe faster while down so serving resumes quickly after Redis returns.
-    absl::Duration wait = serving ? interval_ : std::min(interval_, absl::Milliseconds(100));
-    cv_.wait_for(lock, absl::ToChronoMilliseconds(wait), [this] { return stop_ || wake_; });
-    if (stop_) return;
-    wake_ = false;
+  if (client_ == nullptr) client_ = MakeRedisClient(options_);
+  absl::Status problem;
+  bool any_up = false;
+  bool returned = false;
+  std::map<std::string, bool> probed;
+  for (const auto& [node, status] : client_->ProbeEachPrimary(ping)) {
+    any_up = any_up || status.ok();
+    if (!status.ok() && problem.ok()) problem = status;
+    returned = ReportNode(node, status) || returned;
+    probed[node] = true;
   }
+  // Nodes that are no longer primaries (failed over, removed) are forgotten: their gauges go
+  // back to 1, "not a primary this service lacks".
+  for (auto it = node_up_.begin(); it != node_up_.end();) {
+    if (probed.count(it->first) == 0 && !probed.count("cluster")) {
+      if (metrics_ != nullptr && it->first != "cluster") {
+        metrics_->AddGauge("uhc_redis_node_up", "", {{"node", it->first}})->Set(1);
+      }
+      it = node_up_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  if (!any_up) {
+    serving_ = false;
+    if (std::vector<std::string> known = client_->KnownNodes(); !known.empty()) {
+      options_.cluster_seeds = std::move(known);
+    }
+    client_.reset();
+  } else if ((!serving_ || returned) && on_up_) {
+    // At the first contact, and again when a node returns (a restarted node may have lost its
+    // functions or come back with other settings).
+    absl::Status up = on_up_(*client_);
+    if (up.ok()) {
+      serving_ = true;
+    } else if (!serving_ || absl::IsFailedPrecondition(up)) {
+      serving_ = false;
+      problem = up;
+    } else {
+      LogWarning("redis node returned but its checks failed; retried when a node returns",
+                 {{"error", up.message()}});
+    }
+  } else if (!on_up_) {
+    serving_ = true;
+  }
+  Set(serving_, problem.ok() ? absl::UnavailableError("redis not ready") : problem);
+  // Probe faster while down so serving resumes quickly after Redis returns.
+  return serving_ ? interval_ : std::min(interval_, absl::Milliseconds(100));
 }
 
 }  // namespace uhc

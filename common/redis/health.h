@@ -1,17 +1,17 @@
 #pragma once
 
 #include <atomic>
-#include <condition_variable>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "common/observability/metrics.h"
+#include "common/redis/background_loop.h"
 #include "common/redis/client.h"
 
 namespace uhc {
@@ -47,7 +47,8 @@ class RedisHealth {
   void Stop();
 
  private:
-  void Run();
+  // One probe of every primary; the delay before the next.
+  absl::Duration ProbeOnce();
   void Set(bool healthy, const absl::Status& problem);
   // Logs a node's transitions and sets its gauge; true when it came back.
   bool ReportNode(const std::string& node, const absl::Status& status);
@@ -63,11 +64,10 @@ class RedisHealth {
   absl::Status problem_ ABSL_GUARDED_BY(problem_mu_) =
       absl::UnavailableError("redis not reached yet; retry with backoff");
   std::atomic<int> reported_{-1};
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stop_ = false;
-  bool wake_ = false;
-  std::thread thread_;
+  // The probe loop's own state.
+  std::unique_ptr<RedisClient> client_;
+  bool serving_ = false;
+  BackgroundLoop loop_;
 };
 
 }  // namespace uhc

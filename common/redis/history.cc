@@ -257,10 +257,9 @@ absl::StatusOr<std::vector<v1::Cutoff>> ReadCutoffs(RedisClient& redis) {
   });
   if (!bad.ok()) return bad;
   std::sort(out.begin(), out.end(), [](const v1::Cutoff& a, const v1::Cutoff& b) {
-    if (a.create_time().seconds() != b.create_time().seconds()) {
-      return a.create_time().seconds() < b.create_time().seconds();
-    }
-    return a.cutoff_id() < b.cutoff_id();
+    const auto at = std::make_pair(a.create_time().seconds(), a.create_time().nanos());
+    const auto bt = std::make_pair(b.create_time().seconds(), b.create_time().nanos());
+    return at != bt ? at < bt : a.cutoff_id() < b.cutoff_id();
   });
   return out;
 }
