@@ -29,13 +29,18 @@ HealthCheckResponse::ServingStatus Readiness(int port) {
   return response.status();
 }
 
-TEST(HostTest, RedisFlappingDuringTheDrainNeverMakesTheServerReadyAgain) {
-  MetricsRegistry metrics;
+// Plaintext on free loopback ports, with the health listener kubelet probes use; no /metrics.
+ServerConfig HealthOnLoopback() {
   ServerConfig config;
   config.plaintext = true;
   config.metrics_port = -1;
   config.health_listen_address = "127.0.0.1:0";
-  ServerHost host(config, &metrics);
+  return config;
+}
+
+TEST(HostTest, RedisFlappingDuringTheDrainNeverMakesTheServerReadyAgain) {
+  MetricsRegistry metrics;
+  ServerHost host(HealthOnLoopback(), &metrics);
   ASSERT_TRUE(host.Start().ok());
   host.SetReady(true);
   ASSERT_EQ(Readiness(host.health_port()), HealthCheckResponse::SERVING);
@@ -64,11 +69,7 @@ TEST(HostTest, RedisFlappingDuringTheDrainNeverMakesTheServerReadyAgain) {
 // Before a shutdown, readiness follows SetReady both ways.
 TEST(HostTest, ReadinessFollowsSetReadyUntilTheShutdown) {
   MetricsRegistry metrics;
-  ServerConfig config;
-  config.plaintext = true;
-  config.metrics_port = -1;
-  config.health_listen_address = "127.0.0.1:0";
-  ServerHost host(config, &metrics);
+  ServerHost host(HealthOnLoopback(), &metrics);
   ASSERT_TRUE(host.Start().ok());
   host.SetReady(true);
   EXPECT_EQ(Readiness(host.health_port()), HealthCheckResponse::SERVING);
